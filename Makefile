@@ -1,0 +1,61 @@
+# Entry points of the pipeline. Every stage is a folder with one entry point; stages talk through files in build/.
+SHELL := /bin/bash
+PYTHON_SYS ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUILD := build
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONPATH := $(CURDIR)
+
+# Dataset selection: synth (default, generated offline), fsdd, fsdd+synth, folder, folder+synth, speech_commands.
+DATASET ?= synth
+FSDD_DIR ?= ../shared/data/fsdd
+DATA_DIR ?=
+SMOKE ?=
+SEEDS ?= 1
+SMOKE_FLAG := $(if $(SMOKE),--smoke,)
+
+.PHONY: venv train quantize evaluate bench cv compare-models test clean help
+
+help:
+	@echo "make train quantize      train the BiLSTM and build the int8 model + firmware C array"
+	@echo "make test                run the test suite"
+	@echo "make evaluate DATA=<dir> OUT=<file.json>"
+	@echo "make bench | make cv | make compare-models"
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON_SYS) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+train: venv
+	$(PY) -m train --dataset $(DATASET) --fsdd-dir $(FSDD_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR),) --seeds $(SEEDS) $(SMOKE_FLAG)
+
+quantize: venv
+	$(PY) -m quantize $(SMOKE_FLAG)
+
+evaluate: venv
+	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=<folder of <label>/*.wav> OUT=<file.json>"; exit 2; }
+	$(PY) -m quantize.evaluate --data "$(DATA)" --out "$(or $(OUT),$(BUILD)/evaluate.json)"
+
+bench: venv
+	$(PY) -m train.bench
+
+cv: venv
+	$(PY) -m train.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(SMOKE_FLAG)
+
+compare-models: venv
+	$(PY) -m train.compare $(SMOKE_FLAG)
+
+test: venv
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(BUILD)
+
+include firmware/firmware.mk
+include host/host.mk

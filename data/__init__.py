@@ -1,0 +1,1 @@
+"""Datasets, synthetic speech and MFCC features: the first stage of the pipeline."""

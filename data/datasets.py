@@ -1,0 +1,197 @@
+"""Dataset loaders (synthetic, folder, FSDD, Speech Commands v2), speaker-stable splits and the feature cache."""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from data.config import PipelineError
+from data.features import FeatureParams, extract_file
+
+SPLITS = ("train", "val", "test")
+DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+# Speech Commands v2 keeps the background-noise recordings in a folder that is not a label.
+SPEECH_COMMANDS_NOISE_DIR = "_background_noise_"
+_FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)$")
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One labelled recording."""
+
+    path: Path
+    label: str
+    source: str  # speaker or synthetic voice: the unit that never crosses splits
+
+
+def source_of(path: Path) -> str:
+    """Speaker/source id from a file name.
+
+    ``<speaker>_nohash_<n>.wav`` (Speech Commands), ``<digit>_<speaker>_<n>.wav`` (FSDD),
+    ``<source>_<take>.wav`` (our synthetic set); any other file is its own source.
+    """
+    stem = path.stem
+    if "_nohash_" in stem:
+        return stem.split("_nohash_")[0]
+    m = _FSDD_NAME.match(stem)
+    if m:
+        return m.group(2)
+    if stem.startswith("synth-") and "_" in stem:
+        return stem.rsplit("_", 1)[0]
+    return stem
+
+
+def split_of(source: str, val_percent: int, test_percent: int) -> str:
+    """Stable split of a source: a hash of its id, so adding data never moves existing speakers."""
+    bucket = int(hashlib.sha1(source.encode()).hexdigest(), 16) % 100
+    if bucket < test_percent:
+        return "test"
+    if bucket < test_percent + val_percent:
+        return "val"
+    return "train"
+
+
+def load_folder(root: Path, labels: list[str] | None = None) -> list[Clip]:
+    """Clips of a ``<root>/<label>/*.wav`` tree.
+
+    Parameters
+    ----------
+    root : Path
+    labels : list of str, optional
+        Only these label folders (all must exist and be non-empty); every sub-folder otherwise.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise PipelineError(f"{root}: dataset folder does not exist")
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    if labels is not None:
+        missing = [lab for lab in labels if not (root / lab).is_dir()]
+        if missing:
+            raise PipelineError(f"{root}: missing label folders {missing}")
+        folders = [root / lab for lab in labels]
+    clips = []
+    for folder in folders:
+        wavs = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".wav")
+        if not wavs:
+            raise PipelineError(f"{folder}: empty class folder (no .wav files)")
+        clips += [Clip(p, folder.name, source_of(p)) for p in wavs]
+    if len({c.label for c in clips}) < 2:
+        raise PipelineError(f"{root}: a dataset needs at least two classes, found {sorted({c.label for c in clips})}")
+    return clips
+
+
+def load_fsdd(root: Path) -> list[Clip]:
+    """The Free Spoken Digit Dataset: ``<root>/recordings/{digit}_{speaker}_{n}.wav`` (or directly in ``root``)."""
+    root = Path(root)
+    rec = root / "recordings" if (root / "recordings").is_dir() else root
+    if not rec.is_dir():
+        raise PipelineError(f"{root}: FSDD folder does not exist")
+    clips = []
+    for p in sorted(rec.glob("*.wav")):
+        m = _FSDD_NAME.match(p.stem)
+        if m:
+            clips.append(Clip(p, DIGITS[int(m.group(1))], m.group(2)))
+    if not clips:
+        raise PipelineError(f"{rec}: no FSDD recordings named {{digit}}_{{speaker}}_{{n}}.wav")
+    return clips
+
+
+def load_speech_commands(root: Path, labels: list[str]) -> tuple[list[Clip], dict[Path, str]]:
+    """Speech Commands v2 (``<root>/<word>/<speaker>_nohash_<n>.wav``) restricted to ``labels``.
+
+    Returns
+    -------
+    clips : list of Clip
+    official : dict
+        Path -> split from ``validation_list.txt`` / ``testing_list.txt`` when present (the published split).
+    """
+    root = Path(root)
+    clips = load_folder(root, labels)
+    official: dict[Path, str] = {}
+    for name, split in (("validation_list.txt", "val"), ("testing_list.txt", "test")):
+        listing = root / name
+        if listing.exists():
+            for line in listing.read_text().split():
+                official[root / line] = split
+    if official:
+        official.update({c.path: "train" for c in clips if c.path not in official})
+    return clips, official
+
+
+def assign_splits(clips: Iterable[Clip], val_percent: int, test_percent: int,
+                  official: dict[Path, str] | None = None) -> dict[str, list[Clip]]:
+    """Group clips into train/val/test by source hash (or a published split list)."""
+    out: dict[str, list[Clip]] = {s: [] for s in SPLITS}
+    for c in clips:
+        split = official[c.path] if official else split_of(c.source, val_percent, test_percent)
+        out[split].append(c)
+    return out
+
+
+def _cache_key(path: Path, params: FeatureParams) -> str:
+    st = path.stat()
+    ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{params.digest()}"
+    return hashlib.sha1(ident.encode()).hexdigest()
+
+
+def extract_clips(clips: list[Clip], params: FeatureParams, cache_dir: Path, skip_bad: bool,
+                  desc: str = "features") -> tuple[np.ndarray, list[Clip], list[str]]:
+    """MFCCs of many clips through a per-file cache (``.npy``, read with ``allow_pickle=False``).
+
+    Every computed file is cached at once, so an error on a later file loses nothing.
+
+    Returns
+    -------
+    x : np.ndarray, shape (n_ok, num_frames, num_mfcc), float32
+    ok : list of Clip
+        The clips in ``x``.
+    skipped : list of str
+        ``"<file>: <reason>"`` for each bad file (only with ``skip_bad``; otherwise the first one raises).
+    """
+    from tqdm import tqdm
+
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    feats, ok, skipped = [], [], []
+    for clip in tqdm(clips, desc=desc, unit="clip", mininterval=1.0):
+        try:
+            cached = cache_dir / f"{_cache_key(clip.path, params)}.npy"
+            if cached.exists():
+                x = np.load(cached, allow_pickle=False)
+            else:
+                x = extract_file(clip.path, params)
+                np.save(cached, x, allow_pickle=False)
+        except PipelineError as e:
+            if not skip_bad:
+                raise
+            skipped.append(str(e))
+            continue
+        except OSError as e:
+            if not skip_bad:
+                raise PipelineError(f"{clip.path}: {e.strerror or e}") from None
+            skipped.append(f"{clip.path}: {e.strerror or e}")
+            continue
+        feats.append(x)
+        ok.append(clip)
+    x = np.stack(feats) if feats else np.zeros((0, *params.shape), np.float32)
+    return x, ok, skipped
+
+
+def save_split(path: Path, x: np.ndarray, clips: list[Clip], labels: list[str]) -> None:
+    """Write one split as ``.npz`` (plain arrays only, so loading never needs pickle)."""
+    index = {lab: i for i, lab in enumerate(labels)}
+    np.savez(path, x=x.astype(np.float32), y=np.array([index[c.label] for c in clips], np.int64),
+             ids=np.array([str(c.path) for c in clips], dtype=str),
+             sources=np.array([c.source for c in clips], dtype=str), labels=np.array(labels, dtype=str))
+
+
+def load_split(path: Path) -> dict[str, np.ndarray]:
+    """Read a split written by :func:`save_split`: ``x`` (n, frames, coeffs), ``y`` (n,), ``ids``, ``sources``,
+    ``labels``."""
+    if not path.exists():
+        raise PipelineError(f"{path}: missing; run `make train` first")
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}

@@ -1,0 +1,151 @@
+"""The default dataset: spoken digits synthesized offline with espeak-ng (PyPI ``espeakng-loader``), cached as WAVs.
+
+A synthetic *speaker* is one voice + variant + speaking rate + pitch + pitch range; it is the unit of the
+train/validation/test split, so its takes never land in two splits.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import random
+import wave
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from data.config import PipelineError
+
+# espeak_AUDIO_OUTPUT: AUDIO_OUTPUT_SYNCHRONOUS returns samples through the callback, no audio device needed.
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+# espeak_PARAMETER ids (speak_lib.h).
+_RATE, _VOLUME, _PITCH, _RANGE, _WORDGAP = 1, 2, 3, 4, 7
+# espeak_POSITION_TYPE POS_CHARACTER, flag espeakCHARS_UTF8.
+_POS_CHARACTER, _CHARS_UTF8 = 1, 1
+_EE_OK = 0
+
+# English voices shipped with espeak-ng and the voice variants (timbres) to combine them with.
+BASE_VOICES = ["en", "en-us", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-029",
+               "en-us-nyc"]
+VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5", "klatt", "klatt2", "klatt3",
+            "croak", "Alex", "Andy", "Annie", "belinda", "benjamin", "david", "ed", "edward", "grandma", "grandpa",
+            "ian", "john", "linda", "max", "michel", "paul", "quincy", "rob", "robert", "steph", "travis", "iven",
+            "norbert", "Gene", "Lee", "Mike", "Andrea", "aunty", "adam", "shelby"]
+# Words may be spoken with a little context so the synthesizer varies emphasis and timing.
+WORD_FORMS = ["{w}", "{w}.", "{w}!", "{w}?", "{w},"]
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """One synthetic speaker: the split unit."""
+
+    voice: str
+    rate: int  # words per minute
+    pitch: int  # 0..99
+    pitch_range: int  # 0..99
+
+    @property
+    def id(self) -> str:
+        return f"synth-{self.voice.replace('+', '_')}-r{self.rate}-p{self.pitch}-g{self.pitch_range}"
+
+
+def make_speakers(n: int, seed: int) -> list[Speaker]:
+    """Draw ``n`` distinct speakers deterministically from ``seed``."""
+    rng = random.Random(seed)
+    speakers: dict[str, Speaker] = {}
+    while len(speakers) < n:
+        s = Speaker(voice=f"{rng.choice(BASE_VOICES)}+{rng.choice(VARIANTS)}", rate=rng.randrange(110, 230, 10),
+                    pitch=rng.randrange(15, 90, 5), pitch_range=rng.randrange(10, 95, 5))
+        speakers[s.id] = s
+    return sorted(speakers.values(), key=lambda s: s.id)
+
+
+class Espeak:
+    """Minimal ctypes driver of libespeak-ng in synchronous mode."""
+
+    _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+
+    def __init__(self) -> None:
+        import espeakng_loader
+
+        self._lib = ctypes.cdll.LoadLibrary(espeakng_loader.get_library_path())
+        self._lib.espeak_Initialize.restype = ctypes.c_int
+        self._lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+        self.sample_rate = self._lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0)
+        if self.sample_rate <= 0:
+            raise PipelineError("espeak-ng: initialisation failed (espeakng-loader data missing?)")
+        self._chunks: list[np.ndarray] = []
+        self._callback = self._CALLBACK(self._collect)  # kept referenced: the library calls it later
+        self._lib.espeak_SetSynthCallback(self._callback)
+        self._lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        self._lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        self._lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
+                                          ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+
+    def _collect(self, wav: ctypes.POINTER(ctypes.c_short), n: int, _events: ctypes.c_void_p) -> int:
+        if wav and n > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        return 0
+
+    def say(self, text: str, speaker: Speaker, word_gap: int = 0) -> np.ndarray:
+        """Synthesize ``text``; returns int16 samples at ``self.sample_rate``."""
+        if self._lib.espeak_SetVoiceByName(speaker.voice.encode()) != _EE_OK:
+            raise PipelineError(f"espeak-ng: unknown voice {speaker.voice!r}")
+        for param, value in ((_RATE, speaker.rate), (_PITCH, speaker.pitch), (_RANGE, speaker.pitch_range),
+                             (_VOLUME, 100), (_WORDGAP, word_gap)):
+            self._lib.espeak_SetParameter(param, value, 0)
+        self._chunks = []
+        data = text.encode() + b"\0"
+        buf = ctypes.create_string_buffer(data)
+        if self._lib.espeak_Synth(buf, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None) != _EE_OK:
+            raise PipelineError(f"espeak-ng: synthesis of {text!r} failed")
+        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+
+
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
+    """Write int16 mono samples."""
+    tmp = path.with_suffix(".tmp")
+    with wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype("<i2").tobytes())
+    tmp.replace(path)  # atomic: an interrupted run never leaves a half-written clip in the cache
+
+
+def generate(out_dir: Path, labels: list[str], n_speakers: int, takes: int, seed: int) -> Path:
+    """Synthesize ``<out_dir>/<label>/<speaker-id>_<take>.wav`` for every label, speaker and take (cached).
+
+    Returns
+    -------
+    Path
+        ``out_dir``; it holds ``manifest.json`` describing the generation, so a changed request regenerates.
+    """
+    manifest = {"labels": labels, "speakers": n_speakers, "takes": takes, "seed": seed,
+                "voices": BASE_VOICES, "variants": VARIANTS, "forms": WORD_FORMS}
+    manifest_path = out_dir / "manifest.json"
+    if manifest_path.exists() and json.loads(manifest_path.read_text()) == manifest:
+        return out_dir
+    engine = Espeak()
+    rng = random.Random(seed)
+    speakers = make_speakers(n_speakers, seed)
+    for label in labels:
+        (out_dir / label).mkdir(parents=True, exist_ok=True)
+    from tqdm import tqdm
+
+    for speaker in tqdm(speakers, desc="synthesizing speakers", unit="speaker"):
+        for label in labels:
+            for take in range(takes):
+                path = out_dir / label / f"{speaker.id}_{take}.wav"
+                text = rng.choice(WORD_FORMS).format(w=label)
+                gap = rng.randrange(0, 4)
+                if path.exists():
+                    continue
+                samples = engine.say(text, speaker, gap)
+                if samples.size == 0:
+                    raise PipelineError(f"espeak-ng produced no audio for {text!r} with {speaker}")
+                write_wav(path, samples, engine.sample_rate)
+    manifest_path.write_text(json.dumps(manifest, indent=1))
+    (out_dir / "speakers.json").write_text(json.dumps([asdict(s) | {"id": s.id} for s in speakers], indent=1))
+    return out_dir

@@ -1,0 +1,182 @@
+"""Entry point of the quantize stage: full-int8 conversion, op check, arena measurement, three-way evaluation,
+C arrays for the firmware.
+
+    python -m quantize [--smoke]
+
+Outputs in ``build/``: ``model_int8.tflite`` (with metadata), ``model_meta.json``, ``metrics.json``, ``report.md``
+(+ confusion PNGs), ``gen/model_data.{h,cc}``, ``gen/model_settings.h``, ``gen/selftest_data.{h,cc}``.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import argparse
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from data.config import REPO_ROOT, PipelineError, load_config, run_main
+from data.datasets import load_split
+from data.features import apply_norm
+from quantize.codegen import write_model_data, write_selftest, write_settings
+from quantize.evaluate import compute_metrics, run_backends, write_report
+from quantize.model_io import (FLOAT_FILE, INT8_FILE, META_FILE, TflmRunner, dequantize_output, embed_metadata,
+                               measure_arena, model_hash, quantize_input, tflite_ops)
+from train.collapse import check_collapse
+from train.model import build_model
+
+# The firmware's TFLM file registers its ops as `op_resolver.AddXxx();` lines; we read them from there.
+FIRMWARE_OPS_GLOB = "firmware/**/inference_tflm.cc"
+# TFLM's resolver method names that do not map to the builtin name by CamelCase -> UPPER_SNAKE.
+RESOLVER_NAME_EXCEPTIONS = {"REVERSE": "REVERSE_V2"}
+
+
+def firmware_ops(root: Path = REPO_ROOT) -> list[str]:
+    """Builtin op names the firmware registers (parsed from its TFLM inference file)."""
+    files = sorted(root.glob(FIRMWARE_OPS_GLOB))
+    if not files:
+        raise PipelineError(f"no {FIRMWARE_OPS_GLOB} in {root}: cannot check the model's ops against the firmware")
+    names = set()
+    for f in files:
+        for method in re.findall(r"\.Add(\w+)\(\)", f.read_text()):
+            snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", method).upper()
+            names.add(RESOLVER_NAME_EXCEPTIONS.get(snake, snake))
+    return sorted(names)
+
+
+def check_ops(model_ops: list[str], registered: list[str]) -> None:
+    """Fail when the converted model and the firmware's op resolver disagree."""
+    missing = sorted(set(model_ops) - set(registered))
+    unused = sorted(set(registered) - set(model_ops))
+    if missing or unused:
+        raise PipelineError(f"op mismatch between the int8 model and the firmware's resolver: model needs "
+                            f"{missing or 'nothing more'} not registered; firmware registers unused {unused or 'none'}"
+                            f" (model ops: {model_ops})")
+
+
+def convert(build: Path, config: dict, x_calib: np.ndarray) -> bytes:
+    """Full-int8 conversion (int8 input and output) calibrated on normalized training clips (n, frames, coeffs)."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    trained = keras.models.load_model(str(build / FLOAT_FILE), compile=False)
+    arch = json.loads((build / "train.json").read_text())["architecture"]
+    # Static batch of 1: TFLM needs fixed shapes.
+    model = build_model(x_calib.shape[1:], trained.output_shape[-1], config["model"], arch, batch_size=1)
+    model.set_weights(trained.get_weights())
+
+    def representative() -> object:
+        for x in x_calib:
+            yield [x[None]]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    try:
+        return conv.convert()
+    except Exception as e:  # the converter raises many types; one line is what the user needs
+        raise PipelineError(f"int8 conversion failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+
+
+def calibration_set(train: dict, n: int, seed: int) -> np.ndarray:
+    """Up to ``n`` training clips, the same number from every class (representative of all labels)."""
+    rng = np.random.default_rng(seed)
+    classes = np.unique(train["y"])
+    per = max(1, n // len(classes))
+    idx = np.concatenate([rng.permutation(np.flatnonzero(train["y"] == c))[:per] for c in classes])
+    return train["x"][np.sort(idx)]
+
+
+def pick_selftest(test: dict, scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of ``n`` test clips, spread over the labels (one per label first)."""
+    picked: list[int] = []
+    for c in np.unique(test["y"]):
+        if len(picked) < n:
+            picked.append(int(np.flatnonzero(test["y"] == c)[0]))
+    rest = [i for i in range(len(test["y"])) if i not in picked]
+    return np.array(picked + rest[:n - len(picked)])
+
+
+def main(args: argparse.Namespace) -> dict:
+    config = load_config()
+    qcfg = config["quantize"]
+    build = args.build
+    train = load_split(build / "features" / "train.npz")
+    test = load_split(build / "features" / "test.npz")
+    norm = json.loads((build / "norm.json").read_text()) if (build / "norm.json").exists() else None
+    if norm is None or not (build / FLOAT_FILE).exists():
+        raise PipelineError(f"{build / FLOAT_FILE}: missing; run `make train` first")
+    registered = firmware_ops()
+    calib = apply_norm(calibration_set(train, int(qcfg["calibration_clips"]), int(config["train"]["seed"])), norm)
+    tflite = convert(build, config, calib)
+    ops = tflite_ops(tflite)
+    check_ops(ops, registered)
+    from ai_edge_litert.interpreter import Interpreter
+
+    details = Interpreter(model_content=tflite)
+    inp, out = details.get_input_details()[0], details.get_output_details()[0]
+    if inp["dtype"] != np.int8 or out["dtype"] != np.int8:
+        raise PipelineError(f"converted model is not full int8 (input {inp['dtype']}, output {out['dtype']})")
+    feature_summary = json.loads((build / "features" / "dataset.json").read_text())
+    meta = {"labels": [str(s) for s in train["labels"]], "features": feature_summary["features"], "norm": norm,
+            "input": {"scale": float(inp["quantization"][0]), "zero_point": int(inp["quantization"][1]),
+                      "shape": [int(v) for v in inp["shape"]]},
+            "output": {"scale": float(out["quantization"][0]), "zero_point": int(out["quantization"][1])},
+            "ops": ops, "dataset": feature_summary["dataset"]}
+    # The .tflite carries everything but its own hash and arena (which depend on the final bytes).
+    tflite = embed_metadata(tflite, meta)
+    (build / INT8_FILE).write_bytes(tflite)
+    x_test_q = quantize_input(test["x"], meta)
+    arena = measure_arena(build / INT8_FILE, x_test_q[0])
+    margin = float(qcfg["arena_margin"])
+    meta |= {"model_hash": model_hash(tflite), "model_bytes": len(tflite), "arena_bytes": arena,
+             "arena_margin": margin, "tensor_arena_size": int(math.ceil(arena * margin / 16) * 16)}
+    (build / META_FILE).write_text(json.dumps(meta, indent=1))
+
+    scores = run_backends(test["x"], meta, build)
+    metrics = compute_metrics(scores, test["y"], meta)
+    metrics["dataset"] = feature_summary["dataset"]
+    metrics["split"] = "test"
+    metrics["ops"] = ops
+    metrics["params"] = json.loads((build / "train.json").read_text())["params"]
+    if not args.smoke:
+        check_collapse(dequantize_output(scores["tflm"], meta), "int8 model on TFLM, test split")
+    (build / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_report(build / "report.md", metrics, scores, test["y"],
+                 f"Float vs int8 vs device-equivalent: {feature_summary['dataset']} test split",
+                 "\n![learning curves](curves.png)\n")
+
+    gen = build / "gen"
+    gen.mkdir(parents=True, exist_ok=True)
+    src = f"{INT8_FILE} (model {meta['model_hash']})"
+    write_model_data(gen, tflite, src)
+    write_settings(gen, meta, src)
+    sel = pick_selftest(test, scores["tflm"], int(qcfg["selftest_clips"]))
+    tflm = TflmRunner(build / INT8_FILE)
+    expected = np.stack([tflm.scores(x_test_q[i]) for i in sel])
+    write_selftest(gen, x_test_q[sel], expected, test["y"][sel], src)
+    print(f"int8 model {len(tflite)} bytes, arena {arena} bytes (firmware {meta['tensor_arena_size']}), ops {ops}")
+    print(f"accuracy on {metrics['n_clips']} test clips: float {metrics['float']['accuracy']:.4f}, "
+          f"int8 {metrics['int8']['accuracy']:.4f}, tflm (device-equivalent) {metrics['tflm']['accuracy']:.4f}; "
+          f"agreement float/tflm {metrics['agreement']['float_tflm']:.4f} -> {build / 'metrics.json'}")
+    return metrics
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m quantize", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="skip the collapse check (tiny undertrained models)")
+    p.add_argument("--build", type=Path, default=Path("build"))
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    run_main(lambda: main(parse_args()))

@@ -1,0 +1,182 @@
+"""Evaluation of the built models three ways on the same clips: float, int8 (LiteRT) and int8 on TFLM.
+
+    python -m quantize.evaluate --data <folder of <label>/*.wav> --out <file.json> [--skip-bad]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.config import PipelineError, run_main
+from data.datasets import extract_clips, load_folder
+from data.features import FeatureParams, apply_norm
+from quantize.model_io import (FLOAT_FILE, INT8_FILE, FloatRunner, Int8Runner, TflmRunner, dequantize_output,
+                               load_meta, quantize_input)
+from train.collapse import prediction_stats
+
+BACKENDS = ("float", "int8", "tflm")
+
+
+def run_backends(x_raw: np.ndarray, meta: dict[str, Any], build: Path) -> dict[str, np.ndarray]:
+    """Scores of every clip on every backend.
+
+    Parameters
+    ----------
+    x_raw : np.ndarray, shape (n, frames, coeffs)
+        Raw MFCCs.
+
+    Returns
+    -------
+    dict
+        ``float`` (n, labels) float32 probabilities; ``int8`` and ``tflm`` (n, labels) int8 scores.
+    """
+    from tqdm import tqdm
+
+    x_q = quantize_input(x_raw, meta)
+    out = {"float": FloatRunner(build / FLOAT_FILE).scores(apply_norm(x_raw, meta["norm"]))}
+    for name, runner in (("int8", Int8Runner(build / INT8_FILE)), ("tflm", TflmRunner(build / INT8_FILE))):
+        out[name] = np.stack([runner.scores(x) for x in tqdm(x_q, desc=f"{name} inference", unit="clip",
+                                                            mininterval=1.0)])
+    return out
+
+
+def _rmse_cos(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    rmse = float(np.sqrt(np.mean((a - b) ** 2)))
+    cos = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+    return rmse, float(np.mean(cos))
+
+
+def compute_metrics(scores: dict[str, np.ndarray], y: np.ndarray, meta: dict[str, Any]) -> dict[str, Any]:
+    """The metrics schema shared by ``build/metrics.json`` and ``make evaluate``.
+
+    Parameters
+    ----------
+    scores : dict
+        From :func:`run_backends`.
+    y : np.ndarray, shape (n,)
+        True label indices.
+    """
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+    labels = meta["labels"]
+    pred = {k: v.argmax(axis=1) for k, v in scores.items()}
+    probs = {"float": scores["float"], "int8": dequantize_output(scores["int8"], meta),
+             "tflm": dequantize_output(scores["tflm"], meta)}
+    m: dict[str, Any] = {"n_clips": int(len(y)), "labels": labels}
+    for k in BACKENDS:
+        m[k] = {"accuracy": float(accuracy_score(y, pred[k])),
+                "macro_f1": float(f1_score(y, pred[k], average="macro", labels=range(len(labels)),
+                                           zero_division=0)),
+                "predictions": prediction_stats(probs[k])}
+        if len(labels) == 2 and len(set(y.tolist())) == 2:
+            m[k]["roc_auc"] = float(roc_auc_score(y, probs[k][:, 1]))
+    m["agreement"] = {"float_int8": float(np.mean(pred["float"] == pred["int8"])),
+                      "int8_tflm": float(np.mean(pred["int8"] == pred["tflm"])),
+                      "float_tflm": float(np.mean(pred["float"] == pred["tflm"]))}
+    m["identical"] = {"int8_tflm": float(np.mean(np.all(scores["int8"] == scores["tflm"], axis=1)))}
+    m["scores"] = {}
+    for other in ("int8", "tflm"):
+        rmse, cos = _rmse_cos(probs["float"], probs[other])
+        m["scores"][f"rmse_float_{other}"], m["scores"][f"cosine_float_{other}"] = rmse, cos
+    m["model_bytes"] = meta["model_bytes"]
+    m["arena_bytes"] = meta["arena_bytes"]
+    m["tensor_arena_size"] = meta["tensor_arena_size"]
+    m["model_hash"] = meta["model_hash"]
+    return m
+
+
+def plot_confusion(y: np.ndarray, pred: np.ndarray, labels: list[str], title: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ConfusionMatrixDisplay.from_predictions(y, pred, labels=list(range(len(labels))), display_labels=labels,
+                                            ax=ax, colorbar=False, xticks_rotation=45)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_report(path: Path, metrics: dict[str, Any], scores: dict[str, np.ndarray], y: np.ndarray,
+                 title: str, extra: str = "") -> None:
+    """Markdown report with per-class precision/recall/F1 and confusion matrices (PNG next to it)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = metrics["labels"]
+    lines = [f"# {title}", "", f"{metrics['n_clips']} clips. Device-equivalent = int8 on TFLM's own kernels "
+             "(`tflite-micro`), what the board computes.", "",
+             "| backend | accuracy | macro F1 |" + (" ROC-AUC |" if "roc_auc" in metrics["float"] else ""),
+             "| --- | --- | --- |" + (" --- |" if "roc_auc" in metrics["float"] else "")]
+    names = {"float": "float (Keras)", "int8": "int8 (LiteRT)", "tflm": "int8 on TFLM (device-equivalent)"}
+    for k in BACKENDS:
+        row = f"| {names[k]} | {metrics[k]['accuracy']:.4f} | {metrics[k]['macro_f1']:.4f} |"
+        lines.append(row + (f" {metrics[k]['roc_auc']:.4f} |" if "roc_auc" in metrics[k] else ""))
+    a, s = metrics["agreement"], metrics["scores"]
+    lines += ["", "| comparison | value |", "| --- | --- |",
+              f"| top-1 agreement float vs int8 | {a['float_int8']:.4f} |",
+              f"| top-1 agreement int8 vs TFLM | {a['int8_tflm']:.4f} |",
+              f"| top-1 agreement float vs TFLM | {a['float_tflm']:.4f} |",
+              f"| byte-identical int8 vs TFLM scores | {metrics['identical']['int8_tflm']:.4f} |",
+              f"| score RMSE float vs int8 | {s['rmse_float_int8']:.5f} |",
+              f"| score cosine float vs int8 | {s['cosine_float_int8']:.5f} |",
+              f"| score RMSE float vs TFLM | {s['rmse_float_tflm']:.5f} |",
+              f"| model bytes / arena bytes (measured) | {metrics['model_bytes']} / {metrics['arena_bytes']} |", ""]
+    for k in BACKENDS:
+        p, r, f, n = precision_recall_fscore_support(y, scores[k].argmax(1), labels=range(len(labels)),
+                                                     zero_division=0)
+        lines += [f"## Per class, {names[k]}", "", "| label | precision | recall | F1 | clips |",
+                  "| --- | --- | --- | --- | --- |"]
+        lines += [f"| {lab} | {p[i]:.3f} | {r[i]:.3f} | {f[i]:.3f} | {n[i]} |" for i, lab in enumerate(labels)]
+        png = path.parent / f"{path.stem}_confusion_{k}.png"
+        plot_confusion(y, scores[k].argmax(1), labels, f"{names[k]}: accuracy {metrics[k]['accuracy']:.3f}", png)
+        lines += ["", f"![confusion {k}]({png.name})", ""]
+        st = metrics[k]["predictions"]
+        lines += [f"Prediction histogram {st['histogram']}, normalized entropy {st['entropy']:.3f}.", ""]
+    path.write_text("\n".join(lines) + extra)
+
+
+def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool) -> dict[str, Any]:
+    """``make evaluate``: the built models on any ``<label>/*.wav`` folder; writes metrics JSON and a report."""
+    meta = load_meta(build)
+    clips = load_folder(data)
+    unknown = sorted({c.label for c in clips} - set(meta["labels"]))
+    if unknown:
+        raise PipelineError(f"{data}: labels {unknown} are not known to the model (it knows {meta['labels']})")
+    params = FeatureParams(**meta["features"])
+    x, ok, skipped = extract_clips(clips, params, build / "cache" / "features", skip_bad, desc="features")
+    if not ok:
+        raise PipelineError(f"{data}: no readable clips")
+    y = np.array([meta["labels"].index(c.label) for c in ok])
+    scores = run_backends(x, meta, build)
+    metrics = compute_metrics(scores, y, meta)
+    metrics["data"] = str(data)
+    metrics["skipped"] = skipped
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(metrics, indent=1))
+    extra = ("\n## Skipped files\n\n" + "\n".join(f"- {s}" for s in skipped) + "\n") if skipped else ""
+    write_report(out.with_suffix(".md"), metrics, scores, y, f"Evaluation on {data}", extra)
+    print(f"{data}: float {metrics['float']['accuracy']:.4f}, int8 {metrics['int8']['accuracy']:.4f}, "
+          f"tflm {metrics['tflm']['accuracy']:.4f} on {len(ok)} clips -> {out}")
+    return metrics
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m quantize.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="folder of <label>/*.wav (any rate, mono or stereo)")
+    p.add_argument("--out", type=Path, default=Path("build/evaluate.json"))
+    p.add_argument("--skip-bad", action="store_true", help="skip unreadable files and list them in the report")
+    p.add_argument("--build", type=Path, default=Path("build"))
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    run_main(lambda: (lambda a: evaluate_folder(a.data, a.out, a.build, a.skip_bad))(parse_args()))

@@ -1,0 +1,1 @@
+"""Training stage: the bidirectional-LSTM classifier on MFCC features."""

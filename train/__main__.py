@@ -1,0 +1,151 @@
+"""Entry point of the training stage: reads ``build/features/``, writes the float model and its normalization.
+
+    python -m train [--seeds N] [--smoke]
+
+Outputs: ``build/model_float.h5``, ``build/norm.json``, ``build/train.json`` (history, seeds, collapse check),
+``build/curves.png``, TensorBoard logs in ``build/tensorboard/``.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.config import PipelineError, load_config, run_main
+from data.datasets import load_split
+from data.features import apply_norm, fit_norm
+from train.augment import MfccAugmenter
+from train.collapse import check_collapse
+from train.model import ARCHITECTURES, build_model
+
+
+def set_seed(seed: int) -> None:
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(seed)
+
+
+def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out_dir: Path | None,
+               architecture: str = "bilstm", verbose: int = 2) -> tuple[Any, dict, dict]:
+    """Train one model.
+
+    Parameters
+    ----------
+    train, val : dict
+        Splits from :func:`data.datasets.load_split` (``x`` (n, frames, coeffs) raw MFCC, ``y`` (n,)).
+    config : dict
+        The whole ``config.toml``.
+    seed : int
+    epochs : int
+    out_dir : Path or None
+        Where TensorBoard logs go (none when ``None``).
+
+    Returns
+    -------
+    model : tf_keras.Model
+        Best weights by validation loss (early stopping).
+    norm : dict
+        Normalization statistics fitted on ``train``.
+    history : dict
+        Per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` and ``seconds_per_epoch``.
+    """
+    import tf_keras as keras
+
+    set_seed(seed)
+    tcfg = config["train"]
+    labels = [str(s) for s in train["labels"]]
+    norm = fit_norm(train["x"])
+    x_train, x_val = apply_norm(train["x"], norm), apply_norm(val["x"], norm)
+    model = build_model(x_train.shape[1:], len(labels), config["model"], architecture)
+    model.compile(optimizer=keras.optimizers.Adam(float(tcfg["learning_rate"])),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    callbacks: list = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(tcfg["patience"]),
+                                                     restore_best_weights=True)]
+    if out_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard" / f"seed{seed}")))
+    augmenter = MfccAugmenter(x_train, train["y"], int(tcfg["batch_size"]), config.get("augment", {}), seed)
+    start = time.perf_counter()
+    fit = model.fit(augmenter, validation_data=(x_val, val["y"]), epochs=epochs, callbacks=callbacks,
+                    verbose=verbose)
+    history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+    history["seconds_per_epoch"] = (time.perf_counter() - start) / max(len(history["loss"]), 1)
+    return model, norm, history
+
+
+def plot_curves(history: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, ax in (("loss", a), ("accuracy", b)):
+        ax.plot(history[key], label="train")
+        ax.plot(history[f"val_{key}"], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(args: argparse.Namespace) -> dict:
+    config = load_config()
+    build = args.build
+    train_split, val_split = load_split(build / "features" / "train.npz"), load_split(build / "features" / "val.npz")
+    epochs = int(config["train"]["smoke_epochs"] if args.smoke else config["train"]["epochs"])
+    seed0 = int(config["train"]["seed"])
+    runs = []
+    best = None
+    for i in range(args.seeds):
+        seed = seed0 + i
+        print(f"training {args.architecture} seed {seed} ({i + 1}/{args.seeds}) for up to {epochs} epochs")
+        model, norm, history = train_once(train_split, val_split, config, seed, epochs, build, args.architecture)
+        val_x = apply_norm(val_split["x"], norm)
+        val_scores = model.predict(val_x, verbose=0)
+        val_acc = float((val_scores.argmax(1) == val_split["y"]).mean())
+        runs.append({"seed": seed, "val_accuracy": val_acc, "epochs": len(history["loss"]), "history": history,
+                     "val_predictions": {"histogram": np.bincount(val_scores.argmax(1),
+                                                                  minlength=val_scores.shape[1]).tolist()}})
+        if i == 0:  # the product model is always the configured seed: reproducible, not cherry-picked
+            best = (model, norm, history, val_scores)
+    model, norm, history, val_scores = best
+    collapse = check_collapse(val_scores, "validation split") if not args.smoke else None
+    model.save(build / "model_float.h5")
+    (build / "norm.json").write_text(json.dumps(norm))
+    accs = [r["val_accuracy"] for r in runs]
+    summary = {"architecture": args.architecture, "model_config": config["model"], "params": model.count_params(),
+               "labels": [str(s) for s in train_split["labels"]], "seeds": runs,
+               "val_accuracy": {"mean": float(np.mean(accs)), "std": float(np.std(accs)), "min": float(np.min(accs))},
+               "collapse_check": collapse, "seconds_per_epoch": history["seconds_per_epoch"]}
+    (build / "train.json").write_text(json.dumps(summary, indent=1))
+    plot_curves(history, build / "curves.png")
+    print(f"validation accuracy {summary['val_accuracy']['mean']:.4f} ± {summary['val_accuracy']['std']:.4f} over "
+          f"{args.seeds} seed(s); model -> {build / 'model_float.h5'}")
+    return summary
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m train", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, default=1, help="train this many seeds; the first is the product model")
+    p.add_argument("--architecture", default="bilstm", choices=ARCHITECTURES)
+    p.add_argument("--smoke", action="store_true", help="a couple of epochs, for tests")
+    p.add_argument("--build", type=Path, default=Path("build"))
+    args = p.parse_args(argv)
+    if args.seeds < 1:
+        raise PipelineError(f"--seeds must be >= 1, got {args.seeds}")
+    return args
+
+
+if __name__ == "__main__":
+    run_main(lambda: main(parse_args()))
