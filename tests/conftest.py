@@ -1,0 +1,42 @@
+"""Shared fixtures: a smoke-sized pipeline build, and the real-speech data that CI must have."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FSDD_DIR = REPO.parent / "shared" / "data" / "fsdd"
+IN_CI = os.environ.get("CI") == "true"
+
+
+def run_stage(module: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a pipeline entry point (``python -m <module>``) the way the Makefile does."""
+    env = os.environ | {"PYTHONPATH": str(REPO), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"python -m {module} {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def smoke_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A build folder produced by the real pipeline on the smoke-sized synthetic dataset (about a minute)."""
+    build = tmp_path_factory.mktemp("smoke_build")
+    run_stage("data", "--smoke", "--build", str(build))
+    run_stage("train", "--smoke", "--build", str(build))
+    run_stage("quantize", "--smoke", "--build", str(build))
+    return build
+
+
+@pytest.fixture(scope="session")
+def fsdd_dir() -> Path:
+    """The shared FSDD copy; skipped on a user's clone, required under CI=true."""
+    if not (FSDD_DIR / "recordings").is_dir():
+        if IN_CI:
+            pytest.fail(f"{FSDD_DIR} is missing: CI must run the real-speech tests")
+        pytest.skip(f"real-speech data not available at {FSDD_DIR} (only in the team's workspace)")
+    return FSDD_DIR

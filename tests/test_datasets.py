@@ -1,0 +1,83 @@
+"""Loaders and speaker-stable splits."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.config import PipelineError
+from data.datasets import (DIGITS, Clip, assign_splits, load_fsdd, load_speech_commands, source_of, split_of)
+from data.synth import Espeak, make_speakers
+from test_bad_input import good
+
+
+@pytest.mark.parametrize("name, source", [
+    ("3f2a1b_nohash_2.wav", "3f2a1b"),
+    ("7_jackson_32.wav", "jackson"),
+    ("synth-en-us_m3-r150-p40-g50_1.wav", "synth-en-us_m3-r150-p40-g50"),
+    ("recording.wav", "recording"),
+])
+def test_source_of_file_names(name: str, source: str) -> None:
+    assert source_of(Path(name)) == source
+
+
+def test_split_is_stable_when_data_grows() -> None:
+    before = {f"spk{i}": split_of(f"spk{i}", 15, 15) for i in range(200)}
+    clips = [Clip(Path(f"{s}_{k}.wav"), "x", s) for s in [f"spk{i}" for i in range(400)] for k in range(3)]
+    splits = assign_splits(clips, 15, 15)
+    after = {c.source: name for name, cs in splits.items() for c in cs}
+    assert all(after[s] == before[s] for s in before)
+    # takes of one speaker never land in two splits
+    assert sum(len({c.source for c in cs}) for cs in splits.values()) == 400
+    assert 0.08 < len(splits["test"]) / len(clips) < 0.22
+
+
+def test_synthetic_speakers_are_deterministic_and_distinct() -> None:
+    a, b = make_speakers(30, 7), make_speakers(30, 7)
+    assert a == b and len({s.id for s in a}) == 30
+    assert make_speakers(30, 8) != a
+
+
+def test_espeak_speaks_every_configured_voice_variant() -> None:
+    from data.synth import BASE_VOICES, VARIANTS, Speaker
+
+    engine = Espeak()
+    for voice in BASE_VOICES:
+        assert engine.say("seven", Speaker(f"{voice}+{VARIANTS[0]}", 150, 50, 50)).size > 1000
+    for variant in VARIANTS:
+        assert engine.say("seven", Speaker(f"en+{variant}", 150, 50, 50)).size > 1000
+
+
+def test_speech_commands_layout_uses_published_lists(tmp_path: Path) -> None:
+    root = tmp_path / "sc"
+    for word in ("one", "two", "cat"):
+        (root / word).mkdir(parents=True)
+        for spk in ("aaaa1111", "bbbb2222", "cccc3333"):
+            good(root / word / f"{spk}_nohash_0.wav")
+    (root / "_background_noise_").mkdir()
+    (root / "validation_list.txt").write_text("one/bbbb2222_nohash_0.wav\ntwo/bbbb2222_nohash_0.wav\n")
+    (root / "testing_list.txt").write_text("one/cccc3333_nohash_0.wav\ntwo/cccc3333_nohash_0.wav\n")
+    clips, official = load_speech_commands(root, ["one", "two"])
+    assert {c.label for c in clips} == {"one", "two"} and len(clips) == 6
+    splits = assign_splits(clips, 10, 10, official)
+    assert {c.source for c in splits["val"]} == {"bbbb2222"}
+    assert {c.source for c in splits["test"]} == {"cccc3333"}
+    assert {c.source for c in splits["train"]} == {"aaaa1111"}
+
+
+def test_speech_commands_missing_label_folder(tmp_path: Path) -> None:
+    (tmp_path / "one").mkdir()
+    with pytest.raises(PipelineError, match="missing label folders \\['two'\\]"):
+        load_speech_commands(tmp_path, ["one", "two"])
+
+
+def test_fsdd_loader_maps_digits_and_speakers(fsdd_dir: Path) -> None:
+    clips = load_fsdd(fsdd_dir)
+    assert len(clips) == 2000
+    assert {c.source for c in clips} == {"george", "jackson", "lucas", "nicolas"}
+    assert {c.label for c in clips} == set(DIGITS)
+    seven = [c for c in clips if c.path.name == "7_jackson_32.wav"][0]
+    assert (seven.label, seven.source) == ("seven", "jackson")
+    counts = np.unique([c.label for c in clips], return_counts=True)[1]
+    assert set(counts.tolist()) == {200}

@@ -1,0 +1,69 @@
+"""The audio front end: parameters, shapes, resampling, padding/cropping."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from data.config import PipelineError
+from data.features import FeatureParams, apply_norm, extract_file, fit_length, fit_norm, read_audio
+
+
+def tone(rate: int, seconds: float, freqs: tuple[float, ...] = (440.0, 1250.0, 2600.0)) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (0.2 * sum(np.sin(2 * np.pi * f * t) for f in freqs)).astype(np.float32)
+
+
+def test_default_params_give_100_by_13() -> None:
+    p = FeatureParams()
+    assert (p.win_length, p.hop_length, p.num_frames, p.shape) == (400, 160, 100, (100, 13))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_mfcc": 50}, "features.num_mfcc must be in 1..num_mels (40), got 50"),
+    ({"fmax": 9000.0}, "features: need 0 <= fmin < fmax <= sample_rate/2, got fmin=20.0 fmax=9000.0"),
+    ({"hop_ms": 30.0}, "features.hop_ms must be in (0, window_ms], got 30.0"),
+    ({"n_fft": 256}, "features.n_fft (256) must be >= the window (400 samples)"),
+])
+def test_invalid_params_raise_exact_message(kwargs: dict, message: str) -> None:
+    with pytest.raises(PipelineError) as e:
+        FeatureParams(**kwargs)
+    assert str(e.value) == message
+
+
+def test_fit_length_pads_centred_and_crops_loudest_window() -> None:
+    short = np.ones(10, np.float32)
+    padded = fit_length(short, 20)
+    assert padded.shape == (20,) and padded[:5].sum() == 0 and padded[5:15].sum() == 10 and padded[15:].sum() == 0
+    long = np.zeros(100, np.float32)
+    long[60:70] = 1.0
+    cropped = fit_length(long, 30)
+    assert cropped.shape == (30,) and cropped.sum() == 10
+
+
+def test_8khz_and_16khz_recordings_give_matching_features(tmp_path) -> None:
+    """fmax = 4 kHz: the same band-limited sound recorded at 8 and 16 kHz yields nearly the same MFCCs."""
+    p = FeatureParams()
+    sf.write(tmp_path / "a16.wav", tone(16000, 0.6), 16000, subtype="PCM_16")
+    sf.write(tmp_path / "a8.wav", tone(8000, 0.6), 8000, subtype="PCM_16")
+    a, b = extract_file(tmp_path / "a16.wav", p), extract_file(tmp_path / "a8.wav", p)
+    assert a.shape == b.shape == (100, 13)
+    voiced = slice(25, 75)  # away from the clip edges, where resampling filters ring
+    assert np.abs(a[voiced] - b[voiced]).mean() < 0.05 * np.abs(a[voiced]).mean()
+
+
+def test_stereo_and_float_wavs_are_mixed_to_mono(tmp_path) -> None:
+    mono = tone(16000, 0.5)
+    sf.write(tmp_path / "stereo.wav", np.stack([mono, mono], axis=1), 16000, subtype="FLOAT")
+    out = read_audio(tmp_path / "stereo.wav", 16000)
+    np.testing.assert_allclose(out, mono, atol=1e-6)
+
+
+@pytest.mark.parametrize("per_utterance_mean", [False, True])
+def test_norm_round_trip(per_utterance_mean: bool) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(5.0, 3.0, (50, 100, 13)).astype(np.float32)
+    norm = fit_norm(x, per_utterance_mean)
+    z = apply_norm(x, norm).reshape(-1, 13)
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-4)
+    np.testing.assert_allclose(z.std(0), 1, atol=1e-3)
