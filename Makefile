@@ -15,8 +15,10 @@ DATA_DIR ?=
 SMOKE ?=
 SEEDS ?= 1
 SMOKE_FLAG := $(if $(SMOKE),--smoke,)
+# SKIP_BAD=1: skip unreadable/silent clips and list them in build/features/dataset.json instead of stopping.
+SKIP_BAD ?=
 
-.PHONY: venv train quantize evaluate bench cv compare-models test clean help
+.PHONY: venv features train quantize evaluate bench cv compare-models test clean help
 
 help:
 	@echo "make train quantize      train the BiLSTM and build the int8 model + firmware C array"
@@ -32,18 +34,22 @@ $(VENV)/.installed: requirements.txt
 
 venv: $(VENV)/.installed
 
-train: venv
-	$(PY) -m train --dataset $(DATASET) --fsdd-dir $(FSDD_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR),) --seeds $(SEEDS) $(SMOKE_FLAG)
+features: venv
+	$(PY) -m data --dataset $(DATASET) --fsdd-dir $(FSDD_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR),) \
+		$(if $(SKIP_BAD),--skip-bad,) $(SMOKE_FLAG)
+
+train: features
+	$(PY) -m train --seeds $(SEEDS) $(SMOKE_FLAG)
 
 quantize: venv
 	$(PY) -m quantize $(SMOKE_FLAG)
 
 evaluate: venv
 	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=<folder of <label>/*.wav> OUT=<file.json>"; exit 2; }
-	$(PY) -m quantize.evaluate --data "$(DATA)" --out "$(or $(OUT),$(BUILD)/evaluate.json)"
+	$(PY) -m quantize.evaluate --data "$(DATA)" --out "$(or $(OUT),$(BUILD)/evaluate.json)" $(if $(SKIP_BAD),--skip-bad,)
 
 bench: venv
-	$(PY) -m train.bench
+	$(PY) -m train.bench $(SMOKE_FLAG)
 
 cv: venv
 	$(PY) -m train.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(SMOKE_FLAG)

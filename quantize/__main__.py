@@ -17,12 +17,14 @@ import json
 import math
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from data.config import REPO_ROOT, PipelineError, load_config, run_main
 from data.datasets import load_split
 from data.features import apply_norm
+from data.synth import is_synthetic
 from quantize.codegen import write_model_data, write_selftest, write_settings
 from quantize.evaluate import compute_metrics, run_backends, write_report
 from quantize.model_io import (FLOAT_FILE, INT8_FILE, META_FILE, TflmRunner, dequantize_output, embed_metadata,
@@ -32,8 +34,6 @@ from train.model import build_model
 
 # The firmware's TFLM file registers its ops as `op_resolver.AddXxx();` lines; we read them from there.
 FIRMWARE_OPS_GLOB = "firmware/**/inference_tflm.cc"
-# TFLM's resolver method names that do not map to the builtin name by CamelCase -> UPPER_SNAKE.
-RESOLVER_NAME_EXCEPTIONS = {"REVERSE": "REVERSE_V2"}
 
 
 def firmware_ops(root: Path = REPO_ROOT) -> list[str]:
@@ -44,8 +44,8 @@ def firmware_ops(root: Path = REPO_ROOT) -> list[str]:
     names = set()
     for f in files:
         for method in re.findall(r"\.Add(\w+)\(\)", f.read_text()):
-            snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", method).upper()
-            names.add(RESOLVER_NAME_EXCEPTIONS.get(snake, snake))
+            # AddUnidirectionalSequenceLSTM -> UNIDIRECTIONAL_SEQUENCE_LSTM, AddReverseV2 -> REVERSE_V2
+            names.add(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", method).upper())
     return sorted(names)
 
 
@@ -59,13 +59,11 @@ def check_ops(model_ops: list[str], registered: list[str]) -> None:
                             f" (model ops: {model_ops})")
 
 
-def convert(build: Path, config: dict, x_calib: np.ndarray) -> bytes:
-    """Full-int8 conversion (int8 input and output) calibrated on normalized training clips (n, frames, coeffs)."""
+def convert(trained: Any, arch: str, config: dict, x_calib: np.ndarray) -> bytes:
+    """Full-int8 conversion (int8 input and output) of a trained Keras model of architecture ``arch``, calibrated
+    on normalized training clips ``x_calib`` (n, frames, coeffs)."""
     import tensorflow as tf
-    import tf_keras as keras
 
-    trained = keras.models.load_model(str(build / FLOAT_FILE), compile=False)
-    arch = json.loads((build / "train.json").read_text())["architecture"]
     # Static batch of 1: TFLM needs fixed shapes.
     model = build_model(x_calib.shape[1:], trained.output_shape[-1], config["model"], arch, batch_size=1)
     model.set_weights(trained.get_weights())
@@ -87,12 +85,69 @@ def convert(build: Path, config: dict, x_calib: np.ndarray) -> bytes:
 
 
 def calibration_set(train: dict, n: int, seed: int) -> np.ndarray:
-    """Up to ``n`` training clips, the same number from every class (representative of all labels)."""
+    """Up to ``n`` raw training clips (n, frames, coeffs): the same number from every class and, within a class,
+    from real and from synthetic speakers when both are present (representative of what the device will hear)."""
     rng = np.random.default_rng(seed)
-    classes = np.unique(train["y"])
-    per = max(1, n // len(classes))
-    idx = np.concatenate([rng.permutation(np.flatnonzero(train["y"] == c))[:per] for c in classes])
+    real = np.array([not is_synthetic(str(s)) for s in train["sources"]])
+    groups = [np.flatnonzero((train["y"] == c) & (real == r)) for c in np.unique(train["y"]) for r in (False, True)]
+    groups = [g for g in groups if len(g)]
+    per = max(1, n // len(groups))
+    idx = np.concatenate([rng.permutation(g)[:per] for g in groups])
     return train["x"][np.sort(idx)]
+
+
+def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, features: dict, dataset: str,
+               config: dict) -> tuple[bytes, dict]:
+    """Convert, check full-int8, embed metadata, measure the TFLM arena; writes ``INT8_FILE`` and ``META_FILE``.
+
+    Parameters
+    ----------
+    out : Path
+        Folder for the .tflite and its metadata.
+    trained : tf_keras.Model
+    arch : str
+        Architecture name (``train.model.ARCHITECTURES``).
+    norm : dict
+        From :func:`data.features.fit_norm`.
+    train : dict
+        Training split (raw ``x`` (n, frames, coeffs), ``y``, ``sources``, ``labels``): the calibration source.
+    features : dict
+        ``FeatureParams.to_dict()``.
+    dataset : str
+        Recorded in the metadata.
+
+    Returns
+    -------
+    tflite : bytes
+        The model with metadata.
+    meta : dict
+        What ``model_meta.json`` holds.
+    """
+    qcfg = config["quantize"]
+    calib = apply_norm(calibration_set(train, int(qcfg["calibration_clips"]), int(config["train"]["seed"])), norm)
+    tflite = convert(trained, arch, config, calib)
+    ops = tflite_ops(tflite)
+    from ai_edge_litert.interpreter import Interpreter
+
+    details = Interpreter(model_content=tflite)
+    inp, outp = details.get_input_details()[0], details.get_output_details()[0]
+    if inp["dtype"] != np.int8 or outp["dtype"] != np.int8:
+        raise PipelineError(f"converted model is not full int8 (input {inp['dtype']}, output {outp['dtype']})")
+    meta = {"labels": [str(s) for s in train["labels"]], "features": features, "norm": norm,
+            "input": {"scale": float(inp["quantization"][0]), "zero_point": int(inp["quantization"][1]),
+                      "shape": [int(v) for v in inp["shape"]]},
+            "output": {"scale": float(outp["quantization"][0]), "zero_point": int(outp["quantization"][1])},
+            "ops": ops, "dataset": dataset}
+    # The .tflite carries everything but its own hash and arena (which depend on the final bytes).
+    tflite = embed_metadata(tflite, meta)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / INT8_FILE).write_bytes(tflite)
+    arena = measure_arena(out / INT8_FILE, quantize_input(train["x"][:1], meta)[0])
+    margin = float(qcfg["arena_margin"])
+    meta |= {"model_hash": model_hash(tflite), "model_bytes": len(tflite), "arena_bytes": arena,
+             "arena_margin": margin, "tensor_arena_size": int(math.ceil(arena * margin / 16) * 16)}
+    (out / META_FILE).write_text(json.dumps(meta, indent=1))
+    return tflite, meta
 
 
 def pick_selftest(test: dict, scores: np.ndarray, n: int) -> np.ndarray:
@@ -115,31 +170,17 @@ def main(args: argparse.Namespace) -> dict:
     if norm is None or not (build / FLOAT_FILE).exists():
         raise PipelineError(f"{build / FLOAT_FILE}: missing; run `make train` first")
     registered = firmware_ops()
-    calib = apply_norm(calibration_set(train, int(qcfg["calibration_clips"]), int(config["train"]["seed"])), norm)
-    tflite = convert(build, config, calib)
-    ops = tflite_ops(tflite)
-    check_ops(ops, registered)
-    from ai_edge_litert.interpreter import Interpreter
+    import tf_keras as keras
 
-    details = Interpreter(model_content=tflite)
-    inp, out = details.get_input_details()[0], details.get_output_details()[0]
-    if inp["dtype"] != np.int8 or out["dtype"] != np.int8:
-        raise PipelineError(f"converted model is not full int8 (input {inp['dtype']}, output {out['dtype']})")
+    trained = keras.models.load_model(str(build / FLOAT_FILE), compile=False)
+    arch = json.loads((build / "train.json").read_text())["architecture"]
     feature_summary = json.loads((build / "features" / "dataset.json").read_text())
-    meta = {"labels": [str(s) for s in train["labels"]], "features": feature_summary["features"], "norm": norm,
-            "input": {"scale": float(inp["quantization"][0]), "zero_point": int(inp["quantization"][1]),
-                      "shape": [int(v) for v in inp["shape"]]},
-            "output": {"scale": float(out["quantization"][0]), "zero_point": int(out["quantization"][1])},
-            "ops": ops, "dataset": feature_summary["dataset"]}
-    # The .tflite carries everything but its own hash and arena (which depend on the final bytes).
-    tflite = embed_metadata(tflite, meta)
-    (build / INT8_FILE).write_bytes(tflite)
+    tflite, meta = build_int8(build, trained, arch, norm, train, feature_summary["features"],
+                              feature_summary["dataset"], config)
+    ops = meta["ops"]
+    check_ops(ops, registered)
     x_test_q = quantize_input(test["x"], meta)
-    arena = measure_arena(build / INT8_FILE, x_test_q[0])
-    margin = float(qcfg["arena_margin"])
-    meta |= {"model_hash": model_hash(tflite), "model_bytes": len(tflite), "arena_bytes": arena,
-             "arena_margin": margin, "tensor_arena_size": int(math.ceil(arena * margin / 16) * 16)}
-    (build / META_FILE).write_text(json.dumps(meta, indent=1))
+    arena = meta["arena_bytes"]
 
     scores = run_backends(test["x"], meta, build)
     metrics = compute_metrics(scores, test["y"], meta)

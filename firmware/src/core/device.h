@@ -1,0 +1,84 @@
+// Command dispatch: the device side of the serial protocol, independent of hardware and model runtime.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/command.h"
+#include "core/inference.h"
+#include "core/input_buffer.h"
+#include "core/line_reader.h"
+#include "core/line_writer.h"
+
+// Clips compiled into the firmware with the scores the host's TFLM computed for them.
+struct SelftestClips {
+  int count = 0;
+  const int8_t* inputs = nullptr;    // count x input bytes, row-major
+  const int8_t* expected = nullptr;  // count x num_labels
+  const int* labels = nullptr;       // true label index per clip
+};
+
+// Everything HELLO reports, plus the self-test clips. Built from the generated model_settings.h on the
+// device and from PROTOCOL.md's reference configuration in the host tests.
+struct DeviceConfig {
+  const char* firmware_version = "";
+  const char* model_hash = "";
+  uint32_t num_frames = 0;
+  uint32_t num_coeffs = 0;
+  uint32_t input_scale_bits = 0;
+  int32_t input_zero_point = 0;
+  uint32_t num_labels = 0;
+  uint32_t output_scale_bits = 0;
+  int32_t output_zero_point = 0;
+  uint32_t arena_bytes = 0;
+  const char* const* labels = nullptr;
+  SelftestClips selftest;
+  // nullptr when the model passed its startup checks; otherwise the reason, and inference commands fail.
+  const char* inference_error = nullptr;
+};
+
+class Device {
+ public:
+  // Most output scores a device reports: sizes the score buffer (the model has 10).
+  static constexpr uint32_t kMaxOutputs = 32;
+
+  // nullptr when `config` can be served (label characters, line lengths, sizes), otherwise the reason.
+  static const char* ValidateConfig(const DeviceConfig& config);
+
+  // `input_storage` holds num_frames x num_coeffs bytes; `config` must have passed ValidateConfig().
+  Device(const DeviceConfig& config, int8_t* input_storage);
+
+  // Sends BOOT and the self-test result; call once after reset.
+  void Boot();
+
+  // Handles one received byte; replies when it completes a line.
+  void HandleByte(uint8_t byte);
+
+  // Called whenever no byte is waiting: in stream mode, runs and prints one prediction.
+  void Idle();
+
+  bool streaming() const { return streaming_; }
+
+ private:
+  void HandleLine(const char* line, size_t len);
+  void Dispatch(const Command& command);
+  void SendHello();
+  void SendLoad(const Command& command);
+  void SendInfer();
+  int RunSelftest();
+  void StreamOne();
+  bool RunClip(const int8_t* input, int8_t* scores, inference::Timing* timing);
+  int TopIndex(const int8_t* scores) const;
+  void SendError(proto::Error error);
+  void SendError(proto::Error error, const char* key, uint32_t value);
+  void SendLine();
+  void SendComment();
+
+  const DeviceConfig& config_;
+  LineReader reader_;
+  LineWriter writer_;
+  InputBuffer input_;
+  int8_t scores_[kMaxOutputs] = {};
+  bool streaming_ = false;
+  int stream_clip_ = 0;
+};

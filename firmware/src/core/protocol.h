@@ -1,0 +1,71 @@
+// Serial protocol constants: the one place the firmware names them. PROTOCOL.md is the specification,
+// host/protocol.py the Python mirror; change all of them together with golden_vectors.txt.
+#pragma once
+
+#include <cstddef>
+
+namespace proto {
+
+// Bumped whenever the wire format changes, so a host can refuse a device it does not understand.
+constexpr int kVersion = 1;
+
+// Longest line in either direction, not counting '\n'. Bounds the receive buffer (RAM on the device) and
+// leaves room for the largest LOAD: "LOAD 1299 " + 2 * kMaxChunk hex digits + " *XXXX" = 528 bytes.
+constexpr size_t kMaxLine = 600;
+
+// Largest LOAD payload in bytes: 512 hex digits keep a LOAD line well under kMaxLine.
+constexpr size_t kMaxChunk = 256;
+
+// Separator between a line's body and its CRC, and the CRC's length in hex digits.
+constexpr char kCrcSeparator[] = " *";
+constexpr size_t kCrcSeparatorLen = 2;
+constexpr size_t kCrcHexDigits = 4;
+
+// Lines starting with this are human commentary: no CRC, ignored by the host.
+constexpr char kCommentPrefix[] = "# ";
+
+// Command words (host -> device).
+constexpr char kCmdHello[] = "HELLO";
+constexpr char kCmdLoad[] = "LOAD";
+constexpr char kCmdInfer[] = "INFER";
+constexpr char kCmdSelftest[] = "SELFTEST";
+constexpr char kCmdStream[] = "STREAM";
+constexpr char kCmdStop[] = "STOP";
+
+// Reply words (device -> host).
+constexpr char kBoot[] = "BOOT";
+constexpr char kOk[] = "OK";
+constexpr char kErr[] = "ERR";
+
+// Error codes, in the order of PROTOCOL.md's table.
+enum class Error {
+  kNone,
+  kTooLong,
+  kCrc,
+  kNoCrc,
+  kUnknown,
+  kSyntax,
+  kOrder,
+  kRange,
+  kIncomplete,
+  kInvoke,
+};
+
+// The code word sent after "ERR " for an error.
+constexpr const char* ErrorCode(Error error) {
+  switch (error) {
+    case Error::kTooLong: return "too-long";
+    case Error::kCrc: return "crc";
+    case Error::kNoCrc: return "no-crc";
+    case Error::kUnknown: return "unknown";
+    case Error::kSyntax: return "syntax";
+    case Error::kOrder: return "order";
+    case Error::kRange: return "range";
+    case Error::kIncomplete: return "incomplete";
+    case Error::kInvoke: return "invoke";
+    case Error::kNone: break;
+  }
+  return "";
+}
+
+}  // namespace proto

@@ -1,0 +1,202 @@
+"""Writes firmware/protocol/golden_vectors.txt from PROTOCOL.md's rules, computed independently of the C++ core.
+
+The text file is the contract (checked by the C++ unit tests and the Python mirror); this script only saves
+writing CRCs by hand. Run: python3 firmware/tools/make_golden_vectors.py > firmware/protocol/golden_vectors.txt
+"""
+
+import binascii
+
+MAX_LINE = 600
+MAX_CHUNK = 256
+FRAMES, COEFFS = 100, 13
+INPUT_BYTES = FRAMES * COEFFS
+LABELS = "zero,one,two,three,four,five,six,seven,eight,nine".split(",")
+HELLO_REPLY = (
+    "OK HELLO proto=1 fw=0.1.0 model=0123abcd in=100x13 in_scale=3D800000 in_zp=-128 out=10 "
+    "out_scale=3B800000 out_zp=-128 arena=9999 labels=" + ",".join(LABELS)
+)
+# Reference self-test clips (PROTOCOL.md): clip 0 all 0x00 passes, clip 1 all 0x01 fails.
+SELFTEST_CLIPS = [bytes(INPUT_BYTES), bytes([1]) * INPUT_BYTES]
+SELFTEST_PASSED = 1
+
+
+def crc(body: bytes) -> str:
+    return f"{binascii.crc_hqx(body, 0xFFFF):04X}"
+
+
+def line(body: str, with_crc: bool = True) -> bytes:
+    b = body.encode("latin-1")
+    return b + (f" *{crc(b)}".encode() if with_crc else b"") + b"\n"
+
+
+def fake_scores(clip: bytes):
+    total = sum(clip)
+    return [((total + 7 * i) & 0xFF) - 256 if ((total + 7 * i) & 0xFF) > 127 else (total + 7 * i) & 0xFF
+            for i in range(len(LABELS))]
+
+
+def top(scores):
+    return scores.index(max(scores))
+
+
+def stream_line(index: int) -> bytes:
+    scores = fake_scores(SELFTEST_CLIPS[index])
+    t = top(scores)
+    percent = int((scores[t] + 128) / 256 * 100 + 0.5)
+    return f"# {index} {LABELS[t]} {percent}% 1000us\n".encode()
+
+
+def infer_reply(clip: bytes) -> bytes:
+    scores = fake_scores(clip)
+    return line(f"OK INFER us=1000 cycles=64000 top={top(scores)} scores=" + ",".join(map(str, scores)))
+
+
+def load(offset: int, data: bytes, with_crc: bool = True) -> bytes:
+    return line(f"LOAD {offset} {data.hex().upper()}", with_crc)
+
+
+def escape(data: bytes) -> str:
+    out = []
+    for c in data:
+        if c == 0x0A:
+            out.append("\\n")
+        elif c == 0x0D:
+            out.append("\\r")
+        elif c == 0x09:
+            out.append("\\t")
+        elif c == 0x5C:
+            out.append("\\\\")
+        elif 0x20 <= c < 0x7F:
+            out.append(chr(c))
+        else:
+            out.append(f"\\x{c:02X}")
+    return "".join(out)
+
+
+def err(code: str, detail: str = "") -> bytes:
+    return line(f"ERR {code}" + (f" {detail}" if detail else ""))
+
+
+def vectors():
+    ok_hello = line(HELLO_REPLY)
+    v = []
+    add = lambda name, host, device: v.append((name, host, device))
+
+    v.append(("# Handshake, CRC optional for typed commands, CR/LF handling", None, None))
+    add("hello", b"HELLO\n", ok_hello)
+    add("hello-crc", line("HELLO"), ok_hello)
+    add("bad-hello-crlf", b"HELLO\r\n", ok_hello)
+    add("bad-hello-cr-inside", b"\rHE\rLLO *49D6\r\r\n", ok_hello)
+    add("bad-hello-crc-lower-case", b"HELLO *49d6\n", ok_hello)
+    add("bad-empty-line", b"\n", b"")
+    add("bad-empty-line-cr", b"\r\n", b"")
+    add("bad-two-lines", b"HELLO\nSTOP\n", ok_hello + line("OK STOP"))
+
+    v.append(("# CRC errors: a CRC that is present is always verified", None, None))
+    add("bad-crc-mismatch", b"HELLO *49D7\n", err("crc"))
+    add("bad-crc-short", b"HELLO *49D\n", err("crc"))
+    add("bad-crc-long", b"HELLO *49D60\n", err("crc"))
+    add("bad-crc-non-hex", b"HELLO *49DG\n", err("crc"))
+    add("bad-crc-trailing-space", b"HELLO *49D6 \n", err("crc"))
+    add("bad-crc-empty", b"HELLO *\n", err("crc"))
+    add("bad-crc-load", b"LOAD 0 00 *0000\n", err("crc"))
+
+    v.append(("# Unknown command words and syntax errors", None, None))
+    add("bad-unknown", b"PING\n", err("unknown"))
+    add("bad-unknown-with-crc", line("PING"), err("unknown"))
+    add("bad-unknown-lower-case", b"hello\n", err("unknown"))
+    add("bad-unknown-spaces", b"   \n", err("unknown"))
+    add("bad-unknown-leading-space", b" HELLO\n", err("unknown"))
+    add("bad-unknown-binary", b"\x00\x01\xfe\xff\n", err("unknown"))
+    add("bad-unknown-crc-only", line(""), err("unknown"))
+    add("bad-syntax-extra-token", b"HELLO now\n", err("syntax"))
+    add("bad-syntax-trailing-space", b"HELLO \n", err("syntax"))
+    add("bad-syntax-stop-extra", line("STOP 1"), err("syntax"))
+    add("bad-no-crc", b"LOAD 0 00\n", err("no-crc"))
+    add("bad-no-crc-syntax", b"LOAD\n", err("no-crc"))
+    add("bad-load-missing-payload", line("LOAD 0"), err("syntax"))
+    add("bad-load-odd-payload", line("LOAD 0 000"), err("syntax"))
+    add("bad-load-non-hex-payload", line("LOAD 0 0G"), err("syntax"))
+    add("bad-load-offset-not-decimal", line("LOAD x1 00"), err("syntax"))
+    add("bad-load-offset-negative", line("LOAD -1 00"), err("syntax"))
+    add("bad-load-offset-plus", line("LOAD +0 00"), err("syntax"))
+    add("bad-load-double-space", line("LOAD  0 00"), err("syntax"))
+    add("bad-load-extra-token", line("LOAD 0 00 00"), err("syntax"))
+
+    v.append(("# Line length: PROTO_MAX_LINE bytes fit, one more is dropped up to the next \\n", None, None))
+    add("bad-max-line", b"A" * MAX_LINE + b"\n", err("unknown"))
+    add("bad-max-line-plus-cr", b"A" * MAX_LINE + b"\r\n", err("unknown"))
+    add("bad-too-long", b"A" * (MAX_LINE + 1) + b"\n", err("too-long"))
+    add("bad-too-long-load", load(0, bytes(300)), err("too-long"))
+    add("bad-too-long-then-hello", b"B" * 700 + b"\nHELLO\n", err("too-long") + ok_hello)
+    add("bad-garbage-then-hello", b"\x1b[A\x00garbage\xff\nHELLO *49D6\n", err("unknown") + ok_hello)
+
+    v.append(("# One clip: LOAD sequence, order and range errors, INFER with the reference fake", None, None))
+    clip = bytes((k * 37 + 11) & 0xFF for k in range(INPUT_BYTES))
+    add("infer-empty", line("INFER"), err("incomplete", "filled=0"))
+    add("load-0", load(0, clip[0:256]), line("OK LOAD 256"))
+    add("bad-load-order", load(512, clip[512:513]), err("order", "expected=256"))
+    add("bad-load-order-huge", load(99999999999, b"\x00"), err("order", "expected=256"))
+    add("bad-load-chunk-too-long", load(256, clip[256:513]), err("range", "max=256"))
+    add("load-256", load(256, clip[256:512]), line("OK LOAD 512"))
+    add("load-512", load(512, clip[512:768]), line("OK LOAD 768"))
+    add("load-768", load(768, clip[768:1024]), line("OK LOAD 1024"))
+    add("bad-load-768-crlf", load(768, clip[768:1024])[:-1] + b"\r\n", err("order", "expected=1024"))
+    add("load-1024", load(1024, clip[1024:1280]), line("OK LOAD 1280"))
+    add("bad-load-past-end", load(1280, clip[1280:1300] + b"\x00"), err("range", "max=20"))
+    add("infer-incomplete", b"INFER\n", err("incomplete", "filled=1280"))
+    add("load-1280", load(1280, clip[1280:1300]), line("OK LOAD 1300"))
+    add("bad-load-when-full", load(1300, b"\x00"), err("range", "max=0"))
+    add("infer", line("INFER"), infer_reply(clip))
+    add("infer-again", b"INFER\n", err("incomplete", "filled=0"))
+
+    v.append(("# Offset 0 discards a partial clip; lower-case payload hex is accepted", None, None))
+    add("load-partial", load(0, bytes(range(16))), line("OK LOAD 16"))
+    add("load-restart", load(0, bytes([0xFF] * 4)), line("OK LOAD 4"))
+    add("bad-load-restart-order", load(5, b"\x00"), err("order", "expected=4"))
+    add("bad-load-lower-case-hex", line("LOAD 4 ab"), line("OK LOAD 5"))
+    add("bad-load-crlf", load(5, b"\x01\x02")[:-1] + b"\r\n", line("OK LOAD 7"))
+
+    v.append(("# The reference fake fails on a clip of nothing but 0x80: ERR invoke, and the input is emptied", None, None))
+    fail_clip = bytes([0x80]) * INPUT_BYTES
+    for offset in range(0, INPUT_BYTES, MAX_CHUNK):
+        chunk = fail_clip[offset:offset + MAX_CHUNK]
+        add(f"load-fail-{offset}", load(offset, chunk), line(f"OK LOAD {offset + len(chunk)}"))
+    add("infer-fails", line("INFER"), err("invoke"))
+    add("infer-after-failure", line("INFER"), err("incomplete", "filled=0"))
+
+    v.append(("# Self-test and stream mode; after each vector the device idles once (one stream line)", None, None))
+    selftest = line(f"OK SELFTEST {SELFTEST_PASSED}/{len(SELFTEST_CLIPS)}")
+    add("selftest", b"SELFTEST\n", selftest)
+    add("selftest-crc", line("SELFTEST"), selftest)
+    add("stop-not-streaming", b"STOP\n", line("OK STOP"))
+    add("stream", line("STREAM"), line("OK STREAM") + stream_line(0))
+    add("bad-stream-idle", b"", stream_line(1))
+    add("bad-stream-idle-wraps", b"", stream_line(0))
+    add("stop", line("STOP"), line("OK STOP"))
+    add("bad-idle-after-stop", b"", b"")
+    add("stream-restarts", b"STREAM\n", line("OK STREAM") + stream_line(0))
+    add("hello-ends-stream", b"HELLO\n", ok_hello)
+    add("stream-again", b"STREAM\n", line("OK STREAM") + stream_line(0))
+    add("bad-empty-line-ends-stream", b"\n", b"")
+    add("stream-and-error", b"STREAM\n", line("OK STREAM") + stream_line(0))
+    add("bad-garbage-ends-stream", b"xyz\n", err("unknown"))
+    add("hello-final", line("HELLO"), ok_hello)
+    return v
+
+
+def main():
+    print("# Golden byte sequences of the serial protocol (format: firmware/PROTOCOL.md, \"Golden vectors\").")
+    print("# Written by firmware/tools/make_golden_vectors.py; the reference configuration and fake are in PROTOCOL.md.")
+    print("# <name> TAB <host bytes> TAB <device bytes>; one device session, freshly booted, in file order.")
+    for name, host, device in vectors():
+        if host is None:
+            print()
+            print(name)
+            continue
+        assert "\t" not in name and not name.startswith("#")
+        print(f"{name}\t{escape(host)}\t{escape(device)}")
+
+
+if __name__ == "__main__":
+    main()
