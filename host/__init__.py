@@ -1,0 +1,1 @@
+"""Host side of the pipeline: serial protocol, virtual device, harness, predictions."""

@@ -1,0 +1,196 @@
+"""Device under test: protocol commands over a ``SerialLink`` with timeouts, retries and re-synchronisation."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TypeVar
+
+from host import protocol as p
+from host.serial_device import LinkError, SerialLink
+
+HELLO_TIMEOUT_S = 3.0  # a running device answers at once; after a reset it first runs its self-test (~1-2 s)
+HANDSHAKE_ATTEMPTS = 5  # HELLO tries (covers a device still booting and lost/corrupted lines)
+REPLY_TIMEOUT_S = 1.0  # LOAD and other cheap commands: only parsing on the device, milliseconds
+INFER_TIMEOUT_S = 5.0  # the BiLSTM takes a few hundred ms on the Cortex-M4; ten-fold margin
+SELFTEST_TIMEOUT_S = 30.0  # SELFTEST runs every embedded clip (8 x a few hundred ms on the board)
+CLIP_ATTEMPTS = 4  # tries per clip (first one included); every failure re-synchronises before the next try
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Timeouts and retry counts of one session (the module constants unless a test shortens them)."""
+
+    hello_s: float = HELLO_TIMEOUT_S
+    handshake_attempts: int = HANDSHAKE_ATTEMPTS
+    reply_s: float = REPLY_TIMEOUT_S
+    infer_s: float = INFER_TIMEOUT_S
+    clip_attempts: int = CLIP_ATTEMPTS
+
+
+class DutError(Exception):
+    """A failure that retries could not overcome; the message is one line naming the reason."""
+
+
+class DeviceReset(Exception):
+    """The device printed ``BOOT``: it restarted and lost its state."""
+
+
+class ReplyTimeout(Exception):
+    """No complete reply line within the deadline."""
+
+
+class DeviceRejected(p.ProtocolError):
+    """The device answered ``ERR``."""
+
+
+class Dut:
+    """Commands of the protocol with retries: ``handshake`` and ``infer``.
+
+    Parameters
+    ----------
+    link : SerialLink
+        The open port.
+    expected_model : str or None
+        8-hex model hash the device must report; ``None`` accepts any.
+    timeouts : Timeouts
+        Timeouts and retry counts.
+    """
+
+    def __init__(self, link: SerialLink, expected_model: str | None = None, timeouts: Timeouts = Timeouts()) -> None:
+        self.link = link
+        self.expected_model = expected_model
+        self.timeouts = timeouts
+        self.info: p.HelloInfo | None = None
+        self.resets = 0  # BOOT lines seen after the first handshake
+        self.retries = 0  # clip attempts that failed and were retried
+
+    def _read_reply(self, timeout_s: float) -> p.Reply:
+        """Next protocol reply, skipping commentary; raises on BOOT, timeout and invalid lines."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            raw = self.link.read_line(max(0.0, deadline - time.monotonic()))
+            if raw is None:
+                raise ReplyTimeout(f"no reply within {timeout_s:g} s")
+            reply = p.parse_device_line(raw)
+            if reply is None or isinstance(reply, p.Comment):
+                continue
+            if isinstance(reply, p.Boot):
+                raise DeviceReset(f"device reset (BOOT fw={reply.fw})")
+            return reply
+
+    def _expect(self, kind: type[R], timeout_s: float) -> R:
+        reply = self._read_reply(timeout_s)
+        if isinstance(reply, p.ErrorReply):
+            raise DeviceRejected(f"device answered ERR {reply.code} {reply.detail}".rstrip())
+        if not isinstance(reply, kind):
+            raise p.ProtocolError(f"unexpected reply {reply}")
+        return reply
+
+    def handshake(self) -> p.HelloInfo:
+        """Send ``HELLO`` until a valid reply arrives; check the model hash.
+
+        Stale replies, commentary, garbage and ``BOOT`` lines before the ``OK HELLO`` are skipped, so this is
+        also how the session re-synchronises after any failure.
+
+        Returns
+        -------
+        HelloInfo
+
+        Raises
+        ------
+        DutError
+            No valid reply after ``handshake_attempts`` tries, or a different model on the device.
+        """
+        last: Exception | None = None
+        for _ in range(self.timeouts.handshake_attempts):
+            try:
+                self.link.discard_input()
+                self.link.write(p.encode_command("HELLO"))
+                deadline = time.monotonic() + self.timeouts.hello_s
+                while True:
+                    try:
+                        reply = self._read_reply(max(0.0, deadline - time.monotonic()))
+                    except (p.ProtocolError, DeviceReset) as e:
+                        last = e  # garbage, or a device still booting: keep listening until the deadline
+                        continue
+                    if isinstance(reply, p.HelloInfo):
+                        return self._accept(reply)
+            except ReplyTimeout as e:
+                last = last or e
+            except LinkError as e:
+                last = e
+                self.link.reopen()
+        raise DutError(f"no valid HELLO reply after {self.timeouts.handshake_attempts} attempts (last: {last})")
+
+    def _accept(self, info: p.HelloInfo) -> p.HelloInfo:
+        if info.proto != p.PROTOCOL_VERSION:
+            raise DutError(f"device speaks protocol {info.proto}, this host speaks {p.PROTOCOL_VERSION}")
+        if self.expected_model is not None and info.model != self.expected_model:
+            raise DutError(
+                f"device runs model {info.model} but the local build is {self.expected_model}; "
+                "flash the matching firmware or point the harness at the matching build"
+            )
+        self.info = info
+        return info
+
+    def _load_and_infer(self, clip: bytes) -> p.InferResult:
+        for offset in range(0, len(clip), p.PROTO_MAX_CHUNK):
+            chunk = clip[offset: offset + p.PROTO_MAX_CHUNK]
+            self.link.write(p.encode_command("LOAD", offset, chunk))
+            ack = self._expect(p.LoadAck, self.timeouts.reply_s)
+            # a stale acknowledgement would carry another count: never mistake it for this chunk's
+            if ack.filled != offset + len(chunk):
+                raise p.ProtocolError(f"LOAD acknowledged {ack.filled} bytes, expected {offset + len(chunk)}")
+        self.link.write(p.encode_command("INFER"))
+        result = self._expect(p.InferResult, self.timeouts.infer_s)
+        if len(result.scores) != self.info.outputs:
+            raise p.ProtocolError(f"INFER returned {len(result.scores)} scores, expected {self.info.outputs}")
+        return result
+
+    def infer(self, clip: bytes) -> tuple[p.InferResult, int]:
+        """Load one clip and run it, retrying after any failure.
+
+        Parameters
+        ----------
+        clip : bytes
+            ``frames x coeffs`` int8 values (two's complement), row-major.
+
+        Returns
+        -------
+        result : InferResult
+            Scores of shape (outputs,), top index and latency.
+        attempts : int
+            Tries it took (1 when nothing went wrong).
+
+        Raises
+        ------
+        DutError
+            Every attempt failed; the message names the last error.
+        """
+        if self.info is None:
+            self.handshake()
+        if len(clip) != self.info.input_bytes:
+            raise DutError(f"clip has {len(clip)} values, the device expects {self.info.input_bytes}")
+        last: Exception | None = None
+        for attempt in range(1, self.timeouts.clip_attempts + 1):
+            try:
+                if last is not None:
+                    self.retries += 1
+                    self.handshake()  # every clip restarts at offset 0, so a resync loses nothing
+                return self._load_and_infer(clip), attempt
+            except DeviceReset as e:
+                self.resets += 1
+                last = e
+            except (ReplyTimeout, p.ProtocolError) as e:
+                last = e
+            except LinkError as e:
+                last = e
+                self.link.reopen()  # a reset board re-enumerates; raises LinkError when it never comes back
+        raise DutError(f"clip failed after {self.timeouts.clip_attempts} attempts (last: {last})")
+
+    def selftest(self) -> p.SelftestResult:
+        """Run the device's embedded test clips (``SELFTEST``), without retries."""
+        self.link.write(p.encode_command("SELFTEST"))
+        return self._expect(p.SelftestResult, SELFTEST_TIMEOUT_S)

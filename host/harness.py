@@ -1,0 +1,340 @@
+"""Host harness: stream clips to a device over serial, compare its scores with the host's, write a report.
+
+``python -m host.harness --port PORT [--data DIR] [-n N] [--resume]`` (``make harness``). ``PORT`` is a device path,
+any pyserial URL (``socket://host:port``, ``rfc2217://…``), ``virtual`` (a virtual device on a pty running the
+local int8 model on TFLM) or empty (the one connected Arduino, found by USB vendor id).
+
+Results are appended to ``build/harness/results.jsonl`` one line per clip as they arrive; ``--resume`` skips the
+clips already there, so an interrupted run loses nothing. Then ``summary.json`` and ``report.md`` are written.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from data.config import PipelineError, run_main
+from host.dut import Dut, DutError, Timeouts
+from host.serial_device import LinkError, SerialLink, find_arduino_port
+from host.virtual_device import VirtualDeviceError, VirtualDeviceProcess
+
+RESULTS_FILE = "results.jsonl"
+SUMMARY_FILE = "summary.json"
+VIRTUAL_PORT = "virtual"
+
+
+class HarnessError(PipelineError):
+    """An expected failure of the harness, printed as one line (``error: <port/file>: <reason>``)."""
+
+
+@dataclass
+class ClipSet:
+    """The clips of one run.
+
+    Attributes
+    ----------
+    ids : list of str
+        Clip ids (paths), unique.
+    x_raw : np.ndarray, shape (n, frames, coeffs), float32
+        Raw MFCCs (not normalized).
+    y : np.ndarray, shape (n,), int64
+        Label indices into the model's labels; -1 when a folder name is not a label of the model.
+    source : str
+        ``test split`` or the data folder, recorded so that ``--resume`` never mixes two sets.
+    """
+
+    ids: list[str]
+    x_raw: np.ndarray
+    y: np.ndarray
+    source: str
+
+
+def load_clips(build_dir: Path, data_dir: Path | None, n: int | None, labels: list[str]) -> ClipSet:
+    """The test split of ``build_dir`` or the WAV files of ``data_dir/<label>/*.wav``, the first ``n`` of them."""
+    from data.datasets import load_folder, load_split
+
+    if data_dir is None:
+        split = load_split(build_dir / "features" / "test.npz")
+        count = len(split["y"]) if n is None else n
+        return ClipSet([str(i) for i in split["ids"][:count]], split["x"][:count], split["y"][:count], "test split")
+    from data.features import FeatureParams, extract_file
+
+    clips = load_folder(data_dir)[:n]
+    params = FeatureParams.from_config()
+    x = np.stack([extract_file(c.path, params) for c in tqdm(clips, desc="features", unit="clip", disable=None)])
+    y = np.array([labels.index(c.label) if c.label in labels else -1 for c in clips], np.int64)
+    return ClipSet([str(c.path) for c in clips], x, y, str(data_dir))
+
+
+def read_results(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """Header and clip records of a results file; a partial last line (a killed run) is cut off the file.
+
+    Returns
+    -------
+    header : dict or None
+        The run's first line (model hash, clip source), ``None`` for a missing or empty file.
+    records : list of dict
+        One per finished clip, in file order.
+    """
+    if not path.exists():
+        return None, []
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) != len(data):
+        with open(path, "r+b") as f:
+            f.truncate(len(complete))  # the interrupted line is redone, never half-counted
+    try:
+        lines = [json.loads(line) for line in complete.splitlines() if line.strip()]
+    except json.JSONDecodeError as e:
+        raise HarnessError(f"{path}: not a results file ({e}); delete it or run without RESUME") from None
+    if not lines:
+        return None, []
+    return lines[0].get("run"), [line["clip"] for line in lines[1:]]
+
+
+@contextlib.contextmanager
+def open_port(port: str | None, build_dir: Path) -> Iterator[tuple[SerialLink, str]]:
+    """The port to talk to (starting a virtual device for ``virtual``), with its display name."""
+    with contextlib.ExitStack() as stack:
+        if port == VIRTUAL_PORT:
+            device = stack.enter_context(VirtualDeviceProcess(["--build", str(build_dir), "--backend", "tflm"]))
+            name = f"virtual ({device.port})"
+            url = device.port
+        else:
+            url = port or find_arduino_port()
+            name = url
+        try:
+            link = stack.enter_context(SerialLink(url))
+        except LinkError as e:
+            raise HarnessError(f"{name}: {e}") from None
+        yield link, name
+
+
+def stream_clips(dut: Dut, clips: ClipSet, x_int8: np.ndarray, results: Path, done: set[str], port: str) -> int:
+    """Run every clip not in ``done`` on the device, appending one JSON line per clip as it arrives.
+
+    Parameters
+    ----------
+    x_int8 : np.ndarray, shape (n, frames, coeffs), int8
+        Quantized inputs of ``clips``.
+
+    Returns
+    -------
+    int
+        Number of clips run now.
+    """
+    todo = [i for i, cid in enumerate(clips.ids) if cid not in done]
+    with open(results, "a") as f:
+        for count, i in enumerate(tqdm(todo, desc="device", unit="clip", disable=None)):
+            start = time.perf_counter()
+            try:
+                result, attempts = dut.infer(x_int8[i].tobytes())
+            except (DutError, LinkError, KeyboardInterrupt) as e:
+                reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"clip {clips.ids[i]}: {e}"
+                raise HarnessError(f"{port}: {reason}; {len(done) + count} results kept in {results}, "
+                                   "continue with RESUME=1") from None
+            record = {"id": clips.ids[i], "label": int(clips.y[i]), "scores": list(result.scores),
+                      "top": result.top, "us": result.us, "cycles": result.cycles, "attempts": attempts,
+                      "wall_ms": round(1000 * (time.perf_counter() - start), 3)}
+            f.write(json.dumps({"clip": record}) + "\n")
+            f.flush()  # one line per clip on disk at once: an interrupted run loses nothing
+    return len(todo)
+
+
+def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None = None, data_dir: Path | None = None,
+        n: int | None = None, resume: bool = False, timeouts: Timeouts = Timeouts(),
+        report: bool = True) -> dict[str, Any]:
+    """Run the harness end to end and write ``results.jsonl``, ``summary.json`` (and ``report.md``).
+
+    Parameters
+    ----------
+    port : str or None
+        Device path, pyserial URL, ``"virtual"``, or ``None`` for auto-detection.
+    build_dir : Path
+        The local build (``model_int8.tflite``, ``model_meta.json``, ``features/test.npz``, ``model_float.h5``).
+    out_dir : Path or None
+        Where results go; ``build_dir / "harness"`` by default.
+    data_dir : Path or None
+        ``<label>/*.wav`` folder to run instead of the test split.
+    n : int or None
+        Only the first ``n`` clips.
+    resume : bool
+        Keep the clips already in ``results.jsonl`` and run only the others.
+    timeouts : Timeouts
+        Timeouts and retry counts of the device session.
+    report : bool
+        Also write ``report.md`` and its figures.
+
+    Returns
+    -------
+    dict
+        The summary (also written to ``summary.json``).
+
+    Raises
+    ------
+    HarnessError
+        Missing build, model mismatch, or a device failure after retries (finished results are kept).
+    """
+    from quantize.model_io import INT8_FILE, load_meta, model_hash, quantize_input
+
+    out_dir = out_dir or build_dir / "harness"
+    tflite = build_dir / INT8_FILE
+    if not tflite.is_file():
+        raise HarnessError(f"{tflite}: missing; run `make train quantize` first")
+    meta = load_meta(build_dir)
+    local_model = model_hash(tflite.read_bytes())
+    clips = load_clips(build_dir, data_dir, n, meta["labels"])
+    if len(set(clips.ids)) != len(clips.ids):
+        raise HarnessError(f"{clips.source}: clip ids are not unique")
+    x_int8 = quantize_input(clips.x_raw, meta)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = out_dir / RESULTS_FILE
+    header = {"model": local_model, "source": clips.source}
+    old_header, records = read_results(results) if resume else (None, [])
+    if old_header is not None and old_header != header:
+        raise HarnessError(f"{results}: holds a run of {old_header}, not {header}; run without RESUME=1")
+    if old_header is None:
+        results.write_text(json.dumps({"run": header}) + "\n")
+    known = set(clips.ids)
+    records = [r for r in records if r["id"] in known]  # resuming with a smaller N keeps only the selected clips
+    done = {r["id"] for r in records}
+
+    try:
+        with open_port(port, build_dir) as (link, name):
+            dut = Dut(link, expected_model=local_model, timeouts=timeouts)
+            try:
+                info = dut.handshake()
+            except (DutError, LinkError) as e:
+                raise HarnessError(f"{name}: {e}") from None
+            if list(info.labels) != list(meta["labels"]):
+                raise HarnessError(f"{name}: device labels {info.labels} differ from {meta['labels']}")
+            stream_clips(dut, clips, x_int8, results, done, name)
+    except (VirtualDeviceError, LinkError) as e:
+        raise HarnessError(f"{port or 'auto-detected port'}: {e}") from None
+    _, records = read_results(results)
+    records = [r for r in records if r["id"] in known]
+    device = {"port": name, "fw": info.fw, "model": info.model, "arena": info.arena,
+              "retries": dut.retries, "resets": dut.resets}
+    summary = summarize(records, clips, x_int8, meta, build_dir, device, out_dir, report)
+    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _stats(values: list[int]) -> dict[str, float]:
+    return {"min": min(values), "median": statistics.median(values), "max": max(values)}
+
+
+def summarize(records: list[dict[str, Any]], clips: ClipSet, x_int8: np.ndarray, meta: dict[str, Any],
+              build_dir: Path, device: dict[str, Any], out_dir: Path, report: bool) -> dict[str, Any]:
+    """Compare device scores with the host's TFLM, LiteRT int8 and float models.
+
+    Parameters
+    ----------
+    records : list of dict
+        One per clip run on the device (``id``, ``label``, ``scores``, ``top``, ``us``, ``cycles``, ``wall_ms``).
+    x_int8 : np.ndarray, shape (n, frames, coeffs), int8
+        Inputs of all ``clips``; the rows of ``records`` are looked up by id.
+
+    Returns
+    -------
+    dict
+        Nested summary: ``device``, ``host_tflm``, ``host_int8``, ``host_float``, ``agreement``, ``identical``,
+        ``latency``, ``throughput``.
+    """
+    from data.features import apply_norm
+    from quantize.model_io import FLOAT_FILE, INT8_FILE, FloatRunner, Int8Runner, TflmRunner, dequantize_output
+
+    if not records:
+        raise HarnessError(f"{out_dir / RESULTS_FILE}: no results to summarize")
+    index = {cid: i for i, cid in enumerate(clips.ids)}
+    rows = np.array([index[r["id"]] for r in records])
+    dev = np.array([r["scores"] for r in records], np.int8)  # (n, labels)
+    y = clips.y[rows]
+    tflm_runner = TflmRunner(build_dir / INT8_FILE)
+    int8_runner = Int8Runner(build_dir / INT8_FILE)
+    tflm = np.stack([tflm_runner.scores(x_int8[i]) for i in rows])
+    int8 = np.stack([int8_runner.scores(x_int8[i]) for i in rows])
+    flt = FloatRunner(build_dir / FLOAT_FILE).scores(apply_norm(clips.x_raw[rows], meta["norm"]))
+    # Ties go to the first index on the device; np.argmax does the same.
+    top = {"device": dev.argmax(1), "host_tflm": tflm.argmax(1), "host_int8": int8.argmax(1),
+           "host_float": flt.argmax(1)}
+    labelled = y >= 0
+
+    def accuracy(pred: np.ndarray) -> float | None:
+        return float(np.mean(pred[labelled] == y[labelled])) if labelled.any() else None
+
+    wall_s = sum(r["wall_ms"] for r in records) / 1000
+    summary = {
+        "clips": len(records),
+        "source": clips.source,
+        "device": {"accuracy": accuracy(top["device"]), **device},
+        **{name: {"accuracy": accuracy(top[name])} for name in ("host_tflm", "host_int8", "host_float")},
+        "agreement": {f"device_{name[5:]}": float(np.mean(top["device"] == top[name]))
+                      for name in ("host_tflm", "host_int8", "host_float")},
+        "identical": {"device_tflm": float(np.mean((dev == tflm).all(1))),
+                      "device_int8": float(np.mean((dev == int8).all(1)))},
+        "latency": {"us": _stats([r["us"] for r in records]), "cycles": _stats([r["cycles"] for r in records])},
+        "throughput": {"clips_per_second": len(records) / wall_s if wall_s else None,
+                       "attempts": sum(r["attempts"] for r in records)},
+    }
+    if report:
+        from host.report import write_report
+
+        write_report(out_dir, summary, meta["labels"], y, top["device"], dequantize_output(dev, meta),
+                     dequantize_output(tflm, meta), flt)
+    return summary
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """The one-screen summary of a run on stdout."""
+    def pct(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.1f}%"
+
+    us, cps = summary["latency"]["us"], summary["throughput"]["clips_per_second"]
+    print(f"{summary['clips']} clips on {summary['device']['port']} (model {summary['device']['model']}, "
+          f"fw {summary['device']['fw']}, {summary['device']['retries']} retries, "
+          f"{summary['device']['resets']} resets)")
+    print(f"accuracy  device {pct(summary['device']['accuracy'])}  host TFLM {pct(summary['host_tflm']['accuracy'])}"
+          f"  host int8 {pct(summary['host_int8']['accuracy'])}  host float {pct(summary['host_float']['accuracy'])}")
+    print(f"agreement device/TFLM {pct(summary['agreement']['device_tflm'])}  "
+          f"device/float {pct(summary['agreement']['device_float'])}  "
+          f"identical device/TFLM {pct(summary['identical']['device_tflm'])}")
+    print(f"latency   {us['min']:g} / {us['median']:g} / {us['max']:g} us (min/median/max)  "
+          f"{'n/a' if cps is None else f'{cps:.1f}'} clips/s")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: ``python -m host.harness``."""
+    parser = argparse.ArgumentParser(prog="python -m host.harness", description=__doc__.splitlines()[0])
+    parser.add_argument("--port", default="", help="device path, pyserial URL or 'virtual'; empty: auto-detect")
+    parser.add_argument("--build", type=Path, default=Path("build"), help="build directory of the local model")
+    parser.add_argument("--out", type=Path, help="output directory (default: <build>/harness)")
+    parser.add_argument("--data", type=Path, help="folder of <label>/*.wav to run instead of the test split")
+    parser.add_argument("-n", type=int, help="only the first N clips")
+    parser.add_argument("--resume", action="store_true", help="keep finished results and run the rest")
+    parser.add_argument("--no-report", action="store_true", help="skip report.md and its figures")
+    args = parser.parse_args(argv)
+    if args.n is not None and args.n < 1:
+        parser.error("-n must be at least 1")
+
+    def go() -> None:
+        summary = run(args.port or None, args.build, args.out, args.data, args.n, args.resume,
+                      report=not args.no_report)
+        print_summary(summary)
+        out = args.out or args.build / "harness"
+        print(f"wrote {out / SUMMARY_FILE}" + ("" if args.no_report else f" and {out / 'report.md'}"))
+
+    run_main(go)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,499 @@
+"""Pure codec of the serial protocol (``firmware/PROTOCOL.md``): constants, CRC, encoding and parsing of lines.
+
+No I/O happens here. The host side encodes commands and parses device lines; the virtual device uses the other
+half (parse commands, encode replies) so both directions are checked against the same golden vectors as the firmware.
+"""
+from __future__ import annotations
+
+import binascii
+import re
+import struct
+from dataclasses import dataclass
+
+# --- Constants of the wire format (mirror of firmware/src/core/protocol.h) ---
+PROTOCOL_VERSION = 1
+PROTO_MAX_LINE = 600  # bytes per line, not counting the "\n"
+PROTO_MAX_CHUNK = 256  # int8 values per LOAD line
+CRC_SEPARATOR = b" *"
+CRC_INIT = 0xFFFF  # CRC-16/CCITT-FALSE initial value
+COMMENT_PREFIX = b"# "
+EOL = b"\n"
+
+ERROR_CODES = ("too-long", "crc", "no-crc", "unknown", "syntax", "order", "range", "incomplete", "invoke")
+COMMANDS = ("HELLO", "LOAD", "INFER", "SELFTEST", "STREAM", "STOP")
+
+_HEX4 = re.compile(rb"[0-9A-Fa-f]{4}")
+_DECIMAL = re.compile(r"[0-9]+")
+_SIGNED = re.compile(r"-?[0-9]+")
+_HEX_PAYLOAD = re.compile(r"([0-9A-Fa-f]{2})+")
+_LABEL = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class ProtocolError(Exception):
+    """A line that violates the protocol (bad checksum, malformed, unexpected)."""
+
+
+class ChecksumError(ProtocolError):
+    """A device line whose CRC is missing or does not match its body."""
+
+
+class CommandError(ProtocolError):
+    """A host command the device must reject; ``code`` is one of ``ERROR_CODES``.
+
+    Parameters
+    ----------
+    code : str
+        Error code sent back in ``ERR <code>``.
+    detail : str
+        Optional detail (``expected=…``, ``max=…``), empty when the code has none.
+    """
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code} {detail}".strip())
+        self.code = code
+        self.detail = detail
+
+
+# --- Checksum and framing ---
+
+
+def crc16(body: bytes) -> int:
+    """CRC-16/CCITT-FALSE of ``body`` (``crc16(b"123456789") == 0x29B1``)."""
+    return binascii.crc_hqx(body, CRC_INIT)
+
+
+def frame(body: str) -> bytes:
+    """Append `` *CRC`` and the end of line to ``body``.
+
+    Parameters
+    ----------
+    body : str
+        ASCII text of the line without separator, CRC and newline.
+
+    Returns
+    -------
+    bytes
+        ``body + " *" + 4 uppercase hex digits + "\\n"``.
+    """
+    raw = body.encode("ascii")
+    return raw + CRC_SEPARATOR + b"%04X" % crc16(raw) + EOL
+
+
+def split_crc(line: bytes) -> tuple[bytes, bool]:
+    """Split a line (without ``\\r``/``\\n``) into body and CRC, verifying the CRC when there is one.
+
+    Parameters
+    ----------
+    line : bytes
+        One received line, ``\\r`` and ``\\n`` removed.
+
+    Returns
+    -------
+    body : bytes
+        The bytes covered by the CRC (the whole line when it carries none).
+    has_crc : bool
+        Whether the line carried a CRC (which then matched).
+
+    Raises
+    ------
+    ChecksumError
+        The CRC is malformed or does not match the body.
+    """
+    pos = line.find(CRC_SEPARATOR)  # the first " *", as the firmware does
+    if pos < 0:
+        return line, False
+    body, digits = line[:pos], line[pos + len(CRC_SEPARATOR):]
+    if not _HEX4.fullmatch(digits):
+        raise ChecksumError(f"malformed CRC {digits!r}")
+    if int(digits, 16) != crc16(body):
+        raise ChecksumError(f"CRC {digits.decode()} does not match body (expected {crc16(body):04X})")
+    return body, True
+
+
+def clean_line(raw: bytes) -> bytes:
+    """Remove the ``\\n`` terminator and every ``\\r`` (terminals sending ``\\r\\n`` work)."""
+    return raw.rstrip(EOL).replace(b"\r", b"")
+
+
+# --- Number encodings ---
+
+
+def f32_to_hex(value: float) -> str:
+    """IEEE-754 binary32 bit pattern as 8 uppercase hex digits (``0.0625`` -> ``3D800000``)."""
+    return struct.pack(">f", value).hex().upper()
+
+
+def hex_to_f32(text: str) -> float:
+    """Inverse of ``f32_to_hex``."""
+    if not re.fullmatch(r"[0-9A-Fa-f]{8}", text):
+        raise ProtocolError(f"not an 8-digit float hex: {text!r}")
+    return struct.unpack(">f", bytes.fromhex(text))[0]
+
+
+def int8_to_hex(values: bytes | bytearray | memoryview) -> str:
+    """Two's-complement bytes as uppercase hex (``-1`` -> ``FF``)."""
+    return bytes(values).hex().upper()
+
+
+# --- Host -> device commands ---
+
+
+@dataclass(frozen=True)
+class Command:
+    """One parsed host command.
+
+    Attributes
+    ----------
+    word : str
+        One of ``COMMANDS``.
+    offset : int
+        ``LOAD`` only: the byte offset of the chunk.
+    payload : bytes
+        ``LOAD`` only: the int8 values, two's complement (any length: ``range`` is the device's check).
+    crc : bool
+        Whether the line carried a CRC (a person typing ``HELLO`` sends none).
+    """
+
+    word: str
+    offset: int = 0
+    payload: bytes = b""
+    crc: bool = True
+
+
+def encode_command(word: str, offset: int = 0, payload: bytes = b"", crc: bool = True) -> bytes:
+    """Encode a host command (the harness always sends the CRC).
+
+    Parameters
+    ----------
+    word : str
+        One of ``COMMANDS``.
+    offset : int
+        ``LOAD`` only: number of bytes already loaded for this clip.
+    payload : bytes
+        ``LOAD`` only: 1 to ``PROTO_MAX_CHUNK`` int8 values as two's-complement bytes.
+    crc : bool
+        Append the CRC; only ``LOAD`` requires it.
+
+    Returns
+    -------
+    bytes
+        The line, terminated by ``\\n``.
+    """
+    if word not in COMMANDS:
+        raise ValueError(f"unknown command {word!r}")
+    if word == "LOAD":
+        if not 1 <= len(payload) <= PROTO_MAX_CHUNK or offset < 0:
+            raise ValueError(f"LOAD chunk of {len(payload)} bytes at offset {offset}")
+        body = f"LOAD {offset} {int8_to_hex(payload)}"
+    else:
+        body = word
+    return frame(body) if crc else body.encode("ascii") + EOL
+
+
+def parse_command(line: bytes) -> Command:
+    """Parse one host line as the device does (the state checks ``order``/``range``/``incomplete`` come later).
+
+    Parameters
+    ----------
+    line : bytes
+        One line, ``\\r``/``\\n`` already removed, not empty.
+
+    Returns
+    -------
+    Command
+
+    Raises
+    ------
+    CommandError
+        With the code the device answers (``crc``, ``unknown``, ``no-crc``, ``syntax``, checked in this order).
+    """
+    try:
+        body, has_crc = split_crc(line)
+    except ChecksumError:
+        raise CommandError("crc") from None
+    tokens = body.split(b" ")
+    word = tokens[0].decode("ascii", "replace")
+    if word not in COMMANDS:
+        raise CommandError("unknown")
+    if word != "LOAD":
+        if len(tokens) != 1:
+            raise CommandError("syntax")
+        return Command(word, crc=has_crc)
+    if not has_crc:
+        raise CommandError("no-crc")
+    if len(tokens) != 3:
+        raise CommandError("syntax")
+    offset, payload = tokens[1].decode("ascii", "replace"), tokens[2].decode("ascii", "replace")
+    if not _DECIMAL.fullmatch(offset) or not _HEX_PAYLOAD.fullmatch(payload):
+        raise CommandError("syntax")
+    return Command("LOAD", int(offset), bytes.fromhex(payload))
+
+
+# --- Device -> host lines ---
+
+
+@dataclass(frozen=True)
+class Boot:
+    """``BOOT proto=… fw=… model=…``: the device has (re)started."""
+
+    proto: int
+    fw: str
+    model: str
+
+
+@dataclass(frozen=True)
+class HelloInfo:
+    """``OK HELLO …``: the device's identity and model configuration.
+
+    ``frames`` x ``coeffs`` is the input shape, ``labels`` has ``outputs`` entries.
+    """
+
+    proto: int
+    fw: str
+    model: str
+    frames: int
+    coeffs: int
+    in_scale: float
+    in_zp: int
+    outputs: int
+    out_scale: float
+    out_zp: int
+    arena: int
+    labels: tuple[str, ...]
+
+    @property
+    def input_bytes(self) -> int:
+        """Number of int8 values in one clip."""
+        return self.frames * self.coeffs
+
+
+@dataclass(frozen=True)
+class LoadAck:
+    """``OK LOAD <filled>``."""
+
+    filled: int
+
+
+@dataclass(frozen=True)
+class InferResult:
+    """``OK INFER …``: int8 ``scores`` of shape (outputs,), ``top`` index, latency of ``Invoke()``."""
+
+    us: int
+    cycles: int
+    top: int
+    scores: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class SelftestResult:
+    """``OK SELFTEST <passed>/<total>``."""
+
+    passed: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Ack:
+    """``OK STREAM`` / ``OK STOP``: acknowledgements without data."""
+
+    word: str
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    """``ERR <code> [<detail>]``."""
+
+    code: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A ``# …`` line: human commentary without CRC, ignored by the harness."""
+
+    text: str
+
+
+Reply = Boot | HelloInfo | LoadAck | InferResult | SelftestResult | Ack | ErrorReply | Comment
+
+
+def _keys(tokens: list[str]) -> dict[str, str]:
+    """``key=value`` tokens as a dict (later versions may append keys: unknown ones are kept, never required)."""
+    pairs = {}
+    for tok in tokens:
+        key, sep, value = tok.partition("=")
+        if not sep:
+            raise ProtocolError(f"expected key=value, got {tok!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _int(text: str, what: str, signed: bool = False) -> int:
+    if not (_SIGNED if signed else _DECIMAL).fullmatch(text):
+        raise ProtocolError(f"{what}: not a decimal integer: {text!r}")
+    return int(text)
+
+
+def _parse_hello(kv: dict[str, str]) -> HelloInfo:
+    try:
+        frames, _, coeffs = kv["in"].partition("x")
+        labels = tuple(kv["labels"].split(","))
+        info = HelloInfo(
+            proto=_int(kv["proto"], "proto"), fw=kv["fw"], model=kv["model"],
+            frames=_int(frames, "in"), coeffs=_int(coeffs, "in"),
+            in_scale=hex_to_f32(kv["in_scale"]), in_zp=_int(kv["in_zp"], "in_zp", signed=True),
+            outputs=_int(kv["out"], "out"), out_scale=hex_to_f32(kv["out_scale"]),
+            out_zp=_int(kv["out_zp"], "out_zp", signed=True), arena=_int(kv["arena"], "arena"), labels=labels,
+        )
+    except KeyError as e:
+        raise ProtocolError(f"HELLO reply lacks key {e.args[0]}") from None
+    if len(labels) != info.outputs or not all(_LABEL.fullmatch(x) for x in labels):
+        raise ProtocolError(f"HELLO reply: {len(labels)} labels for out={info.outputs} or bad label characters")
+    return info
+
+
+def _parse_infer(kv: dict[str, str]) -> InferResult:
+    try:
+        scores = tuple(_int(s, "scores", signed=True) for s in kv["scores"].split(","))
+        result = InferResult(us=_int(kv["us"], "us"), cycles=_int(kv["cycles"], "cycles"),
+                             top=_int(kv["top"], "top"), scores=scores)
+    except KeyError as e:
+        raise ProtocolError(f"INFER reply lacks key {e.args[0]}") from None
+    if not all(-128 <= s <= 127 for s in scores) or not 0 <= result.top < len(scores):
+        raise ProtocolError("INFER reply: score out of int8 range or top index out of range")
+    return result
+
+
+def parse_device_line(raw: bytes) -> Reply | None:
+    """Verify and parse one line from the device.
+
+    Parameters
+    ----------
+    raw : bytes
+        One received line, with or without its ``\\r``/``\\n``.
+
+    Returns
+    -------
+    Reply or None
+        The parsed line; ``None`` for an empty line.
+
+    Raises
+    ------
+    ChecksumError
+        A protocol line without a CRC, or whose CRC does not match.
+    ProtocolError
+        The line is not valid protocol text.
+    """
+    line = clean_line(raw)
+    if not line:
+        return None
+    if line.startswith(COMMENT_PREFIX):
+        return Comment(line[len(COMMENT_PREFIX):].decode("ascii", "replace"))
+    body, has_crc = split_crc(line)
+    if not has_crc:
+        raise ChecksumError("protocol line without CRC")
+    try:
+        text = body.decode("ascii")
+    except UnicodeDecodeError:
+        raise ProtocolError("non-ASCII bytes in line") from None
+    tokens = text.split(" ")
+    head = tokens[0]
+    if head == "BOOT":
+        kv = _keys(tokens[1:])
+        try:
+            return Boot(proto=_int(kv["proto"], "proto"), fw=kv["fw"], model=kv["model"])
+        except KeyError as e:
+            raise ProtocolError(f"BOOT line lacks key {e.args[0]}") from None
+    if head == "ERR":
+        if len(tokens) < 2 or tokens[1] not in ERROR_CODES:
+            raise ProtocolError(f"unknown error reply {text!r}")
+        return ErrorReply(tokens[1], " ".join(tokens[2:]))
+    if head != "OK" or len(tokens) < 2:
+        raise ProtocolError(f"not a protocol line: {text[:60]!r}")
+    word, rest = tokens[1], tokens[2:]
+    if word == "HELLO":
+        return _parse_hello(_keys(rest))
+    if word == "LOAD" and len(rest) == 1:
+        return LoadAck(_int(rest[0], "filled"))
+    if word == "INFER":
+        return _parse_infer(_keys(rest))
+    if word == "SELFTEST" and len(rest) == 1:
+        passed, _, total = rest[0].partition("/")
+        return SelftestResult(_int(passed, "passed"), _int(total, "total"))
+    if word in ("STREAM", "STOP") and not rest:
+        return Ack(word)
+    raise ProtocolError(f"malformed OK reply: {text[:60]!r}")
+
+
+# --- Device-side encoders (used by the virtual device) ---
+
+
+def encode_boot(fw: str, model: str) -> bytes:
+    """``BOOT proto=1 fw=<fw> model=<hash>`` line."""
+    return frame(f"BOOT proto={PROTOCOL_VERSION} fw={fw} model={model}")
+
+
+def encode_hello(info: HelloInfo) -> bytes:
+    """``OK HELLO …`` line for ``info``."""
+    return frame(
+        f"OK HELLO proto={info.proto} fw={info.fw} model={info.model} in={info.frames}x{info.coeffs} "
+        f"in_scale={f32_to_hex(info.in_scale)} in_zp={info.in_zp} out={info.outputs} "
+        f"out_scale={f32_to_hex(info.out_scale)} out_zp={info.out_zp} arena={info.arena} "
+        f"labels={','.join(info.labels)}"
+    )
+
+
+def encode_load_ack(filled: int) -> bytes:
+    """``OK LOAD <filled>`` line."""
+    return frame(f"OK LOAD {filled}")
+
+
+def encode_infer(result: InferResult) -> bytes:
+    """``OK INFER us=… cycles=… top=… scores=…`` line."""
+    scores = ",".join(str(s) for s in result.scores)
+    return frame(f"OK INFER us={result.us} cycles={result.cycles} top={result.top} scores={scores}")
+
+
+def encode_selftest(passed: int, total: int) -> bytes:
+    """``OK SELFTEST <passed>/<total>`` line."""
+    return frame(f"OK SELFTEST {passed}/{total}")
+
+
+def encode_ack(word: str) -> bytes:
+    """``OK STREAM`` / ``OK STOP`` line."""
+    return frame(f"OK {word}")
+
+
+def encode_error(code: str, detail: str = "") -> bytes:
+    """``ERR <code> [<detail>]`` line."""
+    return frame(f"ERR {code} {detail}" if detail else f"ERR {code}")
+
+
+def encode_comment(text: str) -> bytes:
+    """``# <text>`` human line (no CRC)."""
+    return COMMENT_PREFIX + text.encode("ascii") + EOL
+
+
+def encode_reply(reply: Reply) -> bytes:
+    """Encode any parsed device line back to its bytes (``parse_device_line``'s inverse)."""
+    if isinstance(reply, Boot):
+        return encode_boot(reply.fw, reply.model)
+    if isinstance(reply, HelloInfo):
+        return encode_hello(reply)
+    if isinstance(reply, LoadAck):
+        return encode_load_ack(reply.filled)
+    if isinstance(reply, InferResult):
+        return encode_infer(reply)
+    if isinstance(reply, SelftestResult):
+        return encode_selftest(reply.passed, reply.total)
+    if isinstance(reply, Ack):
+        return encode_ack(reply.word)
+    if isinstance(reply, ErrorReply):
+        return encode_error(reply.code, reply.detail)
+    return encode_comment(reply.text)
+
+
+def top_index(scores: list[int] | tuple[int, ...]) -> int:
+    """Index of the largest score, the first one on ties (what the firmware reports as ``top``)."""
+    return max(range(len(scores)), key=lambda i: (scores[i], -i))
+
