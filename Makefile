@@ -17,6 +17,9 @@ SEEDS ?= 1
 SMOKE_FLAG := $(if $(SMOKE),--smoke,)
 # SKIP_BAD=1: skip unreadable/silent clips and list them in build/features/dataset.json instead of stopping.
 SKIP_BAD ?=
+# NOISE_DIR=<folder of .wav>: real background noise for the augmentation (generated noise otherwise).
+NOISE_DIR ?=
+NOISE_FLAG := $(if $(NOISE_DIR),--noise-dir $(NOISE_DIR),)
 
 .PHONY: venv features train quantize evaluate bench cv compare-models test clean help
 
@@ -36,7 +39,7 @@ venv: $(VENV)/.installed
 
 features: venv
 	$(PY) -m data --dataset $(DATASET) --fsdd-dir $(FSDD_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR),) \
-		$(if $(SKIP_BAD),--skip-bad,) $(SMOKE_FLAG)
+		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG)
 
 train: features
 	$(PY) -m train --seeds $(SEEDS) $(SMOKE_FLAG)
@@ -52,7 +55,7 @@ bench: venv
 	$(PY) -m train.bench $(SMOKE_FLAG)
 
 cv: venv
-	$(PY) -m train.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(SMOKE_FLAG)
+	$(PY) -m train.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG)
 
 compare-models: venv
 	$(PY) -m train.compare $(SMOKE_FLAG)

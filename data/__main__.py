@@ -1,6 +1,15 @@
 """Entry point of the data stage: build a dataset, split it by speaker, write MFCC features to ``build/features/``.
 
     python -m data --dataset synth|fsdd|fsdd+synth|folder|folder+synth|speech_commands [--data-dir D] [--fsdd-dir D]
+                   [--holdout SPEAKER ...] [--noise-dir D]
+
+Splits are by speaker (source) hash. In a combined dataset (``fsdd+synth``, ``folder+synth``) every real speaker
+goes to training unless ``--holdout`` names it: a corpus of a handful of real speakers (FSDD has four) cannot be
+split by hash sensibly, the real speakers are the most valuable training data, and the synthetic speakers still
+give validation/test splits. Real-speaker accuracy comes from ``make cv`` (leave-one-speaker-out).
+
+Writes ``train.npz``, ``val.npz``, ``test.npz`` and ``train_aug.npz`` (audio-augmented copies of the training
+clips only, ``config.toml [augment_audio]``).
 """
 from __future__ import annotations
 
@@ -8,15 +17,24 @@ import argparse
 import json
 from pathlib import Path
 
+from data.augment_audio import AudioAugmentParams, augmented_features
 from data.config import PipelineError, load_config, run_main
 from data.datasets import (SPLITS, Clip, assign_splits, extract_clips, load_fsdd, load_folder, load_speech_commands,
                            save_split)
 from data.features import FeatureParams
-from data.synth import generate
+from data.synth import generate, is_synthetic
 
 DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_commands")
 # Smoke runs (tests) synthesize this many speakers with one take each: enough for every split to hold all classes.
 SMOKE_SPEAKERS = 24
+
+
+def synth_clips(build: Path, config: dict, smoke: bool) -> list[Clip]:
+    """The synthetic dataset (generated into ``build/synth`` once, then cached); smoke-sized with ``smoke``."""
+    speakers = SMOKE_SPEAKERS if smoke else config["synth"]["speakers"]
+    takes = 1 if smoke else config["synth"]["takes_per_word"]
+    labels = list(config["dataset"]["labels"])
+    return load_folder(generate(build / "synth", labels, speakers, takes, config["dataset"]["seed"]), labels)
 
 
 def build_clips(args: argparse.Namespace, config: dict) -> tuple[list[Clip], list[str], dict | None]:
@@ -27,10 +45,7 @@ def build_clips(args: argparse.Namespace, config: dict) -> tuple[list[Clip], lis
     official = None
     parts = args.dataset.split("+")
     if "synth" in parts:
-        speakers = SMOKE_SPEAKERS if args.smoke else config["synth"]["speakers"]
-        takes = 1 if args.smoke else config["synth"]["takes_per_word"]
-        root = generate(args.build / "synth", labels, speakers, takes, ds["seed"])
-        clips += load_folder(root, labels)
+        clips += synth_clips(args.build, config, args.smoke)
     if "fsdd" in parts:
         clips += load_fsdd(args.fsdd_dir)
     if "folder" in parts:
@@ -56,6 +71,10 @@ def prepare(args: argparse.Namespace) -> dict:
     clips, labels, official = build_clips(args, config)
     ds = config["dataset"]
     splits = assign_splits(clips, ds["val_percent"], ds["test_percent"], official)
+    if "+" in args.dataset:  # combined: every real speaker trains (see the module docstring)
+        real = [c for s in SPLITS for c in splits[s] if not is_synthetic(c.source)]
+        splits = {s: [c for c in splits[s] if is_synthetic(c.source)] for s in SPLITS}
+        splits["train"] += real
     holdout = set(args.holdout or [])
     if holdout:
         unknown = holdout - {c.source for c in clips}
@@ -73,12 +92,19 @@ def prepare(args: argparse.Namespace) -> dict:
         if not splits[split]:
             raise PipelineError(f"the {split} split of dataset {args.dataset!r} is empty: too few speakers/sources "
                                 f"for a speaker-wise split (add data, or name test speakers with --holdout)")
+    for split in SPLITS:
         x, ok, skipped = extract_clips(splits[split], params, args.build / "cache" / "features", args.skip_bad,
                                        desc=f"features {split}")
         summary["skipped"] += skipped
         save_split(out / f"{split}.npz", x, ok, labels)
         summary["splits"][split] = {"clips": len(ok), "sources": len({c.source for c in ok}),
+                                    "real_sources": sorted({c.source for c in ok if not is_synthetic(c.source)}),
                                     "per_label": {lab: sum(c.label == lab for c in ok) for lab in labels}}
+        if split == "train":
+            aug = AudioAugmentParams.from_config(config, args.noise_dir)
+            x_aug, index = augmented_features(ok, params, aug, args.build / "cache" / "augmented")
+            save_split(out / "train_aug.npz", x_aug, [ok[i] for i in index], labels)
+            summary["augmented_copies"] = len(index)
     leaked = ({c.source for c in splits["train"]} & {c.source for s in ("val", "test") for c in splits[s]})
     if leaked:
         raise PipelineError(f"split leakage: sources {sorted(leaked)[:5]} are in train and val/test")
@@ -96,6 +122,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", type=Path, help="root of a <label>/*.wav folder or of Speech Commands v2")
     p.add_argument("--fsdd-dir", type=Path, default=Path("../shared/data/fsdd"), help="Free Spoken Digit Dataset")
     p.add_argument("--holdout", nargs="*", help="sources (speakers) that form the test split")
+    p.add_argument("--noise-dir", type=Path, help="folder of background-noise WAVs mixed into training clips")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable/silent files and list them")
     p.add_argument("--smoke", action="store_true", help="tiny dataset for tests")
     p.add_argument("--build", type=Path, default=Path("build"), help="build folder")

@@ -138,6 +138,16 @@ def _cache_key(path: Path, params: FeatureParams) -> str:
     return hashlib.sha1(ident.encode()).hexdigest()
 
 
+def _load_cached(path: Path, params: FeatureParams) -> np.ndarray | None:
+    """A cached feature matrix, or ``None`` when absent, unreadable, of the wrong shape or not plain floats
+    (never unpickled: such an entry is simply recomputed)."""
+    try:
+        x = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    return x if x.dtype == np.float32 and x.shape == params.shape else None
+
+
 def extract_clips(clips: list[Clip], params: FeatureParams, cache_dir: Path, skip_bad: bool,
                   desc: str = "features") -> tuple[np.ndarray, list[Clip], list[str]]:
     """MFCCs of many clips through a per-file cache (``.npy``, read with ``allow_pickle=False``).
@@ -159,9 +169,8 @@ def extract_clips(clips: list[Clip], params: FeatureParams, cache_dir: Path, ski
     for clip in tqdm(clips, desc=desc, unit="clip", mininterval=1.0):
         try:
             cached = cache_dir / f"{_cache_key(clip.path, params)}.npy"
-            if cached.exists():
-                x = np.load(cached, allow_pickle=False)
-            else:
+            x = _load_cached(cached, params)
+            if x is None:
                 x = extract_file(clip.path, params)
                 np.save(cached, x, allow_pickle=False)
         except PipelineError as e:

@@ -195,23 +195,47 @@ def extract_file(path: Path, params: FeatureParams) -> np.ndarray:
     return mfcc(read_audio(Path(path), params.sample_rate), params)
 
 
-def fit_norm(x: np.ndarray) -> dict[str, list[float]]:
-    """Per-coefficient mean and standard deviation of training features.
+def _center(x: np.ndarray, per_utterance_mean: bool) -> np.ndarray:
+    """Subtract each clip's mean over its frames (axis -2) when ``per_utterance_mean``; float32 copy otherwise."""
+    x = np.asarray(x, np.float32)
+    return x - x.mean(axis=-2, keepdims=True) if per_utterance_mean else x.copy()
+
+
+def fit_norm(x: np.ndarray, per_utterance_mean: bool) -> dict[str, Any]:
+    """Normalization statistics of training features.
 
     Parameters
     ----------
     x : np.ndarray, shape (n, num_frames, num_mfcc)
+    per_utterance_mean : bool
+        Subtract every clip's own per-coefficient mean first (cepstral mean normalization).
 
     Returns
     -------
     dict
-        ``mean`` and ``std``, each a list of ``num_mfcc`` floats; stored with the model, never recomputed later.
+        ``per_utterance_mean`` (bool), ``mean`` and ``std`` (lists of ``num_mfcc`` floats, fitted after the
+        per-utterance step); stored with the model, never recomputed later.
     """
-    flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+    flat = _center(x, per_utterance_mean).reshape(-1, x.shape[-1]).astype(np.float64)
     # A floor on std keeps a constant coefficient from blowing up the scale.
-    return {"mean": flat.mean(axis=0).tolist(), "std": np.maximum(flat.std(axis=0), 1e-3).tolist()}
+    return {"per_utterance_mean": bool(per_utterance_mean), "mean": flat.mean(axis=0).tolist(),
+            "std": np.maximum(flat.std(axis=0), 1e-3).tolist()}
 
 
-def apply_norm(x: np.ndarray, norm: dict[str, list[float]]) -> np.ndarray:
-    """Normalize features with stored statistics; any leading shape, last axis ``num_mfcc``."""
+def apply_norm(x: np.ndarray, norm: dict[str, Any]) -> np.ndarray:
+    """Normalize features with stored statistics: ``((x - clip mean if per_utterance_mean) - mean) / std``.
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (..., num_frames, num_mfcc)
+    norm : dict
+        From :func:`fit_norm`.
+
+    Returns
+    -------
+    np.ndarray, same shape, float32
+    """
+    if "per_utterance_mean" not in norm:
+        raise PipelineError("normalization statistics lack 'per_utterance_mean': rebuild with `make train`")
+    x = _center(x, norm["per_utterance_mean"])
     return ((x - np.asarray(norm["mean"], np.float32)) / np.asarray(norm["std"], np.float32)).astype(np.float32)

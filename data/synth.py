@@ -20,8 +20,8 @@ from data.config import PipelineError
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 # espeak_PARAMETER ids (speak_lib.h).
 _RATE, _VOLUME, _PITCH, _RANGE, _WORDGAP = 1, 2, 3, 4, 7
-# espeak_POSITION_TYPE POS_CHARACTER, flag espeakCHARS_UTF8.
-_POS_CHARACTER, _CHARS_UTF8 = 1, 1
+# espeak_POSITION_TYPE POS_CHARACTER, flags espeakCHARS_UTF8 and espeakSSML.
+_POS_CHARACTER, _CHARS_UTF8, _SSML = 1, 1, 0x10
 _EE_OK = 0
 
 # English voices shipped with espeak-ng and the voice variants (timbres) to combine them with.
@@ -33,6 +33,24 @@ VARIANTS = ["m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f
             "norbert", "Gene", "Lee", "Mike", "Andrea", "aunty", "adam", "shelby"]
 # Words may be spoken with a little context so the synthesizer varies emphasis and timing.
 WORD_FORMS = ["{w}", "{w}.", "{w}!", "{w}?", "{w},"]
+# Per-take SSML variation on top of the speaker: emphasis, a pause before/after the word, rate and pitch jitter (%).
+EMPHASIS = ["none", "moderate", "strong", "reduced"]
+PAUSE_MS = [0, 300]
+TAKE_RATE_JITTER = 15
+TAKE_PITCH_JITTER = 15
+
+
+def take_text(word: str, rng: random.Random) -> str:
+    """SSML for one take of ``word``: random punctuation, emphasis, pauses and a small rate/pitch jitter."""
+    text = rng.choice(WORD_FORMS).format(w=word)
+    emphasis = rng.choice(EMPHASIS)
+    if emphasis != "none":
+        text = f'<emphasis level="{emphasis}">{text}</emphasis>'
+    rate = 100 + rng.randint(-TAKE_RATE_JITTER, TAKE_RATE_JITTER)
+    pitch = rng.randint(-TAKE_PITCH_JITTER, TAKE_PITCH_JITTER)
+    before, after = (rng.randrange(*PAUSE_MS, 50) for _ in range(2))
+    return (f'<speak><break time="{before}ms"/><prosody rate="{rate}%" pitch="{pitch:+d}%">{text}</prosody>'
+            f'<break time="{after}ms"/></speak>')
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,11 @@ class Speaker:
     @property
     def id(self) -> str:
         return f"synth-{self.voice.replace('+', '_')}-r{self.rate}-p{self.pitch}-g{self.pitch_range}"
+
+
+def is_synthetic(source: str) -> bool:
+    """Whether a source id (see :func:`data.datasets.source_of`) is one of our synthetic speakers."""
+    return source.startswith("synth-")
 
 
 def make_speakers(n: int, seed: int) -> list[Speaker]:
@@ -89,7 +112,7 @@ class Espeak:
         return 0
 
     def say(self, text: str, speaker: Speaker, word_gap: int = 0) -> np.ndarray:
-        """Synthesize ``text``; returns int16 samples at ``self.sample_rate``."""
+        """Synthesize ``text`` (plain or SSML); returns int16 samples at ``self.sample_rate``."""
         if self._lib.espeak_SetVoiceByName(speaker.voice.encode()) != _EE_OK:
             raise PipelineError(f"espeak-ng: unknown voice {speaker.voice!r}")
         for param, value in ((_RATE, speaker.rate), (_PITCH, speaker.pitch), (_RANGE, speaker.pitch_range),
@@ -98,7 +121,7 @@ class Espeak:
         self._chunks = []
         data = text.encode() + b"\0"
         buf = ctypes.create_string_buffer(data)
-        if self._lib.espeak_Synth(buf, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None) != _EE_OK:
+        if self._lib.espeak_Synth(buf, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _SSML, None, None) != _EE_OK:
             raise PipelineError(f"espeak-ng: synthesis of {text!r} failed")
         return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
 
@@ -123,10 +146,16 @@ def generate(out_dir: Path, labels: list[str], n_speakers: int, takes: int, seed
         ``out_dir``; it holds ``manifest.json`` describing the generation, so a changed request regenerates.
     """
     manifest = {"labels": labels, "speakers": n_speakers, "takes": takes, "seed": seed,
-                "voices": BASE_VOICES, "variants": VARIANTS, "forms": WORD_FORMS}
+                "voices": BASE_VOICES, "variants": VARIANTS, "forms": WORD_FORMS, "emphasis": EMPHASIS,
+                "pause_ms": PAUSE_MS, "jitter": [TAKE_RATE_JITTER, TAKE_PITCH_JITTER]}
     manifest_path = out_dir / "manifest.json"
-    if manifest_path.exists() and json.loads(manifest_path.read_text()) == manifest:
-        return out_dir
+    if manifest_path.exists():
+        if json.loads(manifest_path.read_text()) == manifest:
+            return out_dir
+        # Takes cached under another recipe would silently survive (same file names): start over.
+        manifest_path.unlink()
+        for old in out_dir.glob("*/synth-*.wav"):
+            old.unlink()
     engine = Espeak()
     rng = random.Random(seed)
     speakers = make_speakers(n_speakers, seed)
@@ -138,7 +167,7 @@ def generate(out_dir: Path, labels: list[str], n_speakers: int, takes: int, seed
         for label in labels:
             for take in range(takes):
                 path = out_dir / label / f"{speaker.id}_{take}.wav"
-                text = rng.choice(WORD_FORMS).format(w=label)
+                text = take_text(label, rng)
                 gap = rng.randrange(0, 4)
                 if path.exists():
                     continue

@@ -28,7 +28,7 @@ from data.synth import is_synthetic
 from quantize.codegen import write_model_data, write_selftest, write_settings
 from quantize.evaluate import compute_metrics, run_backends, write_report
 from quantize.model_io import (FLOAT_FILE, INT8_FILE, META_FILE, TflmRunner, dequantize_output, embed_metadata,
-                               measure_arena, model_hash, quantize_input, tflite_ops)
+                               measure_arena, model_hash, pick_selftest, quantize_input, tflite_ops)
 from train.collapse import check_collapse
 from train.model import build_model
 
@@ -150,16 +150,6 @@ def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, feat
     return tflite, meta
 
 
-def pick_selftest(test: dict, scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of ``n`` test clips, spread over the labels (one per label first)."""
-    picked: list[int] = []
-    for c in np.unique(test["y"]):
-        if len(picked) < n:
-            picked.append(int(np.flatnonzero(test["y"] == c)[0]))
-    rest = [i for i in range(len(test["y"])) if i not in picked]
-    return np.array(picked + rest[:n - len(picked)])
-
-
 def main(args: argparse.Namespace) -> dict:
     config = load_config()
     qcfg = config["quantize"]
@@ -200,7 +190,7 @@ def main(args: argparse.Namespace) -> dict:
     src = f"{INT8_FILE} (model {meta['model_hash']})"
     write_model_data(gen, tflite, src)
     write_settings(gen, meta, src)
-    sel = pick_selftest(test, scores["tflm"], int(qcfg["selftest_clips"]))
+    sel = pick_selftest(test["y"], int(qcfg["selftest_clips"]))
     tflm = TflmRunner(build / INT8_FILE)
     expected = np.stack([tflm.scores(x_test_q[i]) for i in sel])
     write_selftest(gen, x_test_q[sel], expected, test["y"][sel], src)

@@ -52,7 +52,8 @@ def write_settings(out: Path, meta: dict[str, Any], src: str) -> None:
 // Identity of the model: first 8 hex digits of the SHA-256 of the .tflite (reported in the handshake).
 constexpr char kModelHash[] = "{meta['model_hash']}";
 
-// Input tensor: int8 [1, frames, coefficients]; x_int8 = round(((mfcc - mean) / std) / scale) + zero_point.
+// Input tensor: int8 [1, frames, coefficients]; x_int8 = round(((c - kFeatureMean) / kFeatureStd) / scale) + zero_point
+// with c = mfcc - (mean of that coefficient over the clip's kNumFrames frames) when kPerUtteranceMean, else mfcc.
 constexpr int kNumFrames = {shape[1]};
 constexpr int kNumCoeffs = {shape[2]};
 constexpr int kInputBytes = kNumFrames * kNumCoeffs;
@@ -81,6 +82,7 @@ constexpr int kNumMels = {f['num_mels']};
 constexpr int kNumMfcc = {f['num_mfcc']};
 constexpr float kFMin = {_c_float(f['fmin'])};
 constexpr float kFMax = {_c_float(f['fmax'])};
+constexpr bool kPerUtteranceMean = {'true' if meta['norm']['per_utterance_mean'] else 'false'};
 constexpr float kFeatureMean[kNumCoeffs] = {{{mean}}};
 constexpr float kFeatureStd[kNumCoeffs] = {{{std}}};
 """

@@ -60,7 +60,7 @@ def compute_metrics(scores: dict[str, np.ndarray], y: np.ndarray, meta: dict[str
     y : np.ndarray, shape (n,)
         True label indices.
     """
-    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
 
     labels = meta["labels"]
     pred = {k: v.argmax(axis=1) for k, v in scores.items()}
@@ -71,9 +71,13 @@ def compute_metrics(scores: dict[str, np.ndarray], y: np.ndarray, meta: dict[str
         m[k] = {"accuracy": float(accuracy_score(y, pred[k])),
                 "macro_f1": float(f1_score(y, pred[k], average="macro", labels=range(len(labels)),
                                            zero_division=0)),
-                "predictions": prediction_stats(probs[k])}
+                "predictions": prediction_stats(probs[k]),
+                # rows: true label, columns: predicted label, both in the order of `labels`
+                "confusion": confusion_matrix(y, pred[k], labels=range(len(labels))).tolist()}
         if len(labels) == 2 and len(set(y.tolist())) == 2:
+            # Binary task: the second label is the positive class.
             m[k]["roc_auc"] = float(roc_auc_score(y, probs[k][:, 1]))
+            m[k]["f1"] = float(f1_score(y, pred[k], pos_label=1))
     m["agreement"] = {"float_int8": float(np.mean(pred["float"] == pred["int8"])),
                       "int8_tflm": float(np.mean(pred["int8"] == pred["tflm"])),
                       "float_tflm": float(np.mean(pred["float"] == pred["tflm"]))}

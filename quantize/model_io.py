@@ -44,7 +44,8 @@ def load_meta(build_dir: Path | str = "build") -> dict[str, Any]:
 
 
 def quantize_input(x_raw: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
-    """Raw MFCCs -> the int8 input tensor: normalize with the stored statistics, then quantize.
+    """Raw MFCCs -> the int8 input tensor: normalize with the stored statistics (:func:`data.features.apply_norm`,
+    including the per-utterance mean when the model was trained with it), then quantize.
 
     Parameters
     ----------
@@ -191,3 +192,16 @@ def read_metadata(tflite_bytes: bytes) -> dict[str, Any]:
         if name == TFLITE_METADATA_NAME:
             return json.loads(bytes(model.buffers[entry.buffer].data).decode())
     raise PipelineError(f"no {TFLITE_METADATA_NAME} metadata in the model")
+
+
+def pick_selftest(y: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` self-test clips (firmware and virtual device alike): one per label first, in label order.
+
+    Parameters
+    ----------
+    y : np.ndarray, shape (n_clips,)
+        Label indices of the test split.
+    """
+    picked = [int(np.flatnonzero(y == c)[0]) for c in np.unique(y)][:n]
+    rest = [i for i in range(len(y)) if i not in picked]
+    return np.array(picked + rest[:n - len(picked)])

@@ -91,7 +91,8 @@ def test_simulator_answers_hello():
 
 
 def test_cross_compile_for_cortex_m4f_reports_size():
-    require_tool("arm-none-eabi-g++", "Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib")
+    require_tool("arm-none-eabi-g++",
+                 "Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib")
     make("firmware-cross")
     report = json.loads((ROOT / "build/firmware/size.json").read_text())
     assert report["forbidden_symbols_in_core"] == []

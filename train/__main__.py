@@ -19,28 +19,36 @@ from typing import Any
 
 import numpy as np
 
-from data.config import PipelineError, load_config, run_main
+from data.config import PipelineError, load_config, positive_int, run_main
 from data.datasets import load_split
 from data.features import apply_norm, fit_norm
+from data.synth import is_synthetic
 from train.augment import MfccAugmenter
 from train.collapse import check_collapse
 from train.model import ARCHITECTURES, build_model
 
 
 def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic (same seed, same model)."""
+    import tensorflow as tf
     import tf_keras as keras
 
     keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
 
 
 def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out_dir: Path | None,
-               architecture: str = "bilstm", verbose: int = 2) -> tuple[Any, dict, dict]:
+               architecture: str = "bilstm", verbose: int = 2, train_aug: dict | None = None) -> tuple[Any, dict, dict]:
     """Train one model.
 
     Parameters
     ----------
     train, val : dict
-        Splits from :func:`data.datasets.load_split` (``x`` (n, frames, coeffs) raw MFCC, ``y`` (n,)).
+        Splits from :func:`data.datasets.load_split` (``x`` (n, frames, coeffs) raw MFCC, ``y`` (n,), ``ids``,
+        ``sources``).
+    train_aug : dict, optional
+        Audio-augmented copies of training clips in the same format (``train_aug.npz``); each row's ``ids`` names
+        its original clip, which must be in ``train``. Every epoch uses one version of each clip.
     config : dict
         The whole ``config.toml``.
     seed : int
@@ -62,8 +70,19 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
     set_seed(seed)
     tcfg = config["train"]
     labels = [str(s) for s in train["labels"]]
-    norm = fit_norm(train["x"])
+    norm = fit_norm(train["x"], bool(config["normalization"]["per_utterance_mean"]))
     x_train, x_val = apply_norm(train["x"], norm), apply_norm(val["x"], norm)
+    y_train, origin = train["y"], np.arange(len(train["y"]))
+    if train_aug is not None and len(train_aug["y"]):
+        position = {str(p): i for i, p in enumerate(train["ids"])}
+        missing = sorted({str(p) for p in train_aug["ids"]} - set(position))
+        if missing:
+            raise PipelineError(f"augmented copies of clips outside the training split, e.g. {missing[0]}")
+        x_train = np.concatenate([x_train, apply_norm(train_aug["x"], norm)])
+        y_train = np.concatenate([y_train, train_aug["y"]])
+        origin = np.concatenate([origin, [position[str(p)] for p in train_aug["ids"]]])
+    real = np.array([not is_synthetic(str(s)) for s in train["sources"]])
+    repeats = np.where(real, int(tcfg["real_oversample"]), 1)
     model = build_model(x_train.shape[1:], len(labels), config["model"], architecture)
     model.compile(optimizer=keras.optimizers.Adam(float(tcfg["learning_rate"])),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -71,7 +90,8 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
                                                      restore_best_weights=True)]
     if out_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard" / f"seed{seed}")))
-    augmenter = MfccAugmenter(x_train, train["y"], int(tcfg["batch_size"]), config.get("augment", {}), seed)
+    augmenter = MfccAugmenter(x_train, y_train, int(tcfg["batch_size"]), config.get("augment", {}), seed, origin,
+                              repeats)
     start = time.perf_counter()
     fit = model.fit(augmenter, validation_data=(x_val, val["y"]), epochs=epochs, callbacks=callbacks,
                     verbose=verbose)
@@ -102,6 +122,8 @@ def main(args: argparse.Namespace) -> dict:
     config = load_config()
     build = args.build
     train_split, val_split = load_split(build / "features" / "train.npz"), load_split(build / "features" / "val.npz")
+    aug_path = build / "features" / "train_aug.npz"
+    train_aug = load_split(aug_path) if aug_path.exists() else None
     epochs = int(config["train"]["smoke_epochs"] if args.smoke else config["train"]["epochs"])
     seed0 = int(config["train"]["seed"])
     runs = []
@@ -109,7 +131,8 @@ def main(args: argparse.Namespace) -> dict:
     for i in range(args.seeds):
         seed = seed0 + i
         print(f"training {args.architecture} seed {seed} ({i + 1}/{args.seeds}) for up to {epochs} epochs")
-        model, norm, history = train_once(train_split, val_split, config, seed, epochs, build, args.architecture)
+        model, norm, history = train_once(train_split, val_split, config, seed, epochs, build, args.architecture,
+                                           train_aug=train_aug)
         val_x = apply_norm(val_split["x"], norm)
         val_scores = model.predict(val_x, verbose=0)
         val_acc = float((val_scores.argmax(1) == val_split["y"]).mean())
@@ -137,14 +160,12 @@ def main(args: argparse.Namespace) -> dict:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--seeds", type=int, default=1, help="train this many seeds; the first is the product model")
+    p.add_argument("--seeds", type=positive_int, default=1,
+                   help="train this many seeds; the first is the product model")
     p.add_argument("--architecture", default="bilstm", choices=ARCHITECTURES)
     p.add_argument("--smoke", action="store_true", help="a couple of epochs, for tests")
     p.add_argument("--build", type=Path, default=Path("build"))
-    args = p.parse_args(argv)
-    if args.seeds < 1:
-        raise PipelineError(f"--seeds must be >= 1, got {args.seeds}")
-    return args
+    return p.parse_args(argv)
 
 
 if __name__ == "__main__":

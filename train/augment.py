@@ -25,18 +25,26 @@ DEFAULTS = {
 class MfccAugmenter(keras.utils.Sequence):
     """Shuffled, augmented batches of ``(x, y)``; a new random draw every epoch, deterministic by seed.
 
+    An epoch visits every original clip ``repeats[i]`` times; each visit takes one of the clip's versions (the
+    clip itself or one of its audio-augmented copies) at random, then augments it again in the MFCC domain.
+
     Parameters
     ----------
-    x : np.ndarray, shape (n, frames, coeffs)
-        Normalized features.
-    y : np.ndarray, shape (n,)
+    x : np.ndarray, shape (m, frames, coeffs)
+        Normalized features of every version.
+    y : np.ndarray, shape (m,)
     batch_size : int
     params : dict
         Overrides of ``DEFAULTS``.
     seed : int
+    origin : np.ndarray, shape (m,), optional
+        Original clip (0..n-1) each row was made from; every row is its own clip when omitted.
+    repeats : np.ndarray, shape (n,), optional
+        Visits per epoch of each original clip (oversampling); once each when omitted.
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, params: dict[str, Any], seed: int) -> None:
+    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, params: dict[str, Any], seed: int,
+                 origin: np.ndarray | None = None, repeats: np.ndarray | None = None) -> None:
         super().__init__()
         unknown = set(params) - set(DEFAULTS)
         if unknown:
@@ -46,13 +54,21 @@ class MfccAugmenter(keras.utils.Sequence):
         self.x, self.y, self.batch_size = x, y, batch_size
         self.p = DEFAULTS | params
         self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(x))
+        origin = np.arange(len(x)) if origin is None else np.asarray(origin)
+        n = int(origin.max()) + 1
+        # Rows grouped by original clip: the versions of clip i are rows_sorted[start[i]:start[i] + count[i]].
+        self.rows_sorted = np.argsort(origin, kind="stable")
+        self.count = np.bincount(origin, minlength=n)
+        self.start = np.concatenate([[0], np.cumsum(self.count)[:-1]])
+        self.visits = np.repeat(np.arange(n), np.ones(n, np.int64) if repeats is None else repeats)
+        self.on_epoch_end()
 
     def __len__(self) -> int:
-        return int(np.ceil(len(self.x) / self.batch_size))
+        return int(np.ceil(len(self.visits) / self.batch_size))
 
     def on_epoch_end(self) -> None:
-        self.order = self.rng.permutation(len(self.x))
+        clips = self.rng.permutation(self.visits)
+        self.order = self.rows_sorted[self.start[clips] + self.rng.integers(0, self.count[clips])]
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]

@@ -1,0 +1,97 @@
+"""Leave-one-speaker-out folds never leak the held-out speaker; the targets can fail; the collapse check fires;
+``train.cv --smoke`` runs end to end on FSDD."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_stage
+from data.config import PipelineError, load_config
+from data.datasets import Clip
+from train.collapse import check_collapse
+from train.cv import _arrays, make_fold, summarize
+
+LABELS = ["zero", "one"]
+
+
+def _split(sources: list[str], tag: str) -> dict[str, np.ndarray]:
+    clips = [Clip(Path(f"/{tag}/{s}/{i}_{lab}.wav"), lab, s) for s in sources for i, lab in enumerate(LABELS)]
+    return _arrays(np.zeros((len(clips), 4, 3), np.float32), clips, LABELS)
+
+
+@pytest.fixture
+def pool() -> dict[str, dict]:
+    real = _split(["george", "jackson", "lucas"], "real")
+    return {"synth_train": _split(["synth-a", "synth-b"], "s"), "synth_val": _split(["synth-c"], "s"),
+            "real": real, "synth_train_aug": _split(["synth-a"], "s"), "real_aug": real}
+
+
+@pytest.mark.parametrize("held", ["george", "lucas"])
+def test_fold_holds_out_exactly_one_speaker(pool: dict, held: str) -> None:
+    train, train_aug, val, test = make_fold(pool, [held])
+    assert set(test["sources"].tolist()) == {held}
+    assert held not in set(train["sources"].tolist()) | set(train_aug["sources"].tolist()) | set(
+        val["sources"].tolist())
+    assert set(train_aug["ids"].tolist()) <= set(train["ids"].tolist())
+    assert {"synth-a", "synth-b"} <= set(train["sources"].tolist())
+    assert len(set(train["sources"].tolist()) - {"synth-a", "synth-b"}) == 2  # the other real speakers train
+
+
+def test_synthetic_only_fold_has_no_real_training_clip(pool: dict) -> None:
+    train, train_aug, _, test = make_fold(pool, ["george", "jackson", "lucas"])
+    assert all(s.startswith("synth-") for s in train["sources"].tolist() + train_aug["sources"].tolist())
+    assert len(test["y"]) == len(pool["real"]["y"])
+
+
+def test_fold_rejects_unknown_speaker_and_foreign_augmented_clips(pool: dict) -> None:
+    with pytest.raises(PipelineError, match="no real clips"):
+        make_fold(pool, ["nobody"])
+    pool["synth_train_aug"] = _split(["synth-c"], "s")  # copies of validation clips must never train
+    with pytest.raises(PipelineError, match="leaks"):
+        make_fold(pool, ["george"])
+
+
+def _fold(seed: int, speaker: str, acc: float, agree: float = 1.0) -> dict:
+    return {"seed": seed, "holdout": speaker, "model_bytes": 20000, "arena_bytes": 10000,
+            "float": {"accuracy": acc}, "int8": {"accuracy": acc}, "tflm": {"accuracy": acc},
+            "agreement": {"float_tflm": agree}}
+
+
+def test_summary_checks_pass_and_fail() -> None:
+    limits = load_config()["cv"]
+    good = [_fold(s, sp, 0.99) for s in (1, 2) for sp in ("a", "b")]
+    assert summarize(good, [_fold(1, "all", 0.5)], limits)["passed"]
+    weak_fold = good[:-1] + [_fold(2, "b", 0.90)]
+    s = summarize(weak_fold, [_fold(1, "all", 0.5)], limits)
+    assert not s["passed"] and not s["checks"]["min_fold_tflm_accuracy"]
+    assert s["tflm_per_speaker"]["b"]["min"] == pytest.approx(0.90)
+    assert not summarize([_fold(1, "a", 0.99, agree=0.9)], [_fold(1, "all", 0.5)], limits)["checks"][
+        "agreement_float_tflm"]
+
+
+def test_collapse_check_fires_on_constant_predictions_only() -> None:
+    rng = np.random.default_rng(0)
+    diverse = rng.dirichlet(np.ones(10), 200)
+    assert check_collapse(diverse, "diverse")["entropy"] > 0.9
+    one_class = np.tile(np.eye(10)[3], (200, 1)) * 0.9 + 0.01
+    with pytest.raises(PipelineError, match="collapsed"):
+        check_collapse(one_class, "one class")
+    near_constant = np.full((200, 10), 0.1) + rng.normal(0, 1e-6, (200, 10))
+    with pytest.raises(PipelineError, match="collapsed"):
+        check_collapse(near_constant, "constant")
+
+
+def test_cv_smoke_end_to_end(smoke_build: Path, fsdd_dir: Path) -> None:
+    # Reuses the smoke build's synthetic set and feature cache; one fold keeps the test short.
+    run_stage("train.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "lucas", "--build", str(smoke_build))
+    report = json.loads((smoke_build / "cv.json").read_text())
+    speakers = report["speakers"]
+    assert len(speakers) == 4
+    assert [f["holdout"] for f in report["folds"]] == ["lucas"]
+    assert report["synthetic_only"][0]["holdout"] == speakers
+    assert set(report["synthetic_only"][0]["tflm_per_speaker"]) == set(speakers)
+    assert all(f["train_clips"]["real"] > 0 for f in report["folds"])
+    assert "| seed | held-out speaker |" in (smoke_build / "cv.md").read_text()

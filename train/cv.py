@@ -1,0 +1,271 @@
+"""Leave-one-speaker-out cross-validation on real speech (``make cv``).
+
+    python -m train.cv --fsdd-dir D [--seeds N] [--speakers S ...] [--smoke] [--noise-dir D] [--build build]
+
+For every seed and every real FSDD speaker: train on the synthetic training speakers plus the other real speakers
+(with their audio-augmented copies), early-stop on the synthetic validation speakers, convert to full int8 and
+evaluate float / int8 (LiteRT) / int8 on TFLM on all clips of the held-out speaker. Also trains the default
+synthetic-only model per seed and evaluates it on every real speaker. Writes ``build/cv.json`` and ``build/cv.md``;
+fold models stay in ``build/cv/``.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.__main__ import synth_clips
+from data.augment_audio import AudioAugmentParams, augmented_features
+from data.config import PipelineError, load_config, positive_int, run_main
+from data.datasets import Clip, assign_splits, extract_clips, load_fsdd
+from data.features import FeatureParams
+from data.synth import is_synthetic
+from quantize.__main__ import build_int8
+from quantize.evaluate import compute_metrics, run_backends
+from quantize.model_io import FLOAT_FILE
+from train.__main__ import train_once
+
+ARCH = "bilstm"
+# Smoke runs keep this many takes per real speaker and digit (FSDD numbers its takes 0..49).
+SMOKE_TAKES = 1
+SYNTH_ONLY = "synthetic-only"
+
+
+def _arrays(x: np.ndarray, clips: list[Clip], labels: list[str]) -> dict[str, np.ndarray]:
+    """The split format of :func:`data.datasets.load_split` for clips already in memory."""
+    index = {lab: i for i, lab in enumerate(labels)}
+    return {"x": x, "y": np.array([index[c.label] for c in clips], np.int64),
+            "ids": np.array([str(c.path) for c in clips], dtype=str),
+            "sources": np.array([c.source for c in clips], dtype=str), "labels": np.array(labels, dtype=str)}
+
+
+def _take(split: dict[str, np.ndarray], mask: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: (v if k == "labels" else v[mask]) for k, v in split.items()}
+
+
+def _concat(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: (a[k] if k == "labels" else np.concatenate([a[k], b[k]])) for k in a}
+
+
+def build_pool(build: Path, fsdd_dir: Path, config: dict, smoke: bool, noise_dir: Path | None) -> dict[str, dict]:
+    """Features of every clip the folds draw from (cached in ``build/cache``).
+
+    Returns
+    -------
+    dict
+        ``synth_train``, ``synth_val``, ``real`` (all real clips) and ``synth_train_aug``, ``real_aug`` (their
+        audio-augmented copies; ``ids`` names the original clip), each in the :func:`_arrays` format.
+    """
+    params = FeatureParams.from_config(config)
+    labels = list(config["dataset"]["labels"])
+    ds = config["dataset"]
+    synth = assign_splits(synth_clips(build, config, smoke), ds["val_percent"], ds["test_percent"])
+    real = load_fsdd(fsdd_dir)
+    if smoke:
+        real = [c for c in real if int(c.path.stem.rsplit("_", 1)[1]) < SMOKE_TAKES]
+    aug = AudioAugmentParams.from_config(config, noise_dir)
+    cache = build / "cache"
+    pool: dict[str, dict] = {}
+    for name, clips in (("synth_train", synth["train"]), ("synth_val", synth["val"]), ("real", real)):
+        x, ok, _ = extract_clips(clips, params, cache / "features", False, desc=f"features {name}")
+        pool[name] = _arrays(x, ok, labels)
+        if name != "synth_val":  # validation clips are never augmented
+            x_aug, index = augmented_features(ok, params, aug, cache / "augmented", desc=f"augmenting {name}")
+            pool[f"{name}_aug"] = _arrays(x_aug, [ok[i] for i in index], labels)
+    return pool
+
+
+def make_fold(pool: dict[str, dict], holdout: list[str]) -> tuple[dict, dict, dict, dict]:
+    """Train / augmented-train / validation / test splits of one fold.
+
+    Parameters
+    ----------
+    pool : dict
+        From :func:`build_pool`.
+    holdout : list of str
+        Real speakers that form the test split (all real speakers: the synthetic-only model).
+
+    Returns
+    -------
+    train, train_aug, val, test : dict
+        ``train`` = synthetic training speakers + the other real speakers; ``train_aug`` = augmented copies of
+        exactly those clips; ``val`` = synthetic validation speakers; ``test`` = the held-out speakers' clips.
+    """
+    real = pool["real"]
+    unknown = sorted(set(holdout) - set(real["sources"].tolist()))
+    if unknown or not holdout:
+        raise PipelineError(f"cv: held-out speakers {unknown or holdout} have no real clips")
+    out = np.isin(real["sources"], holdout)
+    out_aug = np.isin(pool["real_aug"]["sources"], holdout)
+    train = _concat(pool["synth_train"], _take(real, ~out))
+    train_aug = _concat(pool["synth_train_aug"], _take(pool["real_aug"], ~out_aug))
+    test, val = _take(real, out), pool["synth_val"]
+    leaked = set(test["sources"].tolist()) & (set(train["sources"].tolist()) | set(train_aug["sources"].tolist())
+                                              | set(val["sources"].tolist()))
+    if leaked or not set(train_aug["ids"].tolist()) <= set(train["ids"].tolist()):
+        raise PipelineError(f"cv: fold leaks held-out speakers {sorted(leaked)} or foreign augmented clips")
+    return train, train_aug, val, test
+
+
+def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int, epochs: int, out: Path,
+             features: dict[str, Any]) -> dict[str, Any]:
+    """Train, convert and evaluate one fold; the model files go to ``out``.
+
+    Returns
+    -------
+    dict
+        ``holdout``, ``seed``, ``epochs``, ``val_accuracy``, the :func:`quantize.evaluate.compute_metrics` summary
+        (accuracy per backend, agreement, sizes) and, for several held-out speakers, TFLM accuracy per speaker.
+    """
+    train, train_aug, val, test = make_fold(pool, holdout)
+    model, norm, history = train_once(train, val, config, seed, epochs, None, ARCH, verbose=0, train_aug=train_aug)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / FLOAT_FILE)
+    _, meta = build_int8(out, model, ARCH, norm, train, features, "fsdd+synth (cv fold)", config)
+    scores = run_backends(test["x"], meta, out)
+    m = compute_metrics(scores, test["y"], meta)
+    pred = scores["tflm"].argmax(1)
+    result = {"holdout": holdout if len(holdout) > 1 else holdout[0], "seed": seed, "epochs": len(history["loss"]),
+              "val_accuracy": float(max(history["val_accuracy"])), "n_clips": m["n_clips"],
+              "train_clips": {"synthetic": int(sum(is_synthetic(s) for s in train["sources"])),
+                              "real": int(sum(not is_synthetic(s) for s in train["sources"])),
+                              "augmented": int(len(train_aug["y"]))},
+              **{k: {"accuracy": m[k]["accuracy"], "macro_f1": m[k]["macro_f1"]} for k in ("float", "int8", "tflm")},
+              "agreement": m["agreement"], "model_bytes": m["model_bytes"], "arena_bytes": m["arena_bytes"],
+              "ops": meta["ops"], "params": int(model.count_params())}
+    if len(holdout) > 1:
+        result["tflm_per_speaker"] = {s: float(np.mean(pred[test["sources"] == s] == test["y"][test["sources"] == s]))
+                                      for s in holdout}
+    print(f"  seed {seed} held out {'+'.join(holdout) if len(holdout) < 4 else 'all real'}: float "
+          f"{result['float']['accuracy']:.4f} int8 {result['int8']['accuracy']:.4f} tflm "
+          f"{result['tflm']['accuracy']:.4f} ({result['epochs']} epochs)", flush=True)
+    return result
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "min": float(np.min(values)),
+            "max": float(np.max(values))}
+
+
+def summarize(folds: list[dict], synth_only: list[dict], limits: dict[str, float]) -> dict[str, Any]:
+    """Means/minima over every (seed, speaker) fold, per speaker, and the pass/fail of each target in ``limits``."""
+    acc = {k: [f[k]["accuracy"] for f in folds] for k in ("float", "int8", "tflm")}
+    drop = [f["float"]["accuracy"] - f["tflm"]["accuracy"] for f in folds]
+    agree = [f["agreement"]["float_tflm"] for f in folds]
+    speakers = sorted({f["holdout"] for f in folds})
+    per_seed_means = [float(np.mean([f["tflm"]["accuracy"] for f in folds if f["seed"] == s]))
+                      for s in sorted({f["seed"] for f in folds})]
+    s = {"folds": len(folds), **{k: _stats(v) for k, v in acc.items()},
+         "tflm_per_speaker": {sp: _stats([f["tflm"]["accuracy"] for f in folds if f["holdout"] == sp])
+                              for sp in speakers},
+         "tflm_mean_per_seed": _stats(per_seed_means),
+         "accuracy_drop_float_tflm": _stats(drop), "agreement_float_tflm": _stats(agree),
+         "model_bytes": max(f["model_bytes"] for f in folds), "arena_bytes": max(f["arena_bytes"] for f in folds),
+         "synthetic_only_tflm_on_real": _stats([f["tflm"]["accuracy"] for f in synth_only])}
+    s["checks"] = {"mean_tflm_accuracy": s["tflm"]["mean"] >= limits["min_mean_accuracy"],
+                   "min_fold_tflm_accuracy": s["tflm"]["min"] >= limits["min_fold_accuracy"],
+                   "model_bytes": s["model_bytes"] <= limits["max_model_bytes"],
+                   "arena_bytes": s["arena_bytes"] <= limits["max_arena_bytes"],
+                   "agreement_float_tflm": s["agreement_float_tflm"]["mean"] >= limits["min_agreement"],
+                   "accuracy_drop_float_tflm": s["accuracy_drop_float_tflm"]["mean"] <= limits["max_accuracy_drop"]}
+    s["passed"] = all(s["checks"].values())
+    return s
+
+
+def write_markdown(path: Path, report: dict[str, Any]) -> None:
+    """``build/cv.md``: every fold, the summary and the synthetic-only baseline."""
+    s, lim = report["summary"], report["limits"]
+    lines = ["# Leave-one-speaker-out on real speech (FSDD)", "",
+             f"Train: {report['protocol']}. Seeds {report['seeds']}; {report['epochs']} epochs max; "
+             f"smoke: {report['smoke']}.", "",
+             "| seed | held-out speaker | clips | float | int8 (LiteRT) | int8 on TFLM | agreement float/TFLM | "
+             "epochs |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for f in report["folds"]:
+        lines.append(f"| {f['seed']} | {f['holdout']} | {f['n_clips']} | {f['float']['accuracy']:.4f} | "
+                     f"{f['int8']['accuracy']:.4f} | {f['tflm']['accuracy']:.4f} | "
+                     f"{f['agreement']['float_tflm']:.4f} | {f['epochs']} |")
+    lines += ["", "| summary over all folds | mean | std | worst |", "| --- | --- | --- | --- |"]
+    for k, name in (("float", "float"), ("int8", "int8 (LiteRT)"), ("tflm", "int8 on TFLM")):
+        lines.append(f"| {name} accuracy | {s[k]['mean']:.4f} | {s[k]['std']:.4f} | {s[k]['min']:.4f} |")
+    for sp, st in s["tflm_per_speaker"].items():
+        lines.append(f"| TFLM accuracy, {sp} held out | {st['mean']:.4f} | {st['std']:.4f} | {st['min']:.4f} |")
+    t = s["tflm_mean_per_seed"]
+    lines += [f"| TFLM mean accuracy per seed | {t['mean']:.4f} | {t['std']:.4f} | {t['min']:.4f} |",
+              f"| accuracy drop float - TFLM | {s['accuracy_drop_float_tflm']['mean']:.4f} | "
+              f"{s['accuracy_drop_float_tflm']['std']:.4f} | {s['accuracy_drop_float_tflm']['max']:.4f} |",
+              f"| top-1 agreement float/TFLM | {s['agreement_float_tflm']['mean']:.4f} | "
+              f"{s['agreement_float_tflm']['std']:.4f} | {s['agreement_float_tflm']['min']:.4f} |", "",
+              f"int8 model {s['model_bytes']} bytes (limit {lim['max_model_bytes']}), measured arena "
+              f"{s['arena_bytes']} bytes (limit {lim['max_arena_bytes']}).", "",
+              "## Synthetic-only model on every real speaker", "",
+              "| seed | float | int8 on TFLM | " + " | ".join(f"TFLM {sp}" for sp in report["speakers"]) + " |",
+              "| --- | --- | --- | " + " | ".join("---" for _ in report["speakers"]) + " |"]
+    for f in report["synthetic_only"]:
+        lines.append(f"| {f['seed']} | {f['float']['accuracy']:.4f} | {f['tflm']['accuracy']:.4f} | "
+                     + " | ".join(f"{f['tflm_per_speaker'][sp]:.4f}" for sp in report["speakers"]) + " |")
+    lines += ["", "## Targets (agreement and drop: mean over folds)", "", "| check | passed |", "| --- | --- |"]
+    lines += [f"| {k} | {'yes' if v else 'NO'} |" for k, v in s["checks"].items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(args: argparse.Namespace) -> dict[str, Any]:
+    config = load_config()
+    limits = config["cv"]
+    epochs = int(config["train"]["smoke_epochs"] if args.smoke else config["train"]["epochs"])
+    pool = build_pool(args.build, args.fsdd_dir, config, args.smoke, args.noise_dir)
+    speakers = sorted(set(pool["real"]["sources"].tolist()))
+    if len(speakers) < 2:
+        raise PipelineError(f"{args.fsdd_dir}: leave-one-speaker-out needs >= 2 real speakers, found {speakers}")
+    unknown = sorted(set(args.speakers or []) - set(speakers))
+    if unknown:
+        raise PipelineError(f"--speakers: no real clips of {unknown} (speakers: {speakers})")
+    held_out = sorted(args.speakers) if args.speakers else speakers
+    features = FeatureParams.from_config(config).to_dict()
+    folds, synth_only = [], []
+    seed0 = int(config["train"]["seed"])
+    for seed in range(seed0, seed0 + args.seeds):
+        print(f"seed {seed}: synthetic-only model, then {len(held_out)} folds", flush=True)
+        synth_only.append(run_fold(pool, speakers, config, seed, epochs, args.build / "cv" / f"synth-only-s{seed}",
+                                   features))
+        for sp in held_out:
+            folds.append(run_fold(pool, [sp], config, seed, epochs, args.build / "cv" / f"{sp}-s{seed}", features))
+    report = {"protocol": "synthetic training speakers + all real FSDD speakers but one (with audio-augmented "
+                          "copies, real clips oversampled); early stopping on synthetic validation speakers; test = "
+                          "every clip of the held-out real speaker",
+              "fsdd_dir": str(args.fsdd_dir), "speakers": speakers, "seeds": list(range(seed0, seed0 + args.seeds)),
+              "epochs": epochs, "smoke": args.smoke, "model_config": config["model"],
+              "normalization": config["normalization"], "augment_audio": config.get("augment_audio", {}),
+              "limits": limits, "folds": folds, "synthetic_only": synth_only,
+              "summary": summarize(folds, synth_only, limits)}
+    args.build.mkdir(parents=True, exist_ok=True)
+    (args.build / "cv.json").write_text(json.dumps(report, indent=1))
+    write_markdown(args.build / "cv.md", report)
+    s = report["summary"]
+    print(f"cv: TFLM accuracy mean {s['tflm']['mean']:.4f} ± {s['tflm']['std']:.4f}, min {s['tflm']['min']:.4f} "
+          f"over {s['folds']} folds; synthetic-only on real speech {s['synthetic_only_tflm_on_real']['mean']:.4f}; "
+          f"model {s['model_bytes']} B, arena {s['arena_bytes']} B; targets {'met' if s['passed'] else 'NOT met'} "
+          f"-> {args.build / 'cv.md'}")
+    return report
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m train.cv", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fsdd-dir", type=Path, default=Path("../shared/data/fsdd"))
+    p.add_argument("--seeds", type=positive_int, default=1)
+    p.add_argument("--speakers", nargs="*", help="hold out only these real speakers, one fold each (default: all)")
+    p.add_argument("--noise-dir", type=Path, help="folder of background-noise WAVs mixed into training clips")
+    p.add_argument("--smoke", action="store_true", help="tiny data and a couple of epochs, for tests")
+    p.add_argument("--build", type=Path, default=Path("build"))
+    return p.parse_args(argv)
+
+
+if __name__ == "__main__":
+    run_main(lambda: main(parse_args()))
