@@ -27,7 +27,7 @@ from data.features import apply_norm
 from data.synth import is_synthetic
 from quantize.codegen import write_model_data, write_selftest, write_settings
 from quantize.evaluate import compute_metrics, run_backends, write_report
-from quantize.model_io import (FLOAT_FILE, INT8_FILE, META_FILE, TflmRunner, dequantize_output, embed_metadata,
+from quantize.model_io import (FLOAT_FILE, INT8_FILE, META_FILE, dequantize_output, embed_metadata,
                                measure_arena, model_hash, pick_selftest, quantize_input, tflite_ops)
 from train.collapse import check_collapse
 from train.model import build_model
@@ -156,14 +156,15 @@ def main(args: argparse.Namespace) -> dict:
     build = args.build
     train = load_split(build / "features" / "train.npz")
     test = load_split(build / "features" / "test.npz")
-    norm = json.loads((build / "norm.json").read_text()) if (build / "norm.json").exists() else None
-    if norm is None or not (build / FLOAT_FILE).exists():
+    if not (build / FLOAT_FILE).exists() or not (build / "norm.json").exists():
         raise PipelineError(f"{build / FLOAT_FILE}: missing; run `make train` first")
+    norm = json.loads((build / "norm.json").read_text())
+    train_summary = json.loads((build / "train.json").read_text())
     registered = firmware_ops()
     import tf_keras as keras
 
     trained = keras.models.load_model(str(build / FLOAT_FILE), compile=False)
-    arch = json.loads((build / "train.json").read_text())["architecture"]
+    arch = train_summary["architecture"]
     feature_summary = json.loads((build / "features" / "dataset.json").read_text())
     tflite, meta = build_int8(build, trained, arch, norm, train, feature_summary["features"],
                               feature_summary["dataset"], config)
@@ -177,7 +178,7 @@ def main(args: argparse.Namespace) -> dict:
     metrics["dataset"] = feature_summary["dataset"]
     metrics["split"] = "test"
     metrics["ops"] = ops
-    metrics["params"] = json.loads((build / "train.json").read_text())["params"]
+    metrics["params"] = train_summary["params"]
     if not args.smoke:
         check_collapse(dequantize_output(scores["tflm"], meta), "int8 model on TFLM, test split")
     (build / "metrics.json").write_text(json.dumps(metrics, indent=1))
@@ -190,10 +191,9 @@ def main(args: argparse.Namespace) -> dict:
     src = f"{INT8_FILE} (model {meta['model_hash']})"
     write_model_data(gen, tflite, src)
     write_settings(gen, meta, src)
+    # The TFLM scores of the evaluation are the self-test's expected scores: same kernels, reset per clip.
     sel = pick_selftest(test["y"], int(qcfg["selftest_clips"]))
-    tflm = TflmRunner(build / INT8_FILE)
-    expected = np.stack([tflm.scores(x_test_q[i]) for i in sel])
-    write_selftest(gen, x_test_q[sel], expected, test["y"][sel], src)
+    write_selftest(gen, x_test_q[sel], scores["tflm"][sel], test["y"][sel], src)
     print(f"int8 model {len(tflite)} bytes, arena {arena} bytes (firmware {meta['tensor_arena_size']}), ops {ops}")
     print(f"accuracy on {metrics['n_clips']} test clips: float {metrics['float']['accuracy']:.4f}, "
           f"int8 {metrics['int8']['accuracy']:.4f}, tflm (device-equivalent) {metrics['tflm']['accuracy']:.4f}; "
