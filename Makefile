@@ -33,6 +33,11 @@ $(VENV)/.installed: requirements.txt
 	$(PYTHON_SYS) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
+	@# Flite (the synthetic set's second engine) is a Debian/Ubuntu package: without a system `flite`, unpack the
+	@# pinned-by-the-distribution package into .venv/flite, which needs no root (data/synth.py looks there).
+	@if ! command -v flite >/dev/null && command -v apt-get >/dev/null; then \
+		mkdir -p $(VENV)/flite/debs && (cd $(VENV)/flite/debs && apt-get download -q flite libflite1) && \
+		for deb in $(VENV)/flite/debs/*.deb; do dpkg-deb -x $$deb $(VENV)/flite; done; fi
 	touch $@
 
 venv: $(VENV)/.installed

@@ -27,14 +27,18 @@ from data.synth import generate, is_synthetic
 DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_commands")
 # Smoke runs (tests) synthesize this many speakers with one take each: enough for every split to hold all classes.
 SMOKE_SPEAKERS = 24
+# ... plus this many Flite speakers (when the configuration has any), so smoke runs exercise both engines.
+SMOKE_FLITE_SPEAKERS = 6
 
 
 def synth_clips(build: Path, config: dict, smoke: bool) -> list[Clip]:
     """The synthetic dataset (generated into ``build/synth`` once, then cached); smoke-sized with ``smoke``."""
-    speakers = SMOKE_SPEAKERS if smoke else config["synth"]["speakers"]
-    takes = 1 if smoke else config["synth"]["takes_per_word"]
+    synth = config["synth"]
+    speakers = SMOKE_SPEAKERS if smoke else synth["speakers"]
+    flite = min(synth["flite_speakers"], SMOKE_FLITE_SPEAKERS) if smoke else synth["flite_speakers"]
+    takes = 1 if smoke else synth["takes_per_word"]
     labels = list(config["dataset"]["labels"])
-    return load_folder(generate(build / "synth", labels, speakers, takes, config["dataset"]["seed"]), labels)
+    return load_folder(generate(build / "synth", labels, speakers, takes, config["dataset"]["seed"], flite), labels)
 
 
 def build_clips(args: argparse.Namespace, config: dict) -> tuple[list[Clip], list[str], dict | None]:

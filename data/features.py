@@ -35,7 +35,10 @@ class FeatureParams:
     num_mfcc : int
         Cepstral coefficients kept (the feature width).
     fmin, fmax : float
-        Mel filterbank range (Hz); ``fmax`` <= 4000 makes 8 kHz and 16 kHz recordings comparable.
+        Mel filterbank range (Hz); ``fmax`` < 4000 makes 8 kHz and 16 kHz recordings comparable.
+    trim_db : float
+        Leading/trailing audio quieter than this many dB below the loudest frame is cut before padding; 0 keeps
+        the clip whole.
     """
 
     sample_rate: int = 16000
@@ -46,7 +49,8 @@ class FeatureParams:
     num_mels: int = 40
     num_mfcc: int = 13
     fmin: float = 20.0
-    fmax: float = 4000.0
+    fmax: float = 3800.0
+    trim_db: float = 25.0
 
     def __post_init__(self) -> None:
         if self.sample_rate <= 0:
@@ -59,6 +63,8 @@ class FeatureParams:
             raise PipelineError(f"features.n_fft ({self.n_fft}) must be >= the window ({self.win_length} samples)")
         if not 0 < self.num_mfcc <= self.num_mels:
             raise PipelineError(f"features.num_mfcc must be in 1..num_mels ({self.num_mels}), got {self.num_mfcc}")
+        if self.trim_db < 0:
+            raise PipelineError(f"features.trim_db must be >= 0 (0: no trimming), got {self.trim_db}")
         if not 0 <= self.fmin < self.fmax <= self.sample_rate / 2:
             raise PipelineError(
                 f"features: need 0 <= fmin < fmax <= sample_rate/2, got fmin={self.fmin} fmax={self.fmax}")
@@ -162,8 +168,30 @@ def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
     return audio[start:start + n]
 
 
+def trim(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """Cut leading/trailing audio more than ``params.trim_db`` below the loudest frame (frame RMS, one frame per hop).
+
+    Parameters
+    ----------
+    audio : np.ndarray, shape (n_samples,)
+    params : FeatureParams
+
+    Returns
+    -------
+    np.ndarray, shape (m,), m <= n_samples (the clip itself when ``trim_db`` is 0)
+    """
+    import librosa
+
+    if not params.trim_db:
+        return audio
+    trimmed, _ = librosa.effects.trim(audio, top_db=params.trim_db, frame_length=params.win_length,
+                                      hop_length=params.hop_length)
+    return trimmed
+
+
 def mfcc(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
-    """MFCCs of one clip already at ``params.sample_rate``.
+    """MFCCs of one clip already at ``params.sample_rate``: trimmed (:func:`trim`), centred in the clip length
+    (:func:`fit_length`), then librosa's MFCC.
 
     Parameters
     ----------
@@ -176,7 +204,7 @@ def mfcc(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
     """
     import librosa
 
-    clip = fit_length(audio, params.clip_samples)
+    clip = fit_length(trim(audio, params), params.clip_samples)
     m = librosa.feature.mfcc(
         y=clip, sr=params.sample_rate, n_mfcc=params.num_mfcc, n_fft=params.n_fft,
         win_length=params.win_length, hop_length=params.hop_length, n_mels=params.num_mels,
@@ -201,7 +229,7 @@ def _center(x: np.ndarray, per_utterance_mean: bool) -> np.ndarray:
     return x - x.mean(axis=-2, keepdims=True) if per_utterance_mean else x.copy()
 
 
-def fit_norm(x: np.ndarray, per_utterance_mean: bool) -> dict[str, Any]:
+def fit_norm(x: np.ndarray, per_utterance_mean: bool, clip: float = 0.0) -> dict[str, Any]:
     """Normalization statistics of training features.
 
     Parameters
@@ -209,21 +237,26 @@ def fit_norm(x: np.ndarray, per_utterance_mean: bool) -> dict[str, Any]:
     x : np.ndarray, shape (n, num_frames, num_mfcc)
     per_utterance_mean : bool
         Subtract every clip's own per-coefficient mean first (cepstral mean normalization).
+    clip : float
+        Normalized values are clipped to ``[-clip, clip]`` (0: never).
 
     Returns
     -------
     dict
         ``per_utterance_mean`` (bool), ``mean`` and ``std`` (lists of ``num_mfcc`` floats, fitted after the
-        per-utterance step); stored with the model, never recomputed later.
+        per-utterance step), ``clip``; stored with the model, never recomputed later.
     """
+    if clip < 0:
+        raise PipelineError(f"normalization.clip must be >= 0 (0: no clipping), got {clip}")
     flat = _center(x, per_utterance_mean).reshape(-1, x.shape[-1]).astype(np.float64)
     # A floor on std keeps a constant coefficient from blowing up the scale.
     return {"per_utterance_mean": bool(per_utterance_mean), "mean": flat.mean(axis=0).tolist(),
-            "std": np.maximum(flat.std(axis=0), 1e-3).tolist()}
+            "std": np.maximum(flat.std(axis=0), 1e-3).tolist(), "clip": float(clip)}
 
 
 def apply_norm(x: np.ndarray, norm: dict[str, Any]) -> np.ndarray:
-    """Normalize features with stored statistics: ``((x - clip mean if per_utterance_mean) - mean) / std``.
+    """Normalize features with stored statistics: ``((x - clip mean if per_utterance_mean) - mean) / std``, then
+    clipped to ``[-clip, clip]`` when ``clip`` is set.
 
     Parameters
     ----------
@@ -235,7 +268,9 @@ def apply_norm(x: np.ndarray, norm: dict[str, Any]) -> np.ndarray:
     -------
     np.ndarray, same shape, float32
     """
-    if "per_utterance_mean" not in norm:
-        raise PipelineError("normalization statistics lack 'per_utterance_mean': rebuild with `make train`")
+    missing = [k for k in ("per_utterance_mean", "clip") if k not in norm]
+    if missing:
+        raise PipelineError(f"normalization statistics lack {missing}: rebuild with `make train`")
     x = _center(x, norm["per_utterance_mean"])
-    return ((x - np.asarray(norm["mean"], np.float32)) / np.asarray(norm["std"], np.float32)).astype(np.float32)
+    z = (x - np.asarray(norm["mean"], np.float32)) / np.asarray(norm["std"], np.float32)
+    return (np.clip(z, -norm["clip"], norm["clip"]) if norm["clip"] else z).astype(np.float32)

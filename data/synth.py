@@ -1,20 +1,26 @@
-"""The default dataset: spoken digits synthesized offline with espeak-ng (PyPI ``espeakng-loader``), cached as WAVs.
+"""The default dataset: spoken digits synthesized offline, cached as WAVs.
 
-A synthetic *speaker* is one voice + variant + speaking rate + pitch + pitch range; it is the unit of the
-train/validation/test split, so its takes never land in two splits.
+Two engines: espeak-ng (PyPI ``espeakng-loader``, formant synthesis, many voices x variants) and Flite (the
+Debian/Ubuntu package ``flite``: the CMU voices kal, awb, rms and slt, built from recordings of real people, which
+sound far closer to real speech). A synthetic *speaker* is one engine + voice + speaking rate + pitch + pitch range;
+it is the unit of the train/validation/test split, so its takes never land in two splits.
 """
 from __future__ import annotations
 
 import ctypes
 import json
+import os
 import random
+import shutil
+import subprocess
+import tempfile
 import wave
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from data.config import PipelineError
+from data.config import REPO_ROOT, PipelineError
 
 # espeak_AUDIO_OUTPUT: AUDIO_OUTPUT_SYNCHRONOUS returns samples through the callback, no audio device needed.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -38,6 +44,16 @@ EMPHASIS = ["none", "moderate", "strong", "reduced"]
 PAUSE_MS = [0, 300]
 TAKE_RATE_JITTER = 15
 TAKE_PITCH_JITTER = 15
+# Flite's voices (clustergen awb/rms/slt, diphone kal/kal16) and the ranges its speakers are drawn from:
+# duration stretch in percent (100 = the voice's own tempo), target f0 mean and spread in Hz.
+FLITE_VOICES = ["kal", "kal16", "awb", "rms", "slt"]
+FLITE_STRETCH = (75, 140)
+FLITE_F0_MEAN = (80, 230)
+FLITE_F0_STD = (5, 40)
+# Where `make venv` unpacks the Debian package when no system `flite` is installed (no root needed).
+LOCAL_FLITE = REPO_ROOT / ".venv" / "flite" / "usr" / "bin" / "flite"
+# A Flite take that has not finished after this many seconds is a hung process, not a slow one.
+FLITE_TIMEOUT_S = 30
 
 
 def take_text(word: str, rng: random.Random) -> str:
@@ -58,13 +74,15 @@ class Speaker:
     """One synthetic speaker: the split unit."""
 
     voice: str
-    rate: int  # words per minute
-    pitch: int  # 0..99
-    pitch_range: int  # 0..99
+    rate: int  # espeak: words per minute; flite: duration stretch in percent
+    pitch: int  # espeak: 0..99; flite: target f0 mean in Hz
+    pitch_range: int  # espeak: 0..99; flite: target f0 spread in Hz
+    engine: str = "espeak"
 
     @property
     def id(self) -> str:
-        return f"synth-{self.voice.replace('+', '_')}-r{self.rate}-p{self.pitch}-g{self.pitch_range}"
+        engine = "" if self.engine == "espeak" else f"{self.engine}-"
+        return f"synth-{engine}{self.voice.replace('+', '_')}-r{self.rate}-p{self.pitch}-g{self.pitch_range}"
 
 
 def is_synthetic(source: str) -> bool:
@@ -72,13 +90,18 @@ def is_synthetic(source: str) -> bool:
     return source.startswith("synth-")
 
 
-def make_speakers(n: int, seed: int) -> list[Speaker]:
-    """Draw ``n`` distinct speakers deterministically from ``seed``."""
+def make_speakers(n: int, seed: int, engine: str = "espeak") -> list[Speaker]:
+    """Draw ``n`` distinct speakers of ``engine`` ("espeak" or "flite") deterministically from ``seed``."""
     rng = random.Random(seed)
     speakers: dict[str, Speaker] = {}
     while len(speakers) < n:
-        s = Speaker(voice=f"{rng.choice(BASE_VOICES)}+{rng.choice(VARIANTS)}", rate=rng.randrange(110, 230, 10),
-                    pitch=rng.randrange(15, 90, 5), pitch_range=rng.randrange(10, 95, 5))
+        if engine == "espeak":
+            s = Speaker(voice=f"{rng.choice(BASE_VOICES)}+{rng.choice(VARIANTS)}", rate=rng.randrange(110, 230, 10),
+                        pitch=rng.randrange(15, 90, 5), pitch_range=rng.randrange(10, 95, 5))
+        else:
+            s = Speaker(voice=rng.choice(FLITE_VOICES), rate=rng.randrange(*FLITE_STRETCH, 5),
+                        pitch=rng.randrange(*FLITE_F0_MEAN, 10), pitch_range=rng.randrange(*FLITE_F0_STD, 5),
+                        engine="flite")
         speakers[s.id] = s
     return sorted(speakers.values(), key=lambda s: s.id)
 
@@ -126,6 +149,44 @@ class Espeak:
         return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
 
 
+def flite_command() -> list[str]:
+    """The Flite executable: ``$FLITE``, else ``flite`` on PATH, else the copy ``make venv`` unpacked."""
+    exe = os.environ.get("FLITE") or shutil.which("flite") or (str(LOCAL_FLITE) if LOCAL_FLITE.exists() else None)
+    if exe is None:
+        raise PipelineError("flite not found: `make venv` unpacks it on Debian/Ubuntu; elsewhere install the package "
+                            "`flite`, or set [synth] flite_speakers = 0 in config.toml")
+    return [exe]
+
+
+class Flite:
+    """Flite driven through its command line (one process per take; about 10 ms each)."""
+
+    def __init__(self) -> None:
+        self._cmd = flite_command()
+        exe = Path(self._cmd[0])
+        # The unpacked Debian package keeps its libraries next to the binary's tree.
+        libs = [str(p) for p in (exe.parent.parent / "lib").glob("*-linux-gnu")]
+        self._env = os.environ | ({"LD_LIBRARY_PATH": ":".join(libs + [os.environ.get("LD_LIBRARY_PATH", "")])}
+                                  if libs else {})
+
+    def say(self, text: str, speaker: Speaker) -> tuple[np.ndarray, int]:
+        """Synthesize plain ``text``; returns int16 samples and their sample rate."""
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "take.wav"
+            cmd = self._cmd + ["-voice", speaker.voice, "--setf", f"duration_stretch={speaker.rate / 100}",
+                               "--setf", f"int_f0_target_mean={speaker.pitch}",
+                               "--setf", f"int_f0_target_stddev={speaker.pitch_range}", "-t", text, "-o", str(out)]
+            try:
+                proc = subprocess.run(cmd, env=self._env, capture_output=True, text=True, timeout=FLITE_TIMEOUT_S)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                raise PipelineError(f"flite: cannot synthesize {text!r} with {speaker.id} ({e})") from None
+            if proc.returncode != 0 or not out.exists():
+                raise PipelineError(f"flite: synthesis of {text!r} with {speaker.id} failed "
+                                    f"({proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode})")
+            with wave.open(str(out), "rb") as w:
+                return np.frombuffer(w.readframes(w.getnframes()), "<i2").copy(), w.getframerate()
+
+
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
     """Write int16 mono samples."""
     tmp = path.with_suffix(".tmp")
@@ -137,8 +198,14 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
     tmp.replace(path)  # atomic: an interrupted run never leaves a half-written clip in the cache
 
 
-def generate(out_dir: Path, labels: list[str], n_speakers: int, takes: int, seed: int) -> Path:
+def generate(out_dir: Path, labels: list[str], n_speakers: int, takes: int, seed: int,
+             n_flite: int = 0) -> Path:
     """Synthesize ``<out_dir>/<label>/<speaker-id>_<take>.wav`` for every label, speaker and take (cached).
+
+    Parameters
+    ----------
+    n_speakers, n_flite : int
+        Number of espeak-ng and of Flite speakers.
 
     Returns
     -------
@@ -147,7 +214,8 @@ def generate(out_dir: Path, labels: list[str], n_speakers: int, takes: int, seed
     """
     manifest = {"labels": labels, "speakers": n_speakers, "takes": takes, "seed": seed,
                 "voices": BASE_VOICES, "variants": VARIANTS, "forms": WORD_FORMS, "emphasis": EMPHASIS,
-                "pause_ms": PAUSE_MS, "jitter": [TAKE_RATE_JITTER, TAKE_PITCH_JITTER]}
+                "pause_ms": PAUSE_MS, "jitter": [TAKE_RATE_JITTER, TAKE_PITCH_JITTER], "flite_speakers": n_flite,
+                "flite": [FLITE_VOICES, FLITE_STRETCH, FLITE_F0_MEAN, FLITE_F0_STD]}
     manifest_path = out_dir / "manifest.json"
     if manifest_path.exists():
         if json.loads(manifest_path.read_text()) == manifest:
@@ -156,9 +224,10 @@ def generate(out_dir: Path, labels: list[str], n_speakers: int, takes: int, seed
         manifest_path.unlink()
         for old in out_dir.glob("*/synth-*.wav"):
             old.unlink()
-    engine = Espeak()
+    espeak = Espeak()
+    flite = Flite() if n_flite else None  # only a configuration with Flite speakers needs the program
     rng = random.Random(seed)
-    speakers = make_speakers(n_speakers, seed)
+    speakers = make_speakers(n_speakers, seed) + make_speakers(n_flite, seed, "flite")
     for label in labels:
         (out_dir / label).mkdir(parents=True, exist_ok=True)
     from tqdm import tqdm
@@ -167,14 +236,19 @@ def generate(out_dir: Path, labels: list[str], n_speakers: int, takes: int, seed
         for label in labels:
             for take in range(takes):
                 path = out_dir / label / f"{speaker.id}_{take}.wav"
-                text = take_text(label, rng)
-                gap = rng.randrange(0, 4)
+                if speaker.engine == "espeak":
+                    text, gap = take_text(label, rng), rng.randrange(0, 4)
+                else:
+                    text = rng.choice(WORD_FORMS).format(w=label)
                 if path.exists():
                     continue
-                samples = engine.say(text, speaker, gap)
+                if speaker.engine == "flite":
+                    samples, rate = flite.say(text, speaker)
+                else:
+                    samples, rate = espeak.say(text, speaker, gap), espeak.sample_rate
                 if samples.size == 0:
-                    raise PipelineError(f"espeak-ng produced no audio for {text!r} with {speaker}")
-                write_wav(path, samples, engine.sample_rate)
+                    raise PipelineError(f"{speaker.engine} produced no audio for {text!r} with {speaker.id}")
+                write_wav(path, samples, rate)
     manifest_path.write_text(json.dumps(manifest, indent=1))
     (out_dir / "speakers.json").write_text(json.dumps([asdict(s) | {"id": s.id} for s in speakers], indent=1))
     return out_dir

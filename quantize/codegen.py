@@ -82,9 +82,13 @@ constexpr int kNumMels = {f['num_mels']};
 constexpr int kNumMfcc = {f['num_mfcc']};
 constexpr float kFMin = {_c_float(f['fmin'])};
 constexpr float kFMax = {_c_float(f['fmax'])};
+// Leading/trailing audio more than this many dB below the loudest frame is cut before centring (0: none).
+constexpr float kTrimDb = {_c_float(f['trim_db'])};
 constexpr bool kPerUtteranceMean = {'true' if meta['norm']['per_utterance_mean'] else 'false'};
 constexpr float kFeatureMean[kNumCoeffs] = {{{mean}}};
 constexpr float kFeatureStd[kNumCoeffs] = {{{std}}};
+// Normalized features are clipped to +-kFeatureClip before quantization (0: no clipping).
+constexpr float kFeatureClip = {_c_float(meta['norm']['clip'])};
 """
     (out / "model_settings.h").write_text(text)
 

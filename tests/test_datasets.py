@@ -8,7 +8,7 @@ import pytest
 
 from data.config import PipelineError
 from data.datasets import (DIGITS, Clip, assign_splits, load_fsdd, load_speech_commands, source_of, split_of)
-from data.synth import Espeak, make_speakers
+from data.synth import FLITE_VOICES, Espeak, Flite, Speaker, make_speakers
 from test_bad_input import good
 
 
@@ -16,6 +16,7 @@ from test_bad_input import good
     ("3f2a1b_nohash_2.wav", "3f2a1b"),
     ("7_jackson_32.wav", "jackson"),
     ("synth-en-us_m3-r150-p40-g50_1.wav", "synth-en-us_m3-r150-p40-g50"),
+    ("synth-flite-awb-r110-p120-g20_0.wav", "synth-flite-awb-r110-p120-g20"),
     ("recording.wav", "recording"),
 ])
 def test_source_of_file_names(name: str, source: str) -> None:
@@ -33,10 +34,34 @@ def test_split_is_stable_when_data_grows() -> None:
     assert 0.08 < len(splits["test"]) / len(clips) < 0.22
 
 
-def test_synthetic_speakers_are_deterministic_and_distinct() -> None:
-    a, b = make_speakers(30, 7), make_speakers(30, 7)
+@pytest.mark.parametrize("engine", ["espeak", "flite"])
+def test_synthetic_speakers_are_deterministic_and_distinct(engine: str) -> None:
+    a, b = make_speakers(30, 7, engine), make_speakers(30, 7, engine)
     assert a == b and len({s.id for s in a}) == 30
-    assert make_speakers(30, 8) != a
+    assert make_speakers(30, 8, engine) != a
+    assert all(s.engine == engine for s in a)
+    # the engine is part of the id, so the two engines' speakers can never share a split unit
+    assert not {s.id for s in a} & {s.id for s in make_speakers(30, 7, "flite" if engine == "espeak" else "espeak")}
+
+
+def test_flite_speaks_every_voice_and_follows_tempo() -> None:
+    engine = Flite()
+    for voice in FLITE_VOICES:
+        samples, rate = engine.say("seven", Speaker(voice, 100, 120, 20, "flite"))
+        assert rate in (8000, 16000) and samples.size > 0.2 * rate, voice
+    slow, rate = engine.say("seven", Speaker("awb", 140, 120, 20, "flite"))
+    fast, _ = engine.say("seven", Speaker("awb", 75, 120, 20, "flite"))
+    assert slow.size > 1.4 * fast.size
+
+
+def test_missing_flite_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import data.synth
+
+    monkeypatch.setenv("FLITE", "")
+    monkeypatch.setattr(data.synth.shutil, "which", lambda _: None)
+    monkeypatch.setattr(data.synth, "LOCAL_FLITE", Path("/nonexistent/flite"))
+    with pytest.raises(PipelineError, match="flite not found: .*flite_speakers = 0"):
+        Flite()
 
 
 def test_espeak_speaks_every_configured_voice_variant() -> None:

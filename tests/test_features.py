@@ -6,7 +6,7 @@ import pytest
 import soundfile as sf
 
 from data.config import PipelineError
-from data.features import FeatureParams, apply_norm, extract_file, fit_length, fit_norm, read_audio
+from data.features import FeatureParams, apply_norm, extract_file, fit_length, fit_norm, mfcc, read_audio, trim
 
 
 def tone(rate: int, seconds: float, freqs: tuple[float, ...] = (440.0, 1250.0, 2600.0)) -> np.ndarray:
@@ -24,6 +24,7 @@ def test_default_params_give_100_by_13() -> None:
     ({"fmax": 9000.0}, "features: need 0 <= fmin < fmax <= sample_rate/2, got fmin=20.0 fmax=9000.0"),
     ({"hop_ms": 30.0}, "features.hop_ms must be in (0, window_ms], got 30.0"),
     ({"n_fft": 256}, "features.n_fft (256) must be >= the window (400 samples)"),
+    ({"trim_db": -1.0}, "features.trim_db must be >= 0 (0: no trimming), got -1.0"),
 ])
 def test_invalid_params_raise_exact_message(kwargs: dict, message: str) -> None:
     with pytest.raises(PipelineError) as e:
@@ -41,8 +42,29 @@ def test_fit_length_pads_centred_and_crops_loudest_window() -> None:
     assert cropped.shape == (30,) and cropped.sum() == 10
 
 
+def test_trim_cuts_quiet_edges_so_the_word_lands_in_the_same_place() -> None:
+    p = FeatureParams()
+    word = tone(16000, 0.3)
+    rng = np.random.default_rng(0)
+    floor = lambda n: rng.normal(0, 1e-3, n).astype(np.float32)  # noise 40 dB below the word: below trim_db
+    early = np.concatenate([floor(1600), word, floor(8000)])
+    late = np.concatenate([floor(9000), word, floor(600)])
+    assert abs(len(trim(early, p)) - len(word)) <= p.win_length + 2 * p.hop_length  # frames overlap the edges
+
+    def word_frames(x: np.ndarray, params: FeatureParams) -> np.ndarray:
+        c0 = mfcc(x, params)[:, 0]
+        return np.flatnonzero(c0 > c0.max() - 20)
+
+    a, b = word_frames(early, p), word_frames(late, p)
+    assert abs(a[0] - b[0]) <= 1 and abs(a[-1] - b[-1]) <= 1 and 40 <= (a[0] + a[-1]) / 2 <= 60
+    # without trimming the word sits where the recording put it
+    untrimmed = FeatureParams(trim_db=0.0)
+    assert len(trim(early, untrimmed)) == len(early)
+    assert word_frames(late, untrimmed)[0] - word_frames(early, untrimmed)[0] > 30
+
+
 def test_8khz_and_16khz_recordings_give_matching_features(tmp_path) -> None:
-    """fmax = 4 kHz: the same band-limited sound recorded at 8 and 16 kHz yields nearly the same MFCCs."""
+    """fmax below 4 kHz: the same band-limited sound recorded at 8 and 16 kHz yields nearly the same MFCCs."""
     p = FeatureParams()
     sf.write(tmp_path / "a16.wav", tone(16000, 0.6), 16000, subtype="PCM_16")
     sf.write(tmp_path / "a8.wav", tone(8000, 0.6), 8000, subtype="PCM_16")
@@ -67,3 +89,18 @@ def test_norm_round_trip(per_utterance_mean: bool) -> None:
     z = apply_norm(x, norm).reshape(-1, 13)
     np.testing.assert_allclose(z.mean(0), 0, atol=1e-4)
     np.testing.assert_allclose(z.std(0), 1, atol=1e-3)
+
+
+def test_norm_clip_bounds_outliers_only() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.0, 1.0, (20, 100, 13)).astype(np.float32)
+    x[0, :5, 0] = -50.0  # silence frames: far below the rest
+    norm = fit_norm(x, False, clip=3.0)
+    z, unclipped = apply_norm(x, norm), apply_norm(x, fit_norm(x, False))
+    assert z.min() == -3.0 and z.max() <= 3.0
+    inside = np.abs(unclipped) < 3.0
+    np.testing.assert_array_equal(z[inside], unclipped[inside])
+    with pytest.raises(PipelineError, match="normalization.clip must be >= 0"):
+        fit_norm(x, False, clip=-1.0)
+    with pytest.raises(PipelineError, match=r"lack \['clip'\]"):
+        apply_norm(x, {k: v for k, v in norm.items() if k != "clip"})

@@ -70,7 +70,8 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
     set_seed(seed)
     tcfg = config["train"]
     labels = [str(s) for s in train["labels"]]
-    norm = fit_norm(train["x"], bool(config["normalization"]["per_utterance_mean"]))
+    ncfg = config["normalization"]
+    norm = fit_norm(train["x"], bool(ncfg["per_utterance_mean"]), float(ncfg["clip"]))
     x_train, x_val = apply_norm(train["x"], norm), apply_norm(val["x"], norm)
     y_train, origin = train["y"], np.arange(len(train["y"]))
     if train_aug is not None and len(train_aug["y"]):
@@ -84,14 +85,17 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
     real = np.array([not is_synthetic(str(s)) for s in train["sources"]])
     repeats = np.where(real, int(tcfg["real_oversample"]), 1)
     model = build_model(x_train.shape[1:], len(labels), config["model"], architecture)
-    model.compile(optimizer=keras.optimizers.Adam(float(tcfg["learning_rate"])),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    augmenter = MfccAugmenter(x_train, y_train, int(tcfg["batch_size"]), config.get("augment", {}), seed, origin,
+                              repeats)
+    # Cosine decay to zero over the planned epochs: the last epochs fine-tune at a small rate instead of
+    # bouncing at a large one (the validation split is synthetic, a weak guide for when to stop on real speech).
+    rate = keras.optimizers.schedules.CosineDecay(float(tcfg["learning_rate"]), epochs * len(augmenter))
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
     callbacks: list = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(tcfg["patience"]),
                                                      restore_best_weights=True)]
     if out_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard" / f"seed{seed}")))
-    augmenter = MfccAugmenter(x_train, y_train, int(tcfg["batch_size"]), config.get("augment", {}), seed, origin,
-                              repeats)
     start = time.perf_counter()
     fit = model.fit(augmenter, validation_data=(x_val, val["y"]), epochs=epochs, callbacks=callbacks,
                     verbose=verbose)

@@ -16,6 +16,15 @@ def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[s
                 architecture: str = "bilstm", batch_size: int | None = None) -> Any:
     """A recurrent classifier ``(frames, coeffs) -> softmax over labels``.
 
+    The recurrent layers return every frame's state and the model keeps each unit's mean over time (global average
+    pooling): every frame of the word contributes, where the last state alone forgets a word followed by silence.
+    Measured on unseen real speakers: the mean is as accurate as the maximum over time and survives int8 far better
+    (float/TFLM agreement 0.99 against 0.91: averaging 100 frames cancels the rounding of each). The BiLSTM is a
+    forward and a backward (``go_backwards``) LSTM, each pooled, then concatenated: the same function as
+    ``Bidirectional(LSTM(return_sequences=True))`` plus pooling, but the backward sequence never needs re-reversing
+    and no 100-frame concatenation is kept, so TFLM's arena stays small (int8: REVERSE_V2 on the input,
+    2x UNIDIRECTIONAL_SEQUENCE_LSTM, 2x MEAN, CONCATENATION, FULLY_CONNECTED, SOFTMAX).
+
     Parameters
     ----------
     input_shape : (num_frames, num_mfcc)
@@ -35,16 +44,21 @@ def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[s
     if units <= 0 or num_labels < 2:
         raise PipelineError(f"model needs lstm_units > 0 and >= 2 labels, got {units} and {num_labels}")
     inp = keras.Input(shape=input_shape, batch_size=batch_size, name="mfcc")
+    pool = keras.layers.GlobalAveragePooling1D
     if architecture == "bilstm":
-        x = keras.layers.Bidirectional(keras.layers.LSTM(units), name="bilstm")(inp)
+        forward = keras.layers.LSTM(units, return_sequences=True, name="lstm_forward")(inp)
+        backward = keras.layers.LSTM(units, return_sequences=True, go_backwards=True, name="lstm_backward")(inp)
+        x = keras.layers.Concatenate(name="bilstm")([pool(name="pool_forward")(forward),
+                                                     pool(name="pool_backward")(backward)])
     elif architecture == "lstm":
-        x = keras.layers.LSTM(2 * units, name="lstm")(inp)
+        x = pool()(keras.layers.LSTM(2 * units, return_sequences=True, name="lstm")(inp))
     elif architecture == "gru":
-        x = keras.layers.GRU(2 * units, name="gru")(inp)
+        x = pool()(keras.layers.GRU(2 * units, return_sequences=True, name="gru")(inp))
     else:
-        x = keras.layers.SimpleRNN(2 * units, name="rnn")(inp)
+        x = keras.layers.SimpleRNN(2 * units, return_sequences=True, name="rnn")(inp)
         if architecture == "simplernn_ln":
             x = keras.layers.LayerNormalization(name="ln")(x)
+        x = pool()(x)
     x = keras.layers.Dropout(float(model_cfg["dropout"]))(x)
     if int(model_cfg.get("dense_units", 0)) > 0:
         x = keras.layers.Dense(int(model_cfg["dense_units"]), activation="relu", name="dense_hidden")(x)

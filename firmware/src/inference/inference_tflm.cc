@@ -13,7 +13,7 @@ namespace inference {
 
 namespace {
 
-// Distinct operator types of the BiLSTM (the quantize stage checks the model against the Add lines below).
+// Distinct operator types of the mean-pooled BiLSTM (the quantize stage checks the model against the Add lines below).
 constexpr int kNumOpTypes = 6;
 // Expected tensor shapes: input [1, frames, coeffs], output [1, labels].
 constexpr int kInputRank = 3;
@@ -39,7 +39,7 @@ const char* Init() {
   static tflite::MicroMutableOpResolver<kNumOpTypes> op_resolver;
   op_resolver.AddUnidirectionalSequenceLSTM();
   op_resolver.AddReverseV2();
-  op_resolver.AddStridedSlice();
+  op_resolver.AddMean();
   op_resolver.AddConcatenation();
   op_resolver.AddFullyConnected();
   op_resolver.AddSoftmax();
