@@ -181,8 +181,8 @@ class Flite:
             except (OSError, subprocess.TimeoutExpired) as e:
                 raise PipelineError(f"flite: cannot synthesize {text!r} with {speaker.id} ({e})") from None
             if proc.returncode != 0 or not out.exists():
-                raise PipelineError(f"flite: synthesis of {text!r} with {speaker.id} failed "
-                                    f"({proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode})")
+                reason = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"
+                raise PipelineError(f"flite: synthesis of {text!r} with {speaker.id} failed ({reason})")
             with wave.open(str(out), "rb") as w:
                 return np.frombuffer(w.readframes(w.getnframes()), "<i2").copy(), w.getframerate()
 
