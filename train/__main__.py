@@ -13,6 +13,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,8 @@ def set_seed(seed: int) -> None:
 
 
 def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out_dir: Path | None,
-               architecture: str = "bilstm", verbose: int = 2, train_aug: dict | None = None) -> tuple[Any, dict, dict]:
+               architecture: str = "bilstm", verbose: int = 2, train_aug: dict | None = None,
+               min_updates: int = 0) -> tuple[Any, dict, dict]:
     """Train one model.
 
     Parameters
@@ -53,8 +55,11 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
         The whole ``config.toml``.
     seed : int
     epochs : int
+        Planned epochs; more when ``min_updates`` needs them.
     out_dir : Path or None
         Where TensorBoard logs go (none when ``None``).
+    min_updates : int
+        At least this many optimizer updates (``config.toml [train] min_updates``; 0 for smoke runs).
 
     Returns
     -------
@@ -87,6 +92,7 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
     model = build_model(x_train.shape[1:], len(labels), config["model"], architecture)
     augmenter = MfccAugmenter(x_train, y_train, int(tcfg["batch_size"]), config.get("augment", {}), seed, origin,
                               repeats)
+    epochs = max(epochs, math.ceil(min_updates / len(augmenter)))
     # Cosine decay to zero over the planned epochs: the last epochs fine-tune at a small rate instead of
     # bouncing at a large one (the validation split is synthetic, a weak guide for when to stop on real speech).
     rate = keras.optimizers.schedules.CosineDecay(float(tcfg["learning_rate"]), epochs * len(augmenter))
@@ -102,6 +108,12 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
     history["seconds_per_epoch"] = (time.perf_counter() - start) / max(len(history["loss"]), 1)
     return model, norm, history
+
+
+def schedule(config: dict, smoke: bool) -> tuple[int, int]:
+    """Planned epochs and minimum optimizer updates of a run (``[train]``; a couple of epochs for smoke runs)."""
+    tcfg = config["train"]
+    return (int(tcfg["smoke_epochs"]), 0) if smoke else (int(tcfg["epochs"]), int(tcfg["min_updates"]))
 
 
 def plot_curves(history: dict, path: Path) -> None:
@@ -128,15 +140,15 @@ def main(args: argparse.Namespace) -> dict:
     train_split, val_split = load_split(build / "features" / "train.npz"), load_split(build / "features" / "val.npz")
     aug_path = build / "features" / "train_aug.npz"
     train_aug = load_split(aug_path) if aug_path.exists() else None
-    epochs = int(config["train"]["smoke_epochs"] if args.smoke else config["train"]["epochs"])
+    epochs, min_updates = schedule(config, args.smoke)
     seed0 = int(config["train"]["seed"])
     runs = []
     best = None
     for i in range(args.seeds):
         seed = seed0 + i
-        print(f"training {args.architecture} seed {seed} ({i + 1}/{args.seeds}) for up to {epochs} epochs")
+        print(f"training {args.architecture} seed {seed} ({i + 1}/{args.seeds}) for {epochs}+ epochs")
         model, norm, history = train_once(train_split, val_split, config, seed, epochs, build, args.architecture,
-                                           train_aug=train_aug)
+                                           train_aug=train_aug, min_updates=min_updates)
         val_x = apply_norm(val_split["x"], norm)
         val_scores = model.predict(val_x, verbose=0)
         val_acc = float((val_scores.argmax(1) == val_split["y"]).mean())

@@ -30,7 +30,7 @@ from data.features import apply_norm
 from quantize.__main__ import build_int8, firmware_ops
 from quantize.evaluate import compute_metrics, run_backends
 from quantize.model_io import FLOAT_FILE, INT8_FILE
-from train.__main__ import train_once
+from train.__main__ import schedule, train_once
 from train.model import ARCHITECTURES
 
 # Written by the child process that converts one architecture (absent when the converter crashed).
@@ -39,7 +39,7 @@ NAMES = {"simplernn": "SimpleRNN", "simplernn_ln": "SimpleRNN + LayerNorm", "gru
          "bilstm": "BiLSTM"}
 
 
-def compare_one(arch: str, splits: dict[str, dict], config: dict, epochs: int, out: Path,
+def compare_one(arch: str, splits: dict[str, dict], config: dict, length: tuple[int, int], out: Path,
                 features: dict[str, Any], dataset: str) -> dict[str, Any]:
     """Train one architecture and try the int8/TFLM path.
 
@@ -53,8 +53,8 @@ def compare_one(arch: str, splits: dict[str, dict], config: dict, epochs: int, o
     """
     seed = int(config["train"]["seed"])
     test = splits["test"]
-    model, norm, history = train_once(splits["train"], splits["val"], config, seed, epochs, None, arch, verbose=0,
-                                      train_aug=splits.get("train_aug"))
+    model, norm, history = train_once(splits["train"], splits["val"], config, seed, length[0], None, arch, verbose=0,
+                                      train_aug=splits.get("train_aug"), min_updates=length[1])
     out.mkdir(parents=True, exist_ok=True)
     for stale in (INT8_RESULT, INT8_FILE):
         (out / stale).unlink(missing_ok=True)
@@ -114,7 +114,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
         return "n/a" if v is None else format(v, fmt)
 
     lines = [f"# Architecture comparison ({report['dataset']}, test split of {report['test_clips']} clips)", "",
-             f"Same split, seed {report['seed']}, up to {report['epochs']} epochs, same augmentation; width "
+             f"Same split, seed {report['seed']}, same schedule ({report['epochs']}+ epochs), same augmentation; width "
              f"{report['units']} units per direction for the BiLSTM, {2 * report['units']} for the one-directional "
              "models.", "",
              "| model | params | float acc | int8 converts | TFLM runs | int8 acc | TFLM acc | agreement float/TFLM | "
@@ -143,10 +143,10 @@ def main(args: argparse.Namespace) -> dict[str, Any] | None:
     splits = {s: load_split(feats / f"{s}.npz") for s in ("train", "val", "test")}
     if (feats / "train_aug.npz").exists():
         splits["train_aug"] = load_split(feats / "train_aug.npz")
-    epochs = int(config["train"]["smoke_epochs"] if args.smoke else config["train"]["epochs"])
-    rows = [compare_one(a, splits, config, epochs, work / a, summary["features"], args.dataset)
+    length = schedule(config, args.smoke)
+    rows = [compare_one(a, splits, config, length, work / a, summary["features"], args.dataset)
             for a in ARCHITECTURES]
-    report = {"dataset": args.dataset, "seed": int(config["train"]["seed"]), "epochs": epochs,
+    report = {"dataset": args.dataset, "seed": int(config["train"]["seed"]), "epochs": length[0],
               "units": int(config["model"]["lstm_units"]), "test_clips": int(len(splits["test"]["y"])),
               "smoke": args.smoke, "models": rows}
     (args.build / "compare.json").write_text(json.dumps(report, indent=1))
