@@ -166,8 +166,8 @@ class Flite:
         exe = Path(self._cmd[0])
         # The unpacked Debian package keeps its libraries next to the binary's tree.
         libs = [str(p) for p in (exe.parent.parent / "lib").glob("*-linux-gnu")]
-        self._env = os.environ | ({"LD_LIBRARY_PATH": ":".join(libs + [os.environ.get("LD_LIBRARY_PATH", "")])}
-                                  if libs else {})
+        search = [p for p in libs + os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
+        self._env = os.environ | ({"LD_LIBRARY_PATH": ":".join(search)} if libs else {})
 
     def say(self, text: str, speaker: Speaker) -> tuple[np.ndarray, int]:
         """Synthesize plain ``text``; returns int16 samples and their sample rate."""
