@@ -72,6 +72,8 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
     """
     import tf_keras as keras
 
+    # Drop the graphs of models trained before in this process (make cv trains 15 in one).
+    keras.backend.clear_session()
     set_seed(seed)
     tcfg = config["train"]
     labels = [str(s) for s in train["labels"]]

@@ -1,0 +1,40 @@
+"""Training is a function of the data, the configuration and the seed: not of what ran before in the process."""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+from pathlib import Path
+
+import numpy as np
+
+from data.config import load_config
+from data.datasets import Clip
+from train.__main__ import train_once
+from train.cv import _arrays
+
+LABELS = ["zero", "one"]
+
+
+def _split(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    clips = [Clip(Path(f"/s/synth-a/{i}.wav"), LABELS[i % 2], "synth-a") for i in range(n)]
+    x = rng.normal(0, 1, (n, 20, 13)).astype(np.float32)
+    x[1::2, :, 1] += 2.0  # a learnable difference between the labels
+    return _arrays(x, clips, LABELS)
+
+
+def test_same_seed_same_model_whatever_trained_before() -> None:
+    rng = np.random.default_rng(0)
+    train, val = _split(64, rng), _split(16, rng)
+    config = load_config()
+    config["model"] = config["model"] | {"lstm_units": 4}
+    first, _, _ = train_once(train, val, config, 7, 1, None, verbose=0)
+    train_once(train, val, config, 8, 1, None, verbose=0)  # another model in between
+    again, _, _ = train_once(train, val, config, 7, 1, None, verbose=0)
+    other, _, _ = train_once(train, val, config, 8, 1, None, verbose=0)
+    w1, w2, w3 = first.get_weights(), again.get_weights(), other.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(w1, w2))
+    # a model stays usable after later trainings (train keeps the first seed's model while training the others)
+    np.testing.assert_array_equal(first.predict(val["x"], verbose=0), again.predict(val["x"], verbose=0))
+    assert not all(np.array_equal(a, b) for a, b in zip(w1, w3))  # the seed does matter
