@@ -29,10 +29,11 @@ def test_same_seed_same_model_whatever_trained_before() -> None:
     train, val = _split(64, rng), _split(16, rng)
     config = load_config()
     config["model"] = config["model"] | {"lstm_units": 4}
-    first, _, _ = train_once(train, val, config, 7, 1, None, verbose=0)
-    train_once(train, val, config, 8, 1, None, verbose=0)  # another model in between
-    again, _, _ = train_once(train, val, config, 7, 1, None, verbose=0)
-    other, _, _ = train_once(train, val, config, 8, 1, None, verbose=0)
+    # two epochs: the augmenter reshuffles between them
+    first, _, _ = train_once(train, val, config, 7, 2, None, verbose=0)
+    train_once(train, val, config, 8, 2, None, verbose=0)  # another model in between
+    again, _, _ = train_once(train, val, config, 7, 2, None, verbose=0)
+    other, _, _ = train_once(train, val, config, 8, 2, None, verbose=0)
     w1, w2, w3 = first.get_weights(), again.get_weights(), other.get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(w1, w2))
     # a model stays usable after later trainings (train keeps the first seed's model while training the others)
