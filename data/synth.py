@@ -216,6 +216,8 @@ def generate(out_dir: Path, labels: list[str], n_speakers: int, takes: int, seed
                 "voices": BASE_VOICES, "variants": VARIANTS, "forms": WORD_FORMS, "emphasis": EMPHASIS,
                 "pause_ms": PAUSE_MS, "jitter": [TAKE_RATE_JITTER, TAKE_PITCH_JITTER], "flite_speakers": n_flite,
                 "flite": [FLITE_VOICES, FLITE_STRETCH, FLITE_F0_MEAN, FLITE_F0_STD]}
+    # Compared in its JSON form: tuples read back as lists, and the cache must still hit.
+    manifest = json.loads(json.dumps(manifest))
     manifest_path = out_dir / "manifest.json"
     if manifest_path.exists():
         if json.loads(manifest_path.read_text()) == manifest:

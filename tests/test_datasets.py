@@ -8,7 +8,7 @@ import pytest
 
 from data.config import PipelineError
 from data.datasets import (DIGITS, Clip, assign_splits, load_fsdd, load_speech_commands, source_of, split_of)
-from data.synth import FLITE_VOICES, Espeak, Flite, Speaker, make_speakers
+from data.synth import FLITE_VOICES, Espeak, Flite, Speaker, generate, make_speakers
 from test_bad_input import good
 
 
@@ -52,6 +52,19 @@ def test_flite_speaks_every_voice_and_follows_tempo() -> None:
     slow, rate = engine.say("seven", Speaker("awb", 140, 120, 20, "flite"))
     fast, _ = engine.say("seven", Speaker("awb", 75, 120, 20, "flite"))
     assert slow.size > 1.4 * fast.size
+
+
+def test_generated_set_is_cached_until_the_request_changes(tmp_path: Path) -> None:
+    def files() -> dict[str, int]:
+        return {str(p.relative_to(tmp_path)): p.stat().st_mtime_ns for p in tmp_path.glob("*/*.wav")}
+
+    generate(tmp_path, ["one", "two"], 2, 1, 5, n_flite=1)
+    first = files()
+    assert len(first) == 2 * 3
+    generate(tmp_path, ["one", "two"], 2, 1, 5, n_flite=1)
+    assert files() == first  # nothing rewritten: the feature cache (keyed by file mtime) stays valid
+    generate(tmp_path, ["one", "two"], 2, 1, 6, n_flite=1)
+    assert set(files()) != set(first)  # another seed, other speakers: the old takes are gone
 
 
 def test_missing_flite_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
