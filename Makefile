@@ -11,6 +11,7 @@ export PYTHONPATH := $(CURDIR)
 # Dataset selection: synth (default, generated offline), fsdd, fsdd+synth, folder, folder+synth, speech_commands.
 DATASET ?= synth
 FSDD_DIR ?= ../shared/data/fsdd
+export FSDD_DIR
 DATA_DIR ?=
 SMOKE ?=
 SEEDS ?= 1

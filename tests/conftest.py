@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-FSDD_DIR = REPO.parent / "shared" / "data" / "fsdd"
+# The Makefile's FSDD_DIR (exported; relative paths are from the repository root), so `make test FSDD_DIR=...`
+# tests the same copy that `make cv FSDD_DIR=...` uses.
+FSDD_DIR = (REPO / os.environ.get("FSDD_DIR", "../shared/data/fsdd")).resolve()
 IN_CI = os.environ.get("CI") == "true"
 
 
