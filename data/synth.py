@@ -134,8 +134,13 @@ class Espeak:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
         return 0
 
-    def say(self, text: str, speaker: Speaker, word_gap: int = 0) -> np.ndarray:
-        """Synthesize ``text`` (plain or SSML); returns int16 samples at ``self.sample_rate``."""
+    @staticmethod
+    def draw_take(word: str, rng: random.Random) -> tuple[str, int]:
+        """The random choices of one take: SSML text (:func:`take_text`) and the gap between words."""
+        return take_text(word, rng), rng.randrange(0, 4)
+
+    def say(self, speaker: Speaker, text: str, word_gap: int = 0) -> tuple[np.ndarray, int]:
+        """Synthesize ``text`` (plain or SSML); returns int16 samples and their sample rate."""
         if self._lib.espeak_SetVoiceByName(speaker.voice.encode()) != _EE_OK:
             raise PipelineError(f"espeak-ng: unknown voice {speaker.voice!r}")
         for param, value in ((_RATE, speaker.rate), (_PITCH, speaker.pitch), (_RANGE, speaker.pitch_range),
@@ -146,7 +151,7 @@ class Espeak:
         buf = ctypes.create_string_buffer(data)
         if self._lib.espeak_Synth(buf, len(data), 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _SSML, None, None) != _EE_OK:
             raise PipelineError(f"espeak-ng: synthesis of {text!r} failed")
-        return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        return (np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)), self.sample_rate
 
 
 def flite_command() -> list[str]:
@@ -169,7 +174,12 @@ class Flite:
         search = [p for p in libs + os.environ.get("LD_LIBRARY_PATH", "").split(":") if p]
         self._env = os.environ | ({"LD_LIBRARY_PATH": ":".join(search)} if libs else {})
 
-    def say(self, text: str, speaker: Speaker) -> tuple[np.ndarray, int]:
+    @staticmethod
+    def draw_take(word: str, rng: random.Random) -> tuple[str]:
+        """The random choices of one take: plain text with punctuation (Flite reads no SSML)."""
+        return (rng.choice(WORD_FORMS).format(w=word),)
+
+    def say(self, speaker: Speaker, text: str) -> tuple[np.ndarray, int]:
         """Synthesize plain ``text``; returns int16 samples and their sample rate."""
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "take.wav"
@@ -226,8 +236,8 @@ def generate(out_dir: Path, labels: list[str], n_speakers: int, takes: int, seed
         manifest_path.unlink()
         for old in out_dir.glob("*/synth-*.wav"):
             old.unlink()
-    espeak = Espeak()
-    flite = Flite() if n_flite else None  # only a configuration with Flite speakers needs the program
+    # Only a configuration with Flite speakers needs the program.
+    engines = {"espeak": Espeak(), "flite": Flite() if n_flite else None}
     rng = random.Random(seed)
     speakers = make_speakers(n_speakers, seed) + make_speakers(n_flite, seed, "flite")
     for label in labels:
@@ -238,18 +248,14 @@ def generate(out_dir: Path, labels: list[str], n_speakers: int, takes: int, seed
         for label in labels:
             for take in range(takes):
                 path = out_dir / label / f"{speaker.id}_{take}.wav"
-                if speaker.engine == "espeak":
-                    text, gap = take_text(label, rng), rng.randrange(0, 4)
-                else:
-                    text = rng.choice(WORD_FORMS).format(w=label)
+                engine = engines[speaker.engine]
+                # Drawn before the cache check: a resumed run gives every later take the same choices.
+                choices = engine.draw_take(label, rng)
                 if path.exists():
                     continue
-                if speaker.engine == "flite":
-                    samples, rate = flite.say(text, speaker)
-                else:
-                    samples, rate = espeak.say(text, speaker, gap), espeak.sample_rate
+                samples, rate = engine.say(speaker, *choices)
                 if samples.size == 0:
-                    raise PipelineError(f"{speaker.engine} produced no audio for {text!r} with {speaker.id}")
+                    raise PipelineError(f"{speaker.engine} produced no audio for {choices[0]!r} with {speaker.id}")
                 write_wav(path, samples, rate)
     manifest_path.write_text(json.dumps(manifest, indent=1))
     (out_dir / "speakers.json").write_text(json.dumps([asdict(s) | {"id": s.id} for s in speakers], indent=1))

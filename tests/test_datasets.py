@@ -47,10 +47,10 @@ def test_synthetic_speakers_are_deterministic_and_distinct(engine: str) -> None:
 def test_flite_speaks_every_voice_and_follows_tempo() -> None:
     engine = Flite()
     for voice in FLITE_VOICES:
-        samples, rate = engine.say("seven", Speaker(voice, 100, 120, 20, "flite"))
+        samples, rate = engine.say(Speaker(voice, 100, 120, 20, "flite"), "seven")
         assert rate in (8000, 16000) and samples.size > 0.2 * rate, voice
-    slow, rate = engine.say("seven", Speaker("awb", 140, 120, 20, "flite"))
-    fast, _ = engine.say("seven", Speaker("awb", 75, 120, 20, "flite"))
+    slow, rate = engine.say(Speaker("awb", 140, 120, 20, "flite"), "seven")
+    fast, _ = engine.say(Speaker("awb", 75, 120, 20, "flite"), "seven")
     assert slow.size > 1.4 * fast.size
 
 
@@ -82,9 +82,9 @@ def test_espeak_speaks_every_configured_voice_variant() -> None:
 
     engine = Espeak()
     for voice in BASE_VOICES:
-        assert engine.say("seven", Speaker(f"{voice}+{VARIANTS[0]}", 150, 50, 50)).size > 1000
+        assert engine.say(Speaker(f"{voice}+{VARIANTS[0]}", 150, 50, 50), "seven")[0].size > 1000
     for variant in VARIANTS:
-        assert engine.say("seven", Speaker(f"en+{variant}", 150, 50, 50)).size > 1000
+        assert engine.say(Speaker(f"en+{variant}", 150, 50, 50), "seven")[0].size > 1000
 
 
 def test_speech_commands_layout_uses_published_lists(tmp_path: Path) -> None:
