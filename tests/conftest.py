@@ -42,3 +42,24 @@ def fsdd_dir() -> Path:
             pytest.fail(f"{FSDD_DIR} is missing: CI must run the real-speech tests")
         pytest.skip(f"real-speech data not available at {FSDD_DIR} (only in the team's workspace)")
     return FSDD_DIR
+
+
+@pytest.fixture
+def tiny_splits() -> tuple[dict, dict]:
+    """Training (64 clips) and validation (16) splits of random 20x13 "MFCCs" in two labels that differ in one
+    coefficient: learnable in a couple of epochs of a 4-unit model."""
+    import numpy as np
+
+    from data.datasets import Clip
+    from train.cv import _arrays
+
+    rng = np.random.default_rng(0)
+    labels = ["zero", "one"]
+
+    def split(n: int) -> dict:
+        clips = [Clip(Path(f"/s/synth-a/{i}.wav"), labels[i % 2], "synth-a") for i in range(n)]
+        x = rng.normal(0, 1, (n, 20, 13)).astype(np.float32)
+        x[1::2, :, 1] += 2.0
+        return _arrays(x, clips, labels)
+
+    return split(64), split(16)

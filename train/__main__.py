@@ -28,6 +28,9 @@ from train.augment import MfccAugmenter
 from train.collapse import check_collapse
 from train.model import ARCHITECTURES, build_model
 
+# Teachers train on seeds this far from the model's own: `--seeds N` never trains a model and a teacher alike.
+TEACHER_SEED_OFFSET = 1000
+
 
 def set_seed(seed: int) -> None:
     """Seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic (same seed, same model)."""
@@ -40,7 +43,7 @@ def set_seed(seed: int) -> None:
 
 def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out_dir: Path | None,
                architecture: str = "bilstm", verbose: int = 2, train_aug: dict | None = None,
-               min_updates: int = 0) -> tuple[Any, dict, dict]:
+               min_updates: int = 0, teachers: list | None = None) -> tuple[Any, dict, dict]:
     """Train one model.
 
     Parameters
@@ -60,6 +63,9 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
         Where TensorBoard logs go (none when ``None``).
     min_updates : int
         At least this many optimizer updates (``config.toml [train] min_updates``; 0 for smoke runs).
+    teachers : list of tf_keras.Model, optional
+        Trained models (same normalization) whose averaged scores the model also learns from
+        (:class:`train.distill.Distiller`, weight ``[train] distill_weight``).
 
     Returns
     -------
@@ -98,17 +104,47 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
     # Cosine decay to zero over the planned epochs: the last epochs fine-tune at a small rate instead of
     # bouncing at a large one (the validation split is synthetic, a weak guide for when to stop on real speech).
     rate = keras.optimizers.schedules.CosineDecay(float(tcfg["learning_rate"]), epochs * len(augmenter))
-    model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    trainer = model
+    if teachers:
+        from train.distill import Distiller
+
+        trainer = Distiller(model, teachers, float(tcfg["distill_weight"]))
+    trainer.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy",
+                    metrics=["accuracy"])
     callbacks: list = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(tcfg["patience"]),
                                                      restore_best_weights=True)]
     if out_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard" / f"seed{seed}")))
     start = time.perf_counter()
-    fit = model.fit(augmenter, validation_data=(x_val, val["y"]), epochs=epochs, callbacks=callbacks,
-                    verbose=verbose)
+    fit = trainer.fit(augmenter, validation_data=(x_val, val["y"]), epochs=epochs, callbacks=callbacks,
+                      verbose=verbose)
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
     history["seconds_per_epoch"] = (time.perf_counter() - start) / max(len(history["loss"]), 1)
+    return model, norm, history
+
+
+def train_model(train: dict, val: dict, config: dict, seed: int, epochs: int, out_dir: Path | None,
+                architecture: str = "bilstm", verbose: int = 2, train_aug: dict | None = None,
+                min_updates: int = 0) -> tuple[Any, dict, dict]:
+    """:func:`train_once`, first training ``[train] teachers`` teacher models (0: none) to distill from.
+
+    Teacher ``k`` trains like the model itself on seed ``seed + TEACHER_SEED_OFFSET + k``. Parameters and returns
+    as :func:`train_once`; ``history["teachers"]`` counts the teachers.
+    """
+    n = config["train"]["teachers"]
+    weight = config["train"]["distill_weight"]
+    if not isinstance(n, int) or n < 0 or not 0.0 <= float(weight) <= 1.0:
+        raise PipelineError(f"config.toml [train]: teachers must be an integer >= 0 and distill_weight in [0, 1], "
+                            f"got {n!r} and {weight!r}")
+    teachers = []
+    for k in range(n):
+        if verbose:
+            print(f"teacher {k + 1}/{n} (seed {seed + TEACHER_SEED_OFFSET + k})")
+        teachers.append(train_once(train, val, config, seed + TEACHER_SEED_OFFSET + k, epochs, None, architecture,
+                                   verbose, train_aug, min_updates)[0])
+    model, norm, history = train_once(train, val, config, seed, epochs, out_dir, architecture, verbose, train_aug,
+                                      min_updates, teachers)
+    history["teachers"] = n
     return model, norm, history
 
 
@@ -149,8 +185,8 @@ def main(args: argparse.Namespace) -> dict:
     for i in range(args.seeds):
         seed = seed0 + i
         print(f"training {args.architecture} seed {seed} ({i + 1}/{args.seeds}) for {epochs}+ epochs")
-        model, norm, history = train_once(train_split, val_split, config, seed, epochs, build, args.architecture,
-                                           train_aug=train_aug, min_updates=min_updates)
+        model, norm, history = train_model(train_split, val_split, config, seed, epochs, build, args.architecture,
+                                            train_aug=train_aug, min_updates=min_updates)
         val_x = apply_norm(val_split["x"], norm)
         val_scores = model.predict(val_x, verbose=0)
         val_acc = float((val_scores.argmax(1) == val_split["y"]).mean())

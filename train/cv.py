@@ -30,7 +30,7 @@ from data.synth import is_synthetic
 from quantize.__main__ import build_int8
 from quantize.evaluate import compute_metrics, run_backends
 from quantize.model_io import FLOAT_FILE
-from train.__main__ import schedule, train_once
+from train.__main__ import schedule, train_model
 
 ARCH = "bilstm"
 # Smoke runs keep this many takes per real speaker and digit (FSDD numbers its takes 0..49).
@@ -125,7 +125,7 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
         (accuracy per backend, agreement, sizes) and, for several held-out speakers, TFLM accuracy per speaker.
     """
     train, train_aug, val, test = make_fold(pool, holdout)
-    model, norm, history = train_once(train, val, config, seed, length[0], None, ARCH, verbose=0,
+    model, norm, history = train_model(train, val, config, seed, length[0], None, ARCH, verbose=0,
                                       train_aug=train_aug, min_updates=length[1])
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / FLOAT_FILE)
@@ -134,7 +134,8 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
     m = compute_metrics(scores, test["y"], meta)
     pred = scores["tflm"].argmax(1)
     result = {"holdout": holdout if len(holdout) > 1 else holdout[0], "seed": seed, "epochs": len(history["loss"]),
-              "val_accuracy": float(max(history["val_accuracy"])), "n_clips": m["n_clips"],
+              "teachers": history["teachers"], "val_accuracy": float(max(history["val_accuracy"])),
+              "n_clips": m["n_clips"],
               "train_clips": {"synthetic": int(sum(is_synthetic(s) for s in train["sources"])),
                               "real": int(sum(not is_synthetic(s) for s in train["sources"])),
                               "augmented": int(len(train_aug["y"]))},
