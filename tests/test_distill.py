@@ -45,8 +45,14 @@ def _fit(weight: float) -> tuple[np.ndarray, list, list]:
     distiller = Distiller(_student(1), [teacher], weight)
     distiller.compile(optimizer=keras.optimizers.Adam(0.05), loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
-    history = distiller.fit(x, y, batch_size=32, epochs=15, verbose=0).history
-    assert {"loss", "accuracy"} <= set(history)
+    x_val = rng.normal(0, 1, (32,) + SHAPE).astype(np.float32)
+    y_val = np.zeros(32, np.int64)
+    history = distiller.fit(x, y, batch_size=32, epochs=15, validation_data=(x_val, y_val), verbose=0).history
+    # validation scores the student against the labels: the loss early stopping watches
+    scores = distiller.student.predict(x_val, verbose=0)
+    expected = float(keras.losses.sparse_categorical_crossentropy(y_val, scores).numpy().mean())
+    assert history["val_loss"][-1] == pytest.approx(expected, rel=1e-4)
+    assert {"loss", "accuracy", "val_accuracy"} <= set(history)
     return distiller.student.predict(x, verbose=0).argmax(1), before, teacher.get_weights()
 
 

@@ -41,7 +41,6 @@ class Distiller(keras.Model):
         # Set past Keras' attribute tracking: the teachers' weights never join the trained (or saved) ones.
         object.__setattr__(self, "_teachers", tuple(teachers))
         self.weight = float(weight)
-        self._loss_mean = keras.metrics.Mean(name="loss")
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
         return self.student(x, training=training)
@@ -51,10 +50,10 @@ class Distiller(keras.Model):
         soft = tf.add_n([t(x, training=False) for t in self._teachers]) / len(self._teachers)
         with tf.GradientTape() as tape:
             scores = self.student(x, training=True)
-            loss = tf.reduce_mean(
-                self.weight * keras.losses.categorical_crossentropy(tf.stop_gradient(soft), scores)
-                + (1.0 - self.weight) * keras.losses.sparse_categorical_crossentropy(y, scores))
+            # The compiled loss (labels) is what the history reports as "loss", as in plain training, and what
+            # validation (the student alone) reports as "val_loss" for early stopping.
+            label_loss = self.compiled_loss(y, scores)
+            soft_loss = tf.reduce_mean(keras.losses.categorical_crossentropy(tf.stop_gradient(soft), scores))
+            loss = self.weight * soft_loss + (1.0 - self.weight) * label_loss
         self.optimizer.minimize(loss, self.student.trainable_variables, tape=tape)
-        self._loss_mean.update_state(loss)
-        self.compiled_metrics.update_state(y, scores)
-        return {"loss": self._loss_mean.result()} | {m.name: m.result() for m in self.compiled_metrics.metrics}
+        return self.compute_metrics(x, y, scores, None)
