@@ -87,21 +87,54 @@ def test_unknown_augment_key_is_rejected() -> None:
         AudioAugmentParams.from_config({"augment_audio": {"copies": 1, "reverb": 0.5}})
 
 
+# Every MFCC-domain augmentation off.
+OFF = {"time_shift_frames": 0, "gain_std": 0, "noise_std": 0, "time_masks": 0, "time_mask_frames": 0,
+       "coeff_masks": 0, "coeff_mask_width": 0, "mixup_alpha": 0}
+
+
 def test_mfcc_batches_visit_every_clip_with_its_own_versions() -> None:
     n, copies = 7, 3
     origin = np.concatenate([np.arange(n), np.repeat(np.arange(n), copies)])
     x = np.repeat(origin[:, None, None].astype(np.float32), 4, axis=1).repeat(2, axis=2)  # row value = its clip
     y = origin.copy()
     repeats = np.array([1, 1, 1, 3, 1, 1, 2])
-    off = {"time_shift_frames": 0, "gain_std": 0, "noise_std": 0, "time_masks": 0, "coeff_masks": 0}
-    aug = MfccAugmenter(x, y, 4, off, 0, origin, repeats)
-    xs, ys = zip(*(aug[i] for i in range(len(aug))))
-    xs, ys = np.concatenate(xs), np.concatenate(ys)
+    aug = MfccAugmenter(x, y, n, 4, OFF, 0, origin, repeats)
+    xs, targets = zip(*(aug[i] for i in range(len(aug))))
+    xs, targets = np.concatenate(xs), np.concatenate(targets)
+    np.testing.assert_array_equal(targets, np.eye(n)[targets.argmax(1)])  # one-hot without mixup
+    ys = targets.argmax(1)
     assert len(ys) == repeats.sum()
     np.testing.assert_array_equal(np.bincount(ys, minlength=n), repeats)
     np.testing.assert_array_equal(xs[:, 0, 0], ys)  # each visit took a version of the clip it labels
     picked = {int(r) for _ in range(20) for r in (aug.on_epoch_end() or aug.order)}
     assert picked == set(range(len(origin)))  # over epochs every version (original and copies) is used
+
+
+def test_mixup_mixes_features_and_targets_alike_and_keeps_each_clip_the_majority() -> None:
+    n, labels = 64, 5
+    y = np.arange(n) % labels
+    # Each clip's features are its one-hot label (in the first frame): mixed features must equal mixed targets.
+    x = np.zeros((n, 3, labels), np.float32)
+    x[np.arange(n), 0, y] = 1.0
+    aug = MfccAugmenter(x, y, labels, n, OFF | {"mixup_alpha": 0.4}, 3)
+    xs, targets = aug[0]
+    order_y = y[aug.order]
+    np.testing.assert_allclose(xs[:, 0], targets, atol=1e-6)
+    np.testing.assert_allclose(targets.sum(1), 1.0, atol=1e-6)
+    assert np.all(targets[np.arange(n), order_y] >= 0.5)  # every clip keeps at least half of itself
+    assert 0 < np.mean(targets.max(1) < 1.0)  # and some are really mixed
+    again = MfccAugmenter(x, y, labels, n, OFF | {"mixup_alpha": 0.4}, 3)[0]  # same seed, same batch
+    np.testing.assert_array_equal(again[1], targets)
+
+
+def test_augment_settings_must_name_every_key() -> None:
+    x, y = np.zeros((4, 3, 2), np.float32), np.arange(4) % 2
+    with pytest.raises(PipelineError, match=r"unknown keys \['reverb'\], missing keys \[\]"):
+        MfccAugmenter(x, y, 2, 2, OFF | {"reverb": 1}, 0)
+    with pytest.raises(PipelineError, match=r"unknown keys \[\], missing keys \['mixup_alpha'\]"):
+        MfccAugmenter(x, y, 2, 2, {k: v for k, v in OFF.items() if k != "mixup_alpha"}, 0)
+    with pytest.raises(PipelineError, match=r"mixup_alpha must be >= 0 \(0: off\), got -1"):
+        MfccAugmenter(x, y, 2, 2, OFF | {"mixup_alpha": -1}, 0)
 
 
 def test_per_utterance_mean_removes_a_channel_offset() -> None:

@@ -47,6 +47,15 @@ def test_model_is_full_int8_and_carries_its_metadata(smoke_build: Path) -> None:
     assert meta["input"]["shape"] == [1, 100, 13]
 
 
+def test_model_ships_without_the_strings_no_interpreter_reads(smoke_build: Path) -> None:
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(
+        bytearray((smoke_build / "model_int8.tflite").read_bytes()))
+    assert all(not t.name for g in model.subgraphs for t in g.tensors)
+    assert not model.signatureDefs
+
+
 def test_tflm_scores_do_not_depend_on_the_previous_clip(smoke_build: Path) -> None:
     meta = load_meta(smoke_build)
     x = quantize_input(load_split(smoke_build / "features" / "test.npz")["x"][:3], meta)

@@ -6,8 +6,9 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import numpy as np
+import pytest
 
-from data.config import load_config
+from data.config import PipelineError, load_config
 from train.__main__ import train_once
 
 
@@ -25,3 +26,11 @@ def test_same_seed_same_model_whatever_trained_before(tiny_splits: tuple[dict, d
     # a model stays usable after later trainings (train keeps the first seed's model while training the others)
     np.testing.assert_array_equal(first.predict(val["x"], verbose=0), again.predict(val["x"], verbose=0))
     assert not all(np.array_equal(a, b) for a, b in zip(w1, w3))  # the seed does matter
+
+
+def test_label_smoothing_outside_0_1_is_rejected(tiny_splits: tuple[dict, dict]) -> None:
+    train, val = tiny_splits
+    config = load_config()
+    config["train"] = config["train"] | {"label_smoothing": 1.0}
+    with pytest.raises(PipelineError, match=r"\[train\]: label_smoothing must be in \[0, 1\), got 1.0"):
+        train_once(train, val, config, 7, 1, None, verbose=0)

@@ -98,8 +98,8 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
     real = np.array([not is_synthetic(str(s)) for s in train["sources"]])
     repeats = np.where(real, int(tcfg["real_oversample"]), 1)
     model = build_model(x_train.shape[1:], len(labels), config["model"], architecture)
-    augmenter = MfccAugmenter(x_train, y_train, int(tcfg["batch_size"]), config.get("augment", {}), seed, origin,
-                              repeats)
+    augmenter = MfccAugmenter(x_train, y_train, len(labels), int(tcfg["batch_size"]), config["augment"], seed,
+                              origin, repeats)
     epochs = max(epochs, math.ceil(min_updates / len(augmenter)))
     # Cosine decay to zero over the planned epochs: the last epochs fine-tune at a small rate instead of
     # bouncing at a large one (the validation split is synthetic, a weak guide for when to stop on real speech).
@@ -109,14 +109,19 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
         from train.distill import Distiller
 
         trainer = Distiller(model, teachers, float(tcfg["distill_weight"]))
-    trainer.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy",
-                    metrics=["accuracy"])
+    smoothing = float(tcfg["label_smoothing"])
+    if not 0.0 <= smoothing < 1.0:
+        raise PipelineError(f"config.toml [train]: label_smoothing must be in [0, 1), got {smoothing}")
+    # Targets are class probabilities (mixup mixes them), so the loss is the categorical cross-entropy.
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
+    trainer.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
     callbacks: list = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=int(tcfg["patience"]),
                                                      restore_best_weights=True)]
     if out_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard" / f"seed{seed}")))
     start = time.perf_counter()
-    fit = trainer.fit(augmenter, validation_data=(x_val, val["y"]), epochs=epochs, callbacks=callbacks,
+    y_val = np.eye(len(labels), dtype=np.float32)[val["y"]]
+    fit = trainer.fit(augmenter, validation_data=(x_val, y_val), epochs=epochs, callbacks=callbacks,
                       verbose=verbose)
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
     history["seconds_per_epoch"] = (time.perf_counter() - start) / max(len(history["loss"]), 1)

@@ -10,32 +10,31 @@ from typing import Any
 import numpy as np
 import tf_keras as keras
 
-# Defaults of ``config.toml [augment]``; 0 disables an augmentation.
-DEFAULTS = {
-    "time_shift_frames": 10,  # roll the clip by up to this many frames (speech onset varies)
-    "gain_std": 0.3,  # std of an offset added to normalized c0 (loudness)
-    "noise_std": 0.05,  # std of gaussian noise on every normalized coefficient
-    "time_masks": 2,  # SpecAugment: masks of up to `time_mask_frames` frames
-    "time_mask_frames": 8,
-    "coeff_masks": 1,  # SpecAugment: masks of up to `coeff_mask_width` coefficients
-    "coeff_mask_width": 2,
-}
+from data.config import PipelineError
+
+# The keys of ``config.toml [augment]`` (values and their meaning are documented there); 0 disables one.
+KEYS = ("time_shift_frames", "gain_std", "noise_std", "time_masks", "time_mask_frames", "coeff_masks",
+        "coeff_mask_width", "mixup_alpha")
 
 
 class MfccAugmenter(keras.utils.Sequence):
-    """Shuffled, augmented batches of ``(x, y)``; a new random draw every epoch, deterministic by seed.
+    """Shuffled, augmented batches of ``(x, targets)``; a new random draw every epoch, deterministic by seed.
 
     An epoch visits every original clip ``repeats[i]`` times; each visit takes one of the clip's versions (the
-    clip itself or one of its audio-augmented copies) at random, then augments it again in the MFCC domain.
+    clip itself or one of its audio-augmented copies) at random, then augments it again in the MFCC domain and,
+    with ``mixup_alpha`` > 0, mixes it with another clip of the batch (:func:`mixup`). Targets are class
+    probabilities (one-hot, or mixed), for a categorical cross-entropy.
 
     Parameters
     ----------
     x : np.ndarray, shape (m, frames, coeffs)
         Normalized features of every version.
     y : np.ndarray, shape (m,)
+        Class indices.
+    num_labels : int
     batch_size : int
     params : dict
-        Overrides of ``DEFAULTS``.
+        ``config.toml [augment]``: every key of ``KEYS``.
     seed : int
     origin : np.ndarray, shape (m,), optional
         Original clip (0..n-1) each row was made from; every row is its own clip when omitted.
@@ -43,16 +42,18 @@ class MfccAugmenter(keras.utils.Sequence):
         Visits per epoch of each original clip (oversampling); once each when omitted.
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, batch_size: int, params: dict[str, Any], seed: int,
-                 origin: np.ndarray | None = None, repeats: np.ndarray | None = None) -> None:
+    def __init__(self, x: np.ndarray, y: np.ndarray, num_labels: int, batch_size: int, params: dict[str, Any],
+                 seed: int, origin: np.ndarray | None = None, repeats: np.ndarray | None = None) -> None:
         super().__init__()
-        unknown = set(params) - set(DEFAULTS)
-        if unknown:
-            from data.config import PipelineError
-
-            raise PipelineError(f"config.toml [augment]: unknown keys {sorted(unknown)}")
-        self.x, self.y, self.batch_size = x, y, batch_size
-        self.p = DEFAULTS | params
+        unknown, missing = sorted(set(params) - set(KEYS)), sorted(set(KEYS) - set(params))
+        if unknown or missing:
+            raise PipelineError(f"config.toml [augment]: unknown keys {unknown}, missing keys {missing}")
+        if float(params["mixup_alpha"]) < 0:
+            raise PipelineError(f"config.toml [augment]: mixup_alpha must be >= 0 (0: off), got "
+                                f"{params['mixup_alpha']}")
+        self.x, self.batch_size = x, batch_size
+        self.targets = np.eye(num_labels, dtype=np.float32)[y]
+        self.p = dict(params)
         self.rng = np.random.default_rng(seed)
         origin = np.arange(len(x)) if origin is None else np.asarray(origin)
         n = int(origin.max()) + 1
@@ -72,7 +73,39 @@ class MfccAugmenter(keras.utils.Sequence):
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
-        return augment_batch(self.x[idx], self.p, self.rng), self.y[idx]
+        x = augment_batch(self.x[idx], self.p, self.rng)
+        if self.p["mixup_alpha"]:
+            return mixup(x, self.targets[idx], float(self.p["mixup_alpha"]), self.rng)
+        return x, self.targets[idx]
+
+
+def mixup(x: np.ndarray, targets: np.ndarray, alpha: float,
+          rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Mix every clip of a batch with another one of it, features and targets alike (mixup, Zhang et al. 2018).
+
+    The share of a clip's own content is ``max(w, 1 - w)`` with ``w ~ Beta(alpha, alpha)``, so every mixed clip is
+    still mostly itself. Measured (float, leave-one-speaker-out, one seed): alpha 0.4, +3.4 points on unseen real
+    speakers (README).
+
+    Parameters
+    ----------
+    x : np.ndarray, shape (b, frames, coeffs)
+    targets : np.ndarray, shape (b, labels)
+        Class probabilities.
+    alpha : float
+        > 0.
+    rng : np.random.Generator
+
+    Returns
+    -------
+    x, targets : np.ndarray
+        New arrays of the same shapes; each target row still sums to 1.
+    """
+    own = rng.beta(alpha, alpha, len(x)).astype(np.float32)
+    own = np.maximum(own, 1 - own)
+    partner = rng.permutation(len(x))
+    return (own[:, None, None] * x + (1 - own[:, None, None]) * x[partner],
+            own[:, None] * targets + (1 - own[:, None]) * targets[partner])
 
 
 def augment_batch(x: np.ndarray, p: dict[str, Any], rng: np.random.Generator) -> np.ndarray:
