@@ -1,8 +1,9 @@
 """Knowledge distillation: one model learns from the averaged scores of several teacher models and from the labels.
 
-Averaging the scores of models trained on other seeds is the one change measured to help on unseen real speakers
-(see the README), but several models do not fit the board; distillation moves part of that gain into one model of
-the product's size. Only training changes: the student is an ordinary model of the configured architecture.
+Averaging the scores of models trained on other seeds helped on unseen real speakers before mixup and label
+smoothing (see the README), but several models do not fit the board; distillation moves part of that gain into one
+model of the product's size. Only training changes: the student is an ordinary model of the configured
+architecture.
 """
 from __future__ import annotations
 
