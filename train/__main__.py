@@ -82,6 +82,9 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
     keras.backend.clear_session()
     set_seed(seed)
     tcfg = config["train"]
+    smoothing = float(tcfg["label_smoothing"])
+    if not 0.0 <= smoothing < 1.0:
+        raise PipelineError(f"config.toml [train]: label_smoothing must be in [0, 1), got {smoothing}")
     labels = [str(s) for s in train["labels"]]
     ncfg = config["normalization"]
     norm = fit_norm(train["x"], bool(ncfg["per_utterance_mean"]), float(ncfg["clip"]))
@@ -109,9 +112,6 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
         from train.distill import Distiller
 
         trainer = Distiller(model, teachers, float(tcfg["distill_weight"]))
-    smoothing = float(tcfg["label_smoothing"])
-    if not 0.0 <= smoothing < 1.0:
-        raise PipelineError(f"config.toml [train]: label_smoothing must be in [0, 1), got {smoothing}")
     # Targets are class probabilities (mixup mixes them), so the loss is the categorical cross-entropy.
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
     trainer.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
