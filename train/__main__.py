@@ -120,7 +120,7 @@ def train_once(train: dict, val: dict, config: dict, seed: int, epochs: int, out
     if out_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard" / f"seed{seed}")))
     start = time.perf_counter()
-    y_val = np.eye(len(labels), dtype=np.float32)[val["y"]]
+    y_val = keras.utils.to_categorical(val["y"], len(labels))
     fit = trainer.fit(augmenter, validation_data=(x_val, y_val), epochs=epochs, callbacks=callbacks,
                       verbose=verbose)
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}

@@ -52,7 +52,7 @@ class MfccAugmenter(keras.utils.Sequence):
             raise PipelineError(f"config.toml [augment]: mixup_alpha must be >= 0 (0: off), got "
                                 f"{params['mixup_alpha']}")
         self.x, self.batch_size = x, batch_size
-        self.targets = np.eye(num_labels, dtype=np.float32)[y]
+        self.targets = keras.utils.to_categorical(y, num_labels).astype(np.float32)
         self.p = dict(params)
         self.rng = np.random.default_rng(seed)
         origin = np.arange(len(x)) if origin is None else np.asarray(origin)
