@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from data.config import PipelineError
-from data.datasets import Clip
+from data.datasets import Clip, file_cache_key
 from data.features import FeatureParams, mfcc, read_audio
 
 # Spectral slopes of the generated noises: white (0), pink (1/f power), brown (1/f^2 power).
@@ -162,7 +162,7 @@ def augmented_features(clips: list[Clip], params: FeatureParams, p: AudioAugment
     feats, index = [], []
     for i, clip in enumerate(tqdm(clips, desc=desc, unit="clip", mininterval=2.0, disable=not p.copies)):
         for copy in range(p.copies):
-            key = hashlib.sha1(f"{clip.path.resolve()}|{copy}|{p.digest()}|{params.digest()}".encode()).hexdigest()
+            key = hashlib.sha1(f"{file_cache_key(clip.path, params)}|{copy}|{p.digest()}".encode()).hexdigest()
             cached = cache_dir / f"{key}.npy"
             if cached.exists():
                 x = np.load(cached, allow_pickle=False)

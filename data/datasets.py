@@ -132,7 +132,9 @@ def assign_splits(clips: Iterable[Clip], val_percent: int, test_percent: int,
     return out
 
 
-def _cache_key(path: Path, params: FeatureParams) -> str:
+def file_cache_key(path: Path, params: FeatureParams) -> str:
+    """Cache key of features computed from the file at ``path``: a file rewritten in place (same name, new
+    content, e.g. regenerated synthetic takes) gets a new key."""
     st = path.stat()
     ident = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{params.digest()}"
     return hashlib.sha1(ident.encode()).hexdigest()
@@ -168,7 +170,7 @@ def extract_clips(clips: list[Clip], params: FeatureParams, cache_dir: Path, ski
     feats, ok, skipped = [], [], []
     for clip in tqdm(clips, desc=desc, unit="clip", mininterval=1.0):
         try:
-            cached = cache_dir / f"{_cache_key(clip.path, params)}.npy"
+            cached = cache_dir / f"{file_cache_key(clip.path, params)}.npy"
             x = _load_cached(cached, params)
             if x is None:
                 x = extract_file(clip.path, params)

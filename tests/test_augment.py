@@ -54,6 +54,17 @@ def test_audio_copies_are_deterministic_cached_and_differ_from_the_original(tmp_
     assert not np.allclose(x1[0], extract_file(clips[0].path, params))
 
 
+def test_a_clip_rewritten_in_place_is_augmented_again(tmp_path: Path, clips: list[Clip]) -> None:
+    # Regenerated synthetic takes keep their file names; the cache must not hand back copies of the old audio.
+    params = FeatureParams()
+    aug = AudioAugmentParams.from_config(load_config())
+    before, _ = augmented_features(clips, params, aug, tmp_path / "cache")
+    sf.write(clips[0].path, _word(7), SR)
+    after, _ = augmented_features(clips, params, aug, tmp_path / "cache")
+    assert not np.allclose(before[:aug.copies], after[:aug.copies])
+    np.testing.assert_array_equal(before[aug.copies:], after[aug.copies:])
+
+
 def test_noise_is_mixed_at_the_requested_snr() -> None:
     rng = np.random.default_rng(0)
     speech = _word(3)
