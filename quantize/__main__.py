@@ -41,12 +41,14 @@ def firmware_ops(root: Path = REPO_ROOT) -> list[str]:
     files = sorted(root.glob(FIRMWARE_OPS_GLOB))
     if not files:
         raise PipelineError(f"no {FIRMWARE_OPS_GLOB} in {root}: cannot check the model's ops against the firmware")
-    names = set()
-    for f in files:
-        for method in re.findall(r"\.Add(\w+)\(\)", f.read_text()):
-            # AddUnidirectionalSequenceLSTM -> UNIDIRECTIONAL_SEQUENCE_LSTM, AddReverseV2 -> REVERSE_V2
-            names.add(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", method).upper())
-    return sorted(names)
+    return sorted({resolver_op_name(m) for f in files for m in re.findall(r"\.Add(\w+)\(\)", f.read_text())})
+
+
+def resolver_op_name(method: str) -> str:
+    """The builtin op name of a resolver method (without ``Add``): an underscore wherever a lower-case letter meets
+    a capital or a digit (UnidirectionalSequenceLSTM -> UNIDIRECTIONAL_SEQUENCE_LSTM, ReverseV2 -> REVERSE_V2,
+    Conv2D -> CONV_2D)."""
+    return re.sub(r"(?<=[a-z])(?=[A-Z0-9])", "_", method).upper()
 
 
 def check_ops(model_ops: list[str], registered: list[str]) -> None:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import run_stage
-from data.config import PipelineError
+from data.config import PipelineError, load_config
 from data.datasets import load_split
-from quantize.__main__ import check_ops, firmware_ops
+from quantize.__main__ import check_ops, firmware_ops, resolver_op_name
 from quantize.model_io import TflmRunner, load_meta, model_hash, quantize_input, read_metadata
 
 EXPECTED_OPS = ["CONCATENATION", "FULLY_CONNECTED", "MEAN", "REVERSE_V2", "SOFTMAX",
@@ -103,6 +103,32 @@ def test_op_check_reads_the_firmware_and_rejects_a_mismatch() -> None:
         check_ops(EXPECTED_OPS + ["GATHER"], firmware_ops())
     with pytest.raises(PipelineError, match=r"registers unused \['SOFTMAX'\]"):
         check_ops([op for op in EXPECTED_OPS if op != "SOFTMAX"], firmware_ops())
+
+
+def test_resolver_methods_map_to_builtin_op_names() -> None:
+    # Names as in TFLM's MicroMutableOpResolver and in the TFLite schema's BuiltinOperator.
+    for method, op in (("UnidirectionalSequenceLSTM", "UNIDIRECTIONAL_SEQUENCE_LSTM"), ("ReverseV2", "REVERSE_V2"),
+                       ("FullyConnected", "FULLY_CONNECTED"), ("Conv2D", "CONV_2D"),
+                       ("DepthwiseConv2D", "DEPTHWISE_CONV_2D"), ("Softmax", "SOFTMAX")):
+        assert resolver_op_name(method) == op
+
+
+def test_the_optional_convolution_converts_to_ops_the_firmware_must_add() -> None:
+    from quantize.__main__ import convert
+    from quantize.model_io import tflite_ops
+    from train.model import build_model
+
+    config = load_config()
+    config["model"] = config["model"] | {"conv_filters": 4, "conv_kernel": 3, "lstm_units": 4}
+    model = build_model((100, 13), 10, config["model"])
+    assert model.get_layer("conv").kernel.shape == (3, 13, 4)
+    calib = np.random.default_rng(0).normal(size=(8, 100, 13)).astype(np.float32)
+    ops = tflite_ops(convert(model, "bilstm", config, calib))
+    assert sorted(set(ops) - set(EXPECTED_OPS)) == ["CONV_2D", "RESHAPE"]
+    with pytest.raises(PipelineError, match=r"needs \['CONV_2D', 'RESHAPE'\] not registered"):
+        check_ops(ops, firmware_ops())
+    with pytest.raises(PipelineError, match=r"conv_filters >= 0 \(0: no convolution\) and conv_kernel >= 1"):
+        build_model((100, 13), 10, config["model"] | {"conv_filters": -1})
 
 
 def test_evaluate_on_fsdd_arranged_as_label_folders(tmp_path: Path, smoke_build: Path, fsdd_dir: Path) -> None:

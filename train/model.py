@@ -14,7 +14,7 @@ ARCHITECTURES = ("bilstm", "lstm", "gru", "simplernn", "simplernn_ln")
 
 def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[str, Any],
                 architecture: str = "bilstm", batch_size: int | None = None) -> Any:
-    """A recurrent classifier ``(frames, coeffs) -> softmax over labels``.
+    """A recurrent classifier ``(frames, coeffs) -> softmax over labels``, behind an optional 1-D convolution.
 
     The recurrent layers return every frame's state and the model keeps each unit's mean over time (global average
     pooling): every frame of the word contributes, where the last state alone forgets a word followed by silence.
@@ -23,14 +23,16 @@ def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[s
     forward and a backward (``go_backwards``) LSTM, each pooled, then concatenated: the same function as
     ``Bidirectional(LSTM(return_sequences=True))`` plus pooling, but the backward sequence never needs re-reversing
     and no 100-frame concatenation is kept, so TFLM's arena stays small (int8: REVERSE_V2 on the input,
-    2x UNIDIRECTIONAL_SEQUENCE_LSTM, 2x MEAN, CONCATENATION, FULLY_CONNECTED, SOFTMAX).
+    2x UNIDIRECTIONAL_SEQUENCE_LSTM, 2x MEAN, CONCATENATION, FULLY_CONNECTED, SOFTMAX; the optional convolution
+    adds RESHAPE and CONV_2D, which the firmware then has to register).
 
     Parameters
     ----------
     input_shape : (num_frames, num_mfcc)
     num_labels : int
     model_cfg : dict
-        ``lstm_units`` (per direction), ``dense_units`` (0: none), ``dropout``.
+        ``conv_filters`` (0: none) and ``conv_kernel`` of the front convolution, ``lstm_units`` (per direction),
+        ``dense_units`` (0: none), ``dropout``.
     architecture : str
         ``bilstm`` (the product) or one of the comparison baselines in ``ARCHITECTURES``.
     batch_size : int, optional
@@ -43,19 +45,26 @@ def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[s
     units = int(model_cfg["lstm_units"])
     if units <= 0 or num_labels < 2:
         raise PipelineError(f"model needs lstm_units > 0 and >= 2 labels, got {units} and {num_labels}")
+    filters, kernel = int(model_cfg["conv_filters"]), int(model_cfg["conv_kernel"])
+    if filters < 0 or kernel < 1:
+        raise PipelineError(f"model needs conv_filters >= 0 (0: no convolution) and conv_kernel >= 1, got {filters} "
+                            f"and {kernel}")
     inp = keras.Input(shape=input_shape, batch_size=batch_size, name="mfcc")
+    x = inp
+    if filters:
+        x = keras.layers.Conv1D(filters, kernel, padding="same", activation="relu", name="conv")(x)
     pool = keras.layers.GlobalAveragePooling1D
     if architecture == "bilstm":
-        forward = keras.layers.LSTM(units, return_sequences=True, name="lstm_forward")(inp)
-        backward = keras.layers.LSTM(units, return_sequences=True, go_backwards=True, name="lstm_backward")(inp)
+        forward = keras.layers.LSTM(units, return_sequences=True, name="lstm_forward")(x)
+        backward = keras.layers.LSTM(units, return_sequences=True, go_backwards=True, name="lstm_backward")(x)
         x = keras.layers.Concatenate(name="bilstm")([pool(name="pool_forward")(forward),
                                                      pool(name="pool_backward")(backward)])
     elif architecture == "lstm":
-        x = pool()(keras.layers.LSTM(2 * units, return_sequences=True, name="lstm")(inp))
+        x = pool()(keras.layers.LSTM(2 * units, return_sequences=True, name="lstm")(x))
     elif architecture == "gru":
-        x = pool()(keras.layers.GRU(2 * units, return_sequences=True, name="gru")(inp))
+        x = pool()(keras.layers.GRU(2 * units, return_sequences=True, name="gru")(x))
     else:
-        x = keras.layers.SimpleRNN(2 * units, return_sequences=True, name="rnn")(inp)
+        x = keras.layers.SimpleRNN(2 * units, return_sequences=True, name="rnn")(x)
         if architecture == "simplernn_ln":
             x = keras.layers.LayerNormalization(name="ln")(x)
         x = pool()(x)
