@@ -160,9 +160,11 @@ def augmented_features(clips: list[Clip], params: FeatureParams, p: AudioAugment
     cache_dir.mkdir(parents=True, exist_ok=True)
     noises: list[np.ndarray] | None = None  # read only when something is not cached yet
     feats, index = [], []
+    digest = p.digest()
     for i, clip in enumerate(tqdm(clips, desc=desc, unit="clip", mininterval=2.0, disable=not p.copies)):
+        source = f"{file_cache_key(clip.path, params)}|{digest}"  # one stat of the file for all its copies
         for copy in range(p.copies):
-            key = hashlib.sha1(f"{file_cache_key(clip.path, params)}|{copy}|{p.digest()}".encode()).hexdigest()
+            key = hashlib.sha1(f"{source}|{copy}".encode()).hexdigest()
             cached = cache_dir / f"{key}.npy"
             if cached.exists():
                 x = np.load(cached, allow_pickle=False)
