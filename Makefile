@@ -21,6 +21,11 @@ SKIP_BAD ?=
 # NOISE_DIR=<folder of .wav>: real background noise for the augmentation (generated noise otherwise).
 NOISE_DIR ?=
 NOISE_FLAG := $(if $(NOISE_DIR),--noise-dir $(NOISE_DIR),)
+# Screening a recipe change with make cv: FLOAT_ONLY=1 tests the float models only (build/cv_float.md);
+# SET="features.num_mels=26 train.epochs=30" overrides config.toml values for the run.
+FLOAT_ONLY ?=
+SET ?=
+CV_FLAGS := $(if $(FLOAT_ONLY),--float-only,) $(if $(SET),--set $(SET),)
 
 .PHONY: venv features train quantize evaluate bench cv compare-models test clean help
 
@@ -61,7 +66,7 @@ bench: venv
 	$(PY) -m train.bench $(SMOKE_FLAG)
 
 cv: venv
-	$(PY) -m train.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG)
+	$(PY) -m train.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS)
 
 compare-models: venv
 	$(PY) -m train.compare $(SMOKE_FLAG)

@@ -95,3 +95,16 @@ def test_cv_smoke_end_to_end(smoke_build: Path, fsdd_dir: Path) -> None:
     assert set(report["synthetic_only"][0]["tflm_per_speaker"]) == set(speakers)
     assert all(f["train_clips"]["real"] > 0 for f in report["folds"])
     assert "| seed | held-out speaker |" in (smoke_build / "cv.md").read_text()
+
+
+def test_cv_float_only_screening_with_an_override(smoke_build: Path, fsdd_dir: Path) -> None:
+    run_stage("train.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "george", "--build", str(smoke_build),
+              "--float-only", "--set", "augment.mixup_alpha=0.0")
+    report = json.loads((smoke_build / "cv_float.json").read_text())
+    assert report["overrides"] == ["augment.mixup_alpha=0.0"]
+    assert [f["holdout"] for f in report["folds"]] == ["george"]
+    fold = report["folds"][0]
+    assert 0.0 <= fold["float"]["accuracy"] <= 1.0 and "tflm" not in fold
+    assert report["summary"]["float"]["mean"] == fold["float"]["accuracy"]
+    assert "synthetic_only" not in report and not (smoke_build / "cv" / "george-s1234").exists()
+    assert "augment.mixup_alpha=0.0" in (smoke_build / "cv_float.md").read_text()

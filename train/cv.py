@@ -1,12 +1,15 @@
 """Leave-one-speaker-out cross-validation on real speech (``make cv``).
 
     python -m train.cv --fsdd-dir D [--seeds N] [--speakers S ...] [--smoke] [--noise-dir D] [--build build]
+                       [--float-only] [--set SECTION.KEY=VALUE ...]
 
 For every seed and every real FSDD speaker: train on the synthetic training speakers plus the other real speakers
 (with their audio-augmented copies), early-stop on the synthetic validation speakers, convert to full int8 and
 evaluate float / int8 (LiteRT) / int8 on TFLM on all clips of the held-out speaker. Also trains the default
 synthetic-only model per seed and evaluates it on every real speaker. Writes ``build/cv.json`` and ``build/cv.md``;
-fold models stay in ``build/cv/``.
+fold models stay in ``build/cv/``. ``--float-only`` screens a recipe change faster: the float models alone (no
+conversion, no synthetic-only model), into ``build/cv_float.json`` / ``build/cv_float.md``. ``--set`` overrides
+single values of ``config.toml`` for the run (recorded in the report).
 """
 from __future__ import annotations
 
@@ -23,9 +26,9 @@ import numpy as np
 
 from data.__main__ import synth_clips
 from data.augment_audio import AudioAugmentParams, augmented_features
-from data.config import PipelineError, load_config, positive_int, run_main
+from data.config import PipelineError, apply_overrides, load_config, positive_int, run_main
 from data.datasets import Clip, assign_splits, extract_clips, load_fsdd
-from data.features import FeatureParams
+from data.features import FeatureParams, apply_norm
 from data.synth import is_synthetic
 from quantize.__main__ import build_int8
 from quantize.evaluate import compute_metrics, run_backends
@@ -115,7 +118,7 @@ def make_fold(pool: dict[str, dict], holdout: list[str]) -> tuple[dict, dict, di
 
 
 def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int, length: tuple[int, int], out: Path,
-             features: dict[str, Any]) -> dict[str, Any]:
+             features: dict[str, Any], float_only: bool = False) -> dict[str, Any]:
     """Train, convert and evaluate one fold; the model files go to ``out``.
 
     Returns
@@ -123,25 +126,37 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
     dict
         ``holdout``, ``seed``, ``epochs``, ``val_accuracy``, the :func:`quantize.evaluate.compute_metrics` summary
         (accuracy per backend, agreement, sizes) and, for several held-out speakers, TFLM accuracy per speaker.
+        ``float_only``: the float model alone is evaluated (no int8 conversion, nothing written to ``out``).
     """
     train, train_aug, val, test = make_fold(pool, holdout)
     model, norm, history = train_model(train, val, config, seed, length[0], None, ARCH, verbose=0,
                                       train_aug=train_aug, min_updates=length[1])
+    result = {"holdout": holdout if len(holdout) > 1 else holdout[0], "seed": seed, "epochs": len(history["loss"]),
+              "teachers": history["teachers"], "val_accuracy": float(max(history["val_accuracy"])),
+              "n_clips": int(len(test["y"])),
+              "train_clips": {"synthetic": int(sum(is_synthetic(s) for s in train["sources"])),
+                              "real": int(sum(not is_synthetic(s) for s in train["sources"])),
+                              "augmented": int(len(train_aug["y"]))},
+              "params": int(model.count_params())}
+    if float_only:
+        from sklearn.metrics import f1_score
+
+        pred = model.predict(apply_norm(test["x"], norm), verbose=0).argmax(1)
+        result["float"] = {"accuracy": float(np.mean(pred == test["y"])),
+                           "macro_f1": float(f1_score(test["y"], pred, average="macro",
+                                                      labels=range(len(test["labels"])), zero_division=0))}
+        print(f"  seed {seed} held out {result['holdout']}: float {result['float']['accuracy']:.4f} "
+              f"({result['epochs']} epochs)", flush=True)
+        return result
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / FLOAT_FILE)
     _, meta = build_int8(out, model, ARCH, norm, train, features, "fsdd+synth (cv fold)", config)
     scores = run_backends(test["x"], meta, out)
     m = compute_metrics(scores, test["y"], meta)
     pred = scores["tflm"].argmax(1)
-    result = {"holdout": holdout if len(holdout) > 1 else holdout[0], "seed": seed, "epochs": len(history["loss"]),
-              "teachers": history["teachers"], "val_accuracy": float(max(history["val_accuracy"])),
-              "n_clips": m["n_clips"],
-              "train_clips": {"synthetic": int(sum(is_synthetic(s) for s in train["sources"])),
-                              "real": int(sum(not is_synthetic(s) for s in train["sources"])),
-                              "augmented": int(len(train_aug["y"]))},
-              **{k: {"accuracy": m[k]["accuracy"], "macro_f1": m[k]["macro_f1"]} for k in ("float", "int8", "tflm")},
-              "agreement": m["agreement"], "model_bytes": m["model_bytes"], "arena_bytes": m["arena_bytes"],
-              "ops": meta["ops"], "params": int(model.count_params())}
+    result.update({k: {"accuracy": m[k]["accuracy"], "macro_f1": m[k]["macro_f1"]} for k in ("float", "int8", "tflm")})
+    result.update({"agreement": m["agreement"], "model_bytes": m["model_bytes"], "arena_bytes": m["arena_bytes"],
+                   "ops": meta["ops"]})
     if len(holdout) > 1:
         result["tflm_per_speaker"] = {s: float(np.mean(pred[test["sources"] == s] == test["y"][test["sources"] == s]))
                                       for s in holdout}
@@ -187,7 +202,7 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     lines = ["# Leave-one-speaker-out on real speech (FSDD)", "",
              f"Train: {report['protocol']}. Seeds {report['seeds']}; {report['epochs']} epochs, more where "
              f"needed for {report['min_updates']} updates; "
-             f"smoke: {report['smoke']}.", "",
+             f"smoke: {report['smoke']}; overrides of config.toml: {', '.join(report['overrides']) or 'none'}.", "",
              "| seed | held-out speaker | clips | float | int8 (LiteRT) | int8 on TFLM | agreement float/TFLM | "
              "epochs |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for f in report["folds"]:
@@ -218,8 +233,38 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def summarize_float(folds: list[dict]) -> dict[str, Any]:
+    """Float accuracy over every (seed, speaker) fold, per speaker and per seed: the screening summary."""
+    acc = [f["float"]["accuracy"] for f in folds]
+    return {"folds": len(folds), "float": _stats(acc),
+            "float_per_speaker": {sp: _stats([f["float"]["accuracy"] for f in folds if f["holdout"] == sp])
+                                  for sp in sorted({f["holdout"] for f in folds})},
+            "float_mean_per_seed": _stats([float(np.mean([f["float"]["accuracy"] for f in folds if f["seed"] == s]))
+                                           for s in sorted({f["seed"] for f in folds})])}
+
+
+def write_markdown_float(path: Path, report: dict[str, Any]) -> None:
+    """``build/cv_float.md``: every fold and the summary of a float-only screening run."""
+    s = report["summary"]
+    lines = ["# Leave-one-speaker-out on real speech (FSDD), float model only (screening)", "",
+             f"Train: {report['protocol']}. Seeds {report['seeds']}; overrides of config.toml: "
+             f"{', '.join(report['overrides']) or 'none'}. No int8 conversion: `make cv` without FLOAT_ONLY measures "
+             f"the targets.", "",
+             "| seed | held-out speaker | clips | float | epochs |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {f['seed']} | {f['holdout']} | {f['n_clips']} | {f['float']['accuracy']:.4f} | {f['epochs']} |"
+              for f in report["folds"]]
+    lines += ["", "| summary | mean | std | worst |", "| --- | --- | --- | --- |",
+              f"| float accuracy, all folds | {s['float']['mean']:.4f} | {s['float']['std']:.4f} | "
+              f"{s['float']['min']:.4f} |"]
+    lines += [f"| float accuracy, {sp} held out | {st['mean']:.4f} | {st['std']:.4f} | {st['min']:.4f} |"
+              for sp, st in s["float_per_speaker"].items()]
+    t = s["float_mean_per_seed"]
+    lines.append(f"| float mean accuracy per seed | {t['mean']:.4f} | {t['std']:.4f} | {t['min']:.4f} |")
+    path.write_text("\n".join(lines) + "\n")
+
+
 def main(args: argparse.Namespace) -> dict[str, Any]:
-    config = load_config()
+    config = apply_overrides(load_config(), args.set)
     limits = config["cv"]
     length = schedule(config, args.smoke)
     pool = build_pool(args.build, args.fsdd_dir, config, args.smoke, args.noise_dir)
@@ -234,20 +279,30 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     folds, synth_only = [], []
     seed0 = int(config["train"]["seed"])
     for seed in range(seed0, seed0 + args.seeds):
-        print(f"seed {seed}: synthetic-only model, then {len(held_out)} folds", flush=True)
-        synth_only.append(run_fold(pool, speakers, config, seed, length, args.build / "cv" / f"synth-only-s{seed}",
-                                   features))
+        if not args.float_only:
+            print(f"seed {seed}: synthetic-only model, then {len(held_out)} folds", flush=True)
+            synth_only.append(run_fold(pool, speakers, config, seed, length,
+                                       args.build / "cv" / f"synth-only-s{seed}", features))
         for sp in held_out:
-            folds.append(run_fold(pool, [sp], config, seed, length, args.build / "cv" / f"{sp}-s{seed}", features))
+            folds.append(run_fold(pool, [sp], config, seed, length, args.build / "cv" / f"{sp}-s{seed}", features,
+                                  args.float_only))
     report = {"protocol": "synthetic training speakers + all real FSDD speakers but one (with audio-augmented "
                           "copies, real clips oversampled); early stopping on synthetic validation speakers; test = "
                           "every clip of the held-out real speaker",
               "fsdd_dir": str(args.fsdd_dir), "speakers": speakers, "seeds": list(range(seed0, seed0 + args.seeds)),
               "epochs": length[0], "min_updates": length[1], "smoke": args.smoke, "model_config": config["model"],
               "normalization": config["normalization"], "augment_audio": config.get("augment_audio", {}),
-              "limits": limits, "folds": folds, "synthetic_only": synth_only,
-              "summary": summarize(folds, synth_only, limits)}
+              "overrides": args.set, "limits": limits, "folds": folds}
     args.build.mkdir(parents=True, exist_ok=True)
+    if args.float_only:
+        report["summary"] = summarize_float(folds)
+        (args.build / "cv_float.json").write_text(json.dumps(report, indent=1))
+        write_markdown_float(args.build / "cv_float.md", report)
+        s = report["summary"]["float"]
+        print(f"cv (float only): accuracy mean {s['mean']:.4f} ± {s['std']:.4f}, min {s['min']:.4f} over "
+              f"{len(folds)} folds -> {args.build / 'cv_float.md'}")
+        return report
+    report.update({"synthetic_only": synth_only, "summary": summarize(folds, synth_only, limits)})
     (args.build / "cv.json").write_text(json.dumps(report, indent=1))
     write_markdown(args.build / "cv.md", report)
     s = report["summary"]
@@ -266,6 +321,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--speakers", nargs="*", help="hold out only these real speakers, one fold each (default: all)")
     p.add_argument("--noise-dir", type=Path, help="folder of background-noise WAVs mixed into training clips")
     p.add_argument("--smoke", action="store_true", help="tiny data and a couple of epochs, for tests")
+    p.add_argument("--float-only", action="store_true",
+                   help="screening: train the folds and test the float model only (no int8, no synthetic-only "
+                        "model); writes build/cv_float.json and build/cv_float.md")
+    p.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override config.toml values for this run (TOML values, e.g. features.num_mels=26)")
     p.add_argument("--build", type=Path, default=Path("build"))
     return p.parse_args(argv)
 
