@@ -12,7 +12,7 @@ from conftest import run_stage
 from data.config import PipelineError, load_config
 from data.datasets import Clip
 from train.collapse import check_collapse
-from train.cv import _arrays, make_fold, summarize
+from train.cv import _arrays, make_fold, summarize, top_confusions
 
 LABELS = ["zero", "one"]
 
@@ -54,22 +54,32 @@ def test_fold_rejects_unknown_speaker_and_foreign_augmented_clips(pool: dict) ->
         make_fold(pool, ["george"])
 
 
-def _fold(seed: int, speaker: str, acc: float, agree: float = 1.0) -> dict:
+def _fold(seed: int, speaker: str, acc: float, agree: float = 1.0, confusion: list | None = None) -> dict:
     return {"seed": seed, "holdout": speaker, "model_bytes": 20000, "arena_bytes": 10000,
-            "float": {"accuracy": acc}, "int8": {"accuracy": acc}, "tflm": {"accuracy": acc},
+            "float": {"accuracy": acc}, "int8": {"accuracy": acc},
+            "tflm": {"accuracy": acc, "confusion": confusion or [[10, 0], [0, 10]]},
             "agreement": {"float_tflm": agree}}
 
 
 def test_summary_checks_pass_and_fail() -> None:
     limits = load_config()["cv"]
     good = [_fold(s, sp, 0.99) for s in (1, 2) for sp in ("a", "b")]
-    assert summarize(good, [_fold(1, "all", 0.5)], limits)["passed"]
+    assert summarize(good, [_fold(1, "all", 0.5)], limits, LABELS)["passed"]
     weak_fold = good[:-1] + [_fold(2, "b", 0.90)]
-    s = summarize(weak_fold, [_fold(1, "all", 0.5)], limits)
+    s = summarize(weak_fold, [_fold(1, "all", 0.5)], limits, LABELS)
     assert not s["passed"] and not s["checks"]["min_fold_tflm_accuracy"]
     assert s["tflm_per_speaker"]["b"]["min"] == pytest.approx(0.90)
-    assert not summarize([_fold(1, "a", 0.99, agree=0.9)], [_fold(1, "all", 0.5)], limits)["checks"][
+    assert not summarize([_fold(1, "a", 0.99, agree=0.9)], [_fold(1, "all", 0.5)], limits, LABELS)["checks"][
         "agreement_float_tflm"]
+
+
+def test_top_confusions_sum_seeds_per_speaker() -> None:
+    labels = ["zero", "one", "two"]
+    folds = [_fold(1, "a", 0.8, confusion=[[8, 2, 0], [0, 9, 1], [0, 3, 7]]),
+             _fold(2, "a", 0.8, confusion=[[9, 1, 0], [0, 10, 0], [0, 4, 6]]),
+             _fold(1, "b", 1.0, confusion=[[10, 0, 0], [0, 10, 0], [0, 0, 10]])]
+    top = top_confusions(folds, "tflm", labels, k=2)
+    assert top == {"a": [["two", "one", 7], ["zero", "one", 3]], "b": []}
 
 
 def test_collapse_check_fires_on_constant_predictions_only() -> None:
@@ -95,6 +105,8 @@ def test_cv_smoke_end_to_end(smoke_build: Path, fsdd_dir: Path) -> None:
     assert set(report["synthetic_only"][0]["tflm_per_speaker"]) == set(speakers)
     assert all(f["train_clips"]["real"] > 0 for f in report["folds"])
     assert "| seed | held-out speaker |" in (smoke_build / "cv.md").read_text()
+    assert list(report["summary"]["tflm_top_confusions"]) == ["lucas"]
+    assert np.sum(report["folds"][0]["tflm"]["confusion"]) == report["folds"][0]["n_clips"]
 
 
 def test_cv_float_only_screening_with_an_override(smoke_build: Path, fsdd_dir: Path) -> None:
@@ -107,4 +119,7 @@ def test_cv_float_only_screening_with_an_override(smoke_build: Path, fsdd_dir: P
     assert 0.0 <= fold["float"]["accuracy"] <= 1.0 and "tflm" not in fold
     assert report["summary"]["float"]["mean"] == fold["float"]["accuracy"]
     assert "synthetic_only" not in report and not (smoke_build / "cv" / "george-s1234").exists()
-    assert "augment.mixup_alpha=0.0" in (smoke_build / "cv_float.md").read_text()
+    assert list(report["summary"]["float_top_confusions"]) == ["george"]
+    assert np.sum(fold["float"]["confusion"]) == fold["n_clips"]
+    md = (smoke_build / "cv_float.md").read_text()
+    assert "augment.mixup_alpha=0.0" in md and "| george |" in md.split("Most frequent errors")[1]

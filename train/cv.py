@@ -142,9 +142,13 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
         from sklearn.metrics import f1_score
 
         pred = model.predict(apply_norm(test["x"], norm), verbose=0).argmax(1)
+        from sklearn.metrics import confusion_matrix
+
+        classes = range(len(test["labels"]))
         result["float"] = {"accuracy": float(np.mean(pred == test["y"])),
-                           "macro_f1": float(f1_score(test["y"], pred, average="macro",
-                                                      labels=range(len(test["labels"])), zero_division=0))}
+                           "macro_f1": float(f1_score(test["y"], pred, average="macro", labels=classes,
+                                                      zero_division=0)),
+                           "confusion": confusion_matrix(test["y"], pred, labels=classes).tolist()}
         print(f"  seed {seed} held out {result['holdout']}: float {result['float']['accuracy']:.4f} "
               f"({result['epochs']} epochs)", flush=True)
         return result
@@ -155,6 +159,7 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
     m = compute_metrics(scores, test["y"], meta)
     pred = scores["tflm"].argmax(1)
     result.update({k: {"accuracy": m[k]["accuracy"], "macro_f1": m[k]["macro_f1"]} for k in ("float", "int8", "tflm")})
+    result["tflm"]["confusion"] = m["tflm"]["confusion"]
     result.update({"agreement": m["agreement"], "model_bytes": m["model_bytes"], "arena_bytes": m["arena_bytes"],
                    "ops": meta["ops"]})
     if len(holdout) > 1:
@@ -166,13 +171,41 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
     return result
 
 
+def top_confusions(folds: list[dict], backend: str, labels: list[str], k: int = 3) -> dict[str, list[list]]:
+    """The ``k`` most frequent errors per held-out speaker, summed over seeds.
+
+    Returns
+    -------
+    dict
+        Speaker -> ``[[true label, predicted label, clips], ...]``, most frequent first; speakers without errors
+        get an empty list.
+    """
+    out = {}
+    for sp in sorted({f["holdout"] for f in folds}):
+        c = np.sum([f[backend]["confusion"] for f in folds if f["holdout"] == sp], axis=0)
+        np.fill_diagonal(c, 0)
+        order = np.argsort(-c, axis=None, kind="stable")[:k]
+        out[sp] = [[labels[i], labels[j], int(c[i, j])] for i, j in zip(*np.unravel_index(order, c.shape))
+                   if c[i, j] > 0]
+    return out
+
+
+def _confusion_lines(confusions: dict[str, list[list]], backend: str) -> list[str]:
+    lines = ["", f"## Most frequent errors per held-out speaker ({backend}, clips summed over seeds)", "",
+             "| held-out speaker | true → predicted (clips) |", "| --- | --- |"]
+    return lines + [f"| {sp} | {', '.join(f'{t} → {p} ({n})' for t, p, n in top) or 'none'} |"
+                    for sp, top in confusions.items()]
+
+
 def _stats(values: list[float]) -> dict[str, float]:
     return {"mean": float(np.mean(values)), "std": float(np.std(values)), "min": float(np.min(values)),
             "max": float(np.max(values))}
 
 
-def summarize(folds: list[dict], synth_only: list[dict], limits: dict[str, float]) -> dict[str, Any]:
-    """Means/minima over every (seed, speaker) fold, per speaker, and the pass/fail of each target in ``limits``."""
+def summarize(folds: list[dict], synth_only: list[dict], limits: dict[str, float],
+              labels: list[str]) -> dict[str, Any]:
+    """Means/minima over every (seed, speaker) fold, per speaker, the most frequent errors per speaker and the
+    pass/fail of each target in ``limits``."""
     acc = {k: [f[k]["accuracy"] for f in folds] for k in ("float", "int8", "tflm")}
     drop = [f["float"]["accuracy"] - f["tflm"]["accuracy"] for f in folds]
     agree = [f["agreement"]["float_tflm"] for f in folds]
@@ -185,7 +218,8 @@ def summarize(folds: list[dict], synth_only: list[dict], limits: dict[str, float
          "tflm_mean_per_seed": _stats(per_seed_means),
          "accuracy_drop_float_tflm": _stats(drop), "agreement_float_tflm": _stats(agree),
          "model_bytes": max(f["model_bytes"] for f in folds), "arena_bytes": max(f["arena_bytes"] for f in folds),
-         "synthetic_only_tflm_on_real": _stats([f["tflm"]["accuracy"] for f in synth_only])}
+         "synthetic_only_tflm_on_real": _stats([f["tflm"]["accuracy"] for f in synth_only]),
+         "tflm_top_confusions": top_confusions(folds, "tflm", labels)}
     s["checks"] = {"mean_tflm_accuracy": s["tflm"]["mean"] >= limits["min_mean_accuracy"],
                    "min_fold_tflm_accuracy": s["tflm"]["min"] >= limits["min_fold_accuracy"],
                    "model_bytes": s["model_bytes"] <= limits["max_model_bytes"],
@@ -228,19 +262,22 @@ def write_markdown(path: Path, report: dict[str, Any]) -> None:
     for f in report["synthetic_only"]:
         lines.append(f"| {f['seed']} | {f['float']['accuracy']:.4f} | {f['tflm']['accuracy']:.4f} | "
                      + " | ".join(f"{f['tflm_per_speaker'][sp]:.4f}" for sp in report["speakers"]) + " |")
+    lines += _confusion_lines(s["tflm_top_confusions"], "int8 on TFLM")
     lines += ["", "## Targets (agreement and drop: mean over folds)", "", "| check | passed |", "| --- | --- |"]
     lines += [f"| {k} | {'yes' if v else 'NO'} |" for k, v in s["checks"].items()]
     path.write_text("\n".join(lines) + "\n")
 
 
-def summarize_float(folds: list[dict]) -> dict[str, Any]:
-    """Float accuracy over every (seed, speaker) fold, per speaker and per seed: the screening summary."""
+def summarize_float(folds: list[dict], labels: list[str]) -> dict[str, Any]:
+    """Float accuracy over every (seed, speaker) fold, per speaker and per seed, and the most frequent errors per
+    speaker: the screening summary."""
     acc = [f["float"]["accuracy"] for f in folds]
     return {"folds": len(folds), "float": _stats(acc),
             "float_per_speaker": {sp: _stats([f["float"]["accuracy"] for f in folds if f["holdout"] == sp])
                                   for sp in sorted({f["holdout"] for f in folds})},
             "float_mean_per_seed": _stats([float(np.mean([f["float"]["accuracy"] for f in folds if f["seed"] == s]))
-                                           for s in sorted({f["seed"] for f in folds})])}
+                                           for s in sorted({f["seed"] for f in folds})]),
+            "float_top_confusions": top_confusions(folds, "float", labels)}
 
 
 def write_markdown_float(path: Path, report: dict[str, Any]) -> None:
@@ -260,6 +297,7 @@ def write_markdown_float(path: Path, report: dict[str, Any]) -> None:
               for sp, st in s["float_per_speaker"].items()]
     t = s["float_mean_per_seed"]
     lines.append(f"| float mean accuracy per seed | {t['mean']:.4f} | {t['std']:.4f} | {t['min']:.4f} |")
+    lines += _confusion_lines(s["float_top_confusions"], "float")
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -276,6 +314,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         raise PipelineError(f"--speakers: no real clips of {unknown} (speakers: {speakers})")
     held_out = sorted(args.speakers) if args.speakers else speakers
     features = FeatureParams.from_config(config).to_dict()
+    labels = [str(lab) for lab in pool["real"]["labels"]]
     folds, synth_only = [], []
     seed0 = int(config["train"]["seed"])
     for seed in range(seed0, seed0 + args.seeds):
@@ -295,14 +334,14 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
               "overrides": args.set, "limits": limits, "folds": folds}
     args.build.mkdir(parents=True, exist_ok=True)
     if args.float_only:
-        report["summary"] = summarize_float(folds)
+        report["summary"] = summarize_float(folds, labels)
         (args.build / "cv_float.json").write_text(json.dumps(report, indent=1))
         write_markdown_float(args.build / "cv_float.md", report)
         s = report["summary"]["float"]
         print(f"cv (float only): accuracy mean {s['mean']:.4f} ± {s['std']:.4f}, min {s['min']:.4f} over "
               f"{len(folds)} folds -> {args.build / 'cv_float.md'}")
         return report
-    report.update({"synthetic_only": synth_only, "summary": summarize(folds, synth_only, limits)})
+    report.update({"synthetic_only": synth_only, "summary": summarize(folds, synth_only, limits, labels)})
     (args.build / "cv.json").write_text(json.dumps(report, indent=1))
     write_markdown(args.build / "cv.md", report)
     s = report["summary"]
