@@ -139,11 +139,9 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
                               "augmented": int(len(train_aug["y"]))},
               "params": int(model.count_params())}
     if float_only:
-        from sklearn.metrics import f1_score
+        from sklearn.metrics import confusion_matrix, f1_score
 
         pred = model.predict(apply_norm(test["x"], norm), verbose=0).argmax(1)
-        from sklearn.metrics import confusion_matrix
-
         classes = range(len(test["labels"]))
         result["float"] = {"accuracy": float(np.mean(pred == test["y"])),
                            "macro_f1": float(f1_score(test["y"], pred, average="macro", labels=classes,
