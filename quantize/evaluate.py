@@ -50,6 +50,17 @@ def _rmse_cos(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return rmse, float(np.mean(cos))
 
 
+def label_metrics(y: np.ndarray, pred: np.ndarray, num_labels: int) -> dict[str, Any]:
+    """Accuracy, macro F1 and the confusion matrix (rows: true label, columns: predicted label) of predicted label
+    indices ``pred`` (n,) against ``y`` (n,)."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    classes = range(num_labels)
+    return {"accuracy": float(accuracy_score(y, pred)),
+            "macro_f1": float(f1_score(y, pred, average="macro", labels=classes, zero_division=0)),
+            "confusion": confusion_matrix(y, pred, labels=classes).tolist()}
+
+
 def compute_metrics(scores: dict[str, np.ndarray], y: np.ndarray, meta: dict[str, Any]) -> dict[str, Any]:
     """The metrics schema shared by ``build/metrics.json`` and ``make evaluate``.
 
@@ -60,7 +71,7 @@ def compute_metrics(scores: dict[str, np.ndarray], y: np.ndarray, meta: dict[str
     y : np.ndarray, shape (n,)
         True label indices.
     """
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
+    from sklearn.metrics import f1_score, roc_auc_score
 
     labels = meta["labels"]
     pred = {k: v.argmax(axis=1) for k, v in scores.items()}
@@ -68,12 +79,7 @@ def compute_metrics(scores: dict[str, np.ndarray], y: np.ndarray, meta: dict[str
              "tflm": dequantize_output(scores["tflm"], meta)}
     m: dict[str, Any] = {"n_clips": int(len(y)), "labels": labels}
     for k in BACKENDS:
-        m[k] = {"accuracy": float(accuracy_score(y, pred[k])),
-                "macro_f1": float(f1_score(y, pred[k], average="macro", labels=range(len(labels)),
-                                           zero_division=0)),
-                "predictions": prediction_stats(probs[k]),
-                # rows: true label, columns: predicted label, both in the order of `labels`
-                "confusion": confusion_matrix(y, pred[k], labels=range(len(labels))).tolist()}
+        m[k] = {**label_metrics(y, pred[k], len(labels)), "predictions": prediction_stats(probs[k])}
         if len(labels) == 2 and len(set(y.tolist())) == 2:
             # Binary task: the second label is the positive class.
             m[k]["roc_auc"] = float(roc_auc_score(y, probs[k][:, 1]))

@@ -31,7 +31,7 @@ from data.datasets import Clip, assign_splits, extract_clips, load_fsdd
 from data.features import FeatureParams, apply_norm
 from data.synth import is_synthetic
 from quantize.__main__ import build_int8
-from quantize.evaluate import compute_metrics, run_backends
+from quantize.evaluate import compute_metrics, label_metrics, run_backends
 from quantize.model_io import FLOAT_FILE
 from train.__main__ import schedule, train_model
 
@@ -139,14 +139,8 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
                               "augmented": int(len(train_aug["y"]))},
               "params": int(model.count_params())}
     if float_only:
-        from sklearn.metrics import confusion_matrix, f1_score
-
         pred = model.predict(apply_norm(test["x"], norm), verbose=0).argmax(1)
-        classes = range(len(test["labels"]))
-        result["float"] = {"accuracy": float(np.mean(pred == test["y"])),
-                           "macro_f1": float(f1_score(test["y"], pred, average="macro", labels=classes,
-                                                      zero_division=0)),
-                           "confusion": confusion_matrix(test["y"], pred, labels=classes).tolist()}
+        result["float"] = label_metrics(test["y"], pred, len(test["labels"]))
         print(f"  seed {seed} held out {result['holdout']}: float {result['float']['accuracy']:.4f} "
               f"({result['epochs']} epochs)", flush=True)
         return result
