@@ -23,9 +23,11 @@ NOISE_DIR ?=
 NOISE_FLAG := $(if $(NOISE_DIR),--noise-dir $(NOISE_DIR),)
 # Screening a recipe change with make cv: FLOAT_ONLY=1 tests the float models only (build/cv_float.md);
 # SET="features.num_mels=26 train.epochs=30" overrides config.toml values for the run.
+# CURVE=1: accuracy against the number of real training speakers (build/cv_curve.md).
 FLOAT_ONLY ?=
 SET ?=
-CV_FLAGS := $(if $(FLOAT_ONLY),--float-only,) $(if $(SET),--set $(SET),)
+CURVE ?=
+CV_FLAGS := $(if $(FLOAT_ONLY),--float-only,) $(if $(CURVE),--curve,) $(if $(SET),--set $(SET),)
 
 .PHONY: venv features train quantize evaluate bench cv compare-models test clean help
 

@@ -12,7 +12,7 @@ from conftest import run_stage
 from data.config import PipelineError, load_config
 from data.datasets import Clip
 from train.collapse import check_collapse
-from train.cv import _arrays, make_fold, summarize, top_confusions
+from train.cv import _arrays, make_fold, summarize, summarize_curve, top_confusions
 
 LABELS = ["zero", "one"]
 
@@ -38,6 +38,14 @@ def test_fold_holds_out_exactly_one_speaker(pool: dict, held: str) -> None:
     assert set(train_aug["ids"].tolist()) <= set(train["ids"].tolist())
     assert {"synth-a", "synth-b"} <= set(train["sources"].tolist())
     assert len(set(train["sources"].tolist()) - {"synth-a", "synth-b"}) == 2  # the other real speakers train
+
+
+def test_fold_trains_only_the_given_real_speakers(pool: dict) -> None:
+    train, train_aug, _, test = make_fold(pool, ["george"], ["lucas"])
+    real = {s for s in train["sources"].tolist() + train_aug["sources"].tolist() if not s.startswith("synth-")}
+    assert real == {"lucas"} and set(test["sources"].tolist()) == {"george"}
+    with pytest.raises(PipelineError, match="leaks held-out speakers \\['george'\\]"):
+        make_fold(pool, ["george"], ["george", "lucas"])
 
 
 def test_synthetic_only_fold_has_no_real_training_clip(pool: dict) -> None:
@@ -82,6 +90,23 @@ def test_top_confusions_sum_seeds_per_speaker() -> None:
     assert top == {"a": [["two", "one", 7], ["zero", "one", 3]], "b": []}
 
 
+def _entry(k: int, speaker: str, acc: float) -> dict:
+    return {"real_speakers": k, "seed": 1, "holdout": speaker, "train_speakers": [], "accuracy": acc}
+
+
+def test_curve_summary_averages_subsets_and_extrapolates_the_error() -> None:
+    # Mean errors 0.2, 0.1, 0.05: each speaker halves the error, 0.03 is reached after log(0.15)/log(0.5) = 2.7.
+    entries = [_entry(0, "a", 0.8), _entry(0, "b", 0.8), _entry(1, "a", 0.85), _entry(1, "a", 0.95),
+               _entry(1, "b", 0.9), _entry(2, "a", 0.95), _entry(2, "b", 0.95)]
+    s = summarize_curve(entries, 0.97)
+    assert [p["real_speakers"] for p in s["points"]] == [0, 1, 2]
+    assert s["points"][1]["per_speaker"] == {"a": pytest.approx(0.9), "b": pytest.approx(0.9)}
+    assert s["points"][1]["worst"] == pytest.approx(0.85) and s["points"][1]["tests"] == 3
+    assert s["error_ratio"] == pytest.approx(0.5) and s["speakers_for_target"] == 3
+    flat = summarize_curve([_entry(0, "a", 0.8), _entry(1, "a", 0.7)], 0.97)
+    assert flat["error_ratio"] > 1 and flat["speakers_for_target"] is None
+
+
 def test_collapse_check_fires_on_constant_predictions_only() -> None:
     rng = np.random.default_rng(0)
     diverse = rng.dirichlet(np.ones(10), 200)
@@ -123,3 +148,16 @@ def test_cv_float_only_screening_with_an_override(smoke_build: Path, fsdd_dir: P
     assert np.sum(fold["float"]["confusion"]) == fold["n_clips"]
     md = (smoke_build / "cv_float.md").read_text()
     assert "augment.mixup_alpha=0.0" in md and "| george |" in md.split("Most frequent errors")[1]
+
+
+def test_cv_curve_trains_every_subset_of_the_other_speakers(smoke_build: Path, fsdd_dir: Path) -> None:
+    run_stage("train.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "lucas", "--build", str(smoke_build),
+              "--float-only", "--curve")
+    report = json.loads((smoke_build / "cv_curve.json").read_text())
+    others = set(report["speakers"]) - {"lucas"}
+    subsets = [tuple(e["train_speakers"]) for e in report["entries"]]
+    assert len(subsets) == 2 ** len(others) == len(set(subsets))  # the empty set (synthetic only) included
+    assert all(set(t) <= others and e["holdout"] == "lucas" for t, e in zip(subsets, report["entries"]))
+    points = report["summary"]["points"]
+    assert [p["tests"] for p in points] == [1, 3, 3, 1]
+    assert "| real training speakers | lucas |" in (smoke_build / "cv_curve.md").read_text()

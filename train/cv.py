@@ -1,7 +1,7 @@
 """Leave-one-speaker-out cross-validation on real speech (``make cv``).
 
     python -m train.cv --fsdd-dir D [--seeds N] [--speakers S ...] [--smoke] [--noise-dir D] [--build build]
-                       [--float-only] [--set SECTION.KEY=VALUE ...]
+                       [--float-only] [--curve] [--set SECTION.KEY=VALUE ...]
 
 For every seed and every real FSDD speaker: train on the synthetic training speakers plus the other real speakers
 (with their audio-augmented copies), early-stop on the synthetic validation speakers, convert to full int8 and
@@ -9,7 +9,9 @@ evaluate float / int8 (LiteRT) / int8 on TFLM on all clips of the held-out speak
 synthetic-only model per seed and evaluates it on every real speaker. Writes ``build/cv.json`` and ``build/cv.md``;
 fold models stay in ``build/cv/``. ``--float-only`` screens a recipe change faster: the float models alone (no
 conversion, no synthetic-only model), into ``build/cv_float.json`` / ``build/cv_float.md``. ``--set`` overrides
-single values of ``config.toml`` for the run (recorded in the report).
+single values of ``config.toml`` for the run (recorded in the report). ``--curve`` measures how accuracy on an
+unseen speaker grows with the number of real training speakers (every subset of the others, 0 to all), into
+``build/cv_curve.json`` / ``build/cv_curve.md``.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import argparse
 import json
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -85,7 +88,8 @@ def build_pool(build: Path, fsdd_dir: Path, config: dict, smoke: bool, noise_dir
     return pool
 
 
-def make_fold(pool: dict[str, dict], holdout: list[str]) -> tuple[dict, dict, dict, dict]:
+def make_fold(pool: dict[str, dict], holdout: list[str],
+              train_speakers: list[str] | None = None) -> tuple[dict, dict, dict, dict]:
     """Train / augmented-train / validation / test splits of one fold.
 
     Parameters
@@ -94,22 +98,28 @@ def make_fold(pool: dict[str, dict], holdout: list[str]) -> tuple[dict, dict, di
         From :func:`build_pool`.
     holdout : list of str
         Real speakers that form the test split (all real speakers: the synthetic-only model).
+    train_speakers : list of str, optional
+        Real speakers that train (default: every real speaker not held out); the learning curve over the number
+        of real speakers trains on subsets.
 
     Returns
     -------
     train, train_aug, val, test : dict
-        ``train`` = synthetic training speakers + the other real speakers; ``train_aug`` = augmented copies of
+        ``train`` = synthetic training speakers + the real training speakers; ``train_aug`` = augmented copies of
         exactly those clips; ``val`` = synthetic validation speakers; ``test`` = the held-out speakers' clips.
     """
     real = pool["real"]
     unknown = sorted(set(holdout) - set(real["sources"].tolist()))
     if unknown or not holdout:
         raise PipelineError(f"cv: held-out speakers {unknown or holdout} have no real clips")
+    if train_speakers is None:
+        train_speakers = sorted(set(real["sources"].tolist()) - set(holdout))
     out = np.isin(real["sources"], holdout)
-    out_aug = np.isin(pool["real_aug"]["sources"], holdout)
-    train = _concat(pool["synth_train"], _take(real, ~out))
-    train_aug = _concat(pool["synth_train_aug"], _take(pool["real_aug"], ~out_aug))
-    test, val = _take(real, out), pool["synth_val"]
+    keep, keep_aug = np.isin(real["sources"], train_speakers), np.isin(pool["real_aug"]["sources"], train_speakers)
+    test = _take(real, out)
+    train = _concat(pool["synth_train"], _take(real, keep))
+    train_aug = _concat(pool["synth_train_aug"], _take(pool["real_aug"], keep_aug))
+    val = pool["synth_val"]
     leaked = set(test["sources"].tolist()) & (set(train["sources"].tolist()) | set(train_aug["sources"].tolist())
                                               | set(val["sources"].tolist()))
     if leaked or not set(train_aug["ids"].tolist()) <= set(train["ids"].tolist()):
@@ -117,21 +127,38 @@ def make_fold(pool: dict[str, dict], holdout: list[str]) -> tuple[dict, dict, di
     return train, train_aug, val, test
 
 
+def _per_speaker(pred: np.ndarray, test: dict[str, np.ndarray]) -> dict[str, float]:
+    """Accuracy of ``pred`` on each speaker of a test split."""
+    return {str(s): float(np.mean(pred[test["sources"] == s] == test["y"][test["sources"] == s]))
+            for s in sorted(set(test["sources"].tolist()))}
+
+
+def _fold_name(fold: dict[str, Any]) -> str:
+    held = fold["holdout"] if isinstance(fold["holdout"], str) else "all real"
+    return f"seed {fold['seed']} held out {held}, real training speakers {'+'.join(fold['train_speakers']) or 'none'}"
+
+
 def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int, length: tuple[int, int], out: Path,
-             features: dict[str, Any], float_only: bool = False) -> dict[str, Any]:
+             features: dict[str, Any], float_only: bool = False,
+             train_speakers: list[str] | None = None) -> dict[str, Any]:
     """Train, convert and evaluate one fold; the model files go to ``out``.
+
+    ``train_speakers``: the real speakers that train, as in :func:`make_fold` (default: all not held out).
 
     Returns
     -------
     dict
-        ``holdout``, ``seed``, ``epochs``, ``val_accuracy``, the :func:`quantize.evaluate.compute_metrics` summary
-        (accuracy per backend, agreement, sizes) and, for several held-out speakers, TFLM accuracy per speaker.
-        ``float_only``: the float model alone is evaluated (no int8 conversion, nothing written to ``out``).
+        ``holdout``, ``train_speakers``, ``seed``, ``epochs``, ``val_accuracy``, the
+        :func:`quantize.evaluate.compute_metrics` summary (accuracy per backend, agreement, sizes) and, for several
+        held-out speakers, TFLM accuracy per speaker. ``float_only``: the float model alone is evaluated (no int8
+        conversion, nothing written to ``out``; ``float_per_speaker`` for several held-out speakers).
     """
-    train, train_aug, val, test = make_fold(pool, holdout)
+    train, train_aug, val, test = make_fold(pool, holdout, train_speakers)
     model, norm, history = train_model(train, val, config, seed, length[0], None, ARCH, verbose=0,
                                       train_aug=train_aug, min_updates=length[1])
-    result = {"holdout": holdout if len(holdout) > 1 else holdout[0], "seed": seed, "epochs": len(history["loss"]),
+    result = {"holdout": holdout if len(holdout) > 1 else holdout[0],
+              "train_speakers": sorted({str(s) for s in train["sources"] if not is_synthetic(str(s))}),
+              "seed": seed, "epochs": len(history["loss"]),
               "teachers": history["teachers"], "val_accuracy": float(max(history["val_accuracy"])),
               "n_clips": int(len(test["y"])),
               "train_clips": {"synthetic": int(sum(is_synthetic(s) for s in train["sources"])),
@@ -141,8 +168,10 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
     if float_only:
         pred = model.predict(apply_norm(test["x"], norm), verbose=0).argmax(1)
         result["float"] = label_metrics(test["y"], pred, len(test["labels"]))
-        print(f"  seed {seed} held out {result['holdout']}: float {result['float']['accuracy']:.4f} "
-              f"({result['epochs']} epochs)", flush=True)
+        if len(holdout) > 1:
+            result["float_per_speaker"] = _per_speaker(pred, test)
+        print(f"  {_fold_name(result)}: float {result['float']['accuracy']:.4f} ({result['epochs']} epochs)",
+              flush=True)
         return result
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / FLOAT_FILE)
@@ -155,10 +184,8 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
     result.update({"agreement": m["agreement"], "model_bytes": m["model_bytes"], "arena_bytes": m["arena_bytes"],
                    "ops": meta["ops"]})
     if len(holdout) > 1:
-        result["tflm_per_speaker"] = {s: float(np.mean(pred[test["sources"] == s] == test["y"][test["sources"] == s]))
-                                      for s in holdout}
-    print(f"  seed {seed} held out {'+'.join(holdout) if len(holdout) < 4 else 'all real'}: float "
-          f"{result['float']['accuracy']:.4f} int8 {result['int8']['accuracy']:.4f} tflm "
+        result["tflm_per_speaker"] = _per_speaker(pred, test)
+    print(f"  {_fold_name(result)}: float {result['float']['accuracy']:.4f} int8 {result['int8']['accuracy']:.4f} tflm "
           f"{result['tflm']['accuracy']:.4f} ({result['epochs']} epochs)", flush=True)
     return result
 
@@ -222,13 +249,17 @@ def summarize(folds: list[dict], synth_only: list[dict], limits: dict[str, float
     return s
 
 
+def _overrides(report: dict[str, Any]) -> str:
+    return ", ".join(report["overrides"]) or "none"
+
+
 def write_markdown(path: Path, report: dict[str, Any]) -> None:
     """``build/cv.md``: every fold, the summary and the synthetic-only baseline."""
     s, lim = report["summary"], report["limits"]
     lines = ["# Leave-one-speaker-out on real speech (FSDD)", "",
              f"Train: {report['protocol']}. Seeds {report['seeds']}; {report['epochs']} epochs, more where "
              f"needed for {report['min_updates']} updates; "
-             f"smoke: {report['smoke']}; overrides of config.toml: {', '.join(report['overrides']) or 'none'}.", "",
+             f"smoke: {report['smoke']}; overrides of config.toml: {_overrides(report)}.", "",
              "| seed | held-out speaker | clips | float | int8 (LiteRT) | int8 on TFLM | agreement float/TFLM | "
              "epochs |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for f in report["folds"]:
@@ -277,7 +308,7 @@ def write_markdown_float(path: Path, report: dict[str, Any]) -> None:
     s = report["summary"]
     lines = ["# Leave-one-speaker-out on real speech (FSDD), float model only (screening)", "",
              f"Train: {report['protocol']}. Seeds {report['seeds']}; overrides of config.toml: "
-             f"{', '.join(report['overrides']) or 'none'}. No int8 conversion: `make cv` without FLOAT_ONLY measures "
+             f"{_overrides(report)}. No int8 conversion: `make cv` without FLOAT_ONLY measures "
              f"the targets.", "",
              "| seed | held-out speaker | clips | float | epochs |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {f['seed']} | {f['holdout']} | {f['n_clips']} | {f['float']['accuracy']:.4f} | {f['epochs']} |"
@@ -290,6 +321,97 @@ def write_markdown_float(path: Path, report: dict[str, Any]) -> None:
     t = s["float_mean_per_seed"]
     lines.append(f"| float mean accuracy per seed | {t['mean']:.4f} | {t['std']:.4f} | {t['min']:.4f} |")
     lines += _confusion_lines(s["float_top_confusions"], "float")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def curve_folds(pool: dict[str, dict], speakers: list[str], held_out: list[str], config: dict, seed: int,
+                length: tuple[int, int], build: Path, features: dict[str, Any],
+                float_only: bool) -> list[dict[str, Any]]:
+    """One seed of the learning curve over the number of real training speakers.
+
+    The synthetic-only model (0 real speakers) is trained once and tested on every held-out speaker; then each
+    held-out speaker is tested after training on every subset of 1, 2, ... of the other real speakers.
+
+    Returns
+    -------
+    list of dict
+        One entry per (subset, held-out speaker): ``real_speakers`` (subset size), ``seed``, ``holdout``,
+        ``train_speakers``, ``accuracy`` (TFLM, or float with ``float_only``).
+    """
+    backend = "float" if float_only else "tflm"
+    synth = run_fold(pool, speakers, config, seed, length, build / "cv" / f"curve-synth-only-s{seed}", features,
+                     float_only, [])
+    entries = [{"real_speakers": 0, "seed": seed, "holdout": sp, "train_speakers": [],
+                "accuracy": synth[f"{backend}_per_speaker"][sp]} for sp in held_out]
+    for sp in held_out:
+        others = [o for o in speakers if o != sp]
+        for k in range(1, len(others) + 1):
+            for subset in combinations(others, k):
+                f = run_fold(pool, [sp], config, seed, length, build / "cv" / f"curve-{sp}-{'+'.join(subset)}-s{seed}",
+                             features, float_only, list(subset))
+                entries.append({"real_speakers": k, "seed": seed, "holdout": sp, "train_speakers": list(subset),
+                                "accuracy": f[backend]["accuracy"]})
+    return entries
+
+
+def summarize_curve(entries: list[dict[str, Any]], target: float) -> dict[str, Any]:
+    """Accuracy against the number of real training speakers, and how many speakers the target would take if the
+    error kept falling at the measured rate.
+
+    Parameters
+    ----------
+    entries : list of dict
+        From :func:`curve_folds`.
+    target : float
+        The mean accuracy to reach (``[cv] min_mean_accuracy``).
+
+    Returns
+    -------
+    dict
+        ``points``: per number of real training speakers, the mean accuracy per held-out speaker (over subsets and
+        seeds), their ``mean``, the ``worst`` single test and the number of ``tests`` (model x held-out speaker). ``error_ratio``: the
+        factor by which each added real speaker multiplies the error (a least-squares line through log(1 - mean));
+        ``speakers_for_target``: where that line reaches ``1 - target`` (``None`` when the error does not fall).
+        Both are an extrapolation, not a measurement.
+    """
+    points = []
+    for k in sorted({e["real_speakers"] for e in entries}):
+        at_k = [e for e in entries if e["real_speakers"] == k]
+        per = {sp: float(np.mean([e["accuracy"] for e in at_k if e["holdout"] == sp]))
+               for sp in sorted({e["holdout"] for e in at_k})}
+        points.append({"real_speakers": k, "per_speaker": per, "mean": float(np.mean(list(per.values()))),
+                       "worst": float(min(e["accuracy"] for e in at_k)), "tests": len(at_k)})
+    out: dict[str, Any] = {"points": points, "error_ratio": None, "speakers_for_target": None}
+    errors = np.array([1.0 - p["mean"] for p in points])
+    if len(points) >= 2 and np.all(errors > 0):
+        slope, offset = np.polyfit([p["real_speakers"] for p in points], np.log(errors), 1)
+        out["error_ratio"] = float(np.exp(slope))
+        if slope < 0:
+            out["speakers_for_target"] = int(np.ceil((np.log(1.0 - target) - offset) / slope))
+    return out
+
+
+def write_markdown_curve(path: Path, report: dict[str, Any]) -> None:
+    """``build/cv_curve.md``: accuracy against the number of real training speakers, and every test."""
+    s, speakers = report["summary"], report["held_out"]
+    lines = ["# Learning curve over the number of real training speakers (FSDD)", "",
+             f"Each held-out speaker is tested after training on the synthetic set plus every subset of the other "
+             f"real speakers; accuracy of the {report['backend']} model. Seeds {report['seeds']}; overrides of "
+             f"config.toml: {_overrides(report)}.", "",
+             "| real training speakers | " + " | ".join(speakers) + " | mean | worst test | tests |",
+             "| --- | " + " | ".join("---" for _ in speakers) + " | --- | --- | --- |"]
+    lines += [f"| {p['real_speakers']} | " + " | ".join(f"{p['per_speaker'][sp]:.4f}" for sp in speakers)
+              + f" | {p['mean']:.4f} | {p['worst']:.4f} | {p['tests']} |" for p in s["points"]]
+    if s["error_ratio"] is not None:
+        lines += ["", f"Each added real speaker multiplied the error by {s['error_ratio']:.3f} on average (a line "
+                  f"through log(1 - mean)). At that rate a mean of {report['target']:.2f} would take "
+                  + (f"{s['speakers_for_target']} real training speakers" if s["speakers_for_target"] is not None
+                     else "more speakers than any rate measured here")
+                  + ": an extrapolation, not a measurement."]
+    lines += ["", "| real training speakers | seed | held-out speaker | trained with | accuracy |",
+              "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {e['real_speakers']} | {e['seed']} | {e['holdout']} | {'+'.join(e['train_speakers']) or 'none'} | "
+              f"{e['accuracy']:.4f} |" for e in report["entries"]]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -307,6 +429,8 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     held_out = sorted(args.speakers) if args.speakers else speakers
     features = FeatureParams.from_config(config).to_dict()
     labels = [str(lab) for lab in pool["real"]["labels"]]
+    if args.curve:
+        return run_curve(args, config, pool, speakers, held_out, features, length)
     folds, synth_only = [], []
     seed0 = int(config["train"]["seed"])
     for seed in range(seed0, seed0 + args.seeds):
@@ -344,6 +468,27 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def run_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict], speakers: list[str],
+              held_out: list[str], features: dict[str, Any], length: tuple[int, int]) -> dict[str, Any]:
+    """``--curve``: :func:`curve_folds` for every seed, into ``build/cv_curve.json`` and ``build/cv_curve.md``."""
+    seed0 = int(config["train"]["seed"])
+    seeds = list(range(seed0, seed0 + args.seeds))
+    entries = [e for seed in seeds for e in curve_folds(pool, speakers, held_out, config, seed, length, args.build,
+                                                        features, args.float_only)]
+    target = float(config["cv"]["min_mean_accuracy"])
+    report = {"fsdd_dir": str(args.fsdd_dir), "speakers": speakers, "held_out": held_out, "seeds": seeds,
+              "backend": "float" if args.float_only else "int8 on TFLM", "smoke": args.smoke,
+              "overrides": args.set, "target": target, "entries": entries,
+              "summary": summarize_curve(entries, target)}
+    args.build.mkdir(parents=True, exist_ok=True)
+    (args.build / "cv_curve.json").write_text(json.dumps(report, indent=1))
+    write_markdown_curve(args.build / "cv_curve.md", report)
+    print("cv curve: mean accuracy with " + ", ".join(f"{p['real_speakers']} real speakers {p['mean']:.4f}"
+                                                      for p in report["summary"]["points"])
+          + f" -> {args.build / 'cv_curve.md'}")
+    return report
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m train.cv", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -355,6 +500,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--float-only", action="store_true",
                    help="screening: train the folds and test the float model only (no int8, no synthetic-only "
                         "model); writes build/cv_float.json and build/cv_float.md")
+    p.add_argument("--curve", action="store_true",
+                   help="learning curve: test each held-out speaker after training on every subset of the other "
+                        "real speakers (0, 1, 2, ...); writes build/cv_curve.json and build/cv_curve.md")
     p.add_argument("--set", nargs="*", default=[], metavar="SECTION.KEY=VALUE",
                    help="override config.toml values for this run (TOML values, e.g. features.num_mels=26)")
     p.add_argument("--build", type=Path, default=Path("build"))
