@@ -345,12 +345,11 @@ def curve_folds(pool: dict[str, dict], speakers: list[str], held_out: list[str],
                 "accuracy": synth[f"{backend}_per_speaker"][sp]} for sp in held_out]
     for sp in held_out:
         others = [o for o in speakers if o != sp]
-        for k in range(1, len(others) + 1):
-            for subset in combinations(others, k):
-                f = run_fold(pool, [sp], config, seed, length, build / "cv" / f"curve-{sp}-{'+'.join(subset)}-s{seed}",
-                             features, float_only, list(subset))
-                entries.append({"real_speakers": k, "seed": seed, "holdout": sp, "train_speakers": list(subset),
-                                "accuracy": f[backend]["accuracy"]})
+        for subset in [list(c) for k in range(1, len(others) + 1) for c in combinations(others, k)]:
+            out = build / "cv" / f"curve-{sp}-{'+'.join(subset)}-s{seed}"
+            f = run_fold(pool, [sp], config, seed, length, out, features, float_only, subset)
+            entries.append({"real_speakers": len(subset), "seed": seed, "holdout": sp, "train_speakers": subset,
+                            "accuracy": f[backend]["accuracy"]})
     return entries
 
 
@@ -369,10 +368,10 @@ def summarize_curve(entries: list[dict[str, Any]], target: float) -> dict[str, A
     -------
     dict
         ``points``: per number of real training speakers, the mean accuracy per held-out speaker (over subsets and
-        seeds), their ``mean``, the ``worst`` single test and the number of ``tests`` (model x held-out speaker). ``error_ratio``: the
-        factor by which each added real speaker multiplies the error (a least-squares line through log(1 - mean));
-        ``speakers_for_target``: where that line reaches ``1 - target`` (``None`` when the error does not fall).
-        Both are an extrapolation, not a measurement.
+        seeds), their ``mean``, the ``worst`` single test and the number of ``tests`` (model x held-out speaker).
+        ``error_ratio``: the factor by which each added real speaker multiplies the error (a least-squares line
+        through log(1 - mean)); ``speakers_for_target``: where that line reaches ``1 - target`` (``None`` when the
+        error does not fall). Both are an extrapolation, not a measurement.
     """
     points = []
     for k in sorted({e["real_speakers"] for e in entries}):
@@ -428,12 +427,13 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
         raise PipelineError(f"--speakers: no real clips of {unknown} (speakers: {speakers})")
     held_out = sorted(args.speakers) if args.speakers else speakers
     features = FeatureParams.from_config(config).to_dict()
-    labels = [str(lab) for lab in pool["real"]["labels"]]
-    if args.curve:
-        return run_curve(args, config, pool, speakers, held_out, features, length)
-    folds, synth_only = [], []
     seed0 = int(config["train"]["seed"])
-    for seed in range(seed0, seed0 + args.seeds):
+    seeds = list(range(seed0, seed0 + args.seeds))
+    if args.curve:
+        return run_curve(args, config, pool, speakers, held_out, features, length, seeds)
+    labels = [str(lab) for lab in pool["real"]["labels"]]
+    folds, synth_only = [], []
+    for seed in seeds:
         if not args.float_only:
             print(f"seed {seed}: synthetic-only model, then {len(held_out)} folds", flush=True)
             synth_only.append(run_fold(pool, speakers, config, seed, length,
@@ -444,7 +444,7 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     report = {"protocol": "synthetic training speakers + all real FSDD speakers but one (with audio-augmented "
                           "copies, real clips oversampled); early stopping on synthetic validation speakers; test = "
                           "every clip of the held-out real speaker",
-              "fsdd_dir": str(args.fsdd_dir), "speakers": speakers, "seeds": list(range(seed0, seed0 + args.seeds)),
+              "fsdd_dir": str(args.fsdd_dir), "speakers": speakers, "seeds": seeds,
               "epochs": length[0], "min_updates": length[1], "smoke": args.smoke, "model_config": config["model"],
               "normalization": config["normalization"], "augment_audio": config.get("augment_audio", {}),
               "overrides": args.set, "limits": limits, "folds": folds}
@@ -469,10 +469,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict], speakers: list[str],
-              held_out: list[str], features: dict[str, Any], length: tuple[int, int]) -> dict[str, Any]:
+              held_out: list[str], features: dict[str, Any], length: tuple[int, int],
+              seeds: list[int]) -> dict[str, Any]:
     """``--curve``: :func:`curve_folds` for every seed, into ``build/cv_curve.json`` and ``build/cv_curve.md``."""
-    seed0 = int(config["train"]["seed"])
-    seeds = list(range(seed0, seed0 + args.seeds))
     entries = [e for seed in seeds for e in curve_folds(pool, speakers, held_out, config, seed, length, args.build,
                                                         features, args.float_only)]
     target = float(config["cv"]["min_mean_accuracy"])
