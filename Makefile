@@ -79,5 +79,6 @@ test: venv
 clean:
 	rm -rf $(BUILD)
 
+include firmware/third_party.mk
 include firmware/firmware.mk
 include host/host.mk
