@@ -5,8 +5,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BUILD := build
 export TF_USE_LEGACY_KERAS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONPATH := $(CURDIR)
+# CONFIG=<file.toml>: another configuration file instead of config.toml (same keys).
+CONFIG ?=
+export PIPELINE_CONFIG := $(if $(CONFIG),$(abspath $(CONFIG)),)
+# Quiet by default: progress bars, each stage's own lines and its summary. V=1 shows everything (TensorFlow's C++
+# log, Python warnings, Keras' per-epoch lines).
+V ?=
+export V
+ifeq ($(V),)
+export TF_CPP_MIN_LOG_LEVEL := 3
+export PYTHONWARNINGS := ignore
+else
+export TF_CPP_MIN_LOG_LEVEL := 0
+endif
 
 # Dataset selection: synth (default, generated offline), fsdd, fsdd+synth, folder, folder+synth, speech_commands.
 DATASET ?= synth
@@ -32,10 +44,22 @@ CV_FLAGS := $(if $(FLOAT_ONLY),--float-only,) $(if $(CURVE),--curve,) $(if $(SET
 .PHONY: venv features train quantize evaluate bench cv compare-models test clean help
 
 help:
-	@echo "make train quantize      train the BiLSTM and build the int8 model + firmware C array"
-	@echo "make test                run the test suite"
-	@echo "make evaluate DATA=<dir> OUT=<file.json>"
-	@echo "make bench | make cv | make compare-models"
+	@echo "make train quantize        set up .venv, build the default dataset, train, quantize to int8, evaluate, emit C"
+	@echo "make test                  the test suite"
+	@echo "make features              only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, NOISE_DIR=, SKIP_BAD=1)"
+	@echo "make evaluate DATA=<dir>   the built model on a <label>/*.wav folder -> OUT= (default build/evaluate.json)"
+	@echo "make predict FILE=<wav>    one clip (or RANDOM=1) on BACKEND=float|int8|tflm|device [PORT=]"
+	@echo "make harness PORT=<port>   stream the test split to a board, or PORT=virtual; N=, DATA=, RESUME=1"
+	@echo "make virtual-device        a virtual board on a pseudo-terminal at build/virtual-tty"
+	@echo "make bench                 stage times, sizes, accuracies, harness throughput -> build/bench.json"
+	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1)"
+	@echo "make compare-models        RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md"
+	@echo "make firmware | flash      build / upload the Nano 33 BLE firmware (firmware/README.md)"
+	@echo "make firmware-arduino      the same build with Arduino CLI; flash-arduino uploads it"
+	@echo "make firmware-check        host unit tests, Cortex-M4F cross-compile with sizes, fuzzing of the parser"
+	@echo "make firmware-sim          the firmware's host simulator"
+	@echo "make third-party           unpack the pinned TFLM and Arduino core trees into build/third_party"
+	@echo "make clean                 remove build/"
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON_SYS) -m venv $(VENV)
@@ -57,21 +81,23 @@ features: venv
 train: features
 	$(PY) -m train --seeds $(SEEDS) $(SMOKE_FLAG)
 
+# The quantize stage, then the evaluation of the int8 model three ways on the test split (metrics.json, report.md).
 quantize: venv
 	$(PY) -m quantize $(SMOKE_FLAG)
+	$(PY) -m host.evaluate
 
 evaluate: venv
 	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=<folder of <label>/*.wav> OUT=<file.json>"; exit 2; }
-	$(PY) -m quantize.evaluate --data "$(DATA)" --out "$(or $(OUT),$(BUILD)/evaluate.json)" $(if $(SKIP_BAD),--skip-bad,)
+	$(PY) -m host.evaluate --data "$(DATA)" --out "$(or $(OUT),$(BUILD)/evaluate.json)" $(if $(SKIP_BAD),--skip-bad,)
 
 bench: venv
-	$(PY) -m train.bench $(SMOKE_FLAG)
+	$(PY) -m experiments.bench $(SMOKE_FLAG)
 
 cv: venv
-	$(PY) -m train.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS)
+	$(PY) -m experiments.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS)
 
 compare-models: venv
-	$(PY) -m train.compare $(SMOKE_FLAG)
+	$(PY) -m experiments.compare $(SMOKE_FLAG)
 
 test: venv
 	$(PY) -m pytest -q tests

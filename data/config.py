@@ -1,12 +1,35 @@
 """The one configuration file (``config.toml``) and the project exception."""
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CONFIG_PATH = REPO_ROOT / "config.toml"
+# The configuration file: the repository's, or another one named by PIPELINE_CONFIG (make CONFIG=...).
+CONFIG_PATH = Path(os.environ.get("PIPELINE_CONFIG") or REPO_ROOT / "config.toml")
+
+
+# Every key of config.toml and its type: the loader refuses unknown, missing and mistyped keys in one line.
+SCHEMA: dict[str, dict[str, type]] = {
+    "features": {"sample_rate": int, "clip_seconds": float, "window_ms": float, "hop_ms": float, "n_fft": int,
+                 "num_mels": int, "num_mfcc": int, "fmin": float, "fmax": float, "trim_db": float},
+    "normalization": {"per_utterance_mean": bool, "clip": float},
+    "dataset": {"labels": list, "val_percent": int, "test_percent": int, "seed": int},
+    "synth": {"speakers": int, "flite_speakers": int, "takes_per_word": int},
+    "augment_audio": {"copies": int, "noise_prob": float, "snr_db_min": float, "snr_db_max": float,
+                      "gain_db": float, "shift_ms": float, "speed_min": float, "speed_max": float,
+                      "pitch_semitones": float, "seed": int},
+    "augment": {"time_shift_frames": int, "gain_std": float, "noise_std": float, "time_masks": int,
+                "time_mask_frames": int, "coeff_masks": int, "coeff_mask_width": int, "mixup_alpha": float},
+    "model": {"lstm_units": int, "dense_units": int, "dropout": float},
+    "train": {"epochs": int, "min_updates": int, "smoke_epochs": int, "batch_size": int, "learning_rate": float,
+              "label_smoothing": float, "patience": int, "seed": int, "real_oversample": int},
+    "cv": {"min_mean_accuracy": float, "min_fold_accuracy": float, "max_model_bytes": int, "max_arena_bytes": int,
+           "min_agreement": float, "max_accuracy_drop": float},
+    "quantize": {"calibration_clips": int, "arena_margin": float, "selftest_clips": int},
+}
 
 
 class PipelineError(Exception):
@@ -19,18 +42,43 @@ def load_config(path: Path = CONFIG_PATH) -> dict[str, Any]:
     Parameters
     ----------
     path : Path
-        The TOML file; the repository's ``config.toml`` by default.
+        The TOML file; ``CONFIG_PATH`` by default.
 
     Returns
     -------
     dict
-        Sections ``features``, ``dataset``, ``synth``, ``model``, ``train``, ``quantize``.
+        Every section of ``SCHEMA``, each with exactly its keys (an integer is accepted where a float is expected
+        and becomes a float).
     """
     try:
         with open(path, "rb") as f:
-            return tomllib.load(f)
+            config = tomllib.load(f)
     except (OSError, tomllib.TOMLDecodeError) as e:
         raise PipelineError(f"{path}: cannot read the configuration ({e})") from None
+    return validate_config(config, path)
+
+
+def validate_config(config: dict[str, Any], path: Path | str) -> dict[str, Any]:
+    """Check sections, keys and value types against ``SCHEMA``; ``path`` names the file in the message."""
+    for section in config:
+        if section not in SCHEMA:
+            raise PipelineError(f"{path}: unknown section [{section}]")
+    for section, keys in SCHEMA.items():
+        values = config.get(section)
+        if not isinstance(values, dict):
+            raise PipelineError(f"{path}: missing section [{section}]")
+        for key in values:
+            if key not in keys:
+                raise PipelineError(f"{path}: unknown key {key!r} in [{section}]")
+        for key, kind in keys.items():
+            if key not in values:
+                raise PipelineError(f"{path}: missing key {key!r} in [{section}]")
+            value = values[key]
+            if kind is float and type(value) is int:
+                values[key] = value = float(value)
+            if type(value) is not kind:
+                raise PipelineError(f"{path}: [{section}] {key} must be a {kind.__name__}, got {value!r}")
+    return config
 
 
 def apply_overrides(config: dict[str, Any], items: list[str]) -> dict[str, Any]:
@@ -73,11 +121,17 @@ def apply_overrides(config: dict[str, Any], items: list[str]) -> dict[str, Any]:
     return out
 
 
-def run_main(main: Any) -> None:
-    """Run an entry point, turning a ``PipelineError`` into one line on stderr and exit status 2."""
+def run_main(main: Any, tensorflow: bool = False) -> None:
+    """Run an entry point, turning a ``PipelineError`` into one line on stderr and exit status 2. With
+    ``tensorflow``, the model libraries are imported first with their start-up log lines hidden (``V=1`` shows them).
+    """
     import sys
 
     try:
+        if tensorflow:
+            from data.quiet import import_quietly
+
+            import_quietly()
         main()
     except PipelineError as e:
         print(f"error: {e}", file=sys.stderr)

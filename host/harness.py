@@ -21,8 +21,10 @@ from typing import Any, Iterator
 import numpy as np
 from tqdm import tqdm
 
+from data.artifacts import write_text_atomic
 from data.config import PipelineError, run_main
 from host.dut import Dut, DutError, Timeouts
+from host.runtime import Runtime
 from host.serial_device import LinkError, SerialLink, find_arduino_port
 from host.virtual_device import VirtualDeviceError, VirtualDeviceProcess
 
@@ -57,20 +59,18 @@ class ClipSet:
     source: str
 
 
-def load_clips(build_dir: Path, data_dir: Path | None, n: int | None, labels: list[str]) -> ClipSet:
-    """The test split of ``build_dir`` or the WAV files of ``data_dir/<label>/*.wav``, the first ``n`` of them."""
-    from data.datasets import load_folder, load_split
+def load_clips(rt: Runtime, data_dir: Path | None, n: int | None) -> ClipSet:
+    """The test split of the model's build folder or the WAV files of ``data_dir/<label>/*.wav`` (features with
+    the model's front end), the first ``n`` of them."""
+    from data.datasets import load_folder
 
     if data_dir is None:
-        split = load_split(build_dir / "features" / "test.npz")
+        split = rt.test_split()
         count = len(split["y"]) if n is None else n
         return ClipSet([str(i) for i in split["ids"][:count]], split["x"][:count], split["y"][:count], "test split")
-    from data.features import FeatureParams, extract_file
-
     clips = load_folder(data_dir)[:n]
-    params = FeatureParams.from_config()
-    x = np.stack([extract_file(c.path, params) for c in tqdm(clips, desc="features", unit="clip", disable=None)])
-    y = np.array([labels.index(c.label) if c.label in labels else -1 for c in clips], np.int64)
+    x = np.stack([rt.features(c.path) for c in tqdm(clips, desc="features", unit="clip", disable=None)])
+    y = np.array([rt.labels.index(c.label) if c.label in rt.labels else -1 for c in clips], np.int64)
     return ClipSet([str(c.path) for c in clips], x, y, str(data_dir))
 
 
@@ -183,27 +183,20 @@ def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None 
     HarnessError
         Missing build, model mismatch, or a device failure after retries (finished results are kept).
     """
-    from quantize.model_io import INT8_FILE, load_meta, model_hash, quantize_input
-
     out_dir = out_dir or build_dir / "harness"
-    tflite = build_dir / INT8_FILE
-    if not tflite.is_file():
-        raise HarnessError(f"{tflite}: missing; run `make train quantize` first")
-    meta = load_meta(build_dir)
-    local_model = model_hash(tflite.read_bytes())
-    clips = load_clips(build_dir, data_dir, n, meta["labels"])
+    rt = Runtime.open(build_dir)
+    meta = rt.meta
+    local_model = meta["model_hash"]
+    clips = load_clips(rt, data_dir, n)
     if len(set(clips.ids)) != len(clips.ids):
         raise HarnessError(f"{clips.source}: clip ids are not unique")
-    x_int8 = quantize_input(clips.x_raw, meta)
+    x_int8 = rt.device_input(clips.x_raw)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / RESULTS_FILE
     header = {"model": local_model, "source": clips.source}
     old_header, records = read_results(results) if resume else (None, [])
     if old_header is not None and old_header != header:
         raise HarnessError(f"{results}: holds a run of {old_header}, not {header}; run without RESUME=1")
-    if old_header is None:
-        results.write_text(json.dumps({"run": header}) + "\n")
     known = set(clips.ids)
     records = [r for r in records if r["id"] in known]  # resuming with a smaller N keeps only the selected clips
     done = {r["id"] for r in records}
@@ -217,6 +210,10 @@ def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None 
                 raise HarnessError(f"{name}: {e}") from None
             if list(info.labels) != list(meta["labels"]):
                 raise HarnessError(f"{name}: device labels {info.labels} differ from {meta['labels']}")
+            # Only a device that answered the handshake may replace the results of an earlier run.
+            if old_header is None:
+                out_dir.mkdir(parents=True, exist_ok=True)
+                write_text_atomic(results, json.dumps({"run": header}) + "\n")
             stream_clips(dut, clips, x_int8, results, done, name)
     except (VirtualDeviceError, LinkError) as e:
         raise HarnessError(f"{port or 'auto-detected port'}: {e}") from None
@@ -224,8 +221,8 @@ def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None 
     records = [r for r in records if r["id"] in known]
     device = {"port": name, "fw": info.fw, "model": info.model, "arena": info.arena,
               "retries": dut.retries, "resets": dut.resets}
-    summary = summarize(records, clips, x_int8, meta, build_dir, device, out_dir, report)
-    (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    summary = summarize(records, clips, rt, device, out_dir, report)
+    write_text_atomic(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
@@ -233,16 +230,16 @@ def _stats(values: list[int]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
-def summarize(records: list[dict[str, Any]], clips: ClipSet, x_int8: np.ndarray, meta: dict[str, Any],
-              build_dir: Path, device: dict[str, Any], out_dir: Path, report: bool) -> dict[str, Any]:
+def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
+              device: dict[str, Any], out_dir: Path, report: bool) -> dict[str, Any]:
     """Compare device scores with the host's TFLM, LiteRT int8 and float models.
 
     Parameters
     ----------
     records : list of dict
         One per clip run on the device (``id``, ``label``, ``scores``, ``top``, ``us``, ``cycles``, ``wall_ms``).
-    x_int8 : np.ndarray, shape (n, frames, coeffs), int8
-        Inputs of all ``clips``; the rows of ``records`` are looked up by id.
+    clips : ClipSet
+        Every clip of the run; the rows of ``records`` are looked up by id.
 
     Returns
     -------
@@ -250,20 +247,13 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, x_int8: np.ndarray,
         Nested summary: ``device``, ``host_tflm``, ``host_int8``, ``host_float``, ``agreement``, ``identical``,
         ``latency``, ``throughput``.
     """
-    from data.features import apply_norm
-    from quantize.model_io import FLOAT_FILE, INT8_FILE, FloatRunner, Int8Runner, TflmRunner, dequantize_output
-
     if not records:
         raise HarnessError(f"{out_dir / RESULTS_FILE}: no results to summarize")
     index = {cid: i for i, cid in enumerate(clips.ids)}
     rows = np.array([index[r["id"]] for r in records])
     dev = np.array([r["scores"] for r in records], np.int8)  # (n, labels)
     y = clips.y[rows]
-    tflm_runner = TflmRunner(build_dir / INT8_FILE)
-    int8_runner = Int8Runner(build_dir / INT8_FILE)
-    tflm = np.stack([tflm_runner.scores(x_int8[i]) for i in rows])
-    int8 = np.stack([int8_runner.scores(x_int8[i]) for i in rows])
-    flt = FloatRunner(build_dir / FLOAT_FILE).scores(apply_norm(clips.x_raw[rows], meta["norm"]))
+    tflm, int8, flt = (rt.scores(name, clips.x_raw[rows]) for name in ("tflm", "int8", "float"))
     # Ties go to the first index on the device; np.argmax does the same.
     top = {"device": dev.argmax(1), "host_tflm": tflm.argmax(1), "host_int8": int8.argmax(1),
            "host_float": flt.argmax(1)}
@@ -289,8 +279,8 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, x_int8: np.ndarray,
     if report:
         from host.report import write_report
 
-        write_report(out_dir, summary, meta["labels"], y, top["device"], dequantize_output(dev, meta),
-                     dequantize_output(tflm, meta), flt)
+        write_report(out_dir, summary, rt.labels, y, top["device"], rt.probabilities("device", dev),
+                     rt.probabilities("tflm", tflm), flt)
     return summary
 
 
@@ -333,7 +323,7 @@ def main(argv: list[str] | None = None) -> None:
         out = args.out or args.build / "harness"
         print(f"wrote {out / SUMMARY_FILE}" + ("" if args.no_report else f" and {out / 'report.md'}"))
 
-    run_main(go)
+    run_main(go, tensorflow=True)
 
 
 if __name__ == "__main__":

@@ -92,32 +92,32 @@ class TflmBackend:
     """
 
     def __init__(self, build_dir: Path) -> None:
-        from data.config import load_config
-        from data.datasets import load_split
-        from quantize.model_io import INT8_FILE, TflmRunner, load_meta, model_hash, pick_selftest, quantize_input
+        from host.runtime import Runtime
+        from quantize.model_io import pick_selftest
 
-        meta = load_meta(str(build_dir))
-        tflite = Path(build_dir) / INT8_FILE
-        self._runner = TflmRunner(str(tflite))
+        rt = Runtime.open(Path(build_dir), warn=False)
+        meta = rt.meta
+        # The device receives int8 clips: the TFLM interpreter itself, behind the runtime's input step.
+        self._tflm = rt.backend("tflm").runner
         shape = meta["input"]["shape"]
         self.info = p.HelloInfo(
-            proto=p.PROTOCOL_VERSION, fw=VIRTUAL_FW, model=model_hash(tflite.read_bytes()), frames=shape[1],
+            proto=p.PROTOCOL_VERSION, fw=VIRTUAL_FW, model=meta["model_hash"], frames=shape[1],
             coeffs=shape[2], in_scale=meta["input"]["scale"], in_zp=meta["input"]["zero_point"],
             outputs=len(meta["labels"]), out_scale=meta["output"]["scale"], out_zp=meta["output"]["zero_point"],
             arena=meta["arena_bytes"], labels=tuple(meta["labels"]),
         )
         # The same test clips the firmware embeds (quantize's choice), with the scores the host's TFLM computes.
-        test = load_split(Path(build_dir) / "features" / "test.npz")
-        picked = pick_selftest(test["y"], load_config()["quantize"]["selftest_clips"])
-        x = quantize_input(test["x"][picked], meta)
-        self.selftest_clips = [(clip.tobytes(), tuple(int(s) for s in self._runner.scores(clip))) for clip in x]
+        test = rt.test_split()
+        picked = pick_selftest(test["y"], meta["selftest_clips"])
+        x = rt.device_input(test["x"][picked])
+        self.selftest_clips = [(clip.tobytes(), tuple(int(s) for s in self._tflm.scores(clip))) for clip in x]
 
     def infer(self, clip: bytes) -> tuple[tuple[int, ...], int, int]:
         """TFLM scores of shape (outputs,), with the host's latency in µs and µs x 64 as cycles."""
         x = np.frombuffer(clip, dtype=np.int8).reshape(self.info.frames, self.info.coeffs)
         start = time.perf_counter_ns()
         try:
-            scores = self._runner.scores(x)
+            scores = self._tflm.scores(x)
         except RuntimeError as e:
             raise InvokeError(str(e)) from None
         us = (time.perf_counter_ns() - start) // 1000
@@ -414,19 +414,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--garbage-after", type=int, default=0, help="answer noise after N received lines")
     parser.add_argument("--die-after", type=int, default=0, help="exit abruptly on the Nth received line")
     args = parser.parse_args(argv)
-    from data.config import PipelineError, run_main
+    from data.config import run_main
 
     def run() -> None:
         if args.backend == "fake":
             backend: Backend = FakeBackend()
         else:
-            if not (args.build / "model_int8.tflite").is_file():
-                raise PipelineError(f"{args.build / 'model_int8.tflite'}: not found; run make train quantize")
             backend = TflmBackend(args.build)
         serve(DeviceSession(backend), FaultInjector(args.fault_rate, args.seed, args.reset_every,
                                                     args.garbage_after, args.die_after), args.link)
 
-    run_main(run)
+    run_main(run, tensorflow=args.backend == "tflm")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,6 @@
-"""Running the built models: float (Keras), int8 (LiteRT interpreter) and int8 on TFLM's own kernels.
-
-Also the model metadata (``build/model_meta.json``) and the exact float -> int8 input path shared by the
-evaluation, the host harness and the firmware's generated header.
+"""The built models' files: the model metadata (``build/model_meta.json``, the contract every stage after training
+reads), the one device input function (raw MFCCs -> the int8 input tensor), and the interpreters that run the
+float (Keras), int8 (LiteRT) and int8-on-TFLM models. :mod:`host.runtime` puts them behind one interface.
 """
 from __future__ import annotations
 
@@ -9,23 +8,22 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import contextlib
-import ctypes
 import hashlib
 import json
 import re
-import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
+from data.artifacts import INT8_FILE, META_FILE
 from data.config import PipelineError
 from data.features import apply_norm
+from data.quiet import captured_fd
 
-META_FILE = "model_meta.json"
-INT8_FILE = "model_int8.tflite"
-FLOAT_FILE = "model_float.h5"
+# What every model_meta.json holds (written by quantize.build.build_int8); a file without one of them is refused.
+META_KEYS = ("labels", "features", "norm", "input", "output", "ops", "dataset", "model_hash", "model_bytes",
+             "arena_bytes", "tensor_arena_size", "selftest_clips")
 # Name of the metadata entry inside the .tflite that carries model_meta.json.
 TFLITE_METADATA_NAME = "tinyml_pipeline_meta"
 
@@ -36,16 +34,38 @@ def model_hash(tflite_bytes: bytes) -> str:
 
 
 def load_meta(build_dir: Path | str = "build") -> dict[str, Any]:
-    """Read ``model_meta.json`` (labels, features, norm, input/output quantization, hash, arena)."""
+    """Read ``model_meta.json`` (labels, features, norm, input/output quantization, hash, arena) and check that it
+    describes the ``model_int8.tflite`` next to it (same hash).
+
+    Raises
+    ------
+    PipelineError
+        One line: missing or unreadable files, missing keys, or a model that is not the one described.
+    """
     path = Path(build_dir) / META_FILE
-    if not path.exists():
-        raise PipelineError(f"{path}: missing; run `make train quantize` first")
-    return json.loads(path.read_text())
+    tflite = Path(build_dir) / INT8_FILE
+    for f in (path, tflite):
+        if not f.is_file():
+            raise PipelineError(f"{f}: missing; run `make train quantize` first")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise PipelineError(f"{path}: unreadable ({e})") from None
+    missing = [k for k in META_KEYS if k not in meta]
+    if missing:
+        raise PipelineError(f"{path}: lacks {missing}; run `make quantize` again")
+    actual = model_hash(tflite.read_bytes())
+    if actual != meta["model_hash"]:
+        raise PipelineError(f"{tflite}: model {actual} is not the model {meta['model_hash']} that {path} describes; "
+                            "run `make quantize` again")
+    return meta
 
 
-def quantize_input(x_raw: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
-    """Raw MFCCs -> the int8 input tensor: normalize with the stored statistics (:func:`data.features.apply_norm`,
-    including the per-utterance mean when the model was trained with it), then quantize.
+def device_input(x_raw: np.ndarray, meta: dict[str, Any]) -> np.ndarray:
+    """The device input contract, in one place: raw MFCCs -> the int8 input tensor. Normalizes with the model's
+    stored statistics (:func:`data.features.apply_norm`: per-utterance mean when the model was trained with it,
+    mean/std, clipping), then quantizes with the input tensor's scale and zero point. The firmware's generated
+    header carries the same constants.
 
     Parameters
     ----------
@@ -122,23 +142,6 @@ class TflmRunner:
         return self.interp.get_output(0)[0].copy()
 
 
-@contextlib.contextmanager
-def _captured_stderr() -> Iterator[list[str]]:
-    """Capture what C/C++ code prints to file descriptor 2 (where TFLM's MicroPrintf writes on the host)."""
-    out: list[str] = []
-    with tempfile.TemporaryFile(mode="w+b") as tmp:
-        saved = os.dup(2)
-        os.dup2(tmp.fileno(), 2)
-        try:
-            yield out
-        finally:
-            ctypes.CDLL(None).fflush(None)  # C stdio may buffer what TFLM prints; flush it into the file
-            os.dup2(saved, 2)
-            os.close(saved)
-            tmp.seek(0)
-            out.append(tmp.read().decode(errors="replace"))
-
-
 def measure_arena(tflite_path: Path, sample: np.ndarray) -> int:
     """Tensor-arena bytes TFLM's recording allocator reports after one inference of ``sample`` (frames, coeffs)."""
     from tflite_micro.python.tflite_micro import runtime
@@ -146,7 +149,7 @@ def measure_arena(tflite_path: Path, sample: np.ndarray) -> int:
     interp = runtime.Interpreter.from_file(str(tflite_path))
     interp.set_input(sample[None], 0)
     interp.invoke()
-    with _captured_stderr() as printed:
+    with captured_fd(2) as printed:
         interp.print_allocations()
     m = re.search(r"Arena allocation total (\d+) bytes", printed[0])
     if not m:

@@ -17,7 +17,7 @@ IN_CI = os.environ.get("CI") == "true"
 
 def run_stage(module: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run a pipeline entry point (``python -m <module>``) the way the Makefile does."""
-    env = os.environ | {"PYTHONPATH": str(REPO), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = os.environ | {"PYTHONPATH": str(REPO), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"python -m {module} {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -31,6 +31,7 @@ def smoke_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_stage("data", "--smoke", "--build", str(build))
     run_stage("train", "--smoke", "--build", str(build))
     run_stage("quantize", "--smoke", "--build", str(build))
+    run_stage("host.evaluate", "--build", str(build))
     return build
 
 
@@ -51,7 +52,7 @@ def tiny_splits() -> tuple[dict, dict]:
     import numpy as np
 
     from data.datasets import Clip
-    from train.cv import _arrays
+    from experiments.cv import _arrays
 
     rng = np.random.default_rng(0)
     labels = ["zero", "one"]

@@ -38,7 +38,7 @@ def clips(tmp_path: Path) -> list[Clip]:
 
 
 def test_audio_copies_are_deterministic_cached_and_differ_from_the_original(tmp_path: Path, clips: list[Clip]) -> None:
-    params = FeatureParams()
+    params = FeatureParams.from_config()
     aug = AudioAugmentParams.from_config(load_config())
     x1, idx1 = augmented_features(clips, params, aug, tmp_path / "cache")
     cached = sorted((tmp_path / "cache").glob("*.npy"))
@@ -56,7 +56,7 @@ def test_audio_copies_are_deterministic_cached_and_differ_from_the_original(tmp_
 
 def test_a_clip_rewritten_in_place_is_augmented_again(tmp_path: Path, clips: list[Clip]) -> None:
     # Regenerated synthetic takes keep their file names; the cache must not hand back copies of the old audio.
-    params = FeatureParams()
+    params = FeatureParams.from_config()
     aug = AudioAugmentParams.from_config(load_config())
     before, _ = augmented_features(clips, params, aug, tmp_path / "cache")
     sf.write(clips[0].path, _word(7), SR)

@@ -109,7 +109,7 @@ def test_unknown_label_at_evaluation(tmp_path: Path, smoke_build: Path) -> None:
     for label in ("one", "banana"):
         (data / label).mkdir(parents=True)
         good(data / label / "x.wav")
-    line = one_error_line(run_stage("quantize.evaluate", "--data", str(data), "--out", str(tmp_path / "m.json"),
+    line = one_error_line(run_stage("host.evaluate", "--data", str(data), "--out", str(tmp_path / "m.json"),
                                     "--build", str(smoke_build), check=False))
     assert "['banana']" in line and "not known to the model" in line
 

@@ -1,5 +1,5 @@
 """Leave-one-speaker-out folds never leak the held-out speaker; the targets can fail; the collapse check fires;
-``train.cv --smoke`` runs end to end on FSDD."""
+``experiments.cv --smoke`` runs end to end on FSDD."""
 from __future__ import annotations
 
 import json
@@ -12,7 +12,7 @@ from conftest import run_stage
 from data.config import PipelineError, load_config
 from data.datasets import Clip
 from train.collapse import check_collapse
-from train.cv import _arrays, make_fold, summarize, summarize_curve, top_confusions
+from experiments.cv import _arrays, make_fold, summarize, summarize_curve, top_confusions
 
 LABELS = ["zero", "one"]
 
@@ -121,7 +121,7 @@ def test_collapse_check_fires_on_constant_predictions_only() -> None:
 
 def test_cv_smoke_end_to_end(smoke_build: Path, fsdd_dir: Path) -> None:
     # Reuses the smoke build's synthetic set and feature cache; one fold keeps the test short.
-    run_stage("train.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "lucas", "--build", str(smoke_build))
+    run_stage("experiments.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "lucas", "--build", str(smoke_build))
     report = json.loads((smoke_build / "cv.json").read_text())
     speakers = report["speakers"]
     assert len(speakers) == 4
@@ -135,7 +135,7 @@ def test_cv_smoke_end_to_end(smoke_build: Path, fsdd_dir: Path) -> None:
 
 
 def test_cv_float_only_screening_with_an_override(smoke_build: Path, fsdd_dir: Path) -> None:
-    run_stage("train.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "george", "--build", str(smoke_build),
+    run_stage("experiments.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "george", "--build", str(smoke_build),
               "--float-only", "--set", "augment.mixup_alpha=0.0")
     report = json.loads((smoke_build / "cv_float.json").read_text())
     assert report["overrides"] == ["augment.mixup_alpha=0.0"]
@@ -151,7 +151,7 @@ def test_cv_float_only_screening_with_an_override(smoke_build: Path, fsdd_dir: P
 
 
 def test_cv_curve_trains_every_subset_of_the_other_speakers(smoke_build: Path, fsdd_dir: Path) -> None:
-    run_stage("train.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "lucas", "--build", str(smoke_build),
+    run_stage("experiments.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "lucas", "--build", str(smoke_build),
               "--float-only", "--curve")
     report = json.loads((smoke_build / "cv_curve.json").read_text())
     others = set(report["speakers"]) - {"lucas"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from host import harness, serial_device
-from host.bench import harness_throughput
+from experiments.bench import harness_throughput
 from host.dut import Timeouts
 from host.harness import HarnessError
 from host.predict import main as predict_main

@@ -11,8 +11,8 @@ import pytest
 from conftest import run_stage
 from data.config import PipelineError, load_config
 from data.datasets import load_split
-from quantize.__main__ import check_ops, firmware_ops, resolver_op_name
-from quantize.model_io import TflmRunner, load_meta, model_hash, quantize_input, read_metadata
+from quantize.build import check_ops, firmware_ops, resolver_op_name
+from quantize.model_io import TflmRunner, load_meta, model_hash, device_input, read_metadata
 
 EXPECTED_OPS = ["CONCATENATION", "FULLY_CONNECTED", "MEAN", "REVERSE_V2", "SOFTMAX",
                 "UNIDIRECTIONAL_SEQUENCE_LSTM"]
@@ -58,7 +58,7 @@ def test_model_ships_without_the_strings_no_interpreter_reads(smoke_build: Path)
 
 def test_tflm_scores_do_not_depend_on_the_previous_clip(smoke_build: Path) -> None:
     meta = load_meta(smoke_build)
-    x = quantize_input(load_split(smoke_build / "features" / "test.npz")["x"][:3], meta)
+    x = device_input(load_split(smoke_build / "features" / "test.npz")["x"][:3], meta)
     runner = TflmRunner(smoke_build / "model_int8.tflite")
     first = runner.scores(x[0])
     runner.scores(x[1])
@@ -66,10 +66,10 @@ def test_tflm_scores_do_not_depend_on_the_previous_clip(smoke_build: Path) -> No
     np.testing.assert_array_equal(runner.scores(x[0]), first)
 
 
-def test_quantize_input_matches_the_stored_scale(smoke_build: Path) -> None:
+def test_device_input_matches_the_stored_scale(smoke_build: Path) -> None:
     meta = load_meta(smoke_build)
     raw = load_split(smoke_build / "features" / "test.npz")["x"][:2]
-    q = quantize_input(raw, meta)
+    q = device_input(raw, meta)
     assert q.dtype == np.int8 and q.shape == raw.shape
     centred = raw - raw.mean(axis=1, keepdims=True) if meta["norm"]["per_utterance_mean"] else raw
     norm = (centred - np.array(meta["norm"]["mean"])) / np.array(meta["norm"]["std"])
@@ -113,24 +113,6 @@ def test_resolver_methods_map_to_builtin_op_names() -> None:
         assert resolver_op_name(method) == op
 
 
-def test_the_optional_convolution_converts_to_ops_the_firmware_must_add() -> None:
-    from quantize.__main__ import convert
-    from quantize.model_io import tflite_ops
-    from train.model import build_model
-
-    config = load_config()
-    config["model"] = config["model"] | {"conv_filters": 4, "conv_kernel": 3, "lstm_units": 4}
-    model = build_model((100, 13), 10, config["model"])
-    assert model.get_layer("conv").kernel.shape == (3, 13, 4)
-    calib = np.random.default_rng(0).normal(size=(8, 100, 13)).astype(np.float32)
-    ops = tflite_ops(convert(model, "bilstm", config, calib))
-    assert sorted(set(ops) - set(EXPECTED_OPS)) == ["CONV_2D", "RESHAPE"]
-    with pytest.raises(PipelineError, match=r"needs \['CONV_2D', 'RESHAPE'\] not registered"):
-        check_ops(ops, firmware_ops())
-    with pytest.raises(PipelineError, match=r"conv_filters >= 0 \(0: no convolution\) and conv_kernel >= 1"):
-        build_model((100, 13), 10, config["model"] | {"conv_filters": -1})
-
-
 def test_evaluate_on_fsdd_arranged_as_label_folders(tmp_path: Path, smoke_build: Path, fsdd_dir: Path) -> None:
     """`make evaluate` on real speech: FSDD linked into <label>/ folders (a few clips per digit, 8 kHz)."""
     from data.datasets import load_fsdd
@@ -141,7 +123,7 @@ def test_evaluate_on_fsdd_arranged_as_label_folders(tmp_path: Path, smoke_build:
             (data / clip.label).mkdir(parents=True, exist_ok=True)
             (data / clip.label / clip.path.name).symlink_to(clip.path)
     out = tmp_path / "fsdd.json"
-    run_stage("quantize.evaluate", "--data", str(data), "--out", str(out), "--build", str(smoke_build))
+    run_stage("host.evaluate", "--data", str(data), "--out", str(out), "--build", str(smoke_build))
     m = json.loads(out.read_text())
     assert m["n_clips"] == 80 and {"float", "int8", "tflm", "agreement"} <= set(m)
     assert out.with_suffix(".md").exists()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from data.config import PipelineError, load_config
-from train.__main__ import train_once
+from train.fit import train_model
 
 
 def test_same_seed_same_model_whatever_trained_before(tiny_splits: tuple[dict, dict]) -> None:
@@ -17,10 +17,10 @@ def test_same_seed_same_model_whatever_trained_before(tiny_splits: tuple[dict, d
     config = load_config()
     config["model"] = config["model"] | {"lstm_units": 4}
     # two epochs: the augmenter reshuffles between them
-    first, _, _ = train_once(train, val, config, 7, 2, None, verbose=0)
-    train_once(train, val, config, 8, 2, None, verbose=0)  # another model in between
-    again, _, _ = train_once(train, val, config, 7, 2, None, verbose=0)
-    other, _, _ = train_once(train, val, config, 8, 2, None, verbose=0)
+    first, _, _ = train_model(train, val, config, 7, 2, None, verbose=0)
+    train_model(train, val, config, 8, 2, None, verbose=0)  # another model in between
+    again, _, _ = train_model(train, val, config, 7, 2, None, verbose=0)
+    other, _, _ = train_model(train, val, config, 8, 2, None, verbose=0)
     w1, w2, w3 = first.get_weights(), again.get_weights(), other.get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(w1, w2))
     # a model stays usable after later trainings (train keeps the first seed's model while training the others)
@@ -33,4 +33,4 @@ def test_label_smoothing_outside_0_1_is_rejected(tiny_splits: tuple[dict, dict])
     config = load_config()
     config["train"] = config["train"] | {"label_smoothing": 1.0}
     with pytest.raises(PipelineError, match=r"\[train\]: label_smoothing must be in \[0, 1\), got 1.0"):
-        train_once(train, val, config, 7, 1, None, verbose=0)
+        train_model(train, val, config, 7, 1, None, verbose=0)

@@ -14,7 +14,7 @@ ARCHITECTURES = ("bilstm", "lstm", "gru", "simplernn", "simplernn_ln")
 
 def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[str, Any],
                 architecture: str = "bilstm", batch_size: int | None = None) -> Any:
-    """A recurrent classifier ``(frames, coeffs) -> softmax over labels``, behind an optional 1-D convolution.
+    """A recurrent classifier ``(frames, coeffs) -> softmax over labels``.
 
     The recurrent layers return every frame's state and the model keeps each unit's mean over time (global average
     pooling): every frame of the word contributes, where the last state alone forgets a word followed by silence.
@@ -23,16 +23,14 @@ def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[s
     forward and a backward (``go_backwards``) LSTM, each pooled, then concatenated: the same function as
     ``Bidirectional(LSTM(return_sequences=True))`` plus pooling, but the backward sequence never needs re-reversing
     and no 100-frame concatenation is kept, so TFLM's arena stays small (int8: REVERSE_V2 on the input,
-    2x UNIDIRECTIONAL_SEQUENCE_LSTM, 2x MEAN, CONCATENATION, FULLY_CONNECTED, SOFTMAX; the optional convolution
-    adds RESHAPE and CONV_2D, which the firmware then has to register).
+    2x UNIDIRECTIONAL_SEQUENCE_LSTM, 2x MEAN, CONCATENATION, FULLY_CONNECTED, SOFTMAX).
 
     Parameters
     ----------
     input_shape : (num_frames, num_mfcc)
     num_labels : int
     model_cfg : dict
-        ``conv_filters`` (0: none) and ``conv_kernel`` of the front convolution, ``lstm_units`` (per direction),
-        ``dense_units`` (0: none), ``dropout``.
+        ``lstm_units`` (per direction), ``dense_units`` (0: none), ``dropout``.
     architecture : str
         ``bilstm`` (the product) or one of the comparison baselines in ``ARCHITECTURES``.
     batch_size : int, optional
@@ -45,14 +43,8 @@ def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[s
     units = int(model_cfg["lstm_units"])
     if units <= 0 or num_labels < 2:
         raise PipelineError(f"model needs lstm_units > 0 and >= 2 labels, got {units} and {num_labels}")
-    filters, kernel = int(model_cfg["conv_filters"]), int(model_cfg["conv_kernel"])
-    if filters < 0 or kernel < 1:
-        raise PipelineError(f"model needs conv_filters >= 0 (0: no convolution) and conv_kernel >= 1, got {filters} "
-                            f"and {kernel}")
     inp = keras.Input(shape=input_shape, batch_size=batch_size, name="mfcc")
     x = inp
-    if filters:
-        x = keras.layers.Conv1D(filters, kernel, padding="same", activation="relu", name="conv")(x)
     pool = keras.layers.GlobalAveragePooling1D
     if architecture == "bilstm":
         forward = keras.layers.LSTM(units, return_sequences=True, name="lstm_forward")(x)
@@ -69,7 +61,7 @@ def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[s
             x = keras.layers.LayerNormalization(name="ln")(x)
         x = pool()(x)
     x = keras.layers.Dropout(float(model_cfg["dropout"]))(x)
-    if int(model_cfg.get("dense_units", 0)) > 0:
+    if int(model_cfg["dense_units"]) > 0:
         x = keras.layers.Dense(int(model_cfg["dense_units"]), activation="relu", name="dense_hidden")(x)
     out = keras.layers.Dense(num_labels, activation="softmax", name="scores")(x)
     return keras.Model(inp, out, name=architecture)

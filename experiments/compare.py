@@ -1,6 +1,6 @@
 """Architecture comparison on one split (``make compare-models``).
 
-    python -m train.compare [--smoke] [--dataset synth] [--build build]
+    python -m experiments.compare [--smoke] [--dataset synth] [--build build]
 
 Trains every architecture of ``train.model.ARCHITECTURES`` (SimpleRNN, SimpleRNN+LayerNorm, GRU, LSTM, BiLSTM) with
 the same data, seed, epochs and augmentation, and reports float accuracy, parameters, whether the full-int8 model
@@ -22,15 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from data.__main__ import parse_args as data_args
-from data.__main__ import prepare
+from data.artifacts import FLOAT_FILE, INT8_FILE
 from data.config import REPO_ROOT, load_config, run_main
 from data.datasets import load_split
 from data.features import apply_norm
-from quantize.__main__ import build_int8, firmware_ops
-from quantize.evaluate import compute_metrics, run_backends
-from quantize.model_io import FLOAT_FILE, INT8_FILE
-from train.__main__ import schedule, train_once
+from data.prepare import DataRequest, prepare
+from host.evaluate import compute_metrics, run_backends
+from host.runtime import Runtime
+from quantize.build import build_int8, firmware_ops
+from train.fit import schedule, train_model
 from train.model import ARCHITECTURES
 
 # Written by the child process that converts one architecture (absent when the converter crashed).
@@ -53,7 +53,7 @@ def compare_one(arch: str, splits: dict[str, dict], config: dict, length: tuple[
     """
     seed = int(config["train"]["seed"])
     test = splits["test"]
-    model, norm, history = train_once(splits["train"], splits["val"], config, seed, length[0], None, arch, verbose=0,
+    model, norm, history = train_model(splits["train"], splits["val"], config, seed, length[0], None, arch, verbose=0,
                                       train_aug=splits.get("train_aug"), min_updates=length[1])
     out.mkdir(parents=True, exist_ok=True)
     for stale in (INT8_RESULT, INT8_FILE):
@@ -69,7 +69,7 @@ def compare_one(arch: str, splits: dict[str, dict], config: dict, length: tuple[
     (out / "norm.json").write_text(json.dumps(norm))
     # The int8 path runs in a child process: the converter crashes (SIGSEGV) on some recurrent layers.
     env = os.environ | {"PYTHONPATH": str(REPO_ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "train.compare", "--int8-of", arch, "--build",
+    proc = subprocess.run([sys.executable, "-m", "experiments.compare", "--int8-of", arch, "--build",
                            str(out.parent.parent)], env=env, capture_output=True, text=True)
     if (out / INT8_RESULT).exists():
         row |= json.loads((out / INT8_RESULT).read_text())
@@ -100,7 +100,8 @@ def int8_path(arch: str, work: Path, config: dict) -> None:
                            "arena_bytes": meta["arena_bytes"],
                            "ops_not_in_firmware": sorted(set(meta["ops"]) - set(firmware_ops()))}
     try:
-        m = compute_metrics(run_backends(splits["test"]["x"], meta, out), splits["test"]["y"], meta)
+        rt = Runtime.open(out, warn=False)
+        m = compute_metrics(run_backends(splits["test"]["x"], rt), splits["test"]["y"], rt)
     except RuntimeError as e:  # TFLM refuses ops it has no kernel for
         (out / INT8_RESULT).write_text(json.dumps(row | {"error": str(e).strip().splitlines()[0]}))
         return
@@ -136,9 +137,7 @@ def main(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.int8_of:
         int8_path(args.int8_of, work, config)
         return None
-    data = data_args(["--dataset", args.dataset, "--fsdd-dir", str(args.fsdd_dir), "--build", str(work)]
-                     + (["--smoke"] if args.smoke else []))
-    summary = prepare(data)
+    summary = prepare(DataRequest(args.dataset, work, args.fsdd_dir, smoke=args.smoke))
     feats = work / "features"
     splits = {s: load_split(feats / f"{s}.npz") for s in ("train", "val", "test")}
     if (feats / "train_aug.npz").exists():
@@ -156,7 +155,7 @@ def main(args: argparse.Namespace) -> dict[str, Any] | None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m train.compare", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m experiments.compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="synth", help="dataset of the data stage (python -m data --dataset)")
     p.add_argument("--fsdd-dir", type=Path, default=Path("../shared/data/fsdd"))
@@ -167,4 +166,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    run_main(lambda: main(parse_args()))
+    run_main(lambda: main(parse_args()), tensorflow=True)

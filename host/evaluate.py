@@ -1,6 +1,9 @@
-"""Evaluation of the built models three ways on the same clips: float, int8 (LiteRT) and int8 on TFLM.
+"""Evaluation of the built model three ways on the same clips: float, int8 (LiteRT) and int8 on TFLM.
 
-    python -m quantize.evaluate --data <folder of <label>/*.wav> --out <file.json> [--skip-bad]
+    python -m host.evaluate [--build build]                                   the test split -> metrics.json, report.md
+    python -m host.evaluate --data <folder of <label>/*.wav> --out <file.json> [--skip-bad]
+
+Runs after ``python -m quantize`` in ``make quantize``; every parameter comes from the model (:mod:`host.runtime`).
 """
 from __future__ import annotations
 
@@ -11,18 +14,19 @@ from typing import Any
 
 import numpy as np
 
+from data.artifacts import check_output_file, staged_outputs
 from data.config import PipelineError, run_main
 from data.datasets import extract_clips, load_folder
-from data.features import FeatureParams, apply_norm
-from quantize.model_io import (FLOAT_FILE, INT8_FILE, FloatRunner, Int8Runner, TflmRunner, dequantize_output,
-                               load_meta, quantize_input)
+from host.runtime import Runtime
 from train.collapse import prediction_stats
 
 BACKENDS = ("float", "int8", "tflm")
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.md"
 
 
-def run_backends(x_raw: np.ndarray, meta: dict[str, Any], build: Path) -> dict[str, np.ndarray]:
-    """Scores of every clip on every backend.
+def run_backends(x_raw: np.ndarray, rt: Runtime) -> dict[str, np.ndarray]:
+    """Scores of every clip on every host backend.
 
     Parameters
     ----------
@@ -34,14 +38,7 @@ def run_backends(x_raw: np.ndarray, meta: dict[str, Any], build: Path) -> dict[s
     dict
         ``float`` (n, labels) float32 probabilities; ``int8`` and ``tflm`` (n, labels) int8 scores.
     """
-    from tqdm import tqdm
-
-    x_q = quantize_input(x_raw, meta)
-    out = {"float": FloatRunner(build / FLOAT_FILE).scores(apply_norm(x_raw, meta["norm"]))}
-    for name, runner in (("int8", Int8Runner(build / INT8_FILE)), ("tflm", TflmRunner(build / INT8_FILE))):
-        out[name] = np.stack([runner.scores(x) for x in tqdm(x_q, desc=f"{name} inference", unit="clip",
-                                                            mininterval=1.0)])
-    return out
+    return {name: rt.scores(name, x_raw) for name in BACKENDS}
 
 
 def _rmse_cos(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -61,7 +58,7 @@ def label_metrics(y: np.ndarray, pred: np.ndarray, num_labels: int) -> dict[str,
             "confusion": confusion_matrix(y, pred, labels=classes).tolist()}
 
 
-def compute_metrics(scores: dict[str, np.ndarray], y: np.ndarray, meta: dict[str, Any]) -> dict[str, Any]:
+def compute_metrics(scores: dict[str, np.ndarray], y: np.ndarray, rt: Runtime) -> dict[str, Any]:
     """The metrics schema shared by ``build/metrics.json`` and ``make evaluate``.
 
     Parameters
@@ -73,10 +70,10 @@ def compute_metrics(scores: dict[str, np.ndarray], y: np.ndarray, meta: dict[str
     """
     from sklearn.metrics import f1_score, roc_auc_score
 
+    meta = rt.meta
     labels = meta["labels"]
     pred = {k: v.argmax(axis=1) for k, v in scores.items()}
-    probs = {"float": scores["float"], "int8": dequantize_output(scores["int8"], meta),
-             "tflm": dequantize_output(scores["tflm"], meta)}
+    probs = {k: rt.probabilities(k, v) for k, v in scores.items()}
     m: dict[str, Any] = {"n_clips": int(len(y)), "labels": labels}
     for k in BACKENDS:
         m[k] = {**label_metrics(y, pred[k], len(labels)), "predictions": prediction_stats(probs[k])}
@@ -153,40 +150,65 @@ def write_report(path: Path, metrics: dict[str, Any], scores: dict[str, np.ndarr
     path.write_text("\n".join(lines) + extra)
 
 
+def evaluate_split(build: Path) -> dict[str, Any]:
+    """The test split of ``build/features``: ``metrics.json``, ``report.md`` and its figures, replaced together."""
+    rt = Runtime.open(build)
+    test = rt.test_split()
+    scores = run_backends(test["x"], rt)
+    metrics = compute_metrics(scores, test["y"], rt)
+    metrics |= {"dataset": rt.meta["dataset"], "split": "test", "ops": rt.meta["ops"],
+                "speakers": "the test split's speakers (synthetic voices for the default dataset)"}
+    with staged_outputs(build) as stage:
+        (stage / METRICS_FILE).write_text(json.dumps(metrics, indent=1))
+        write_report(stage / REPORT_FILE, metrics, scores, test["y"],
+                     f"Float vs int8 vs device-equivalent: {rt.meta['dataset']} test split",
+                     "\n![learning curves](curves.png)\n")
+    print(f"accuracy on {metrics['n_clips']} test clips: float {metrics['float']['accuracy']:.4f}, "
+          f"int8 {metrics['int8']['accuracy']:.4f}, tflm (device-equivalent) {metrics['tflm']['accuracy']:.4f}; "
+          f"agreement float/tflm {metrics['agreement']['float_tflm']:.4f}")
+    print(f"wrote {build / METRICS_FILE}, {build / REPORT_FILE}")
+    return metrics
+
+
 def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool) -> dict[str, Any]:
-    """``make evaluate``: the built models on any ``<label>/*.wav`` folder; writes metrics JSON and a report."""
-    meta = load_meta(build)
+    """``make evaluate``: the built models on any ``<label>/*.wav`` folder; writes ``out`` (JSON) and the report
+    next to it (``out`` with ``.md``). ``out`` is checked before any work."""
+    check_output_file(out, ".json")
+    rt = Runtime.open(build)
     clips = load_folder(data)
-    unknown = sorted({c.label for c in clips} - set(meta["labels"]))
+    unknown = sorted({c.label for c in clips} - set(rt.labels))
     if unknown:
-        raise PipelineError(f"{data}: labels {unknown} are not known to the model (it knows {meta['labels']})")
-    params = FeatureParams(**meta["features"])
-    x, ok, skipped = extract_clips(clips, params, build / "cache" / "features", skip_bad, desc="features")
+        raise PipelineError(f"{data}: labels {unknown} are not known to the model (it knows {rt.labels})")
+    x, ok, skipped = extract_clips(clips, rt.params, build / "cache" / "features", skip_bad, desc="features")
     if not ok:
         raise PipelineError(f"{data}: no readable clips")
-    y = np.array([meta["labels"].index(c.label) for c in ok])
-    scores = run_backends(x, meta, build)
-    metrics = compute_metrics(scores, y, meta)
+    y = np.array([rt.labels.index(c.label) for c in ok])
+    scores = run_backends(x, rt)
+    metrics = compute_metrics(scores, y, rt)
     metrics["data"] = str(data)
     metrics["skipped"] = skipped
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(metrics, indent=1))
     extra = ("\n## Skipped files\n\n" + "\n".join(f"- {s}" for s in skipped) + "\n") if skipped else ""
-    write_report(out.with_suffix(".md"), metrics, scores, y, f"Evaluation on {data}", extra)
+    with staged_outputs(out.parent) as stage:
+        (stage / out.name).write_text(json.dumps(metrics, indent=1))
+        write_report(stage / out.with_suffix(".md").name, metrics, scores, y, f"Evaluation on {data}", extra)
     print(f"{data}: float {metrics['float']['accuracy']:.4f}, int8 {metrics['int8']['accuracy']:.4f}, "
-          f"tflm {metrics['tflm']['accuracy']:.4f} on {len(ok)} clips -> {out}")
+          f"tflm {metrics['tflm']['accuracy']:.4f} on {len(ok)} clips")
+    print(f"wrote {out}, {out.with_suffix('.md')}")
     return metrics
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m quantize.evaluate", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m host.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, required=True, help="folder of <label>/*.wav (any rate, mono or stereo)")
-    p.add_argument("--out", type=Path, default=Path("build/evaluate.json"))
+    p.add_argument("--data", type=Path, help="folder of <label>/*.wav (any rate, mono or stereo); default: the "
+                   "test split")
+    p.add_argument("--out", type=Path, default=Path("build/evaluate.json"), help="with --data: the JSON to write")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable files and list them in the report")
     p.add_argument("--build", type=Path, default=Path("build"))
     return p.parse_args(argv)
 
 
 if __name__ == "__main__":
-    run_main(lambda: (lambda a: evaluate_folder(a.data, a.out, a.build, a.skip_bad))(parse_args()))
+    args = parse_args()
+    run_main(lambda: evaluate_folder(args.data, args.out, args.build, args.skip_bad) if args.data
+             else evaluate_split(args.build), tensorflow=True)

@@ -1,6 +1,6 @@
 """Leave-one-speaker-out cross-validation on real speech (``make cv``).
 
-    python -m train.cv --fsdd-dir D [--seeds N] [--speakers S ...] [--smoke] [--noise-dir D] [--build build]
+    python -m experiments.cv --fsdd-dir D [--seeds N] [--speakers S ...] [--smoke] [--noise-dir D] [--build build]
                        [--float-only] [--curve] [--set SECTION.KEY=VALUE ...]
 
 For every seed and every real FSDD speaker: train on the synthetic training speakers plus the other real speakers
@@ -27,16 +27,17 @@ from typing import Any
 
 import numpy as np
 
-from data.__main__ import synth_clips
+from data.artifacts import FLOAT_FILE
 from data.augment_audio import AudioAugmentParams, augmented_features
 from data.config import PipelineError, apply_overrides, load_config, positive_int, run_main
 from data.datasets import Clip, assign_splits, extract_clips, load_fsdd
 from data.features import FeatureParams, apply_norm
+from data.prepare import synth_clips
 from data.synth import is_synthetic
-from quantize.__main__ import build_int8
-from quantize.evaluate import compute_metrics, label_metrics, run_backends
-from quantize.model_io import FLOAT_FILE
-from train.__main__ import schedule, train_model
+from host.evaluate import compute_metrics, label_metrics, run_backends
+from host.runtime import Runtime
+from quantize.build import build_int8
+from train.fit import schedule, train_model
 
 ARCH = "bilstm"
 # Smoke runs keep this many takes per real speaker and digit (FSDD numbers its takes 0..49).
@@ -149,7 +150,7 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
     -------
     dict
         ``holdout``, ``train_speakers``, ``seed``, ``epochs``, ``val_accuracy``, the
-        :func:`quantize.evaluate.compute_metrics` summary (accuracy per backend, agreement, sizes) and, for several
+        :func:`host.evaluate.compute_metrics` summary (accuracy per backend, agreement, sizes) and, for several
         held-out speakers, TFLM accuracy per speaker. ``float_only``: the float model alone is evaluated (no int8
         conversion, nothing written to ``out``; ``float_per_speaker`` for several held-out speakers).
     """
@@ -159,7 +160,7 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
     result = {"holdout": holdout if len(holdout) > 1 else holdout[0],
               "train_speakers": sorted({str(s) for s in train["sources"] if not is_synthetic(str(s))}),
               "seed": seed, "epochs": len(history["loss"]),
-              "teachers": history["teachers"], "val_accuracy": float(max(history["val_accuracy"])),
+              "val_accuracy": float(max(history["val_accuracy"])),
               "n_clips": int(len(test["y"])),
               "train_clips": {"synthetic": int(sum(is_synthetic(s) for s in train["sources"])),
                               "real": int(sum(not is_synthetic(s) for s in train["sources"])),
@@ -176,8 +177,9 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / FLOAT_FILE)
     _, meta = build_int8(out, model, ARCH, norm, train, features, "fsdd+synth (cv fold)", config)
-    scores = run_backends(test["x"], meta, out)
-    m = compute_metrics(scores, test["y"], meta)
+    rt = Runtime.open(out, warn=False)
+    scores = run_backends(test["x"], rt)
+    m = compute_metrics(scores, test["y"], rt)
     pred = scores["tflm"].argmax(1)
     result.update({k: {"accuracy": m[k]["accuracy"], "macro_f1": m[k]["macro_f1"]} for k in ("float", "int8", "tflm")})
     result["tflm"]["confusion"] = m["tflm"]["confusion"]
@@ -489,7 +491,7 @@ def run_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict], spe
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m train.cv", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m experiments.cv", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fsdd-dir", type=Path, default=Path("../shared/data/fsdd"))
     p.add_argument("--seeds", type=positive_int, default=1)
@@ -509,4 +511,4 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    run_main(lambda: main(parse_args()))
+    run_main(lambda: main(parse_args()), tensorflow=True)

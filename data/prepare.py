@@ -1,0 +1,136 @@
+"""The data stage: build a dataset, split it by speaker, write MFCC features to ``build/features/``.
+
+Splits are by speaker (source) hash. In a combined dataset (``fsdd+synth``, ``folder+synth``) every real speaker
+goes to training unless ``holdout`` names it: a corpus of a handful of real speakers (FSDD has four) cannot be
+split by hash sensibly, the real speakers are the most valuable training data, and the synthetic speakers still
+give validation/test splits. Real-speaker accuracy comes from ``make cv`` (leave-one-speaker-out).
+
+Writes ``train.npz``, ``val.npz``, ``test.npz``, ``train_aug.npz`` (audio-augmented copies of the training clips
+only, ``config.toml [augment_audio]``) and ``dataset.json``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from data.artifacts import staged_outputs
+from data.augment_audio import AudioAugmentParams, augmented_features
+from data.config import PipelineError, load_config, run_main
+from data.datasets import (SPLITS, Clip, assign_splits, extract_clips, load_fsdd, load_folder, load_speech_commands,
+                           save_split)
+from data.features import FeatureParams
+from data.synth import generate, is_synthetic
+
+DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_commands")
+# Smoke runs (tests) synthesize this many speakers with one take each: enough for every split to hold all classes.
+SMOKE_SPEAKERS = 24
+# ... plus this many Flite speakers (when the configuration has any), so smoke runs exercise both engines.
+SMOKE_FLITE_SPEAKERS = 6
+
+
+@dataclass(frozen=True)
+class DataRequest:
+    """What the data stage is asked to build (the command line of ``python -m data``)."""
+
+    dataset: str
+    build: Path
+    fsdd_dir: Path
+    data_dir: Path | None = None
+    holdout: tuple[str, ...] = ()
+    noise_dir: Path | None = None
+    skip_bad: bool = False
+    smoke: bool = False
+
+
+def synth_clips(build: Path, config: dict, smoke: bool) -> list[Clip]:
+    """The synthetic dataset (generated into ``build/synth`` once, then cached); smoke-sized with ``smoke``."""
+    synth = config["synth"]
+    speakers = SMOKE_SPEAKERS if smoke else synth["speakers"]
+    flite = min(synth["flite_speakers"], SMOKE_FLITE_SPEAKERS) if smoke else synth["flite_speakers"]
+    takes = 1 if smoke else synth["takes_per_word"]
+    labels = list(config["dataset"]["labels"])
+    return load_folder(generate(build / "synth", labels, speakers, takes, config["dataset"]["seed"], flite), labels)
+
+
+def build_clips(req: DataRequest, config: dict) -> tuple[list[Clip], list[str], dict | None]:
+    """The clips of the requested dataset, its labels and an optional published split."""
+    ds = config["dataset"]
+    labels: list[str] = list(ds["labels"])
+    clips: list[Clip] = []
+    official = None
+    parts = req.dataset.split("+")
+    if "synth" in parts:
+        clips += synth_clips(req.build, config, req.smoke)
+    if "fsdd" in parts:
+        clips += load_fsdd(req.fsdd_dir)
+    if "folder" in parts:
+        if req.data_dir is None:
+            raise PipelineError("--dataset folder needs --data-dir <root>/<label>/*.wav (make: DATA_DIR=...)")
+        folder = load_folder(req.data_dir, None if req.dataset == "folder" else labels)
+        if req.dataset == "folder":
+            labels = sorted({c.label for c in folder})
+        clips += folder
+    if req.dataset == "speech_commands":
+        if req.data_dir is None:
+            raise PipelineError("--dataset speech_commands needs --data-dir <speech_commands_v0.02 folder>")
+        clips, official = load_speech_commands(req.data_dir, labels)
+    return clips, labels, official
+
+
+def prepare(req: DataRequest) -> dict:
+    """Run the data stage; returns the summary written to ``build/features/dataset.json``.
+
+    ``build/features`` is replaced only when the whole stage succeeds (:func:`data.artifacts.staged_outputs`).
+    """
+    config = load_config()
+    if req.dataset not in DATASETS:
+        raise PipelineError(f"unknown dataset {req.dataset!r}; choose one of {', '.join(DATASETS)}")
+    params = FeatureParams.from_config(config)
+    clips, labels, official = build_clips(req, config)
+    ds = config["dataset"]
+    splits = assign_splits(clips, ds["val_percent"], ds["test_percent"], official)
+    if "+" in req.dataset:  # combined: every real speaker trains (see the module docstring)
+        real = [c for s in SPLITS for c in splits[s] if not is_synthetic(c.source)]
+        splits = {s: [c for c in splits[s] if is_synthetic(c.source)] for s in SPLITS}
+        splits["train"] += real
+    holdout = set(req.holdout)
+    if holdout:
+        unknown = holdout - {c.source for c in clips}
+        if unknown:
+            raise PipelineError(f"--holdout: no clips of sources {sorted(unknown)}")
+        everything = [c for s in SPLITS for c in splits[s]]
+        splits = {"train": [c for c in splits["train"] + splits["test"] if c.source not in holdout],
+                  "val": [c for c in splits["val"] if c.source not in holdout],
+                  "test": [c for c in everything if c.source in holdout]}
+    for split in SPLITS:
+        if not splits[split]:
+            raise PipelineError(f"the {split} split of dataset {req.dataset!r} is empty: too few speakers/sources "
+                                f"for a speaker-wise split (add data, or name test speakers with --holdout)")
+    leaked = ({c.source for c in splits["train"]} & {c.source for s in ("val", "test") for c in splits[s]})
+    if leaked:
+        raise PipelineError(f"split leakage: sources {sorted(leaked)[:5]} are in train and val/test")
+    summary: dict = {"dataset": req.dataset, "labels": labels, "features": params.to_dict(), "splits": {},
+                     "skipped": []}
+    final = req.build / "features"
+    with staged_outputs(req.build) as stage:
+        out = stage / "features"
+        out.mkdir()
+        for split in SPLITS:
+            x, ok, skipped = extract_clips(splits[split], params, req.build / "cache" / "features", req.skip_bad,
+                                           desc=f"features {split}")
+            summary["skipped"] += skipped
+            save_split(out / f"{split}.npz", x, ok, labels)
+            summary["splits"][split] = {"clips": len(ok), "sources": len({c.source for c in ok}),
+                                        "real_sources": sorted({c.source for c in ok if not is_synthetic(c.source)}),
+                                        "per_label": {lab: sum(c.label == lab for c in ok) for lab in labels}}
+            if split == "train":
+                aug = AudioAugmentParams.from_config(config, req.noise_dir)
+                x_aug, index = augmented_features(ok, params, aug, req.build / "cache" / "augmented")
+                save_split(out / "train_aug.npz", x_aug, [ok[i] for i in index], labels)
+                summary["augmented_copies"] = len(index)
+        (out / "dataset.json").write_text(json.dumps(summary, indent=1))
+    counts = ", ".join(f"{s} {summary['splits'][s]['clips']}" for s in SPLITS)
+    print(f"features: {counts} clips -> {final}" + (f" ({len(summary['skipped'])} bad files skipped, listed in "
+                                                     f"{final / 'dataset.json'})" if summary["skipped"] else ""))
+    return summary
