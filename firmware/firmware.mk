@@ -56,9 +56,9 @@ $(FW_BUILD)/host/unit_tests: $(FW_CORE_SRCS) $(FW_CORE_TESTS) $(FW_HOST_SRCS) $(
 firmware-test: $(FW_BUILD)/host/unit_tests
 	$< $(FW_GOLDEN)
 
-# One script run writes all fixture files; model_settings.h stands for them.
-$(FW_FIXTURE)/generated/model_settings.h: $(FW)/tests/make_fixture.py
-	$(PYTHON_SYS) $< $(FW_FIXTURE)
+# One script run writes all fixture files (with quantize/codegen.py); model_settings.h stands for them.
+$(FW_FIXTURE)/generated/model_settings.h: $(FW)/tests/make_fixture.py quantize/codegen.py host/virtual_device.py | venv
+	$(PY) $< $(FW_FIXTURE)
 
 $(FW_FIXTURE_SRCS): $(FW_FIXTURE)/generated/model_settings.h ;
 

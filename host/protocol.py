@@ -10,19 +10,26 @@ import re
 import struct
 from dataclasses import dataclass
 
-# --- Constants of the wire format (mirror of firmware/src/core/protocol.h) ---
+# --- Constants of the wire format ---
+# Their source is firmware/src/core/protocol.h (and crc16.h); tests/test_protocol_source.py parses it and fails when
+# a value here or in PROTOCOL.md differs. Kept as plain Python rather than parsed at import, so the host works (and
+# reads) without the firmware tree.
 PROTOCOL_VERSION = 1
 PROTO_MAX_LINE = 600  # bytes per line, not counting the "\n"
 PROTO_MAX_CHUNK = 256  # int8 values per LOAD line
 CRC_SEPARATOR = b" *"
+CRC_HEX_DIGITS = 4
 CRC_INIT = 0xFFFF  # CRC-16/CCITT-FALSE initial value
 COMMENT_PREFIX = b"# "
 EOL = b"\n"
 
-ERROR_CODES = ("too-long", "crc", "no-crc", "unknown", "syntax", "order", "range", "incomplete", "invoke")
+# Command words (host -> device) and reply words (device -> host).
 COMMANDS = ("HELLO", "LOAD", "INFER", "SELFTEST", "STREAM", "STOP")
+BOOT_WORD, OK_WORD, ERR_WORD = "BOOT", "OK", "ERR"
+# Error codes in the order of PROTOCOL.md's table, which is also the order the checks run in.
+ERROR_CODES = ("too-long", "crc", "no-crc", "unknown", "syntax", "order", "range", "incomplete", "invoke")
 
-_HEX4 = re.compile(rb"[0-9A-Fa-f]{4}")
+_CRC_DIGITS = re.compile(rb"[0-9A-Fa-f]{%d}" % CRC_HEX_DIGITS)
 _DECIMAL = re.compile(r"[0-9]+")
 _SIGNED = re.compile(r"-?[0-9]+")
 _HEX_PAYLOAD = re.compile(r"([0-9A-Fa-f]{2})+")
@@ -76,7 +83,7 @@ def frame(body: str) -> bytes:
         ``body + " *" + 4 uppercase hex digits + "\\n"``.
     """
     raw = body.encode("ascii")
-    return raw + CRC_SEPARATOR + b"%04X" % crc16(raw) + EOL
+    return raw + CRC_SEPARATOR + b"%0*X" % (CRC_HEX_DIGITS, crc16(raw)) + EOL
 
 
 def split_crc(line: bytes) -> tuple[bytes, bool]:
@@ -103,10 +110,11 @@ def split_crc(line: bytes) -> tuple[bytes, bool]:
     if pos < 0:
         return line, False
     body, digits = line[:pos], line[pos + len(CRC_SEPARATOR):]
-    if not _HEX4.fullmatch(digits):
+    if not _CRC_DIGITS.fullmatch(digits):
         raise ChecksumError(f"malformed CRC {digits!r}")
-    if int(digits, 16) != crc16(body):
-        raise ChecksumError(f"CRC {digits.decode()} does not match body (expected {crc16(body):04X})")
+    expected = crc16(body)
+    if int(digits, 16) != expected:
+        raise ChecksumError(f"CRC {digits.decode()} does not match body (expected {expected:0{CRC_HEX_DIGITS}X})")
     return body, True
 
 
@@ -398,17 +406,17 @@ def parse_device_line(raw: bytes) -> Reply | None:
         raise ProtocolError("non-ASCII bytes in line") from None
     tokens = text.split(" ")
     head = tokens[0]
-    if head == "BOOT":
+    if head == BOOT_WORD:
         kv = _keys(tokens[1:])
         try:
             return Boot(proto=_int(kv["proto"], "proto"), fw=kv["fw"], model=kv["model"])
         except KeyError as e:
             raise ProtocolError(f"BOOT line lacks key {e.args[0]}") from None
-    if head == "ERR":
+    if head == ERR_WORD:
         if len(tokens) < 2 or tokens[1] not in ERROR_CODES:
             raise ProtocolError(f"unknown error reply {text!r}")
         return ErrorReply(tokens[1], " ".join(tokens[2:]))
-    if head != "OK" or len(tokens) < 2:
+    if head != OK_WORD or len(tokens) < 2:
         raise ProtocolError(f"not a protocol line: {text[:60]!r}")
     word, rest = tokens[1], tokens[2:]
     if word == "HELLO":
@@ -430,13 +438,13 @@ def parse_device_line(raw: bytes) -> Reply | None:
 
 def encode_boot(fw: str, model: str) -> bytes:
     """``BOOT proto=1 fw=<fw> model=<hash>`` line."""
-    return frame(f"BOOT proto={PROTOCOL_VERSION} fw={fw} model={model}")
+    return frame(f"{BOOT_WORD} proto={PROTOCOL_VERSION} fw={fw} model={model}")
 
 
 def encode_hello(info: HelloInfo) -> bytes:
     """``OK HELLO …`` line for ``info``."""
     return frame(
-        f"OK HELLO proto={info.proto} fw={info.fw} model={info.model} in={info.frames}x{info.coeffs} "
+        f"{OK_WORD} HELLO proto={info.proto} fw={info.fw} model={info.model} in={info.frames}x{info.coeffs} "
         f"in_scale={f32_to_hex(info.in_scale)} in_zp={info.in_zp} out={info.outputs} "
         f"out_scale={f32_to_hex(info.out_scale)} out_zp={info.out_zp} arena={info.arena} "
         f"labels={','.join(info.labels)}"
@@ -445,28 +453,28 @@ def encode_hello(info: HelloInfo) -> bytes:
 
 def encode_load_ack(filled: int) -> bytes:
     """``OK LOAD <filled>`` line."""
-    return frame(f"OK LOAD {filled}")
+    return frame(f"{OK_WORD} LOAD {filled}")
 
 
 def encode_infer(result: InferResult) -> bytes:
     """``OK INFER us=… cycles=… top=… scores=…`` line."""
     scores = ",".join(str(s) for s in result.scores)
-    return frame(f"OK INFER us={result.us} cycles={result.cycles} top={result.top} scores={scores}")
+    return frame(f"{OK_WORD} INFER us={result.us} cycles={result.cycles} top={result.top} scores={scores}")
 
 
 def encode_selftest(passed: int, total: int) -> bytes:
     """``OK SELFTEST <passed>/<total>`` line."""
-    return frame(f"OK SELFTEST {passed}/{total}")
+    return frame(f"{OK_WORD} SELFTEST {passed}/{total}")
 
 
 def encode_ack(word: str) -> bytes:
     """``OK STREAM`` / ``OK STOP`` line."""
-    return frame(f"OK {word}")
+    return frame(f"{OK_WORD} {word}")
 
 
 def encode_error(code: str, detail: str = "") -> bytes:
     """``ERR <code> [<detail>]`` line."""
-    return frame(f"ERR {code} {detail}" if detail else f"ERR {code}")
+    return frame(f"{ERR_WORD} {code} {detail}" if detail else f"{ERR_WORD} {code}")
 
 
 def encode_comment(text: str) -> bytes:

@@ -39,25 +39,6 @@ def test_host_unit_tests_and_golden_vectors():
     assert re.search(r"^\d+ tests, 0 failures$", out, re.M), out
 
 
-def test_protocol_constants_agree_with_document():
-    doc = (FIRMWARE / "PROTOCOL.md").read_text()
-    header = (FIRMWARE / "src/core/protocol.h").read_text()
-    assert re.search(r"`PROTO_MAX_LINE` = (\d+)", doc).group(1) == re.search(r"kMaxLine = (\d+)", header).group(1)
-    assert re.search(r"`PROTO_MAX_CHUNK` = (\d+)", doc).group(1) == re.search(r"kMaxChunk = (\d+)", header).group(1)
-    doc_codes = re.findall(r"^\| `([a-z-]+)` \|", doc, re.M)
-    header_codes = re.findall(r'return "([a-z-]+)";', header)
-    assert doc_codes == header_codes
-
-
-def test_golden_vectors_cover_every_error_code_and_command():
-    text = (FIRMWARE / "protocol/golden_vectors.txt").read_text()
-    header = (FIRMWARE / "src/core/protocol.h").read_text()
-    for code in re.findall(r'return "([a-z-]+)";', header):
-        assert f"ERR {code}" in text, code
-    for command in ("HELLO", "LOAD", "INFER", "SELFTEST", "STREAM", "STOP"):
-        assert f"OK {command}" in text, command
-
-
 def test_tflm_registers_exactly_the_model_ops():
     source = (FIRMWARE / "src/inference/inference_tflm.cc").read_text()
     ops = re.findall(r"\.Add(\w+)\(\)", source)

@@ -1,64 +1,57 @@
-"""Writes a stand-in for the files `make quantize` generates (same names and declarations as the generated-files
-contract), so the application layer builds without the training pipeline: for the cross-compile size check and
-the host simulator. The self-test clips' expected scores are those of the reference fake inference, so the
-simulator reports "8/8 identical". Usage: python3 make_fixture.py <out-dir>  (writes <out-dir>/generated/).
-"""
+"""Writes the files `make quantize` generates, for PROTOCOL.md's reference device configuration instead of a trained
+model, with the production writers of quantize/codegen.py, so the application layer builds without the training
+pipeline: for the cross-compile size report and the host simulator. The self-test clips' expected scores are those
+of the reference fake inference (host/virtual_device.py's mirror of inference_fake.cc), so the simulator reports
+"8/8 identical".
 
-import pathlib
+    python firmware/tests/make_fixture.py <out-dir>    (repository root on PYTHONPATH; writes <out-dir>/generated/)
+"""
+from __future__ import annotations
+
+import math
 import random
 import sys
+from pathlib import Path
 
-FRAMES, COEFFS, LABELS = 100, 13, ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-INPUT_BYTES = FRAMES * COEFFS
+import numpy as np
+
+from host.virtual_device import REFERENCE_INFO, FakeBackend
+from quantize.codegen import write_model_data, write_selftest, write_settings
+
 CLIPS = 8
-ARENA_USED = 9312
-ARENA = 10256
 SEED = 3  # fixed, so the fixture is identical on every run
+ARENA_MARGIN = 1.0  # the reference arena is not measured; the fake inference allocates none
+# Not a model: the fake inference never reads it (a flatbuffer's root offset and the "TFL3" identifier).
+MODEL_BYTES = b"\x1c\x00\x00\x00TFL3"
+SOURCE = "the reference configuration of PROTOCOL.md (firmware/tests/make_fixture.py)"
 
 
-def fake_scores(clip):
-    total = sum(b & 0xFF for b in clip)
-    return [((total + 7 * i) & 0xFF) - 256 * (((total + 7 * i) & 0xFF) > 127) for i in range(len(LABELS))]
+def fixture_meta() -> dict:
+    """The fields of ``model_meta.json`` that the code generator reads, for the reference configuration."""
+    info = REFERENCE_INFO
+    return {"model_hash": info.model, "labels": list(info.labels),
+            "input": {"shape": [1, info.frames, info.coeffs], "scale": info.in_scale, "zero_point": info.in_zp},
+            "output": {"scale": info.out_scale, "zero_point": info.out_zp},
+            "arena_bytes": info.arena, "arena_margin": ARENA_MARGIN,
+            "tensor_arena_size": int(math.ceil(info.arena * ARENA_MARGIN / 16) * 16)}
 
 
-def c_array(values):
-    return "{" + ", ".join(str(v) for v in values) + "}"
-
-
-def main(out: pathlib.Path):
-    gen = out / "generated"
+def write_fixture(gen: Path) -> None:
+    """Every generated file (model data, settings, self-test clips) into the folder ``gen``."""
     gen.mkdir(parents=True, exist_ok=True)
+    info = REFERENCE_INFO
     rng = random.Random(SEED)
-    clips = [[rng.randrange(-128, 128) for _ in range(INPUT_BYTES)] for _ in range(CLIPS)]
-    files = {
-        "model_data.h": "#pragma once\n\nextern const unsigned char g_model_data[];\nextern const unsigned int g_model_data_len;\n",
-        "model_data.cc": '#include "model_data.h"\n\n// Fixture: not a model (the fake inference never reads it).\n'
-        "alignas(16) const unsigned char g_model_data[] = {0x1c, 0x00, 0x00, 0x00, 0x54, 0x46, 0x4c, 0x33};\n"
-        "const unsigned int g_model_data_len = sizeof(g_model_data);\n",
-        "model_settings.h": "#pragma once\n\n#include <cstdint>\n\n"
-        'constexpr char kModelHash[] = "0123abcd";\n'
-        f"constexpr int kNumFrames = {FRAMES};\nconstexpr int kNumCoeffs = {COEFFS};\nconstexpr int kInputBytes = {INPUT_BYTES};\n"
-        "constexpr float kInputScale = 0.0625f;\nconstexpr uint32_t kInputScaleBits = 0x3D800000u;\nconstexpr int kInputZeroPoint = -128;\n"
-        "constexpr float kOutputScale = 0.00390625f;\nconstexpr uint32_t kOutputScaleBits = 0x3B800000u;\n"
-        "constexpr int kOutputZeroPoint = -128;\n"
-        f"constexpr int kNumLabels = {len(LABELS)};\n"
-        "constexpr const char* kLabels[kNumLabels] = {" + ", ".join(f'"{l}"' for l in LABELS) + "};\n"
-        f"constexpr int kArenaUsedBytes = {ARENA_USED};\nconstexpr int kTensorArenaSize = {ARENA};\n",
-        "selftest_data.h": '#pragma once\n\n#include <cstdint>\n\n#include "model_settings.h"\n\n'
-        f"constexpr int kNumSelftestClips = {CLIPS};\n"
-        "extern const int8_t g_selftest_inputs[kNumSelftestClips][kInputBytes];\n"
-        "extern const int8_t g_selftest_expected[kNumSelftestClips][kNumLabels];\n"
-        "extern const int g_selftest_labels[kNumSelftestClips];\n",
-        "selftest_data.cc": '#include "selftest_data.h"\n\n'
-        "const int8_t g_selftest_inputs[kNumSelftestClips][kInputBytes] = {"
-        + ",\n".join(c_array(c) for c in clips) + "};\n"
-        "const int8_t g_selftest_expected[kNumSelftestClips][kNumLabels] = {"
-        + ",\n".join(c_array(fake_scores(c)) for c in clips) + "};\n"
-        "const int g_selftest_labels[kNumSelftestClips] = " + c_array(i % len(LABELS) for i in range(CLIPS)) + ";\n",
-    }
-    for name, text in files.items():
-        (gen / name).write_text(text)
+    clips = [bytes(rng.randrange(256) for _ in range(info.input_bytes)) for _ in range(CLIPS)]
+    backend = FakeBackend()
+    inputs = np.array([np.frombuffer(c, np.int8).reshape(info.frames, info.coeffs) for c in clips])
+    expected = np.array([backend.infer(c)[0] for c in clips], np.int8)
+    labels = np.arange(CLIPS) % info.outputs
+    write_model_data(gen, MODEL_BYTES, SOURCE)
+    write_settings(gen, fixture_meta(), SOURCE)
+    write_selftest(gen, inputs, expected, labels, SOURCE)
 
 
 if __name__ == "__main__":
-    main(pathlib.Path(sys.argv[1]))
+    if len(sys.argv) != 2:
+        sys.exit("usage: python firmware/tests/make_fixture.py <out-dir>")
+    write_fixture(Path(sys.argv[1]) / "generated")

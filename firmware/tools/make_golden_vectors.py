@@ -1,19 +1,26 @@
 """Writes firmware/protocol/golden_vectors.txt from PROTOCOL.md's rules, computed independently of the C++ core.
 
 The text file is the contract (checked by the C++ unit tests and the Python mirror); this script only saves
-writing CRCs by hand. Run: python3 firmware/tools/make_golden_vectors.py > firmware/protocol/golden_vectors.txt
+writing CRCs by hand. The protocol's constants come from host/protocol.py (checked against protocol.h by
+tests/test_protocol_source.py, which also checks that the file is this script's output); framing, CRC and the fake
+are computed here, apart from the mirror. Run from the repository root:
+    PYTHONPATH=. python3 firmware/tools/make_golden_vectors.py > firmware/protocol/golden_vectors.txt
 """
 
 import binascii
 
-MAX_LINE = 600
-MAX_CHUNK = 256
+from host.protocol import (COMMENT_PREFIX, CRC_HEX_DIGITS, CRC_INIT, CRC_SEPARATOR, PROTO_MAX_CHUNK, PROTO_MAX_LINE,
+                           PROTOCOL_VERSION)
+
+MAX_LINE = PROTO_MAX_LINE
+MAX_CHUNK = PROTO_MAX_CHUNK
+# PROTOCOL.md's reference device configuration.
 FRAMES, COEFFS = 100, 13
 INPUT_BYTES = FRAMES * COEFFS
 LABELS = "zero,one,two,three,four,five,six,seven,eight,nine".split(",")
 HELLO_REPLY = (
-    "OK HELLO proto=1 fw=0.1.0 model=0123abcd in=100x13 in_scale=3D800000 in_zp=-128 out=10 "
-    "out_scale=3B800000 out_zp=-128 arena=9999 labels=" + ",".join(LABELS)
+    f"OK HELLO proto={PROTOCOL_VERSION} fw=0.1.0 model=0123abcd in={FRAMES}x{COEFFS} in_scale=3D800000 in_zp=-128 "
+    f"out={len(LABELS)} out_scale=3B800000 out_zp=-128 arena=9999 labels=" + ",".join(LABELS)
 )
 # Reference self-test clips (PROTOCOL.md): clip 0 all 0x00 passes, clip 1 all 0x01 fails.
 SELFTEST_CLIPS = [bytes(INPUT_BYTES), bytes([1]) * INPUT_BYTES]
@@ -21,12 +28,12 @@ SELFTEST_PASSED = 1
 
 
 def crc(body: bytes) -> str:
-    return f"{binascii.crc_hqx(body, 0xFFFF):04X}"
+    return f"{binascii.crc_hqx(body, CRC_INIT):0{CRC_HEX_DIGITS}X}"
 
 
 def line(body: str, with_crc: bool = True) -> bytes:
     b = body.encode("latin-1")
-    return b + (f" *{crc(b)}".encode() if with_crc else b"") + b"\n"
+    return b + (CRC_SEPARATOR + crc(b).encode() if with_crc else b"") + b"\n"
 
 
 def fake_scores(clip: bytes):
@@ -43,7 +50,7 @@ def stream_line(index: int) -> bytes:
     scores = fake_scores(SELFTEST_CLIPS[index])
     t = top(scores)
     percent = int((scores[t] + 128) / 256 * 100 + 0.5)
-    return f"# {index} {LABELS[t]} {percent}% 1000us\n".encode()
+    return COMMENT_PREFIX + f"{index} {LABELS[t]} {percent}% 1000us\n".encode()
 
 
 def infer_reply(clip: bytes) -> bytes:
@@ -127,26 +134,28 @@ def vectors():
     add("bad-max-line", b"A" * MAX_LINE + b"\n", err("unknown"))
     add("bad-max-line-plus-cr", b"A" * MAX_LINE + b"\r\n", err("unknown"))
     add("bad-too-long", b"A" * (MAX_LINE + 1) + b"\n", err("too-long"))
-    add("bad-too-long-load", load(0, bytes(300)), err("too-long"))
-    add("bad-too-long-then-hello", b"B" * 700 + b"\nHELLO\n", err("too-long") + ok_hello)
+    add("bad-too-long-load", load(0, bytes(MAX_LINE // 2)), err("too-long"))
+    add("bad-too-long-then-hello", b"B" * (MAX_LINE + 100) + b"\nHELLO\n", err("too-long") + ok_hello)
     add("bad-garbage-then-hello", b"\x1b[A\x00garbage\xff\nHELLO *49D6\n", err("unknown") + ok_hello)
 
     v.append(("# One clip: LOAD sequence, order and range errors, INFER with the reference fake", None, None))
     clip = bytes((k * 37 + 11) & 0xFF for k in range(INPUT_BYTES))
+    chunk = MAX_CHUNK
+    last = (INPUT_BYTES - 1) // chunk * chunk  # offset of the clip's last chunk
     add("infer-empty", line("INFER"), err("incomplete", "filled=0"))
-    add("load-0", load(0, clip[0:256]), line("OK LOAD 256"))
-    add("bad-load-order", load(512, clip[512:513]), err("order", "expected=256"))
-    add("bad-load-order-huge", load(99999999999, b"\x00"), err("order", "expected=256"))
-    add("bad-load-chunk-too-long", load(256, clip[256:513]), err("range", "max=256"))
-    add("load-256", load(256, clip[256:512]), line("OK LOAD 512"))
-    add("load-512", load(512, clip[512:768]), line("OK LOAD 768"))
-    add("load-768", load(768, clip[768:1024]), line("OK LOAD 1024"))
-    add("bad-load-768-crlf", load(768, clip[768:1024])[:-1] + b"\r\n", err("order", "expected=1024"))
-    add("load-1024", load(1024, clip[1024:1280]), line("OK LOAD 1280"))
-    add("bad-load-past-end", load(1280, clip[1280:1300] + b"\x00"), err("range", "max=20"))
-    add("infer-incomplete", b"INFER\n", err("incomplete", "filled=1280"))
-    add("load-1280", load(1280, clip[1280:1300]), line("OK LOAD 1300"))
-    add("bad-load-when-full", load(1300, b"\x00"), err("range", "max=0"))
+    add("load-0", load(0, clip[:chunk]), line(f"OK LOAD {chunk}"))
+    add("bad-load-order", load(2 * chunk, clip[2 * chunk:2 * chunk + 1]), err("order", f"expected={chunk}"))
+    add("bad-load-order-huge", load(99999999999, b"\x00"), err("order", f"expected={chunk}"))
+    add("bad-load-chunk-too-long", load(chunk, clip[chunk:2 * chunk + 1]), err("range", f"max={chunk}"))
+    for offset in range(chunk, last, chunk):
+        add(f"load-{offset}", load(offset, clip[offset:offset + chunk]), line(f"OK LOAD {offset + chunk}"))
+    # The last full chunk again (with \r\n): its offset is no longer the filled count.
+    add(f"bad-load-{last - chunk}-crlf", load(last - chunk, clip[last - chunk:last])[:-1] + b"\r\n",
+        err("order", f"expected={last}"))
+    add("bad-load-past-end", load(last, clip[last:] + b"\x00"), err("range", f"max={INPUT_BYTES - last}"))
+    add("infer-incomplete", b"INFER\n", err("incomplete", f"filled={last}"))
+    add(f"load-{last}", load(last, clip[last:]), line(f"OK LOAD {INPUT_BYTES}"))
+    add("bad-load-when-full", load(INPUT_BYTES, b"\x00"), err("range", "max=0"))
     add("infer", line("INFER"), infer_reply(clip))
     add("infer-again", b"INFER\n", err("incomplete", "filled=0"))
 

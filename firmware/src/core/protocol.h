@@ -1,5 +1,6 @@
-// Serial protocol constants: the one place the firmware names them. PROTOCOL.md is the specification,
-// host/protocol.py the Python mirror; change all of them together with golden_vectors.txt.
+// Serial protocol constants: their one source. PROTOCOL.md specifies the protocol in words, host/protocol.py is
+// the Python mirror; tests/test_protocol_source.py parses this file and fails when either differs. After a change,
+// regenerate firmware/protocol/golden_vectors.txt with firmware/tools/make_golden_vectors.py.
 #pragma once
 
 #include <cstddef>
