@@ -83,6 +83,8 @@ def write_report(out_dir: Path, summary: dict[str, Any], labels: list[str], y: n
         "| latency | min | median | max |", "| --- | --- | --- | --- |",
         f"| µs | {lat['min']:g} | {lat['median']:g} | {lat['max']:g} |",
         f"| cycles | {cyc['min']:g} | {cyc['median']:g} | {cyc['max']:g} |", "",
+        "Latency as the device reports it for one inference: a board's microsecond clock and cycle counter; the "
+        "virtual device (`fw=…-virtual`) reports host time and 0 cycles.", "",
         f"Throughput: {'n/a' if cps is None else f'{cps:.1f}'} clips/s (host round trip, load + infer).", "",
     ]
     if labelled.any():
