@@ -119,14 +119,15 @@ def make_speakers(n: int, seed: int, engine: str = "espeak") -> list[Speaker]:
 class Espeak:
     """espeak-ng (ctypes, synchronous mode) in a helper process that forks a fresh copy of itself for every take.
 
-    Why a fresh process per take: libespeak-ng seeds its noise generator (breath noise of the f2/f3/f5 variants,
-    Klatt frication) from ``time(NULL)`` in ``espeak_Initialize``, and it keeps state from one synthesis to the next
-    that neither ``espeak_ng_SetRandSeed`` nor ``espeak_Terminate``/``espeak_Initialize`` reset (the function-static
-    flutter phase in wavegen.c, Klatt's noise filter, resonator and echo memories). A take then depended on the
-    second the run started and on every take synthesized before it in the process. The helper initialises the
-    library once and never synthesizes itself; each take runs in a child forked from that state, with both noise
-    generators (espeak-ng's own and libc ``rand()``, used by the ``klatt 6`` variants) seeded by the take. The helper
-    is a separate, single-threaded interpreter, so the caller may hold threads (TensorFlow, tqdm) and much memory.
+    Why: libespeak-ng seeds its noise generator (breath noise of the f2/f3/f5 variants, Klatt frication) from
+    ``time(NULL)`` in ``espeak_Initialize``, and keeps state from one synthesis to the next that neither
+    ``espeak_ng_SetRandSeed`` nor ``espeak_Terminate``/``espeak_Initialize`` reset (function-level statics of
+    wavegen.c and klatt.c: flutter phase, automatic gain, Klatt's noise and glottal filters). A take depended on the
+    second the run started and on every take synthesized before it in the process, so a resumed or smaller run gave
+    other audio. The helper initialises the library once and never synthesizes; each take runs in a child forked
+    from that state, with both noise generators (espeak-ng's own and libc ``rand()``, which the ``klatt 6`` variants
+    use) seeded by the take. The helper is its own single-threaded interpreter, so the caller may hold threads
+    (TensorFlow, tqdm) and much memory without making the forks unsafe or slow.
     """
 
     def __init__(self) -> None:
