@@ -7,6 +7,7 @@ it is the unit of the train/validation/test split, so its takes never land in tw
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -145,7 +146,8 @@ class Espeak:
 
     def close(self) -> None:
         """End the helper process (it exits when its input closes)."""
-        self._helper.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # it may have ended already
+            self._helper.stdin.close()
         self._helper.wait()
         self._helper.stdout.close()
 
@@ -168,8 +170,11 @@ class Espeak:
         request = {"voice": speaker.voice, "params": [[_RATE, speaker.rate], [_PITCH, speaker.pitch],
                                                       [_RANGE, speaker.pitch_range], [_VOLUME, 100],
                                                       [_WORDGAP, word_gap]], "text": text, "seed": noise_seed}
-        self._helper.stdin.write(json.dumps(request).encode() + b"\n")
-        self._helper.stdin.flush()
+        try:
+            self._helper.stdin.write(json.dumps(request).encode() + b"\n")
+            self._helper.stdin.flush()
+        except BrokenPipeError:
+            pass  # the helper has ended: reading its reply says so
         return np.frombuffer(self._reply(), "<i2").copy(), self.sample_rate
 
 
@@ -242,7 +247,9 @@ def espeak_helper() -> None:
     """The helper process behind :class:`Espeak`: one JSON request per line on stdin, one message per take out."""
     # Ctrl-C reaches the whole process group: the caller handles it, the helper ends when its input closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    out = sys.stdout.buffer
+    # Messages get their own descriptor; anything the library prints to stdout goes to stderr instead.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     try:
         lib, rate = _load_espeak()
     except PipelineError as e:
@@ -271,9 +278,9 @@ def espeak_helper() -> None:
         os.close(write_end)
         with os.fdopen(read_end, "rb") as pipe:
             reply = pipe.read()
-        status = os.waitpid(pid, 0)[1]
-        if status != 0:  # crashed, possibly after part of its message
-            msg = f"take process failed (wait status {status}) on {json.loads(line)['text']!r}".encode()
+        code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+        if code != 0:  # crashed, possibly after part of its message
+            msg = f"take process failed (exit {code}) on {line.decode().strip()}".encode()
             reply = _HEADER.pack(False, len(msg)) + msg
         out.write(reply)
         out.flush()
