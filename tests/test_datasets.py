@@ -63,6 +63,13 @@ def test_generated_set_is_cached_until_the_request_changes(tmp_path: Path) -> No
     assert len(first) == 2 * 3
     generate(tmp_path, ["one", "two"], 2, 1, 5, n_flite=1)
     assert files() == first  # nothing rewritten: the feature cache (keyed by file mtime) stays valid
+    # an interrupted run (no manifest yet, a take missing) resumes to the same bytes
+    take = sorted(tmp_path.glob("two/synth-en*.wav"))[0]
+    audio = take.read_bytes()
+    take.unlink()
+    (tmp_path / "manifest.json").unlink()
+    generate(tmp_path, ["one", "two"], 2, 1, 5, n_flite=1)
+    assert take.read_bytes() == audio and len(files()) == len(first)
     generate(tmp_path, ["one", "two"], 2, 1, 6, n_flite=1)
     assert set(files()) != set(first)  # another seed, other speakers: the old takes are gone
 
@@ -80,11 +87,13 @@ def test_missing_flite_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
 def test_espeak_speaks_every_configured_voice_variant() -> None:
     from data.synth import BASE_VOICES, VARIANTS, Speaker
 
-    engine = Espeak()
-    for voice in BASE_VOICES:
-        assert engine.say(Speaker(f"{voice}+{VARIANTS[0]}", 150, 50, 50), "seven")[0].size > 1000
-    for variant in VARIANTS:
-        assert engine.say(Speaker(f"en+{variant}", 150, 50, 50), "seven")[0].size > 1000
+    with Espeak() as engine:
+        for voice in BASE_VOICES:
+            assert engine.say(Speaker(f"{voice}+{VARIANTS[0]}", 150, 50, 50), "seven")[0].size > 1000
+        for variant in VARIANTS:
+            assert engine.say(Speaker(f"en+{variant}", 150, 50, 50), "seven")[0].size > 1000
+        with pytest.raises(PipelineError, match="espeak-ng: unknown voice 'nobody'"):
+            engine.say(Speaker("nobody", 150, 50, 50), "seven")
 
 
 def test_speech_commands_layout_uses_published_lists(tmp_path: Path) -> None:
