@@ -16,7 +16,7 @@ from pathlib import Path
 
 from data.artifacts import staged_outputs
 from data.augment_audio import AudioAugmentParams, augmented_features
-from data.config import PipelineError, load_config, run_main
+from data.config import PipelineError, load_config
 from data.datasets import (SPLITS, Clip, assign_splits, extract_clips, load_fsdd, load_folder, load_speech_commands,
                            save_split)
 from data.features import FeatureParams

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from conftest import run_stage
-from data.config import PipelineError, load_config
+from data.config import PipelineError
 from data.datasets import load_split
 from quantize.build import check_ops, firmware_ops, resolver_op_name
-from quantize.model_io import TflmRunner, load_meta, model_hash, device_input, read_metadata
+from quantize.model_io import TflmRunner, device_input, load_meta, model_hash, read_metadata
 
 EXPECTED_OPS = ["CONCATENATION", "FULLY_CONNECTED", "MEAN", "REVERSE_V2", "SOFTMAX",
                 "UNIDIRECTIONAL_SEQUENCE_LSTM"]
