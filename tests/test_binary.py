@@ -21,6 +21,7 @@ def test_two_speaker_folder_reports_binary_metrics(tmp_path: Path, fsdd_dir: Pat
     run_stage("data", "--dataset", "folder", "--data-dir", str(data), "--smoke", "--build", str(build))
     run_stage("train", "--smoke", "--build", str(build))
     run_stage("quantize", "--smoke", "--build", str(build))
+    run_stage("host.evaluate", "--build", str(build))
     metrics = json.loads((build / "metrics.json").read_text())
     assert metrics["labels"] == ["george", "jackson"]
     for backend in ("float", "int8", "tflm"):
