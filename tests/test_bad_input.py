@@ -15,8 +15,9 @@ import pytest
 import soundfile as sf
 
 from conftest import IN_CI, REPO, run_stage
+from data.augment_audio import load_noises
 from data.config import PipelineError
-from data.datasets import Clip, extract_clips, load_speech_commands
+from data.datasets import SPEECH_COMMANDS_NOISE_DIR, Clip, extract_clips, load_speech_commands
 from data.features import (MAX_CHANNELS, MAX_CLIP_SECONDS, MIN_SAMPLE_RATE, STEADY_DB, FeatureParams,
                            band_variation_db, check_speech, read_audio)
 from test_features import tone
@@ -81,6 +82,7 @@ BAD_FILES: dict[str, tuple[Callable[[Path], None], str]] = {
     "folder.wav": (lambda p: p.mkdir(), "a folder, not a WAV file"),
     "dangling.wav": (symlink("nowhere.wav"), "dangling symbolic link"),
     "loop.wav": (symlink("loop.wav"), "symbolic link loop"),
+    "pipe.wav": (os.mkfifo, "not a regular file"),  # opening it would block forever
 }
 
 
@@ -154,8 +156,6 @@ def test_header_bounds_are_checked_before_decoding(tmp_path: Path, monkeypatch: 
 
 def test_noise_recordings_may_be_longer_than_clips(tmp_path: Path) -> None:
     """Background noise is read with its own length bound (Speech Commands' noises are 60-95 s)."""
-    from data.augment_audio import load_noises
-
     noise = 0.1 * np.random.default_rng(0).standard_normal(int(MIN_SAMPLE_RATE * (MAX_CLIP_SECONDS + 1)))
     (tmp_path / "noise").mkdir()
     sf.write(tmp_path / "noise" / "long.wav", noise, MIN_SAMPLE_RATE, subtype="PCM_16")
@@ -263,6 +263,8 @@ def test_no_real_speech_clip_is_refused() -> None:
             least = min(least, band_variation_db(audio, SR))
     assert refused == []
     assert least > STEADY_DB + 3.0  # measured: 15.4 dB (other_digits/two/felix_nohash_10.wav)
+    # Real background noise (60-95 s) stays within the noise length bound.
+    assert len(load_noises(str(shared / "speech_commands_digits" / SPEECH_COMMANDS_NOISE_DIR), SR)) == 6
 
 
 def test_features_computed_before_a_bad_file_are_kept(tmp_path: Path) -> None:
