@@ -166,7 +166,7 @@ def test_noise_recordings_may_be_longer_than_clips(tmp_path: Path) -> None:
 
 def test_bad_entries_through_extract_clips(tmp_path: Path) -> None:
     """The library path evaluation shares: without skip_bad the first bad file raises, with it each is listed."""
-    params = FeatureParams()
+    params = FeatureParams.from_config()
     for name, (write, reason) in BAD_FILES.items():
         write(tmp_path / name)
         clip = Clip(tmp_path / name, "a", name)
