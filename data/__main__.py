@@ -20,7 +20,8 @@ def parse_args(argv: list[str] | None = None) -> DataRequest:
     p.add_argument("--fsdd-dir", type=Path, default=Path("../shared/data/fsdd"), help="Free Spoken Digit Dataset")
     p.add_argument("--holdout", nargs="*", default=[], help="sources (speakers) that form the test split")
     p.add_argument("--noise-dir", type=Path, help="folder of background-noise WAVs mixed into training clips")
-    p.add_argument("--skip-bad", action="store_true", help="skip unreadable/silent files and list them")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip bad files (unreadable, links, out-of-bounds headers, silent, not speech) and list them")
     p.add_argument("--smoke", action="store_true", help="tiny dataset for tests")
     p.add_argument("--build", type=Path, default=Path("build"), help="build folder")
     a = p.parse_args(argv)

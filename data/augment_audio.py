@@ -17,7 +17,7 @@ import numpy as np
 
 from data.config import PipelineError
 from data.datasets import Clip, file_cache_key
-from data.features import FeatureParams, mfcc, read_audio
+from data.features import MAX_NOISE_SECONDS, FeatureParams, mfcc, read_audio
 
 # Spectral slopes of the generated noises: white (0), pink (1/f power), brown (1/f^2 power).
 NOISE_COLORS = (0.0, 1.0, 2.0)
@@ -78,7 +78,7 @@ def load_noises(noise_dir: str | None, sample_rate: int) -> list[np.ndarray]:
     paths = sorted(Path(noise_dir).rglob("*.wav"))
     if not paths:
         raise PipelineError(f"{noise_dir}: no .wav noise files")
-    return [read_audio(p, sample_rate) for p in paths]
+    return [read_audio(p, sample_rate, MAX_NOISE_SECONDS) for p in paths]
 
 
 def add_noise(audio: np.ndarray, snr_db: float, noises: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:

@@ -10,7 +10,7 @@ from typing import Iterable
 import numpy as np
 
 from data.config import PipelineError
-from data.features import FeatureParams, extract_file
+from data.features import FeatureParams, check_audio_file, extract_file, unusable_entry
 
 SPLITS = ("train", "val", "test")
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
@@ -55,8 +55,26 @@ def split_of(source: str, val_percent: int, test_percent: int) -> str:
     return "train"
 
 
+def _entries(folder: Path) -> list[Path]:
+    """The entries of ``folder``, sorted; one line naming the folder when it cannot be listed."""
+    try:
+        return sorted(folder.iterdir())
+    except OSError as e:
+        raise PipelineError(f"{folder}: cannot list the folder ({e.strerror or e})") from None
+
+
+def _not_a_label_folder(path: Path) -> PipelineError:
+    """The error for an entry in a label folder's place that is not a folder (a broken link, a file)."""
+    return PipelineError(f"{path}: {unusable_entry(path) or 'not a folder'} (expected a label folder)")
+
+
 def load_folder(root: Path, labels: list[str] | None = None) -> list[Clip]:
     """Clips of a ``<root>/<label>/*.wav`` tree.
+
+    Every entry named ``*.wav`` in a label folder is a clip, whatever it is: a folder, a broken link or an unreadable
+    file is then refused (or skipped and listed with ``--skip-bad``) by :func:`extract_clips`, never dropped
+    silently. Other names are not audio and are ignored. A broken link among the label folders stops the stage: it
+    would change the label set.
 
     Parameters
     ----------
@@ -67,15 +85,26 @@ def load_folder(root: Path, labels: list[str] | None = None) -> list[Clip]:
     root = Path(root)
     if not root.is_dir():
         raise PipelineError(f"{root}: dataset folder does not exist")
-    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
-    if labels is not None:
+    if labels is None:
+        folders = []
+        for entry in _entries(root):
+            if entry.name.startswith((".", "_")):
+                continue
+            if entry.is_dir():
+                folders.append(entry)
+            elif entry.is_symlink() and not entry.exists():
+                raise _not_a_label_folder(entry)
+    else:
+        for lab in labels:
+            if not (root / lab).is_dir() and ((root / lab).is_symlink() or (root / lab).exists()):
+                raise _not_a_label_folder(root / lab)
         missing = [lab for lab in labels if not (root / lab).is_dir()]
         if missing:
             raise PipelineError(f"{root}: missing label folders {missing}")
         folders = [root / lab for lab in labels]
     clips = []
     for folder in folders:
-        wavs = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == ".wav")
+        wavs = [p for p in _entries(folder) if p.suffix.lower() == ".wav"]
         if not wavs:
             raise PipelineError(f"{folder}: empty class folder (no .wav files)")
         clips += [Clip(p, folder.name, source_of(p)) for p in wavs]
@@ -85,15 +114,17 @@ def load_folder(root: Path, labels: list[str] | None = None) -> list[Clip]:
 
 
 def load_fsdd(root: Path) -> list[Clip]:
-    """The Free Spoken Digit Dataset: ``<root>/recordings/{digit}_{speaker}_{n}.wav`` (or directly in ``root``)."""
+    """The Free Spoken Digit Dataset: ``<root>/recordings/{digit}_{speaker}_{n}.wav`` (or directly in ``root``).
+
+    As in :func:`load_folder`, every entry with a recording's name is a clip, whatever it is."""
     root = Path(root)
     rec = root / "recordings" if (root / "recordings").is_dir() else root
     if not rec.is_dir():
         raise PipelineError(f"{root}: FSDD folder does not exist")
     clips = []
-    for p in sorted(rec.glob("*.wav")):
+    for p in _entries(rec):
         m = _FSDD_NAME.match(p.stem)
-        if m:
+        if m and p.suffix.lower() == ".wav":
             clips.append(Clip(p, DIGITS[int(m.group(1))], m.group(2)))
     if not clips:
         raise PipelineError(f"{rec}: no FSDD recordings named {{digit}}_{{speaker}}_{{n}}.wav")
@@ -170,6 +201,7 @@ def extract_clips(clips: list[Clip], params: FeatureParams, cache_dir: Path, ski
     feats, ok, skipped = [], [], []
     for clip in tqdm(clips, desc=desc, unit="clip", mininterval=1.0):
         try:
+            check_audio_file(clip.path)  # links, folders, permissions and header bounds, even for a cached clip
             cached = cache_dir / f"{file_cache_key(clip.path, params)}.npy"
             x = _load_cached(cached, params)
             if x is None:

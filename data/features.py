@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,15 +107,101 @@ class FeatureParams:
         return cls(**(config or load_config())["features"])
 
 
-def read_audio(path: Path, sample_rate: int) -> np.ndarray:
+# What a WAV header may ask for, checked before anything is decoded (a 10 KB file declaring 1 Hz once took 1.8 GB
+# to resample): telephone-band 4 kHz to studio 192 kHz, at most 8 channels, and a length bound per use.
+MIN_SAMPLE_RATE = 4_000
+MAX_SAMPLE_RATE = 192_000
+MAX_CHANNELS = 8
+# Longest speech clip read (the model sees 1 s; longer recordings are cropped to their loudest window).
+MAX_CLIP_SECONDS = 60.0
+# Longest background-noise recording read (Speech Commands' are 60-95 s).
+MAX_NOISE_SECONDS = 600.0
+# Channels whose mono mix peaks below this fraction (-40 dB) of the loudest channel cancel each other out.
+CANCEL_RATIO = 0.01
+# Speech checks (measured on the 2,830 real clips of ../shared/data: FSDD, Speech Commands digits, other digits).
+# Shortest clip that can hold a spoken digit (the shortest real one is 0.144 s).
+MIN_CLIP_SECONDS = 0.1
+# A word has an envelope: in at least one band of STEADY_BANDS_HZ the energy of 25 ms frames (10 ms hop) varies by
+# more than STEADY_DB over the clip. Real clips vary by 15.4 dB or more (median 46); a tone, square wave or
+# sawtooth by at most 1 dB. Steady noise is not caught (white noise varies by about 17 dB in its narrowest band).
+STEADY_DB = 10.0
+STEADY_BANDS_HZ = (100.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0)
+STEADY_FRAME_S, STEADY_HOP_S = 0.025, 0.010
+
+
+def unusable_entry(path: Path) -> str | None:
+    """Why ``path`` cannot be opened as a regular file (link, folder, device, permissions), or ``None``."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "symbolic link loop"
+        if path.is_symlink():
+            return f"dangling symbolic link (to {os.readlink(path)})"
+        return e.strerror or str(e)
+    if stat.S_ISDIR(st.st_mode):
+        return "a folder, not a WAV file"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file (device, pipe or socket)"
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as e:
+        return f"cannot be read ({e.strerror or e})"
+    return None
+
+
+def check_audio_file(path: Path, max_seconds: float = MAX_CLIP_SECONDS) -> Any:
+    """Check, without decoding, that ``path`` is a readable WAV file whose header asks for a sane amount of audio.
+
+    Parameters
+    ----------
+    path : Path
+    max_seconds : float
+        Longest duration accepted.
+
+    Returns
+    -------
+    soundfile._SoundFileInfo
+        The header (``samplerate``, ``channels``, ``frames``).
+
+    Raises
+    ------
+    PipelineError
+        Naming the file: not a .wav name, a link/folder/unreadable entry, not WAV, or a sample rate, channel count or
+        duration out of bounds.
+    """
+    import soundfile as sf
+
+    if path.suffix.lower() != ".wav":
+        raise PipelineError(f"{path}: not a .wav file")
+    problem = unusable_entry(path)
+    if problem:
+        raise PipelineError(f"{path}: {problem}")
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
+        raise PipelineError(f"{path}: not a readable WAV file ({str(e).strip() or type(e).__name__})") from None
+    if not MIN_SAMPLE_RATE <= info.samplerate <= MAX_SAMPLE_RATE:
+        raise PipelineError(f"{path}: sample rate {info.samplerate} Hz outside {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz")
+    if not 1 <= info.channels <= MAX_CHANNELS:
+        raise PipelineError(f"{path}: {info.channels} channels (at most {MAX_CHANNELS})")
+    if info.frames > max_seconds * info.samplerate:
+        raise PipelineError(f"{path}: {info.frames / info.samplerate:.1f} s long (at most {max_seconds:g} s)")
+    return info
+
+
+def read_audio(path: Path, sample_rate: int, max_seconds: float = MAX_CLIP_SECONDS) -> np.ndarray:
     """Read a WAV file as mono float32 at ``sample_rate``.
 
     Parameters
     ----------
     path : Path
-        WAV file of any sample rate, mono or multi-channel, any sample format libsndfile reads.
+        WAV file of 4-192 kHz, 1-8 channels, any sample format libsndfile reads.
     sample_rate : int
         Target rate in Hz.
+    max_seconds : float
+        Longest recording accepted, checked in the header before decoding.
 
     Returns
     -------
@@ -121,27 +210,88 @@ def read_audio(path: Path, sample_rate: int) -> np.ndarray:
     Raises
     ------
     PipelineError
-        Naming the file: unreadable, not WAV, empty, or silent.
+        Naming the file: see :func:`check_audio_file`; or empty, not finite, silent, a constant (DC) signal, or
+        channels that cancel when mixed to mono.
     """
     import librosa
     import soundfile as sf
 
-    if path.suffix.lower() != ".wav":
-        raise PipelineError(f"{path}: not a .wav file")
+    info = check_audio_file(path, max_seconds)
     try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        # frames: never decode more than the header that was checked declares
+        audio, rate = sf.read(str(path), frames=info.frames, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, ValueError, TypeError) as e:
         raise PipelineError(f"{path}: not a readable WAV file ({str(e).strip() or type(e).__name__})") from None
     if audio.shape[0] == 0:
         raise PipelineError(f"{path}: empty clip (no samples)")
-    audio = audio.mean(axis=1)
     if not np.all(np.isfinite(audio)):
         raise PipelineError(f"{path}: samples are not finite numbers")
-    if float(np.max(np.abs(audio))) < SILENCE_PEAK:
-        raise PipelineError(f"{path}: silent clip (peak below {SILENCE_PEAK})")
+    _check_sound(path, audio)
+    audio = audio.mean(axis=1)
     if rate != sample_rate:
         audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate)
     return audio.astype(np.float32)
+
+
+def _check_sound(path: Path, audio: np.ndarray) -> None:
+    """Refuse a clip (n_samples, channels) that is silent, a constant offset, or whose channels cancel in the mix."""
+    ac = audio - audio.mean(axis=0)  # a DC offset is no sound
+    loudest = float(np.max(np.abs(ac)))
+    if loudest < SILENCE_PEAK:
+        offset = float(np.max(np.abs(audio.mean(axis=0))))
+        if offset >= SILENCE_PEAK:
+            raise PipelineError(f"{path}: constant signal (a DC offset of {offset:.3g}, no sound)")
+        raise PipelineError(f"{path}: silent clip (peak below {SILENCE_PEAK})")
+    mixed = float(np.max(np.abs(ac.mean(axis=1))))
+    if audio.shape[1] > 1 and mixed < CANCEL_RATIO * loudest:
+        raise PipelineError(f"{path}: channels cancel when mixed to mono (mono peak {mixed:.3g}, loudest channel "
+                            f"{loudest:.3g})")
+
+
+def band_variation_db(audio: np.ndarray, sample_rate: int) -> float:
+    """How much the loudness of a clip varies: over the bands of ``STEADY_BANDS_HZ`` (below Nyquist), the largest
+    range (max - min, dB) of 25 ms Hann-windowed frame energies (10 ms hop, frames inside the clip only).
+
+    Parameters
+    ----------
+    audio : np.ndarray, shape (n_samples,), at least one frame long
+    sample_rate : int
+
+    Returns
+    -------
+    float
+        dB; 0 for a perfectly steady signal.
+    """
+    win, hop = round(sample_rate * STEADY_FRAME_S), round(sample_rate * STEADY_HOP_S)
+    frames = np.lib.stride_tricks.sliding_window_view(audio.astype(np.float64) - audio.mean(), win)[::hop]
+    power = np.abs(np.fft.rfft(frames * np.hanning(win), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(win, 1 / sample_rate)
+    floor = win * SILENCE_PEAK ** 2  # digital silence counts as -80 dBFS, not -inf
+    ranges = []
+    for lo, hi in zip(STEADY_BANDS_HZ[:-1], STEADY_BANDS_HZ[1:]):
+        band = (freqs >= lo) & (freqs < hi)
+        if band.any():
+            db = 10 * np.log10(np.maximum(power[:, band].sum(axis=1), floor))
+            ranges.append(float(db.max() - db.min()))
+    return max(ranges)
+
+
+def check_speech(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    """Refuse a clip that cannot hold a spoken word: shorter than ``MIN_CLIP_SECONDS``, or steady (a tone, buzz or
+    square wave: no band varies by more than ``STEADY_DB``). Noise recordings skip this check.
+
+    Raises
+    ------
+    PipelineError
+        Naming the file and the reason.
+    """
+    seconds = audio.shape[0] / sample_rate
+    if seconds < MIN_CLIP_SECONDS:
+        raise PipelineError(f"{path}: too short to hold a word ({seconds:.3f} s, at least {MIN_CLIP_SECONDS:g} s)")
+    variation = band_variation_db(audio, sample_rate)
+    if variation <= STEADY_DB:
+        raise PipelineError(f"{path}: steady signal, not speech (loudness varies by {variation:.1f} dB, a word by more "
+                            f"than {STEADY_DB:g} dB: a tone, hum or square wave?)")
 
 
 def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
@@ -211,13 +361,20 @@ def mfcc(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
 
 
 def extract_file(path: Path, params: FeatureParams) -> np.ndarray:
-    """MFCCs of one WAV file.
+    """MFCCs of one WAV file of speech.
 
     Returns
     -------
     np.ndarray, shape (num_frames, num_mfcc), float32
+
+    Raises
+    ------
+    PipelineError
+        Naming the file: see :func:`read_audio` and :func:`check_speech`.
     """
-    return mfcc(read_audio(Path(path), params.sample_rate), params)
+    audio = read_audio(Path(path), params.sample_rate)
+    check_speech(Path(path), audio, params.sample_rate)
+    return mfcc(audio, params)
 
 
 def _center(x: np.ndarray, per_utterance_mean: bool) -> np.ndarray:
