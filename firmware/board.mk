@@ -6,7 +6,8 @@
 #   make firmware-arduino     the same build with Arduino CLI (internet once for the core)
 #   make flash-arduino        upload with Arduino CLI
 #   make firmware-board-check what CI runs, offline: Arduino CLI's recipe from $(ARDUINO_MBED) on every board source,
-#                             link without libmbed.a, undefined symbols classified, sizes -> build/firmware/board_size.json
+#                             link without libmbed.a, undefined symbols classified, sizes by origin
+#                             -> build/firmware/board_size.json
 
 .PHONY: firmware flash firmware-gen firmware-arduino flash-arduino firmware-board-check firmware-board-lib
 
@@ -36,7 +37,9 @@ $(TFLM_LIB_STAMP): $(TFLM_CM4_STAMP) $(FW)/tools/tflm_arduino_lib.py $(FW)/tools
 firmware-board-lib: $(TFLM_LIB_STAMP)
 
 # ---- offline check (CI) -------------------------------------------------------------------------------------
-firmware-board-check: $(TFLM_LIB_STAMP) $(ARDUINO_MBED_STAMP) $(if $(wildcard $(FW_GEN_SRC)/model_settings.h),,$(FW_FIXTURE)/generated/model_settings.h)
+FW_BOARD_FIXTURE := $(if $(wildcard $(FW_GEN_SRC)/model_settings.h),,$(FW_FIXTURE)/generated/model_settings.h)
+
+firmware-board-check: $(TFLM_LIB_STAMP) $(ARDUINO_MBED_STAMP) $(FW_BOARD_FIXTURE)
 	@$(BOARD_CHECK) sketch --src $(FW_BOARD_SRC) --ino $(FW)/nano33ble/nano33ble.ino --gen $(FW_BOARD_GEN) \
 	    --out $(FW_BOARD)/nano33ble
 	@$(BOARD_CHECK) check --core $(ARDUINO_MBED) --lib $(TFLM_LIB) --sketch $(FW_BOARD)/nano33ble \

@@ -184,8 +184,8 @@ def test_arduino_cli_gets_the_commands_the_check_runs(tmp_path: Path):
         obj = tmp_path / "out" / (source.name + ".o")
         obj.parent.mkdir(exist_ok=True)
         key = "recipe.c.o.pattern" if source.suffix == ".c" else "recipe.cpp.o.pattern"
-        line = arduino_recipe.expand(wrapped[key], checked.props,
-                                     {"includes": checked.includes, "source_file": str(source), "object_file": str(obj)})
+        files = {"includes": checked.includes, "source_file": str(source), "object_file": str(obj)}
+        line = arduino_recipe.expand(wrapped[key], checked.props, files)
         subprocess.run(arduino_recipe.split_command(line), check=True, timeout=60)
         expected = checked.command(source, obj)
         assert json.loads(Path(str(obj) + ".argv").read_text())[1:] == expected[1:], source

@@ -106,7 +106,8 @@ def extra_flags(source: Path, lib: Path, sketch: Path) -> list[str]:
 def arduino_cli_properties(core: Path, lib: Path) -> list[str]:
     """--build-property values for Arduino CLI: the core's C and C++ compile recipes behind the `cc` wrapper."""
     props = read_properties(core / "platform.txt")
-    wrapper = f'"{sys.executable}" "{Path(__file__).resolve()}" cc --lib "{lib.resolve()}" --sketch "{{build.path}}/sketch" --'
+    wrapper = (f'"{sys.executable}" "{Path(__file__).resolve()}" cc --lib "{lib.resolve()}" '
+               '--sketch "{build.path}/sketch" --')
     return [f"{key}={wrapper} {props[key]}" for key in ("recipe.c.o.pattern", "recipe.cpp.o.pattern")]
 
 

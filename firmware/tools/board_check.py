@@ -140,14 +140,16 @@ class Build:
         groups = {
             "sketch": [(s, self.build / "sketch" / (s.relative_to(self.build / "sketch").as_posix() + ".o"))
                        for s in self.sketch_sources()],
-            "variant": [(s, self.build / "core" / (s.name + ".o")) for s in sources(self.variant_path, recursive=False)],
+            "variant": [(s, self.build / "core" / (s.name + ".o"))
+                        for s in sources(self.variant_path, recursive=False)],
             "core": [(s, self.build / "core" / (s.relative_to(self.core_path).as_posix() + ".o"))
                      for s in sources(self.core_path)],
             "library": [(s, self.build / "libraries" / self.lib.name / (s.relative_to(lib_src).as_posix() + ".o"))
                         for s in sources(lib_src)],
         }
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
-            futures = {pool.submit(compile_one, self.command(s, o), o): s for group in groups.values() for s, o in group}
+            futures = {pool.submit(compile_one, self.command(s, o), o): s
+                       for group in groups.values() for s, o in group}
             errors = [(futures[f], f.result()) for f in futures if f.result() is not None]
         if errors:
             source, message = errors[0]
@@ -175,7 +177,8 @@ class Build:
         })
         # Without libmbed.a nothing calls main (mbed-os's __wrap_main does, through --wrap,main): keep it as a root
         # of --gc-sections, and let undefined references through as warnings (mangled) so that they can be classified.
-        command = ar.split_command(line) + ["-Wl,--undefined=main", "-Wl,--warn-unresolved-symbols", "-Wl,--no-demangle"]
+        command = ar.split_command(line) + ["-Wl,--undefined=main", "-Wl,--warn-unresolved-symbols",
+                                            "-Wl,--no-demangle"]
         result = subprocess.run(command, capture_output=True, text=True)
         elf = self.build / (PROJECT + ".elf")
         if result.returncode != 0:
@@ -213,8 +216,8 @@ def file_scope_declarations(text: str) -> tuple[set[str], set[str]]:
             stack.append(transparent)
             if not transparent:
                 head = code[start:m.start()]
-                scope = re.search(r"\b(?:namespace|class|struct|union|enum(?:\s+class)?)\s+(?:\w+\s+)*?(\w+)\s*(?::[^{]*)?$",
-                                  head)
+                scope = re.search(
+                    r"\b(?:namespace|class|struct|union|enum(?:\s+class)?)\s+(?:\w+\s+)*?(\w+)\s*(?::[^{]*)?$", head)
                 if depth == 0 and scope:
                     scopes.add(scope.group(1))
                 depth += 1
@@ -398,7 +401,8 @@ def check(args: argparse.Namespace) -> None:
     print(f"  {'origin':<16}{'flash':>9}{'ram':>9}")
     for origin, row in report["by_origin"].items():
         print(f"  {origin:<16}{row['flash']:>9}{row['ram']:>9}")
-    print(f"  {'total':<16}{totals['flash']:>9}{totals['ram']:>9}   budget {budget['flash']} flash, {budget['ram']} RAM")
+    print(f"  {'total':<16}{totals['flash']:>9}{totals['ram']:>9}   "
+          f"budget {budget['flash']} flash, {budget['ram']} RAM")
     print(f"  {len(supplied)} undefined symbols supplied by mbed-os (libmbed.a)")
     if missing:
         raise CheckError(f"{len(missing)} undefined symbol(s) that mbed-os does not supply: {', '.join(missing)}")

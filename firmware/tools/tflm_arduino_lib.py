@@ -64,7 +64,8 @@ def write_library(tflm: Path, out: Path) -> None:
         "// Marker header: including it makes Arduino CLI link this library. Include TFLM's own headers for its API.\n"
         "#pragma once\n")
     (tmp / "library.properties").write_text(
-        f"name={NAME}\nversion={VERSION}\nauthor=The TensorFlow Authors\nmaintainer=firmware/tools/tflm_arduino_lib.py\n"
+        f"name={NAME}\nversion={VERSION}\nauthor=The TensorFlow Authors\n"
+        "maintainer=firmware/tools/tflm_arduino_lib.py\n"
         "sentence=TensorFlow Lite Micro 90b983c2 with CMSIS-NN kernels (generated from the pinned tree).\n"
         "paragraph=Needs -std=gnu++17, -DTF_LITE_STATIC_MEMORY -DCMSIS_NN and the third_party include paths "
         "(firmware/tools/arduino_recipe.py adds them).\n"
