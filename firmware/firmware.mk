@@ -1,27 +1,16 @@
 # Firmware targets, included by the top-level Makefile (which defines BUILD, PY, PYTHON_SYS and venv).
-#   make firmware          build for the Nano 33 BLE with PlatformIO (needs `make quantize` and internet once)
-#   make flash [PORT=...]  upload; PlatformIO finds the board's port unless PORT is given
-#   make firmware-arduino  the same build with Arduino CLI (FQBN arduino:mbed_nano:nano33ble)
+#   board builds (make firmware, flash, firmware-arduino, firmware-board-check): firmware/board.mk
 #   make firmware-check    what CI runs: host unit tests + golden vectors (ASan/UBSan), Cortex-M4F cross-compile
 #                          with size report, bounded libFuzzer run
 #   make firmware-sim      host simulator (fake inference) on stdin/stdout
 
-.PHONY: firmware flash firmware-gen firmware-arduino flash-arduino firmware-check firmware-test firmware-cross \
-        firmware-fuzz firmware-sim
+.PHONY: firmware-check firmware-test firmware-cross firmware-fuzz firmware-sim
 
 FW := firmware
 FW_BUILD := $(BUILD)/firmware
 FW_GEN_SRC := $(BUILD)/gen
 FW_GEN_FILES := model_data.h model_data.cc model_settings.h selftest_data.h selftest_data.cc
 FW_GEN_DST := $(FW)/src/generated
-
-# Exact PlatformIO Core version, so that every machine resolves the platform the same way.
-PLATFORMIO_VERSION := 6.2.0
-PIO := $(VENV)/bin/pio
-ARDUINO_CLI ?= arduino-cli
-ARDUINO_FQBN := arduino:mbed_nano:nano33ble
-# Must match platformio.ini's lib_deps (Arduino Library Manager spells the name this way).
-ARDUINO_TFLM_LIB := Chirale_TensorFLowLite@1.1.0
 
 FW_CORE_SRCS := $(addprefix $(FW)/src/core/,crc16.cc command.cc line_reader.cc line_writer.cc input_buffer.cc device.cc)
 FW_CORE_TESTS := $(wildcard $(FW)/src/core/*_test.cc)
@@ -39,7 +28,8 @@ FW_SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-
 ARM_CXX ?= arm-none-eabi-g++
 ARM_SIZE ?= arm-none-eabi-size
 ARM_NM ?= arm-none-eabi-nm
-# The Nano 33 BLE's nRF52840: Cortex-M4 with single-precision FPU, hard-float ABI (as the Arduino mbed core).
+# Cortex-M4 with single-precision FPU, hard-float ABI for this bare-metal cross-compile. The board build differs:
+# the Arduino mbed core compiles with -mfloat-abi=softfp (board.mk runs its recipe).
 FW_ARM_FLAGS := -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard -std=c++17 -Os -Wall -Wextra -Werror \
                 -fno-exceptions -fno-rtti -fno-threadsafe-statics -ffunction-sections -fdata-sections \
                 -I$(FW)/src -I$(FW_FIXTURE)
@@ -98,41 +88,4 @@ firmware-fuzz: $(FW_BUILD)/fuzz/device_fuzz
 
 firmware-check: firmware-test firmware-cross firmware-fuzz
 
-# ---- board builds ------------------------------------------------------------------------------------------
-firmware-gen:
-	@for f in $(FW_GEN_FILES); do \
-	    test -f $(FW_GEN_SRC)/$$f || { echo "error: $(FW_GEN_SRC)/$$f is missing: run 'make quantize' first (it generates the model C array and settings)" >&2; exit 1; }; \
-	done
-	@mkdir -p $(FW_GEN_DST)
-	cp $(addprefix $(FW_GEN_SRC)/,$(FW_GEN_FILES)) $(FW_GEN_DST)/
-
-$(PIO): | venv
-	$(VENV)/bin/pip install -q platformio==$(PLATFORMIO_VERSION)
-
-firmware: firmware-gen $(PIO)
-	$(PIO) run -d $(FW) -e nano33ble
-
-flash: firmware-gen $(PIO)
-	$(PIO) run -d $(FW) -e nano33ble -t upload $(if $(PORT),--upload-port $(PORT),)
-
-FW_SKETCH := $(abspath $(FW_BUILD))/arduino/nano33ble
-# Board sources: everything under src/ except host-only files.
-FW_HOST_ONLY := -e '_test\.cc$$' -e platform_host -e inference_fake -e main_host
-
-firmware-arduino: firmware-gen
-	rm -rf $(FW_SKETCH) && mkdir -p $(FW_SKETCH)/src
-	cp $(FW)/nano33ble/nano33ble.ino $(FW_SKETCH)/
-	@# Arduino CLI compiles .cpp (not .cc) files under the sketch's src/.
-	cd $(FW)/src && for f in $$(find . -name '*.h' -o -name '*.cc' | grep -v $(FW_HOST_ONLY)); do \
-	    dst=$${f%.cc}; [ "$$dst" = "$$f" ] || dst=$$dst.cpp; \
-	    mkdir -p $(FW_SKETCH)/src/$$(dirname $$f) && cp $$f $(FW_SKETCH)/src/$$dst; \
-	done
-	$(ARDUINO_CLI) core install arduino:mbed_nano
-	$(ARDUINO_CLI) lib install "$(ARDUINO_TFLM_LIB)"
-	$(ARDUINO_CLI) compile --fqbn $(ARDUINO_FQBN) --output-dir $(FW_BUILD)/arduino/out \
-	    --build-property "compiler.cpp.extra_flags=-std=gnu++17 -I$(FW_SKETCH)/src" $(FW_SKETCH)
-
-flash-arduino: firmware-arduino
-	port="$(PORT)"; test -n "$$port" || port=$$($(ARDUINO_CLI) board list | awk '/$(ARDUINO_FQBN)/ {print $$1; exit}'); \
-	test -n "$$port" || { echo "error: no Nano 33 BLE found; pass PORT=/dev/ttyACM0" >&2; exit 1; }; \
-	$(ARDUINO_CLI) upload --fqbn $(ARDUINO_FQBN) -p $$port --input-dir $(FW_BUILD)/arduino/out $(FW_SKETCH)
+include firmware/board.mk
