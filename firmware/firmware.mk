@@ -136,3 +136,5 @@ flash-arduino: firmware-arduino
 	port="$(PORT)"; test -n "$$port" || port=$$($(ARDUINO_CLI) board list | awk '/$(ARDUINO_FQBN)/ {print $$1; exit}'); \
 	test -n "$$port" || { echo "error: no Nano 33 BLE found; pass PORT=/dev/ttyACM0" >&2; exit 1; }; \
 	$(ARDUINO_CLI) upload --fqbn $(ARDUINO_FQBN) -p $$port --input-dir $(FW_BUILD)/arduino/out $(FW_SKETCH)
+
+include firmware/emu/emu.mk
