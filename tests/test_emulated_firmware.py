@@ -144,3 +144,31 @@ def test_stopped_emulator_ends_in_a_link_error(emu_build: Path, monkeypatch: pyt
                 dut.infer(random_clips(1, seed=4, size=info.input_bytes)[0])
     finally:
         emu.stop()
+
+
+def test_host_simulator_is_the_firmware_with_real_tflm(smoke_build: Path) -> None:
+    """make firmware-sim: inference_tflm.cc on the host TFLM tree; its scores equal the Python TFLM's."""
+    if not TFLM_ARCHIVE.is_dir() and not (REPO / "build" / "third_party").is_dir():
+        if IN_CI:
+            pytest.fail(f"missing in CI: {TFLM_ARCHIVE}")
+        pytest.skip(f"the simulator with real TFLM needs {TFLM_ARCHIVE}")
+    out = smoke_build / "firmware" / "host"
+    proc = subprocess.run(["make", "-s", "-j2", "firmware-sim", f"FW_SIM_GEN={smoke_build / 'gen'}",
+                           f"FW_SIM_DIR={out}"], cwd=REPO, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    assert proc.returncode == 0, f"make firmware-sim failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    frames, coeffs = np.load(smoke_build / "features" / "test.npz")["x"].shape[1:]
+    clips = random_clips(4, seed=6, size=frames * coeffs)
+    commands = p.encode_command("HELLO")
+    for clip in clips:
+        for offset in range(0, len(clip), p.PROTO_MAX_CHUNK):
+            commands += p.encode_command("LOAD", offset, clip[offset:offset + p.PROTO_MAX_CHUNK])
+        commands += p.encode_command("INFER")
+    commands += p.encode_command("SELFTEST")
+    run = subprocess.run([str(out / "sim")], input=commands, capture_output=True, timeout=60)
+    replies = [p.parse_device_line(line) for line in run.stdout.splitlines(keepends=True)]
+    infos = [r for r in replies if isinstance(r, p.HelloInfo)]
+    results = [r for r in replies if isinstance(r, p.InferResult)]
+    selftest = [r for r in replies if isinstance(r, p.SelftestResult)]
+    assert len(infos) == 1 and infos[0].arena > 0, run.stdout[-2000:]
+    assert [r.scores for r in results] == [host_scores(smoke_build, c, (frames, coeffs)) for c in clips]
+    assert selftest and selftest[0].passed == selftest[0].total > 0

@@ -68,6 +68,14 @@ def main(args: argparse.Namespace) -> dict:
         out["harness"] = {"error": f"host harness not available: {e}"}
     else:
         out["harness"] = harness_throughput(HARNESS_BENCH_CLIPS if not args.smoke else 50)
+    # The firmware on the emulated Cortex-M4F, per TFLM configuration (host/emu_bench.py, make bench-emulated).
+    from data.config import PipelineError
+    from host.emu_bench import measure_emulated
+
+    try:
+        out["emulated"] = measure_emulated(bench)
+    except PipelineError as e:  # no ARM toolchain or QEMU on this machine: the rest of the bench still counts
+        out["emulated"] = {"error": str(e)}
     (args.build / "bench.json").write_text(json.dumps(out, indent=1, default=float))
     print(json.dumps(out, indent=1, default=float))
     return out

@@ -131,3 +131,53 @@ emu-image: $(FW_EMU_DIR)/firmware.elf
 
 firmware-emu: $(TFLM_CM4_STAMP) $(if $(filter ref,$(KERNELS)),$(TFLM_HOST_STAMP),)
 	@$(MAKE) --no-print-directory emu-image
+
+# ---- cost per configuration (ref/CMSIS-NN x Os/O2) into $(BUILD)/bench.json under "emulated" ---------------
+.PHONY: bench-emulated
+bench-emulated: venv $(TFLM_CM4_STAMP) $(TFLM_HOST_STAMP)
+	$(PY) -m host.emu_bench --build $(BUILD)
+
+# ---- host simulator with the real inference: inference_tflm.cc on the host TFLM tree (reference kernels) -------
+#   make firmware-sim  -> $(FW_SIM_DIR)/sim: the firmware on stdin/stdout (main_host.cc), the model of FW_SIM_GEN
+FW_SIM_GEN ?= $(FW_GEN_SRC)
+FW_SIM_DIR ?= $(FW_BUILD)/host
+SIM_TFLM_DIR := $(FW_BUILD)/tflm/host
+SIM_TFLM_LIB := $(SIM_TFLM_DIR)/libtflm.a
+SIM_TFLM_INCS := $(addprefix -isystem $(TFLM_HOST)/,. third_party/flatbuffers/include third_party/gemmlowp \
+                   third_party/ruy third_party/kissfft)
+SIM_TFLM_CXXFLAGS := -std=c++17 -O2 -g -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY $(SIM_TFLM_INCS) -w
+# The host tree's own debug_log.cc (stderr) and micro_time.cc are part of its framework sources.
+SIM_TFLM_SRCS = $(shell cd $(TFLM_HOST) 2>/dev/null && find tensorflow -name '*.cc' -not -path '$(TFLM_KDIR)/*' \
+    -not -name '*test*' -not -name 'fake_micro_context.cc' -not -name 'mock_micro_graph.cc' | sort) \
+    $(patsubst %,$(TFLM_KDIR)/%.cc,$(TFLM_KERNEL_STEMS))
+SIM_GEN_FILES := $(addprefix $(FW_SIM_DIR)/gen/generated/,$(FW_GEN_FILES))
+SIM_SRCS := $(FW_CORE_SRCS) $(FW)/src/app/app.cc $(FW)/src/app/main_host.cc $(FW)/src/platform/platform_host.cc \
+            $(FW)/src/inference/inference_tflm.cc
+
+$(SIM_TFLM_DIR)/obj/%.cc.o: $(TFLM_HOST)/%.cc
+	@mkdir -p $(@D)
+	@echo "  CXX  host $*.cc"
+	@$(HOST_CXX) $(SIM_TFLM_CXXFLAGS) -c $< -o $@
+
+$(SIM_TFLM_LIB): $(patsubst %,$(SIM_TFLM_DIR)/obj/%.o,$(SIM_TFLM_SRCS))
+	@rm -f $@
+	@echo "  AR   $@"
+	@ar rcs $@ $^
+
+$(FW_SIM_DIR)/gen/generated/%: $(FW_SIM_GEN)/%
+	@mkdir -p $(@D)
+	cp $< $@
+
+.SECONDARY: $(SIM_GEN_FILES)
+
+$(FW_SIM_DIR)/sim: $(SIM_SRCS) $(SIM_GEN_FILES) $(SIM_TFLM_LIB) $(FW_HEADERS)
+	@mkdir -p $(@D)
+	$(HOST_CXX) $(FW_HOST_FLAGS) $(FW_SANITIZE) -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY $(SIM_TFLM_INCS) -I$(FW_SIM_DIR)/gen \
+	    $(SIM_SRCS) $(FW_SIM_DIR)/gen/generated/model_data.cc $(FW_SIM_DIR)/gen/generated/selftest_data.cc \
+	    $(SIM_TFLM_LIB) -o $@
+
+.PHONY: firmware-sim sim-image
+sim-image: $(FW_SIM_DIR)/sim
+
+firmware-sim: $(TFLM_HOST_STAMP)
+	@$(MAKE) --no-print-directory sim-image
