@@ -14,7 +14,6 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import argparse
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from quantize.codegen import write_model_data, write_selftest, write_settings
 from quantize.evaluate import compute_metrics, run_backends, write_report
 from quantize.model_io import (FLOAT_FILE, INT8_FILE, META_FILE, dequantize_output, embed_metadata,
                                measure_arena, model_hash, pick_selftest, quantize_input, tflite_ops)
+from quantize.target import TARGET_ARENA_RATIO, check_pinned_tflm, firmware_arena_bytes
 from train.collapse import check_collapse
 from train.model import build_model
 
@@ -147,7 +147,8 @@ def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, feat
     arena = measure_arena(out / INT8_FILE, quantize_input(train["x"][:1], meta)[0])
     margin = float(qcfg["arena_margin"])
     meta |= {"model_hash": model_hash(tflite), "model_bytes": len(tflite), "arena_bytes": arena,
-             "arena_margin": margin, "tensor_arena_size": int(math.ceil(arena * margin / 16) * 16)}
+             "arena_margin": margin, "arena_target_ratio": TARGET_ARENA_RATIO,
+             "tensor_arena_size": firmware_arena_bytes(arena, margin)}
     (out / META_FILE).write_text(json.dumps(meta, indent=1))
     return tflite, meta
 
@@ -172,6 +173,7 @@ def main(args: argparse.Namespace) -> dict:
                               feature_summary["dataset"], config)
     ops = meta["ops"]
     check_ops(ops, registered)
+    check_pinned_tflm(ops, resolver_op_name)
     x_test_q = quantize_input(test["x"], meta)
     arena = meta["arena_bytes"]
 

@@ -68,8 +68,9 @@ constexpr int kOutputZeroPoint = {meta['output']['zero_point']};
 constexpr int kNumLabels = {len(meta['labels'])};
 constexpr const char* kLabels[kNumLabels] = {{{labels}}};
 
-// Tensor arena: measured by TFLM's recording allocator on the host, plus a margin of
-// {meta['arena_margin']:.2f}x rounded up to 16 bytes (32-bit targets use slightly less than the 64-bit host).
+// Tensor arena: measured by TFLM's recording allocator on the host, scaled by {meta.get('arena_target_ratio', 1.0):.3f} (the largest
+// target/host ratio measured on the emulated Cortex-M4F, CMSIS-NN kernels; quantize/target.py), plus a margin of
+// {meta['arena_margin']:.2f}x, rounded up to 16 bytes.
 constexpr int kArenaUsedBytes = {meta['arena_bytes']};
 constexpr int kTensorArenaSize = {meta['tensor_arena_size']};
 

@@ -17,6 +17,7 @@ from typing import Iterator
 import numpy as np
 import pytest
 
+from data.config import PipelineError
 from host import harness, serial_device
 from host import protocol as p
 from host.dut import Dut, DutError, Timeouts
@@ -24,7 +25,9 @@ from host.emulator import DEFAULT_CONFIG, QEMU, Emulator, image_path, read_boot
 from host.fault_proxy import FaultProxy
 from host.serial_device import LinkError, SerialLink
 from host.virtual_device import FaultInjector
+from quantize.__main__ import resolver_op_name
 from quantize.model_io import INT8_FILE, TflmRunner, load_meta
+from quantize.target import TARGET_ARENA_RATIO, check_pinned_tflm, pinned_tflm_ops
 
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI") == "true"
@@ -86,6 +89,27 @@ def test_boot_reports_platform_kernels_stack_and_a_passing_self_test(emulator: E
     assert 0 < boot.stack_used < boot.stack_size
     assert list(info.labels) == meta["labels"]
     assert info.arena > 0
+
+
+def test_target_arena_is_covered_by_the_generated_arena(emulator: Emulator, emu_build: Path) -> None:
+    """quantize sizes kTensorArenaSize from the host measurement x TARGET_ARENA_RATIO (quantize/target.py): the
+    arena CMSIS-NN actually uses on the Cortex-M4F must stay within that ratio and within the generated size."""
+    with SerialLink(emulator.url) as link:
+        read_boot(link, emulator)
+        target_arena = Dut(link).handshake().arena
+    meta = load_meta(emu_build)
+    assert target_arena <= meta["arena_bytes"] * TARGET_ARENA_RATIO, "re-measure TARGET_ARENA_RATIO"
+    assert target_arena <= meta["tensor_arena_size"]
+
+
+def test_op_check_knows_what_the_pinned_tflm_provides() -> None:
+    require_emulator()
+    subprocess.run(["make", "-s", "third-party"], cwd=REPO, check=True, capture_output=True)
+    _, available = pinned_tflm_ops(resolver_op_name)
+    assert {"UNIDIRECTIONAL_SEQUENCE_LSTM", "REVERSE_V2", "MEAN", "FULLY_CONNECTED"} <= available
+    check_pinned_tflm(["REVERSE_V2", "SOFTMAX"], resolver_op_name)
+    with pytest.raises(PipelineError, match="pinned TFLM has no kernel for \\['NO_SUCH_OP'\\]"):
+        check_pinned_tflm(["SOFTMAX", "NO_SUCH_OP"], resolver_op_name)
 
 
 def test_harness_streams_clips_identical_to_host_tflm(emu_build: Path, tmp_path: Path) -> None:
