@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -56,7 +57,9 @@ def build_image(build_dir: Path, config: str) -> Path:
     image = image_path(build_dir, config)
     cmd = ["make", "-s", "-j2", "firmware-emu", f"KERNELS={kernels}", f"OPT={opt}",
            f"FW_EMU_GEN={build_dir.resolve() / 'gen'}", f"FW_EMU_DIR={image.parent.resolve()}"]
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    # A fresh make: a BUILD=… of an outer `make bench` must not move the TFLM cache (build/firmware/tflm) along.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     if proc.returncode != 0:
         raise PipelineError(f"{image}: make firmware-emu failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
     return image
