@@ -31,7 +31,8 @@ CONFIGS = ("ref-Os", "ref-O2", "cmsis-Os", "cmsis-O2")
 # Boot = model check + the self-test clips: ~0.1 s of host time with CMSIS-NN, ~0.5 s with reference kernels at
 # -Os on this machine; the margin covers a loaded CI runner.
 BOOT_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 5.0  # QEMU exits within milliseconds of SIGTERM; then SIGKILL
+STOP_TIMEOUT_S = 5.0
+MONITOR_TIMEOUT_S = 5.0  # the QEMU monitor answers a command within milliseconds  # QEMU exits within milliseconds of SIGTERM; then SIGKILL
 PR_SET_PDEATHSIG = 1  # prctl(2): signal the child when the parent dies, so QEMU never outlives the harness
 
 
@@ -97,6 +98,21 @@ class Emulator:
         self.image = Path(image)
         self.url = ""
         self._proc: subprocess.Popen | None = None
+        self._monitor_addr: tuple[str, int] | None = None
+
+    def reset(self) -> None:
+        """Reset the board (QEMU monitor ``system_reset``): the firmware reboots and prints ``BOOT`` again."""
+        if self._monitor_addr is None:
+            raise EmulatorError("emulator not started")
+        with socket.create_connection(self._monitor_addr, MONITOR_TIMEOUT_S) as mon:
+            mon.sendall(b"system_reset\n")
+            mon.settimeout(MONITOR_TIMEOUT_S)
+            reply = b""
+            while b"system_reset" not in reply:  # the monitor echoes the command once it has read it
+                chunk = mon.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
 
     def start(self) -> str:
         """Start QEMU; returns the pyserial URL of the board's UART."""
@@ -104,19 +120,23 @@ class Emulator:
             raise EmulatorError(f"{QEMU} not found; install the Debian package qemu-system-arm")
         if not self.image.is_file():
             raise EmulatorError(f"{self.image}: missing; build it with `make firmware-emu`")
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener = socket.create_server(("127.0.0.1", 0))
+        # QEMU's human monitor, for reset(): a second listening socket, also handed over as a descriptor.
+        monitor = socket.create_server(("127.0.0.1", 0))
         try:
-            listener.bind(("127.0.0.1", 0))
-            listener.listen(1)
-            fd = listener.fileno()
-            cmd = [QEMU, "-M", MACHINE, "-cpu", "cortex-m4", "-nographic", "-monitor", "none", "-nodefaults",
+            fd, mon_fd = listener.fileno(), monitor.fileno()
+            cmd = [QEMU, "-M", MACHINE, "-cpu", "cortex-m4", "-nographic", "-nodefaults",
                    "-icount", "shift=0", "-kernel", str(self.image),
-                   "-chardev", f"socket,id=uart0,fd={fd},server=on,wait=on,nodelay=on", "-serial", "chardev:uart0"]
-            self._proc = subprocess.Popen(cmd, pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                   "-chardev", f"socket,id=uart0,fd={fd},server=on,wait=on,nodelay=on", "-serial", "chardev:uart0",
+                   "-chardev", f"socket,id=mon,fd={mon_fd},server=on,wait=off", "-mon", "chardev=mon,mode=readline"]
+            self._proc = subprocess.Popen(cmd, pass_fds=(fd, mon_fd), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          preexec_fn=_die_with_parent)
             self.url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+            self._monitor_addr = monitor.getsockname()
         finally:
-            listener.close()  # QEMU holds its own copy of the listening socket
+            listener.close()  # QEMU holds its own copies of the listening sockets
+            monitor.close()
         return self.url
 
     def check_alive(self) -> None:
@@ -139,6 +159,7 @@ class Emulator:
         if self._proc.stderr:
             self._proc.stderr.close()
         self._proc = None
+        self._monitor_addr = None
 
     def __enter__(self) -> "Emulator":
         self.start()

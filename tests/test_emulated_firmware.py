@@ -137,6 +137,20 @@ def test_damaged_lines_lose_nothing_and_corrupt_nothing(emulator: Emulator, emu_
         assert dut.retries > 0
 
 
+def test_board_resets_mid_session_lose_nothing(emulator: Emulator, emu_build: Path) -> None:
+    """A reset of the emulated board (QEMU system_reset) between clips: the firmware reboots (BOOT), the DUT
+    re-synchronises and every clip still yields the host's scores."""
+    with SerialLink(emulator.url) as link:
+        dut = Dut(link, timeouts=FAST)
+        info = dut.handshake()
+        for i, clip in enumerate(random_clips(9, seed=8, size=info.input_bytes)):
+            if i % 3 == 2:
+                emulator.reset()
+            result, _ = dut.infer(clip)
+            assert result.scores == host_scores(emu_build, clip, (info.frames, info.coeffs))
+        assert dut.resets + dut.retries > 0
+
+
 def test_stale_replies_are_never_taken_for_new_ones(emulator: Emulator, emu_build: Path) -> None:
     with SerialLink(emulator.url) as link:
         dut = Dut(link, timeouts=FAST)
