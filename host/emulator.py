@@ -72,7 +72,7 @@ def parse_port(port: str) -> str | None:
     if port.startswith(EMU_PORT + ":"):
         config = port[len(EMU_PORT) + 1:]
         if config not in CONFIGS:
-            raise EmulatorError(f"{port}: unknown emulator configuration; use one of {', '.join(CONFIGS)}")
+            raise EmulatorError(f"unknown emulator configuration {config!r}; use one of {', '.join(CONFIGS)}")
         return config
     return None
 

@@ -107,11 +107,15 @@ def open_port(port: str | None, build_dir: Path) -> Iterator[tuple[SerialLink, s
     """The port to talk to (starting a virtual device for ``virtual``, QEMU for ``emu[:<config>]``), with its
     display name."""
     with contextlib.ExitStack() as stack:
-        emu_config = parse_port(port) if port else None
+        try:
+            emu_config = parse_port(port) if port else None
+            if emu_config is not None:
+                emulator = stack.enter_context(Emulator(image_path(build_dir, emu_config)))
+                link = stack.enter_context(SerialLink(emulator.url))
+                boot = read_boot(link, emulator)
+        except (EmulatorError, LinkError) as e:
+            raise HarnessError(f"{port}: {e}") from None
         if emu_config is not None:
-            emulator = stack.enter_context(Emulator(image_path(build_dir, emu_config)))
-            link = stack.enter_context(SerialLink(emulator.url))
-            boot = read_boot(link, emulator)
             name = (f"emu ({boot.platform}, {boot.kernels} -{boot.opt}, self-test {boot.selftest[0]}/"
                     f"{boot.selftest[1]}, stack {boot.stack_used} B)")
             yield link, name
@@ -230,7 +234,7 @@ def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None 
             if list(info.labels) != list(meta["labels"]):
                 raise HarnessError(f"{name}: device labels {info.labels} differ from {meta['labels']}")
             stream_clips(dut, clips, x_int8, results, done, name)
-    except (VirtualDeviceError, EmulatorError, LinkError) as e:
+    except (VirtualDeviceError, LinkError) as e:
         raise HarnessError(f"{port or 'auto-detected port'}: {e}") from None
     _, records = read_results(results)
     records = [r for r in records if r["id"] in known]
