@@ -186,14 +186,8 @@ def test_stopped_emulator_ends_in_a_link_error(emu_build: Path, monkeypatch: pyt
 
 def test_host_simulator_is_the_firmware_with_real_tflm(smoke_build: Path) -> None:
     """make firmware-sim: inference_tflm.cc on the host TFLM tree; its scores equal the Python TFLM's."""
-    if not TFLM_ARCHIVE.is_dir() and not (REPO / "build" / "third_party").is_dir():
-        if IN_CI:
-            pytest.fail(f"missing in CI: {TFLM_ARCHIVE}")
-        pytest.skip(f"the simulator with real TFLM needs {TFLM_ARCHIVE}")
     out = smoke_build / "firmware" / "host"
-    proc = subprocess.run(["make", "-s", "-j2", "firmware-sim", f"FW_SIM_GEN={smoke_build / 'gen'}",
-                           f"FW_SIM_DIR={out}"], cwd=REPO, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    assert proc.returncode == 0, f"make firmware-sim failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    build_sim(smoke_build / "gen", out)
     frames, coeffs = np.load(smoke_build / "features" / "test.npz")["x"].shape[1:]
     clips = random_clips(4, seed=6, size=frames * coeffs)
     commands = p.encode_command("HELLO")
@@ -210,3 +204,39 @@ def test_host_simulator_is_the_firmware_with_real_tflm(smoke_build: Path) -> Non
     assert len(infos) == 1 and infos[0].arena > 0, run.stdout[-2000:]
     assert [r.scores for r in results] == [host_scores(smoke_build, c, (frames, coeffs)) for c in clips]
     assert selftest and selftest[0].passed == selftest[0].total > 0
+
+
+def build_sim(gen: Path, out: Path) -> Path:
+    """``make firmware-sim`` of the generated files in ``gen`` into ``out``; the simulator's path."""
+    if not TFLM_ARCHIVE.is_dir() and not (REPO / "build" / "third_party").is_dir():
+        if IN_CI:
+            pytest.fail(f"missing in CI: {TFLM_ARCHIVE}")
+        pytest.skip(f"the simulator with real TFLM needs {TFLM_ARCHIVE}")
+    proc = subprocess.run(["make", "-s", "-j2", "firmware-sim", f"FW_SIM_GEN={gen}", f"FW_SIM_DIR={out}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    assert proc.returncode == 0, f"make firmware-sim failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return out / "sim"
+
+
+def test_model_check_names_a_missing_operator(smoke_build: Path, tmp_path: Path) -> None:
+    """The smoke model with its REVERSE_V2 turned into TANH (not registered): the firmware boots, names the operator
+    instead of a failed allocation, and still answers HELLO."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    from quantize.codegen import write_model_data
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel((smoke_build / INT8_FILE).read_bytes(), 0))
+    for code in model.operatorCodes:
+        if code.builtinCode == schema.BuiltinOperator.REVERSE_V2:
+            code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.TANH
+    builder = flatbuffers.Builder(0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    gen = tmp_path / "gen"
+    shutil.copytree(smoke_build / "gen", gen)
+    write_model_data(gen, bytes(builder.Output()), "test: REVERSE_V2 -> TANH")
+    sim = build_sim(gen, tmp_path / "sim")
+    run = subprocess.run([str(sim)], input=p.encode_command("HELLO"), capture_output=True, timeout=60)
+    lines = run.stdout.decode().splitlines()
+    assert "# model check failed: operator TANH not registered" in lines, lines
+    assert any(line.startswith("OK HELLO ") for line in lines), lines
