@@ -7,15 +7,17 @@
 # $(FW_BUILD)/tflm/<kernels>-<opt>/ (kept across runs and models); the linker takes only what the model needs.
 # FW_EMU_GEN / FW_EMU_DIR point at another model's generated files and image folder (the tests' smoke build).
 
-.PHONY: firmware-emu emu-image emu-tflm
+.PHONY: firmware-emu emu-image
 
 KERNELS ?= cmsis
 OPT ?= Os
+ifneq ($(filter firmware-emu emu-image,$(MAKECMDGOALS)),)
 ifeq ($(filter $(KERNELS),cmsis ref),)
 $(error KERNELS must be cmsis or ref, not '$(KERNELS)')
 endif
 ifeq ($(filter $(OPT),Os O2),)
 $(error OPT must be Os or O2, not '$(OPT)')
+endif
 endif
 EMU_CONFIG := $(KERNELS)-$(OPT)
 EMU_KERNELS_NAME := $(if $(filter cmsis,$(KERNELS)),cmsis-nn,reference)
@@ -40,7 +42,7 @@ EMU_FW_CXXFLAGS := $(EMU_CXX_BASE) -Wall -Wextra -Werror -I$(FW)/src -I$(FW_EMU_
                    -DFW_KERNELS='"$(EMU_KERNELS_NAME)"' -DFW_OPT='"$(OPT)"'
 EMU_FW_CFLAGS := $(EMU_COMMON) -std=c11 -Wall -Wextra -Werror
 
-# ---- TFLM library (the source lists need the unpacked tree: emu-tflm runs in a sub-make after the stamp) ----
+# ---- TFLM library (the source lists need the unpacked tree: emu-image runs in a sub-make after the stamp) ---
 TFLM_KDIR := tensorflow/lite/micro/kernels
 # The framework: everything but the kernels (chosen below), tests and test doubles, the signal library, kissfft,
 # and the generic Cortex-M log/timer (replaced by firmware/emu/tflm_port.cc).
@@ -91,8 +93,6 @@ $(EMU_TFLM_LIB): $(TFLM_LIB_OBJS)
 	@rm -f $@
 	@echo "  AR   $@"
 	@$(ARM_AR) rcs $@ $^
-
-emu-tflm: $(EMU_TFLM_LIB)
 
 # ---- the firmware image ------------------------------------------------------------------------------------
 ARM_AR ?= arm-none-eabi-ar
