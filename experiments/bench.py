@@ -23,10 +23,11 @@ from typing import Any
 import numpy as np
 
 from data.artifacts import write_text_atomic
-from data.config import REPO_ROOT, load_config, run_main
+from data.config import REPO_ROOT, PipelineError, load_config, run_main
 from data.datasets import load_folder
 from data.features import FeatureParams, extract_file
 from host.dut import Dut
+from host.emu_bench import measure_emulated
 from host.harness import ClipSet, open_port, read_results, stream_clips
 from host.runtime import Runtime
 
@@ -116,6 +117,11 @@ def main(args: argparse.Namespace) -> dict:
     out["accuracy"] = {k: metrics[k]["accuracy"] for k in ("float", "int8", "tflm")}
     out["agreement"] = metrics["agreement"]
     out["harness"] = harness_throughput(HARNESS_BENCH_CLIPS if not args.smoke else 50, bench)
+    # The firmware on the emulated Cortex-M4F, per TFLM configuration (host/emu_bench.py, make bench-emulated).
+    try:
+        out["emulated"] = measure_emulated(bench)
+    except PipelineError as e:  # no ARM toolchain or QEMU on this machine: the rest of the bench still counts
+        out["emulated"] = {"error": str(e)}
     write_text_atomic(args.build / "bench.json", json.dumps(out, indent=1, default=float))
     print(json.dumps(out, indent=1, default=float))
     print(f"wrote {args.build / 'bench.json'}")

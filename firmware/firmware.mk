@@ -2,9 +2,10 @@
 #   board builds (make firmware, flash, firmware-arduino, firmware-board-check): firmware/board.mk
 #   make firmware-check    what CI runs: host unit tests + golden vectors (ASan/UBSan), Cortex-M4F cross-compile
 #                          with size report, bounded libFuzzer run
-#   make firmware-sim      host simulator (fake inference) on stdin/stdout
+#   make firmware-sim      host simulator: the firmware with real TFLM (host reference kernels) and the generated
+#                          model on stdin/stdout (firmware/emu/emu.mk); firmware-sim-fake: with the fake inference
 
-.PHONY: firmware-check firmware-test firmware-cross firmware-fuzz firmware-sim
+.PHONY: firmware-check firmware-test firmware-cross firmware-fuzz firmware-sim-fake
 
 FW := firmware
 FW_BUILD := $(BUILD)/firmware
@@ -52,11 +53,11 @@ $(FW_FIXTURE)/generated/model_settings.h: $(FW)/tests/make_fixture.py quantize/c
 
 $(FW_FIXTURE_SRCS): $(FW_FIXTURE)/generated/model_settings.h ;
 
-$(FW_BUILD)/host/sim: $(FW_CORE_SRCS) $(FW_HOST_SRCS) $(FW)/src/app/app.cc $(FW)/src/app/main_host.cc $(FW_FIXTURE_SRCS) $(FW_HEADERS)
+$(FW_BUILD)/host/sim_fake: $(FW_CORE_SRCS) $(FW_HOST_SRCS) $(FW)/src/app/app.cc $(FW)/src/app/main_host.cc $(FW_FIXTURE_SRCS) $(FW_HEADERS)
 	@mkdir -p $(@D)
 	$(HOST_CXX) $(FW_HOST_FLAGS) $(FW_SANITIZE) -I$(FW_FIXTURE) $(filter %.cc,$^) -o $@
 
-firmware-sim: $(FW_BUILD)/host/sim
+firmware-sim-fake: $(FW_BUILD)/host/sim_fake
 
 # ---- cross-compile for the Cortex-M4F, size report ---------------------------------------------------------
 FW_ARM_OBJS := $(patsubst %.cc,$(FW_BUILD)/arm/%.o,$(FW_CORE_SRCS) $(FW)/src/app/app.cc $(FW)/src/inference/inference_fake.cc) \
@@ -89,3 +90,4 @@ firmware-fuzz: $(FW_BUILD)/fuzz/device_fuzz
 firmware-check: firmware-test firmware-cross firmware-fuzz
 
 include firmware/board.mk
+include firmware/emu/emu.mk

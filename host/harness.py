@@ -2,7 +2,8 @@
 
 ``python -m host.harness --port PORT [--data DIR] [-n N] [--resume]`` (``make harness``). ``PORT`` is a device path,
 any pyserial URL (``socket://host:port``, ``rfc2217://…``), ``virtual`` (a virtual device on a pty running the
-local int8 model on TFLM) or empty (the one connected Arduino, found by USB vendor id).
+local int8 model on TFLM), ``emu`` or ``emu:<kernels>-<opt>`` (the firmware image of ``make firmware-emu`` on QEMU,
+``host/emulator.py``) or empty (the one connected Arduino, found by USB vendor id).
 
 Results are appended to ``build/harness/results.jsonl`` one line per clip as they arrive; ``--resume`` skips the
 clips already there, so an interrupted run loses nothing. Then ``summary.json`` and ``report.md`` are written.
@@ -25,6 +26,7 @@ from data.artifacts import write_text_atomic
 from data.config import PipelineError, run_main
 from host.dut import Dut, DutError, Timeouts
 from host.runtime import Runtime
+from host.emulator import Emulator, EmulatorError, image_path, parse_port, read_boot
 from host.serial_device import LinkError, SerialLink, find_arduino_port
 from host.virtual_device import VirtualDeviceError, VirtualDeviceProcess
 
@@ -102,8 +104,22 @@ def read_results(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]
 
 @contextlib.contextmanager
 def open_port(port: str | None, build_dir: Path) -> Iterator[tuple[SerialLink, str]]:
-    """The port to talk to (starting a virtual device for ``virtual``), with its display name."""
+    """The port to talk to (starting a virtual device for ``virtual``, QEMU for ``emu[:<config>]``), with its
+    display name."""
     with contextlib.ExitStack() as stack:
+        try:
+            emu_config = parse_port(port) if port else None
+            if emu_config is not None:
+                emulator = stack.enter_context(Emulator(image_path(build_dir, emu_config)))
+                link = stack.enter_context(SerialLink(emulator.url))
+                boot = read_boot(link, emulator)
+        except (EmulatorError, LinkError) as e:
+            raise HarnessError(f"{port}: {e}") from None
+        if emu_config is not None:
+            name = (f"emu ({boot.platform}, {boot.kernels} -{boot.opt}, self-test {boot.selftest[0]}/"
+                    f"{boot.selftest[1]}, stack {boot.stack_used} B)")
+            yield link, name
+            return
         if port == VIRTUAL_PORT:
             device = stack.enter_context(VirtualDeviceProcess(["--build", str(build_dir), "--backend", "tflm"]))
             name = f"virtual ({device.port})"
@@ -305,7 +321,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Command line: ``python -m host.harness``."""
     parser = argparse.ArgumentParser(prog="python -m host.harness", description=__doc__.splitlines()[0])
-    parser.add_argument("--port", default="", help="device path, pyserial URL or 'virtual'; empty: auto-detect")
+    parser.add_argument("--port", default="", help="device path, pyserial URL, 'virtual' or 'emu[:<config>]'; empty: auto-detect")
     parser.add_argument("--build", type=Path, default=Path("build"), help="build directory of the local model")
     parser.add_argument("--out", type=Path, help="output directory (default: <build>/harness)")
     parser.add_argument("--data", type=Path, help="folder of <label>/*.wav to run instead of the test split")

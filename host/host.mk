@@ -1,5 +1,6 @@
 # Host harness targets (included by the top Makefile, which defines PY, BUILD and venv).
-# make harness [PORT=/dev/ttyACM0|socket://host:port|virtual] [DATA=<folder>] [N=<clips>] [RESUME=1]
+# make harness [PORT=/dev/ttyACM0|socket://host:port|virtual|emu|emu:<kernels>-<opt>] [DATA=<folder>] [N=<clips>]
+#              [RESUME=1]   (PORT=emu builds the emulated firmware first: make firmware-emu, firmware/emu/emu.mk)
 # make predict (FILE=clip.wav | RANDOM=1) [BACKEND=float|int8|tflm|device] [PORT=…]
 # make virtual-device   a virtual board on a pty at $(BUILD)/virtual-tty, for serial monitors and PORT=
 PORT ?=
@@ -11,7 +12,12 @@ BACKEND ?= tflm
 
 .PHONY: harness predict virtual-device
 
+# PORT=emu:ref-O2 -> KERNELS=ref OPT=O2 for the firmware-emu build that precedes the run.
+EMU_PORT_ARGS = $(if $(filter emu:%,$(PORT)),$(addprefix KERNELS=,$(word 1,$(subst -, ,$(PORT:emu:%=%)))) \
+                $(addprefix OPT=,$(word 2,$(subst -, ,$(PORT:emu:%=%)))),)
+
 harness: venv
+	$(if $(filter emu emu:%,$(PORT)),@$(MAKE) --no-print-directory firmware-emu $(EMU_PORT_ARGS))
 	$(PY) -m host.harness --port "$(PORT)" --build $(BUILD) $(if $(DATA),--data "$(DATA)",) \
 		$(if $(N),-n $(N),) $(if $(RESUME),--resume,)
 

@@ -12,7 +12,6 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from data.synth import is_synthetic
 from quantize.codegen import write_model_data, write_selftest, write_settings
 from quantize.model_io import (TflmRunner, dequantize_output, device_input, embed_metadata,
                                measure_arena, model_hash, pick_selftest, tflite_ops)
+from quantize.target import TARGET_ARENA_RATIO, check_pinned_tflm, firmware_arena_bytes
 from train.collapse import check_collapse
 from train.fit import features_digest
 from train.model import build_model
@@ -150,8 +150,8 @@ def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, feat
     arena = measure_arena(out / INT8_FILE, device_input(train["x"][:1], meta)[0])
     margin = float(qcfg["arena_margin"])
     meta |= {"model_hash": model_hash(tflite), "model_bytes": len(tflite), "arena_bytes": arena,
-             "arena_margin": margin, "tensor_arena_size": int(math.ceil(arena * margin / 16) * 16),
-             "selftest_clips": int(qcfg["selftest_clips"])}
+             "arena_margin": margin, "arena_target_ratio": TARGET_ARENA_RATIO,
+             "tensor_arena_size": firmware_arena_bytes(arena, margin), "selftest_clips": int(qcfg["selftest_clips"])}
     (out / META_FILE).write_text(json.dumps(meta, indent=1))
     return tflite, meta
 
@@ -190,6 +190,7 @@ def run(build: Path, smoke: bool) -> dict[str, Any]:
         tflite, meta = build_int8(stage, trained, record["architecture"], norm, train, record["features"],
                                   record["dataset"], config, record["features_digest"])
         check_ops(meta["ops"], registered)
+        check_pinned_tflm(meta["ops"], resolver_op_name)
         x_test = device_input(test["x"], meta)
         runner = TflmRunner(stage / INT8_FILE)
         tflm = np.stack([runner.scores(x) for x in x_test])

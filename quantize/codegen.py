@@ -68,8 +68,9 @@ constexpr int kOutputZeroPoint = {meta['output']['zero_point']};
 constexpr int kNumLabels = {len(meta['labels'])};
 constexpr const char* kLabels[kNumLabels] = {{{labels}}};
 
-// Tensor arena: {meta['arena_bytes']} bytes measured by TFLM's recording allocator on the host, times a margin of
-// {meta['arena_margin']:.2f} rounded up to 16 bytes (32-bit targets use slightly less than the 64-bit host).
+// Tensor arena: {meta['arena_bytes']} bytes measured by TFLM's recording allocator on the host, scaled by
+// {meta['arena_target_ratio']:.3f} (the largest target/host ratio measured on the emulated Cortex-M4F, CMSIS-NN
+// kernels; quantize/target.py), times a margin of {meta['arena_margin']:.2f}, rounded up to 16 bytes.
 constexpr int kTensorArenaSize = {meta['tensor_arena_size']};
 """
     (out / "model_settings.h").write_text(text)

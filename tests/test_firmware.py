@@ -60,9 +60,9 @@ def test_core_is_portable():
 
 
 def test_simulator_answers_hello():
-    make("firmware-sim")
+    make("firmware-sim-fake")
     result = subprocess.run(
-        [str(ROOT / "build/firmware/host/sim")], input=b"HELLO\r\nSELFTEST *0000\n", capture_output=True, timeout=30
+        [str(ROOT / "build/firmware/host/sim_fake")], input=b"HELLO\r\nSELFTEST *0000\n", capture_output=True, timeout=30
     )
     lines = result.stdout.decode().splitlines()
     assert lines[0].startswith("BOOT proto=1 fw=0.1.0 model=0123abcd *"), lines

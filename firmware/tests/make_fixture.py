@@ -8,7 +8,6 @@ of the reference fake inference (host/virtual_device.py's mirror of inference_fa
 """
 from __future__ import annotations
 
-import math
 import random
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 
 from host.virtual_device import REFERENCE_INFO, FakeBackend
 from quantize.codegen import write_model_data, write_selftest, write_settings
+from quantize.target import TARGET_ARENA_RATIO, firmware_arena_bytes
 
 CLIPS = 8
 SEED = 3  # fixed, so the fixture is identical on every run
@@ -32,8 +32,8 @@ def fixture_meta() -> dict:
     return {"model_hash": info.model, "labels": list(info.labels),
             "input": {"shape": [1, info.frames, info.coeffs], "scale": info.in_scale, "zero_point": info.in_zp},
             "output": {"scale": info.out_scale, "zero_point": info.out_zp},
-            "arena_bytes": info.arena, "arena_margin": ARENA_MARGIN,
-            "tensor_arena_size": int(math.ceil(info.arena * ARENA_MARGIN / 16) * 16)}
+            "arena_bytes": info.arena, "arena_margin": ARENA_MARGIN, "arena_target_ratio": TARGET_ARENA_RATIO,
+            "tensor_arena_size": firmware_arena_bytes(info.arena, ARENA_MARGIN)}
 
 
 def write_fixture(gen: Path) -> None:

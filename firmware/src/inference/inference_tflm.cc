@@ -1,5 +1,7 @@
 // Inference with TensorFlow Lite Micro, using only its public API. Written against the TFLM sources of the
 // Arduino library Chirale_TensorFlowLite 1.1.0 (see README.md); the same calls exist in current tflite-micro.
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "app/generated_model.h"
@@ -23,6 +25,26 @@ constexpr int kOutputRank = 2;
 alignas(16) uint8_t g_tensor_arena[kTensorArenaSize];
 tflite::MicroInterpreter* g_interpreter = nullptr;
 
+// "operator <NAME> not registered" for the boot log; the longest builtin name is 36 characters.
+char g_missing_op[64];
+
+// The first operator of the model the resolver cannot run, or nullptr when all are there: checked before
+// AllocateTensors, so a missing kernel is named as such instead of surfacing as a failed allocation.
+const char* MissingOperator(const tflite::Model* model, const tflite::MicroOpResolver& resolver) {
+  const auto* codes = model->operator_codes();
+  if (codes == nullptr) return "model has no operator codes";
+  for (const tflite::OperatorCode* code : *codes) {
+    // The schema keeps small builtin codes in the deprecated int8 field, larger ones in builtin_code.
+    const tflite::BuiltinOperator op = std::max(code->builtin_code(),
+                                                static_cast<tflite::BuiltinOperator>(code->deprecated_builtin_code()));
+    if (op == tflite::BuiltinOperator_CUSTOM || resolver.FindOp(op) != nullptr) continue;
+    std::snprintf(g_missing_op, sizeof(g_missing_op), "operator %s not registered",
+                  tflite::EnumNameBuiltinOperator(op));
+    return g_missing_op;
+  }
+  return nullptr;
+}
+
 bool ScaleIs(float scale, uint32_t bits) {
   uint32_t actual;
   std::memcpy(&actual, &scale, sizeof(actual));
@@ -44,8 +66,14 @@ const char* Init() {
   op_resolver.AddFullyConnected();
   op_resolver.AddSoftmax();
 
+  if (const char* missing = MissingOperator(model, op_resolver)) return missing;
+
   static tflite::MicroInterpreter interpreter(model, op_resolver, g_tensor_arena, kTensorArenaSize);
-  if (interpreter.AllocateTensors() != kTfLiteOk) return "AllocateTensors failed (arena too small?)";
+  if (interpreter.AllocateTensors() != kTfLiteOk) {
+    // Operators are all registered (checked above): TFLM's log lines before this one say whether the arena was
+    // short ("missing: <bytes>") or a kernel rejected a tensor (type, quantization, shape).
+    return "AllocateTensors failed: arena too short or a kernel rejected the model (see TFLM's log above)";
+  }
 
   const TfLiteTensor* input = interpreter.input(0);
   if (input == nullptr || input->type != kTfLiteInt8) return "input is not int8";

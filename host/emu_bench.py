@@ -1,0 +1,135 @@
+"""Cost of the firmware on the emulated Cortex-M4F, per TFLM configuration (``make bench-emulated``).
+
+    python -m host.emu_bench [--build build]
+
+``measure_emulated(build_dir)`` builds the image of ``build_dir``'s model for every configuration (reference and
+CMSIS-NN kernels, -Os and -O2; ``make firmware-emu``, TFLM cached) and measures, per configuration:
+
+- ``instructions_per_inference``: the firmware's own counter around ``Invoke()`` (``cycles=`` of ``INFER``), which
+  under QEMU ``-icount shift=0`` counts guest instructions (platform_mps2.cc: 40 per 25 MHz SysTick tick, so to
+  the nearest 40), averaged over the model's self-test clips sent with ``LOAD``/``INFER``;
+- ``flash_bytes``, ``static_ram_bytes``: ``arm-none-eabi-size`` (text + data, data + bss);
+- ``flash_by_origin``, ``ram_by_origin``: the linker map (firmware/tools/map_report.py; the rest of the totals is
+  alignment padding);
+- ``stack_bytes``: the stack high-water mark after boot (painted stack, ``# stack used=…`` boot line), boot being
+  the model check plus one inference per self-test clip;
+- ``arena_used_bytes``: ``arena=`` of ``HELLO`` (TFLM's ``arena_used_bytes()`` on the target).
+
+The result goes into ``<build>/bench.json`` under ``emulated`` (other keys kept) and ``<build>/bench_emulated.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.config import PipelineError, REPO_ROOT, run_main
+from host.dut import Dut
+from host.emulator import CONFIGS, QEMU, Emulator, image_path, read_boot
+from host.serial_device import SerialLink
+
+sys.path.insert(0, str(REPO_ROOT / "firmware" / "tools"))
+from map_report import ORIGINS, parse_map  # noqa: E402  (a script folder, not a package)
+
+ARM_SIZE = "arm-none-eabi-size"
+BUILD_TIMEOUT_S = 1800  # four TFLM configurations from scratch on a loaded 2-core machine; seconds once cached
+
+
+def selftest_clips(generated: Path) -> list[bytes]:
+    """The int8 self-test inputs compiled into the image (``selftest_data.cc`` of quantize/codegen.py)."""
+    text = (generated / "selftest_data.cc").read_text()
+    block = text.split("g_selftest_inputs", 1)[1].split("};", 1)[0]
+    rows = re.findall(r"\{([-\d,\s]+)\}", block)
+    return [np.array([int(v) for v in row.split(",") if v.strip()], np.int8).tobytes() for row in rows]
+
+
+def build_image(build_dir: Path, config: str) -> Path:
+    """``make firmware-emu`` for ``config`` (``<kernels>-<opt>``) of ``build_dir``'s generated model."""
+    kernels, opt = config.split("-")
+    image = image_path(build_dir, config)
+    cmd = ["make", "-s", "-j2", "firmware-emu", f"KERNELS={kernels}", f"OPT={opt}",
+           f"FW_EMU_GEN={build_dir.resolve() / 'gen'}", f"FW_EMU_DIR={image.parent.resolve()}"]
+    # A fresh make: a BUILD=… of an outer `make bench` must not move the TFLM cache (build/firmware/tflm) along.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    if proc.returncode != 0:
+        raise PipelineError(f"{image}: make firmware-emu failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
+    return image
+
+
+def measure_image(image: Path) -> dict[str, Any]:
+    """Run one image on QEMU and read its size; see the module docstring for each figure."""
+    clips = selftest_clips(image.parent / "gen" / "generated")
+    with Emulator(image) as emu, SerialLink(emu.url) as link:
+        boot = read_boot(link, emu)
+        dut = Dut(link)
+        info = dut.handshake()
+        instructions = [dut.infer(clip)[0].cycles for clip in clips]
+    text, data, bss = (int(v) for v in subprocess.run(
+        [ARM_SIZE, str(image)], capture_output=True, text=True, check=True).stdout.splitlines()[1].split()[:3])
+    origins = parse_map((image.parent / "firmware.map").read_text())
+    return {"instructions_per_inference": round(float(np.mean(instructions))),
+            "flash_bytes": text + data, "static_ram_bytes": data + bss, "stack_bytes": boot.stack_used,
+            "arena_used_bytes": info.arena, "flash_by_origin": origins["flash"], "ram_by_origin": origins["ram"],
+            "selftest": f"{boot.selftest[0]}/{boot.selftest[1]}", "kernels": boot.kernels, "opt": boot.opt,
+            "clips_averaged": len(clips)}
+
+
+def measure_emulated(build_dir: Path) -> dict[str, dict[str, Any]]:
+    """``{"tflm-ref-Os": {...}, "tflm-ref-O2": …, "tflm-cmsis-Os": …, "tflm-cmsis-O2": …}`` for ``build_dir``."""
+    missing = [tool for tool in ("arm-none-eabi-g++", ARM_SIZE, QEMU) if shutil.which(tool) is None]
+    if missing:
+        raise PipelineError(f"emulated bench needs {', '.join(missing)} (Debian: gcc-arm-none-eabi, qemu-system-arm)")
+    if not (build_dir / "gen" / "model_data.cc").is_file():
+        raise PipelineError(f"{build_dir / 'gen'}: no generated model; run `make quantize` first")
+    return {f"tflm-{config}": measure_image(build_image(build_dir, config)) for config in CONFIGS}
+
+
+def markdown_table(results: dict[str, dict[str, Any]]) -> str:
+    """One row per configuration: instructions, flash, RAM, stack, arena, then flash by origin."""
+    head = ["configuration", "instructions / inference", "flash B", "static RAM B", "stack B", "arena B",
+            *[f"flash {o} B" for o in ORIGINS if o != "tensor_arena"]]
+    rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for name, r in results.items():
+        cells = [name, f"{r['instructions_per_inference']:,}", f"{r['flash_bytes']:,}", f"{r['static_ram_bytes']:,}",
+                 f"{r['stack_bytes']:,}", f"{r['arena_used_bytes']:,}",
+                 *[f"{r['flash_by_origin'][o]:,}" for o in ORIGINS if o != "tensor_arena"]]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
+
+
+def write_results(build_dir: Path, results: dict[str, dict[str, Any]]) -> None:
+    """Merge ``results`` into ``<build>/bench.json`` under ``emulated`` and write ``bench_emulated.md``."""
+    path = build_dir / "bench.json"
+    bench = json.loads(path.read_text()) if path.is_file() else {}
+    bench["emulated"] = results
+    path.write_text(json.dumps(bench, indent=1) + "\n")
+    (build_dir / "bench_emulated.md").write_text(
+        "Firmware on QEMU mps2-an386 (Cortex-M4F), `-icount shift=0`; instructions counted by the firmware around "
+        "Invoke(), averaged over the self-test clips (host/emu_bench.py).\n\n" + markdown_table(results))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m host.emu_bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--build", type=Path, default=Path("build"), help="build folder with gen/ (make quantize)")
+    args = parser.parse_args(argv)
+
+    def go() -> None:
+        results = measure_emulated(args.build)
+        write_results(args.build, results)
+        print(markdown_table(results), end="")
+        print(f"wrote {args.build / 'bench.json'} (emulated) and {args.build / 'bench_emulated.md'}")
+
+    run_main(go)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""The emulated board: the real firmware image (``make firmware-emu``) on ``qemu-system-arm -M mps2-an386``.
+
+``Emulator`` starts QEMU with the board's UART0 on a local TCP socket and always stops it again (context manager;
+on errors and Ctrl-C through ``__exit__``, and when this process dies through the kernel's parent-death signal).
+QEMU runs with ``-icount shift=0``: every guest instruction advances virtual time by 1 ns, so the firmware's
+clock (``platform_mps2.cc``) counts instructions and the runs are deterministic.
+
+``PORT=emu`` (or ``emu:<kernels>-<opt>``, e.g. ``emu:ref-O2``) in the harness and ``predict`` names the image
+``<build>/firmware/emu/<config>/firmware.elf``.
+"""
+from __future__ import annotations
+
+import ctypes
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from host import protocol as p
+from host.serial_device import SerialLink
+
+QEMU = "qemu-system-arm"
+MACHINE = "mps2-an386"
+EMU_PORT = "emu"  # the harness's PORT value for the emulator (optionally ``emu:<config>``)
+DEFAULT_CONFIG = "cmsis-Os"  # emu.mk's default KERNELS=cmsis OPT=Os
+CONFIGS = ("ref-Os", "ref-O2", "cmsis-Os", "cmsis-O2")
+# Boot = model check + the self-test clips: ~0.1 s of host time with CMSIS-NN, ~0.5 s with reference kernels at
+# -Os on this machine; the margin covers a loaded CI runner.
+BOOT_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 5.0
+MONITOR_TIMEOUT_S = 5.0  # the QEMU monitor answers a command within milliseconds  # QEMU exits within milliseconds of SIGTERM; then SIGKILL
+PR_SET_PDEATHSIG = 1  # prctl(2): signal the child when the parent dies, so QEMU never outlives the harness
+
+
+class EmulatorError(Exception):
+    """QEMU or the image is missing, QEMU died, or the firmware did not boot; one line naming the reason."""
+
+
+@dataclass(frozen=True)
+class BootReport:
+    """What the emulated firmware printed after reset (firmware/emu/main_emu.cc).
+
+    Attributes
+    ----------
+    boot : p.Boot
+        The ``BOOT`` line.
+    selftest : tuple of (int, int)
+        Passed and total self-test clips.
+    platform, kernels, opt : str
+        From ``# platform=mps2-an386 kernels=cmsis-nn opt=Os``.
+    stack_used, stack_size : int
+        Stack high-water mark after boot (painted-stack scan) and the stack's size, in bytes.
+    """
+
+    boot: p.Boot
+    selftest: tuple[int, int]
+    platform: str
+    kernels: str
+    opt: str
+    stack_used: int
+    stack_size: int
+
+
+def parse_port(port: str) -> str | None:
+    """The configuration named by an ``emu`` port (``emu`` → the default), ``None`` for any other port."""
+    if port == EMU_PORT:
+        return DEFAULT_CONFIG
+    if port.startswith(EMU_PORT + ":"):
+        config = port[len(EMU_PORT) + 1:]
+        if config not in CONFIGS:
+            raise EmulatorError(f"unknown emulator configuration {config!r}; use one of {', '.join(CONFIGS)}")
+        return config
+    return None
+
+
+def image_path(build_dir: Path, config: str = DEFAULT_CONFIG) -> Path:
+    """Where ``make firmware-emu KERNELS=… OPT=…`` puts the image of ``build_dir``'s model."""
+    return build_dir / "firmware" / "emu" / config / "firmware.elf"
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Emulator:
+    """One QEMU process running ``image`` with its serial port on ``socket://127.0.0.1:<port>``.
+
+    The listening socket is created here and handed to QEMU (``-chardev socket,fd=…``), so there is no race for
+    the port, and QEMU holds the guest until the first client connects: nothing of the boot output is lost.
+    """
+
+    def __init__(self, image: Path) -> None:
+        self.image = Path(image)
+        self.url = ""
+        self._proc: subprocess.Popen | None = None
+        self._monitor_addr: tuple[str, int] | None = None
+
+    def reset(self) -> None:
+        """Reset the board (QEMU monitor ``system_reset``): the firmware reboots and prints ``BOOT`` again."""
+        if self._monitor_addr is None:
+            raise EmulatorError("emulator not started")
+        with socket.create_connection(self._monitor_addr, MONITOR_TIMEOUT_S) as mon:
+            mon.sendall(b"system_reset\n")
+            mon.settimeout(MONITOR_TIMEOUT_S)
+            reply = b""
+            while b"system_reset" not in reply:  # the monitor echoes the command once it has read it
+                chunk = mon.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+
+    def start(self) -> str:
+        """Start QEMU; returns the pyserial URL of the board's UART."""
+        if shutil.which(QEMU) is None:
+            raise EmulatorError(f"{QEMU} not found; install the Debian package qemu-system-arm")
+        if not self.image.is_file():
+            raise EmulatorError(f"{self.image}: missing; build it with `make firmware-emu`")
+        listener = socket.create_server(("127.0.0.1", 0))
+        # QEMU's human monitor, for reset(): a second listening socket, also handed over as a descriptor.
+        monitor = socket.create_server(("127.0.0.1", 0))
+        try:
+            fd, mon_fd = listener.fileno(), monitor.fileno()
+            cmd = [QEMU, "-M", MACHINE, "-cpu", "cortex-m4", "-nographic", "-nodefaults",
+                   "-icount", "shift=0", "-kernel", str(self.image),
+                   "-chardev", f"socket,id=uart0,fd={fd},server=on,wait=on,nodelay=on", "-serial", "chardev:uart0",
+                   "-chardev", f"socket,id=mon,fd={mon_fd},server=on,wait=off", "-mon", "chardev=mon,mode=readline"]
+            self._proc = subprocess.Popen(cmd, pass_fds=(fd, mon_fd), stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                          preexec_fn=_die_with_parent)
+            self.url = f"socket://127.0.0.1:{listener.getsockname()[1]}"
+            self._monitor_addr = monitor.getsockname()
+        finally:
+            listener.close()  # QEMU holds its own copies of the listening sockets
+            monitor.close()
+        return self.url
+
+    def check_alive(self) -> None:
+        """Raise ``EmulatorError`` with QEMU's last message when it has exited."""
+        if self._proc is not None and self._proc.poll() is not None:
+            err = self._proc.stderr.read().decode(errors="replace").strip().splitlines() if self._proc.stderr else []
+            raise EmulatorError(f"{QEMU} exited with {self._proc.returncode}: {err[-1] if err else 'no message'}")
+
+    def stop(self) -> None:
+        """Stop QEMU (SIGTERM, then SIGKILL after ``STOP_TIMEOUT_S``); safe to call twice."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+        if self._proc.stderr:
+            self._proc.stderr.close()
+        self._proc = None
+        self._monitor_addr = None
+
+    def __enter__(self) -> "Emulator":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+_PLATFORM = re.compile(r"platform=(\S+) kernels=(\S+) opt=(\S+)$")
+_STACK = re.compile(r"stack used=(\d+) of (\d+) bytes$")
+_SELFTEST = re.compile(r"self-test (\d+)/(\d+) identical to host$")
+
+
+def read_boot(link: SerialLink, emulator: Emulator | None = None, timeout_s: float = BOOT_TIMEOUT_S) -> BootReport:
+    """Read the boot output (``BOOT``, self-test, platform and stack comments) of a freshly started firmware.
+
+    Raises
+    ------
+    EmulatorError
+        A line missing within ``timeout_s``, or a failed model check (its reason quoted).
+    """
+    found: dict[str, object] = {}
+    deadline = time.monotonic() + timeout_s
+    while "stack" not in found:
+        if emulator is not None:
+            emulator.check_alive()
+        raw = link.read_line(min(1.0, max(0.0, deadline - time.monotonic())))
+        if raw is None:
+            if time.monotonic() >= deadline:
+                raise EmulatorError(f"no complete boot output within {timeout_s:g} s (got {sorted(found)})")
+            continue
+        line = p.parse_device_line(raw)
+        if isinstance(line, p.Boot):
+            found = {"boot": line}
+        elif isinstance(line, p.Comment):
+            if line.text.startswith(("model check failed", "fatal")):
+                raise EmulatorError(f"firmware: {line.text}")
+            for key, pattern in (("selftest", _SELFTEST), ("platform", _PLATFORM), ("stack", _STACK)):
+                match = pattern.search(line.text)
+                if match:
+                    found[key] = match.groups()
+    if "boot" not in found or "selftest" not in found or "platform" not in found:
+        raise EmulatorError(f"incomplete boot output (got {sorted(found)})")
+    platform, kernels, opt = found["platform"]
+    return BootReport(boot=found["boot"], selftest=tuple(int(v) for v in found["selftest"]), platform=platform,
+                      kernels=kernels, opt=opt, stack_used=int(found["stack"][0]), stack_size=int(found["stack"][1]))
