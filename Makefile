@@ -56,8 +56,12 @@ help:
 	@echo "make compare-models        RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md"
 	@echo "make firmware | flash      build / upload the Nano 33 BLE firmware (firmware/README.md)"
 	@echo "make firmware-arduino      the same build with Arduino CLI; flash-arduino uploads it"
+	@echo "make firmware-board-check  compile every board source with Arduino CLI's recipe offline, link check, sizes"
 	@echo "make firmware-check        host unit tests, Cortex-M4F cross-compile with sizes, fuzzing of the parser"
-	@echo "make firmware-sim          the firmware's host simulator"
+	@echo "make firmware-emu          the real firmware for QEMU mps2-an386 (KERNELS=cmsis|ref OPT=Os|O2)"
+	@echo "make harness PORT=emu      the test split through the emulated firmware, QEMU always stopped"
+	@echo "make bench-emulated        instructions, flash/RAM by origin, stack per TFLM configuration (emulated)"
+	@echo "make firmware-sim          the firmware with host TFLM on stdin/stdout (firmware-sim-fake: fake inference)"
 	@echo "make third-party           unpack the pinned TFLM and Arduino core trees into build/third_party"
 	@echo "make clean                 remove build/"
 

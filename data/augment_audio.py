@@ -1,6 +1,6 @@
 """Audio-level augmentation of training clips (noise at a random SNR, gain, time shift, speed, pitch), cached as MFCCs.
 
-Only the caller decides which clips are augmented: the data stage and ``train.cv`` pass training clips only, so
+Only the caller decides which clips are augmented: the data stage and ``experiments.cv`` pass training clips only, so
 no augmented copy of a validation/test clip ever exists. Every copy is a deterministic function of (clip path,
 copy index, parameters, seed), so the cache is shared by all folds and seeds.
 """

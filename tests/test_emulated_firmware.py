@@ -25,8 +25,9 @@ from host.emulator import DEFAULT_CONFIG, QEMU, Emulator, image_path, read_boot
 from host.fault_proxy import FaultProxy
 from host.serial_device import LinkError, SerialLink
 from host.virtual_device import FaultInjector
-from quantize.__main__ import resolver_op_name
-from quantize.model_io import INT8_FILE, TflmRunner, load_meta
+from quantize.build import resolver_op_name
+from data.artifacts import INT8_FILE
+from quantize.model_io import TflmRunner, load_meta
 from quantize.target import TARGET_ARENA_RATIO, check_pinned_tflm, pinned_tflm_ops
 
 REPO = Path(__file__).resolve().parent.parent
