@@ -1,7 +1,5 @@
-// Inference with TensorFlow Lite Micro, using only its public API. Written against the TFLM sources of the
-// Arduino library Chirale_TensorFlowLite 1.1.0 (see README.md); the same calls exist in current tflite-micro.
+// Inference with TensorFlow Lite Micro (the pinned revision 90b983c2, firmware/third_party), public API only.
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 #include "app/generated_model.h"
@@ -28,6 +26,13 @@ tflite::MicroInterpreter* g_interpreter = nullptr;
 // "operator <NAME> not registered" for the boot log; the longest builtin name is 36 characters.
 char g_missing_op[64];
 
+// Appends `text` at `*pos`, keeping the terminating NUL inside the buffer (no printf: on the board it would pull
+// vsnprintf, about 14 KB of flash, into the image).
+void Append(char* buffer, size_t size, size_t* pos, const char* text) {
+  while (*text != '\0' && *pos + 1 < size) buffer[(*pos)++] = *text++;
+  buffer[*pos] = '\0';
+}
+
 // The first operator of the model the resolver cannot run, or nullptr when all are there: checked before
 // AllocateTensors, so a missing kernel is named as such instead of surfacing as a failed allocation.
 const char* MissingOperator(const tflite::Model* model, const tflite::MicroOpResolver& resolver) {
@@ -38,8 +43,10 @@ const char* MissingOperator(const tflite::Model* model, const tflite::MicroOpRes
     const tflite::BuiltinOperator op = std::max(code->builtin_code(),
                                                 static_cast<tflite::BuiltinOperator>(code->deprecated_builtin_code()));
     if (op == tflite::BuiltinOperator_CUSTOM || resolver.FindOp(op) != nullptr) continue;
-    std::snprintf(g_missing_op, sizeof(g_missing_op), "operator %s not registered",
-                  tflite::EnumNameBuiltinOperator(op));
+    size_t pos = 0;
+    Append(g_missing_op, sizeof(g_missing_op), &pos, "operator ");
+    Append(g_missing_op, sizeof(g_missing_op), &pos, tflite::EnumNameBuiltinOperator(op));
+    Append(g_missing_op, sizeof(g_missing_op), &pos, " not registered");
     return g_missing_op;
   }
   return nullptr;
