@@ -40,9 +40,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import arduino_recipe as ar  # noqa: E402
 
-# Board sources are src/ minus these host-only files (platformio.ini's build_src_filter lists the same).
-HOST_ONLY = re.compile(r"(_test\.cc$|^platform/platform_host\.|^inference/inference_fake\.cc$|^app/main_host\.cc$|"
-                       r"^generated/)")
+# Board sources are src/ minus these files of the host and the emulated board (platformio.ini's build_src_filter
+# lists the same).
+HOST_ONLY = re.compile(r"(_test\.cc$|^platform/platform_host\.|^platform/platform_mps2\.cc$|"
+                       r"^inference/inference_fake\.cc$|^app/main_host\.cc$|^generated/)")
 GENERATED = ("model_data.h", "model_data.cc", "model_settings.h", "selftest_data.h", "selftest_data.cc")
 SOURCE_SUFFIXES = {".c", ".cpp", ".S"}
 LIBMBED = "libmbed.a"
