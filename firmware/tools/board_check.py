@@ -123,12 +123,17 @@ class Build:
         """Arduino CLI's copy of the sketch in {build.path}/sketch, the .ino turned into .ino.cpp."""
         dst = self.build / "sketch"
         ino = self.sketch / (self.sketch.name + ".ino")
-        for path in sorted(self.sketch.rglob("*")):
-            if path.is_file() and path != ino:
-                target = dst / path.relative_to(self.sketch)
-                if not target.exists() or target.read_bytes() != path.read_bytes():
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(path, target)
+        wanted = {path.relative_to(self.sketch) for path in self.sketch.rglob("*") if path.is_file() and path != ino}
+        for rel in sorted(wanted):
+            path, target = self.sketch / rel, dst / rel
+            if not target.exists() or target.read_bytes() != path.read_bytes():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+        # A file dropped from the sketch since the last run must not stay in the build (nor be compiled and linked).
+        if (dst / "src").is_dir():
+            for stale in [p for p in (dst / "src").rglob("*") if p.is_file() and p.suffix in SOURCE_SUFFIXES | {".h"}
+                          and p.relative_to(dst) not in wanted]:
+                stale.unlink()
         ino_cpp = dst / (ino.name + ".cpp")
         text = f'#include <Arduino.h>\n#line 1 "{ino}"\n{ino.read_text()}'
         if not ino_cpp.exists() or ino_cpp.read_text() != text:
