@@ -162,7 +162,7 @@ class _PerClip:
 
         x = self.rt.device_input(x_raw)
         return np.stack([self.runner.scores(clip) for clip in
-                         tqdm(x, desc=f"{self.name} inference", unit="clip", disable=len(x) < 50 or None,
+                         tqdm(x, desc=f"{self.name} inference", unit="clip", disable=len(x) < 50,
                               mininterval=1.0, leave=False)])
 
 

@@ -116,6 +116,8 @@ def train_model(train: dict, val: dict, config: dict, seed: int, epochs: int, ou
                                                      restore_best_weights=True)]
     if out_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard" / f"seed{seed}")))
+    if not verbose:  # Keras prints nothing then: a progress bar over the epochs instead
+        callbacks.append(epoch_bar(keras, epochs))
     start = time.perf_counter()
     y_val = keras.utils.to_categorical(val["y"], len(labels))
     fit = model.fit(augmenter, validation_data=(x_val, y_val), epochs=epochs, callbacks=callbacks,
@@ -123,6 +125,24 @@ def train_model(train: dict, val: dict, config: dict, seed: int, epochs: int, ou
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
     history["seconds_per_epoch"] = (time.perf_counter() - start) / max(len(history["loss"]), 1)
     return model, norm, history
+
+
+def epoch_bar(keras: Any, epochs: int) -> Any:
+    """A Keras callback that shows training as one progress bar over ``epochs`` (validation accuracy as postfix)."""
+    from tqdm import tqdm
+
+    class EpochBar(keras.callbacks.Callback):
+        def on_train_begin(self, logs: dict | None = None) -> None:
+            self.bar = tqdm(total=epochs, desc="training", unit="epoch", leave=False)
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.bar.set_postfix(val_accuracy=f"{(logs or {}).get('val_accuracy', 0.0):.3f}", refresh=False)
+            self.bar.update()
+
+        def on_train_end(self, logs: dict | None = None) -> None:
+            self.bar.close()
+
+    return EpochBar()
 
 
 def schedule(config: dict, smoke: bool) -> tuple[int, int]:
