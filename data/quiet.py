@@ -56,8 +56,8 @@ def hushed() -> Iterator[None]:
             sys.stderr.write("".join(out + err))
 
 
-def import_quietly(modules: tuple[str, ...] = TF_MODULES) -> None:
-    """Import ``modules`` with their start-up log lines hidden (see :func:`hushed`)."""
+def import_quietly() -> None:
+    """Import ``TF_MODULES`` with their start-up log lines hidden (see :func:`hushed`)."""
     with hushed():
-        for name in modules:
+        for name in TF_MODULES:
             importlib.import_module(name)

@@ -27,7 +27,7 @@ from data.config import REPO_ROOT, PipelineError, load_config, run_main
 from data.datasets import load_folder
 from data.features import FeatureParams, extract_file
 from host.dut import Dut
-from host.emu_bench import measure_emulated
+from experiments.emulated import measure_emulated
 from host.harness import ClipSet, open_port, read_results, stream_clips
 from host.runtime import Runtime
 
@@ -117,7 +117,7 @@ def main(args: argparse.Namespace) -> dict:
     out["accuracy"] = {k: metrics[k]["accuracy"] for k in ("float", "int8", "tflm")}
     out["agreement"] = metrics["agreement"]
     out["harness"] = harness_throughput(HARNESS_BENCH_CLIPS if not args.smoke else 50, bench)
-    # The firmware on the emulated Cortex-M4F, per TFLM configuration (host/emu_bench.py, make bench-emulated).
+    # The firmware on the emulated Cortex-M4F, per TFLM configuration (experiments/emulated.py, make bench-emulated).
     try:
         out["emulated"] = measure_emulated(bench)
     except PipelineError as e:  # no ARM toolchain or QEMU on this machine: the rest of the bench still counts

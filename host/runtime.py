@@ -108,8 +108,7 @@ class Runtime:
         if name not in BACKENDS:
             raise PipelineError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
         if name not in self._backends:
-            self._backends[name] = {"float": FloatBackend, "int8": Int8Backend, "tflm": TflmBackend}[name](self) \
-                if name != "device" else DeviceBackend(self, port)
+            self._backends[name] = DeviceBackend(self, port) if name == "device" else HOST_BACKENDS[name](self)
         return self._backends[name]
 
     def scores(self, name: str, x_raw: np.ndarray, port: str | None = None) -> np.ndarray:
@@ -225,3 +224,7 @@ class DeviceBackend:
 
     def close(self) -> None:
         self._stack.close()
+
+
+# The backends that run on this machine, by name (``device`` needs a port: :class:`DeviceBackend`).
+HOST_BACKENDS = {"float": FloatBackend, "int8": Int8Backend, "tflm": TflmBackend}

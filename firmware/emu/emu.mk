@@ -138,7 +138,7 @@ firmware-emu: $(TFLM_CM4_STAMP) $(if $(filter ref,$(KERNELS)),$(TFLM_HOST_STAMP)
 # ---- cost per configuration (ref/CMSIS-NN x Os/O2) into $(BUILD)/bench.json under "emulated" ---------------
 .PHONY: bench-emulated
 bench-emulated: venv
-	$(PY) -m host.emu_bench --build $(BUILD)
+	$(PY) -m experiments.emulated --build $(BUILD)
 
 # ---- host simulator with the real inference: inference_tflm.cc on the host TFLM tree (reference kernels) -------
 #   make firmware-sim  -> $(FW_SIM_DIR)/sim: the firmware on stdin/stdout (main_host.cc), the model of FW_SIM_GEN

@@ -1,6 +1,6 @@
 """Cost of the firmware on the emulated Cortex-M4F, per TFLM configuration (``make bench-emulated``).
 
-    python -m host.emu_bench [--build build]
+    python -m experiments.emulated [--build build]
 
 ``measure_emulated(build_dir)`` builds the image of ``build_dir``'s model for every configuration (reference and
 CMSIS-NN kernels, -Os and -O2; ``make firmware-emu``, TFLM cached) and measures, per configuration:
@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from data.config import PipelineError, REPO_ROOT, run_main
+from data.artifacts import write_text_atomic
+from data.config import REPO_ROOT, PipelineError, run_main
 from host.dut import Dut
 from host.emulator import CONFIGS, QEMU, Emulator, image_path, read_boot
 from host.serial_device import SerialLink
@@ -111,14 +112,14 @@ def write_results(build_dir: Path, results: dict[str, dict[str, Any]]) -> None:
     path = build_dir / "bench.json"
     bench = json.loads(path.read_text()) if path.is_file() else {}
     bench["emulated"] = results
-    path.write_text(json.dumps(bench, indent=1) + "\n")
+    write_text_atomic(path, json.dumps(bench, indent=1) + "\n")
     (build_dir / "bench_emulated.md").write_text(
         "Firmware on QEMU mps2-an386 (Cortex-M4F), `-icount shift=0`; instructions counted by the firmware around "
-        "Invoke(), averaged over the self-test clips (host/emu_bench.py).\n\n" + markdown_table(results))
+        "Invoke(), averaged over the self-test clips (experiments/emulated.py).\n\n" + markdown_table(results))
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m host.emu_bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m experiments.emulated", description=__doc__.splitlines()[0])
     parser.add_argument("--build", type=Path, default=Path("build"), help="build folder with gen/ (make quantize)")
     args = parser.parse_args(argv)
 
