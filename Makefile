@@ -20,7 +20,8 @@ else
 export TF_CPP_MIN_LOG_LEVEL := 0
 endif
 
-# Dataset selection: synth (default, generated offline), fsdd, fsdd+synth, folder, folder+synth, speech_commands.
+# Dataset selection: synth (default, generated offline), fsdd, fsdd+synth, folder, folder+synth, speech_commands,
+# audiomnist, audiomnist+synth.
 DATASET ?= synth
 FSDD_DIR ?= ../shared/data/fsdd
 export FSDD_DIR
@@ -53,6 +54,7 @@ help:
 	@echo "make virtual-device        a virtual board on a pseudo-terminal at build/virtual-tty"
 	@echo "make bench                 stage times, sizes, accuracies, harness throughput -> build/bench.json"
 	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1)"
+	@echo "make data DATASET=<name>   download speech_commands, audiomnist or fsdd into data/downloads/ (DEST=)"
 	@echo "make compare-models        RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md"
 	@echo "make firmware | flash      build / upload the Nano 33 BLE firmware (firmware/README.md)"
 	@echo "make firmware-arduino      the same build with Arduino CLI; flash-arduino uploads it"
@@ -99,6 +101,13 @@ bench: venv
 
 cv: venv
 	$(PY) -m experiments.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS)
+
+# make data DATASET=speech_commands|audiomnist|fsdd: download a full public dataset from its official source
+# (pinned checksum, resumed after an interruption) into data/downloads/<name>, or DEST=<folder>/<name>.
+DEST ?=
+.PHONY: data
+data: venv
+	$(PY) -m data.download $(DATASET) $(if $(DEST),--dest $(DEST),)
 
 compare-models: venv
 	$(PY) -m experiments.compare $(SMOKE_FLAG)

@@ -1,4 +1,4 @@
-"""Dataset loaders (synthetic, folder, FSDD, Speech Commands v2), speaker-stable splits and the feature cache."""
+"""Dataset loaders (synthetic, folder, FSDD, AudioMNIST, Speech Commands v2), speaker-stable splits and the feature cache."""
 from __future__ import annotations
 
 import hashlib
@@ -17,6 +17,8 @@ DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight"
 # Speech Commands v2 keeps the background-noise recordings in a folder that is not a label.
 SPEECH_COMMANDS_NOISE_DIR = "_background_noise_"
 _FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)$")
+# AudioMNIST: data/<speaker>/<digit>_<speaker>_<take>.wav, speakers numbered 01..60.
+_AUDIOMNIST_NAME = re.compile(r"^(\d)_(\d+)_(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ def load_fsdd(root: Path) -> list[Clip]:
     As in :func:`load_folder`, every entry with a recording's name is a clip, whatever it is."""
     root = Path(root)
     rec = root / "recordings" if (root / "recordings").is_dir() else root
+    if rec is root:  # the release archive's layout (make data DATASET=fsdd): free-spoken-digit-dataset-<tag>/recordings
+        rec = _single_subfolder(root, "free-spoken-digit-dataset-*/recordings") or root
     if not rec.is_dir():
         raise PipelineError(f"{root}: FSDD folder does not exist")
     clips = []
@@ -128,6 +132,37 @@ def load_fsdd(root: Path) -> list[Clip]:
             clips.append(Clip(p, DIGITS[int(m.group(1))], m.group(2)))
     if not clips:
         raise PipelineError(f"{rec}: no FSDD recordings named {{digit}}_{{speaker}}_{{n}}.wav")
+    return clips
+
+
+def _single_subfolder(root: Path, pattern: str) -> Path | None:
+    """The one folder under ``root`` matching ``pattern`` (a release archive's top folder), or ``None``."""
+    found = [p for p in sorted(root.glob(pattern)) if p.is_dir()] if root.is_dir() else []
+    if len(found) > 1:
+        raise PipelineError(f"{root}: {len(found)} folders match {pattern} ({found[0].name}, {found[1].name}, ...); "
+                            f"name one of them")
+    return found[0] if found else None
+
+
+def load_audiomnist(root: Path) -> list[Clip]:
+    """AudioMNIST (60 speakers, 48 kHz): ``<root>/data/<speaker>/<digit>_<speaker>_<take>.wav``, also as unpacked
+    from its GitHub archive (``<root>/AudioMNIST-<commit>/data/...``) or with ``root`` the ``data`` folder itself.
+
+    Speakers are numbers, so their source ids get an ``audiomnist-`` prefix (never mixed up with another corpus'
+    speaker). As in :func:`load_folder`, every entry with a recording's name is a clip, whatever it is."""
+    root = Path(root)
+    data = root / "data" if (root / "data").is_dir() else _single_subfolder(root, "AudioMNIST-*/data") or root
+    if not data.is_dir():
+        raise PipelineError(f"{root}: AudioMNIST folder does not exist")
+    clips = []
+    for folder in _entries(data):
+        if folder.is_dir() and folder.name.isdigit():
+            for p in _entries(folder):
+                m = _AUDIOMNIST_NAME.match(p.stem)
+                if m and p.suffix.lower() == ".wav":
+                    clips.append(Clip(p, DIGITS[int(m.group(1))], f"audiomnist-{m.group(2)}"))
+    if not clips:
+        raise PipelineError(f"{data}: no AudioMNIST recordings named <speaker>/{{digit}}_{{speaker}}_{{take}}.wav")
     return clips
 
 

@@ -17,12 +17,13 @@ from pathlib import Path
 from data.artifacts import staged_outputs
 from data.augment_audio import AudioAugmentParams, augmented_features
 from data.config import PipelineError, load_config
-from data.datasets import (SPLITS, Clip, assign_splits, extract_clips, load_fsdd, load_folder, load_speech_commands,
-                           save_split)
+from data.datasets import (SPLITS, Clip, assign_splits, extract_clips, load_audiomnist, load_fsdd, load_folder,
+                           load_speech_commands, save_split)
 from data.features import FeatureParams
 from data.synth import generate, is_synthetic
 
-DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_commands")
+DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_commands", "audiomnist",
+            "audiomnist+synth")
 # Smoke runs (tests) synthesize this many speakers with one take each: enough for every split to hold all classes.
 SMOKE_SPEAKERS = 24
 # ... plus this many Flite speakers (when the configuration has any), so smoke runs exercise both engines.
@@ -71,6 +72,10 @@ def build_clips(req: DataRequest, config: dict) -> tuple[list[Clip], list[str], 
         if req.dataset == "folder":
             labels = sorted({c.label for c in folder})
         clips += folder
+    if "audiomnist" in parts:
+        if req.data_dir is None:
+            raise PipelineError("--dataset audiomnist needs --data-dir <AudioMNIST folder> (make data DATASET=audiomnist)")
+        clips += load_audiomnist(req.data_dir)
     if req.dataset == "speech_commands":
         if req.data_dir is None:
             raise PipelineError("--dataset speech_commands needs --data-dir <speech_commands_v0.02 folder>")
