@@ -17,7 +17,7 @@ def parse_args(argv: list[str] | None = None) -> DataRequest:
     p = argparse.ArgumentParser(prog="python -m data", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", default="synth", help=f"one of {', '.join(DATASETS)}")
-    p.add_argument("--data-dir", type=Path, help="root of a <label>/*.wav folder, of Speech Commands v2 or of AudioMNIST")
+    p.add_argument("--data-dir", type=Path, help="root of a <label>/*.wav folder, Speech Commands v2 or AudioMNIST")
     p.add_argument("--fsdd-dir", type=Path, default=Path("../shared/data/fsdd"), help="Free Spoken Digit Dataset")
     p.add_argument("--holdout", nargs="*", default=[], help="sources (speakers) that form the test split")
     p.add_argument("--noise-dir", type=Path, help="folder of background-noise WAVs mixed into training clips")

@@ -1,4 +1,4 @@
-"""Dataset loaders (synthetic, folder, FSDD, AudioMNIST, Speech Commands v2), speaker-stable splits and the feature cache."""
+"""Dataset loaders (synthetic, folder, FSDD, AudioMNIST, Speech Commands v2), speaker-stable splits, feature cache."""
 from __future__ import annotations
 
 import hashlib

@@ -74,7 +74,7 @@ def build_clips(req: DataRequest, config: dict) -> tuple[list[Clip], list[str], 
         clips += folder
     if "audiomnist" in parts:
         if req.data_dir is None:
-            raise PipelineError("--dataset audiomnist needs --data-dir <AudioMNIST folder> (make data DATASET=audiomnist)")
+            raise PipelineError("--dataset audiomnist needs --data-dir <AudioMNIST folder> (from make data)")
         clips += load_audiomnist(req.data_dir)
     if req.dataset == "speech_commands":
         if req.data_dir is None:

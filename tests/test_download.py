@@ -246,6 +246,12 @@ def test_wrong_checksum_or_content_is_refused(server: tuple[str, ServerState], t
     with pytest.raises(PipelineError, match="10 WAV files, the pinned content has 20"):
         fetch_dataset("audiomnist", dest, {"audiomnist": commit_pinned(f"{base}/few.tar.gz", 20)}, FAST)
     assert nothing_extracted(dest, "audiomnist")
+    # A member that would land outside the destination refuses the archive (checked before it is written).
+    evil = tar_gz({"fsdd/../../evil.wav": b"x"})
+    state.files["/evil.tar.gz"] = evil
+    with pytest.raises(PipelineError, match="unsafe member name 'fsdd/../../evil.wav'"):
+        fetch_dataset("fsdd", dest, {"fsdd": pinned(f"{base}/evil.tar.gz", evil)}, FAST)
+    assert nothing_extracted(dest, "fsdd") and not (tmp_path / "evil.wav").exists()
 
 
 @pytest.mark.parametrize("status, requests", [(404, 1), (500, FAST.attempts), (503, FAST.attempts)])
