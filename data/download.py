@@ -61,7 +61,8 @@ class Source:
 
     ``size`` and ``sha256`` are the published values (``None`` where none is published). ``commit`` is the git
     commit that a GitHub archive names in its pax header, and ``wavs`` the number of WAV files the archive must
-    hold: with the tar and gzip checksums they pin a source without a published digest. ``train`` is how to train
+    hold (those matching ``wav_glob``): with the tar and gzip checksums they pin a source without a published
+    digest. ``train`` is how to train
     on the unpacked folder (``{dir}`` is replaced by it)."""
 
     url: str
@@ -71,6 +72,7 @@ class Source:
     licence: str
     commit: str | None = None
     wavs: int | None = None
+    wav_glob: str = "**/*.wav"  # the recordings, relative to the unpacked archive
 
 
 SOURCES: dict[str, Source] = {
@@ -88,6 +90,7 @@ SOURCES: dict[str, Source] = {
     "audiomnist": Source(
         url="https://github.com/soerenab/AudioMNIST/archive/8d77a2d8754105541742115cefec1e537040a6cf.tar.gz",
         size=None, sha256=None, commit="8d77a2d8754105541742115cefec1e537040a6cf", wavs=30_000,
+        wav_glob="AudioMNIST-*/data/*/*.wav",
         train="DATASET=audiomnist DATA_DIR={dir}", licence="MIT"),
     # Free Spoken Digit Dataset v1.0.9 (5 speakers, 2,500 recordings, 8 kHz), CC BY-SA 4.0. Size and SHA-256 as
     # published by TensorFlow Datasets (tensorflow_datasets/datasets/spoken_digit/checksums.tsv). Five speakers
@@ -228,7 +231,7 @@ def extract(src: Source, archive: Path, final: Path, digest: str) -> int:
             if src.commit is not None and commit != src.commit:
                 raise tarfile.TarError(f"the archive names commit {commit}, the pinned one is {src.commit}")
             tar.extractall(staging, members=_safe_members(tar), **EXTRACT_FILTER)
-        wavs = sum(1 for _ in staging.rglob("*.wav"))
+        wavs = sum(1 for _ in staging.glob(src.wav_glob))
         if src.wavs is not None and wavs != src.wavs:
             raise tarfile.TarError(f"{wavs:,} WAV files, the pinned content has {src.wavs:,}")
         (staging / MARKER).write_text(json.dumps({"url": src.url, "bytes": archive.stat().st_size, "sha256": digest,

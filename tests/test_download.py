@@ -122,7 +122,8 @@ def speech_commands_archive(tmp: Path) -> bytes:
 
 def audiomnist_archive(tmp: Path, speakers: tuple[int, ...] = (1, 2), commit: str = COMMIT) -> bytes:
     """AudioMNIST's GitHub archive: AudioMNIST-<commit>/data/<speaker>/<digit>_<speaker>_<take>.wav."""
-    files: dict[str, Path | bytes] = {f"AudioMNIST-{commit}/data/audioMNIST_meta.txt": b"{}"}
+    files: dict[str, Path | bytes] = {f"AudioMNIST-{commit}/data/audioMNIST_meta.txt": b"{}",
+                                      f"AudioMNIST-{commit}/examples/not_a_take.wav": wav(tmp, 9)}
     for s in speakers:
         for d in range(10):
             files[f"AudioMNIST-{commit}/data/{s:02d}/{d}_{s:02d}_0.wav"] = wav(tmp, d)
@@ -144,7 +145,7 @@ def pinned(url: str, data: bytes, **kw: object) -> Source:
 def commit_pinned(url: str, wavs: int) -> Source:
     """A source pinned like AudioMNIST: no published digest, the commit and the number of recordings."""
     return Source(url=url, size=None, sha256=None, commit=COMMIT, wavs=wavs, train="DATASET=x DATA_DIR={dir}",
-                  licence="test")
+                  licence="test", wav_glob="AudioMNIST-*/data/*/*.wav")
 
 
 def nothing_extracted(dest: Path, name: str) -> bool:
