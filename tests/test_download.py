@@ -33,6 +33,7 @@ class ServerState:
     files: dict[str, bytes] = field(default_factory=dict)
     status: dict[str, int] = field(default_factory=dict)  # path -> error status to answer
     drops: dict[str, int] = field(default_factory=dict)  # path -> responses to cut off halfway
+    no_range: set[str] = field(default_factory=set)  # paths served whole, ignoring Range (like generated archives)
     requests: list[tuple[str, str | None]] = field(default_factory=list)  # (path, Range header)
     sent: int = 0  # body bytes sent in all
 
@@ -52,7 +53,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         start = 0
         m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range") or "")
-        if m:
+        if m and self.path not in state.no_range:
             start = int(m.group(1))
             if start >= len(body):
                 self.send_response(416)
@@ -209,6 +210,17 @@ def test_interrupted_download_resumes_with_a_range_request(server: tuple[str, Se
     assert ranges[0] is None and ranges[1] == f"bytes={kept}-" and ranges[2].startswith("bytes=")
     assert int(ranges[2][6:-1]) > kept and state.sent == len(archive)  # no byte sent twice
     assert len(load_fsdd(dest / "fsdd")) == 20
+
+
+def test_server_without_range_support_restarts_the_file(server: tuple[str, ServerState], tmp_path: Path) -> None:
+    base, state = server
+    archive = fsdd_archive(tmp_path)
+    state.files["/fsdd.tar.gz"] = archive
+    state.drops["/fsdd.tar.gz"] = 1
+    state.no_range.add("/fsdd.tar.gz")
+    final = fetch_dataset("fsdd", tmp_path, {"fsdd": pinned(f"{base}/fsdd.tar.gz", archive)}, FAST)
+    assert [r is not None for _, r in state.requests] == [False, True]  # asked to resume, got the whole file
+    assert len(load_fsdd(final)) == 20
 
 
 def test_truncated_archive_is_refused_and_nothing_is_unpacked(server: tuple[str, ServerState],
