@@ -1,0 +1,153 @@
+"""``make demo`` in a real headless browser: Debian's ``chromium`` driven by Playwright (PyPI, no downloaded
+browser) against ``python -m demo`` serving a smoke model with the virtual device as its device backend."""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from conftest import IN_CI, REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+# The demo imports TensorFlow, loads three models and starts the virtual device before it serves (2 shared cores).
+START_TIMEOUT_S = 240
+STOP_TIMEOUT_S = 30
+# A page element's wait; the first clip also warms up TensorFlow.
+PAGE_TIMEOUT_MS = 120_000
+SERVED_HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((SERVED_HOST, 0))
+        return s.getsockname()[1]
+
+
+def demo_env() -> dict[str, str]:
+    return os.environ | {"PYTHONPATH": str(REPO), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
+                         "PYTHONWARNINGS": "ignore"}
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing: CI must run the browser test (.ci/run installs Debian chromium)")
+        pytest.skip(f"no {CHROMIUM} (Debian package chromium) for the headless browser test")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def demo_url(smoke_build: Path, browser: object) -> Iterator[str]:
+    """``python -m demo`` on a free port with the smoke model and ``--port virtual``; its URL once it serves."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "demo", "--build", str(smoke_build), "--http-port", str(port),
+                             "--port", "virtual"], cwd=REPO, env=demo_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    url = f"http://{SERVED_HOST}:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        line = ""
+        while url not in line:
+            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready or proc.poll() is not None:
+                proc.kill()
+                pytest.fail(f"the demo did not start within {START_TIMEOUT_S} s: {proc.communicate()[1][-3000:]}")
+            line = proc.stdout.readline()
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            pytest.fail(f"the demo did not stop within {STOP_TIMEOUT_S} s of Ctrl+C")
+
+
+@pytest.fixture
+def page(browser: object, demo_url: str) -> Iterator[tuple[object, list[str]]]:
+    """A fresh page of the demo and the URLs of every request it makes."""
+    requests: list[str] = []
+    p = browser.new_page()
+    p.on("request", lambda r: requests.append(r.url))
+    p.goto(demo_url)
+    p.wait_for_selector("#clip input[type=file]", state="attached", timeout=PAGE_TIMEOUT_MS)
+    yield p, requests
+    p.close()
+
+
+def assert_local(requests: list[str]) -> None:
+    """Every request went to the demo's host (data: and blob: URLs stay in the page)."""
+    hosts = {urlsplit(u).hostname for u in requests if not u.startswith(("data:", "blob:"))}
+    assert requests and hosts == {SERVED_HOST}, f"requests to {hosts}"
+
+
+def wait_text(p: object, selector: str) -> str:
+    """The text of ``selector`` once it has some (a Markdown element's own text, not its progress timer)."""
+    if selector.startswith("#"):
+        selector += " [data-testid=markdown]"
+    p.wait_for_function(f"() => (document.querySelector({json.dumps(selector)})?.textContent || '').trim()",
+                        timeout=PAGE_TIMEOUT_MS)
+    return (p.text_content(selector) or "").strip()
+
+
+def test_uploaded_clip_shows_the_runtime_prediction_of_every_backend(page: tuple, smoke_build: Path) -> None:
+    from host.predict import predict
+    from host.runtime import Runtime
+
+    p, requests = page
+    with Runtime.open(smoke_build, warn=False) as rt:
+        clip = Path(str(rt.test_split()["ids"][0]))
+        x_raw = rt.features(clip)
+        expected = {name: rt.labels[int(predict(rt, x_raw, name).argmax())] for name in ("float", "int8", "tflm")}
+    p.set_input_files("#clip input[type=file]", str(clip))
+    p.wait_for_function("() => document.querySelector('#label textarea')?.value", timeout=PAGE_TIMEOUT_MS)
+    assert p.input_value("#label textarea") == expected["tflm"]
+    wait_text(p, "#summary")
+    rows = p.eval_on_selector_all("#summary tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
+    shown = {backend.strip(): label.strip() for backend, label, _ in rows}
+    assert shown == expected | {"device": expected["tflm"]}  # the virtual device computes with TFLM
+    assert p.locator("#mfcc img, #mfcc canvas, #mfcc svg").count() > 0
+    assert (p.text_content("#message [data-testid=markdown]") or "").strip() == ""
+    assert_local(requests)
+
+
+# A WAV name passes the browser's file-type filter and is refused by the pipeline's audio check; another name is
+# refused by the page itself before any upload (Gradio's notice).
+@pytest.mark.parametrize("name, selector, message", [
+    ("notes.wav", "#message", "error: notes.wav: not a readable WAV file"),
+    ("notes.txt", "[data-testid=toast-text]", "Invalid file type: notes.txt. Only audio/")])
+def test_a_file_that_is_not_audio_is_refused_on_the_page(page: tuple, tmp_path: Path, name: str, selector: str,
+                                                         message: str) -> None:
+    p, requests = page
+    path = tmp_path / name
+    path.write_text("this is not audio\n")
+    p.set_input_files("#clip input[type=file]", str(path))
+    shown = wait_text(p, selector)
+    assert shown.startswith(message), shown
+    assert p.input_value("#label textarea") == ""
+    assert_local(requests)
+
+
+def test_without_a_model_one_line_says_to_build_it(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "demo", "--build", str(tmp_path), "--http-port", str(free_port())],
+                          cwd=REPO, env=demo_env(), capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'model_meta.json'}: missing; run `make train quantize` first"]
