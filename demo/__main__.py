@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", default="", help="also run the device backend: port, pyserial URL, 'virtual' or "
                                                    "'emu'")
     args = parser.parse_args(argv)
-    run_main(lambda: serve(args.build, args.http_port, args.port or None), tensorflow=True)
+    run_main(lambda: serve(args.build, args.http_port, args.port or None))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import numpy as np
 
 from data.config import PipelineError
 from host.predict import predict
-from host.report import CONFUSION_PNG, REPORT_FILE, SCORES_PNG
 from host.runtime import HOST_BACKENDS, Runtime
 
 HOST = "127.0.0.1"
@@ -93,6 +92,8 @@ def mfcc_figure(x_norm: np.ndarray, hop_ms: float) -> Any:
 
 def harness_report(build: Path) -> tuple[str, list[str]]:
     """The latest harness report (markdown without its image links) and its plots, or a note that there is none."""
+    from host.report import CONFUSION_PNG, REPORT_FILE, SCORES_PNG  # matplotlib and scikit-learn: not at start-up
+
     folder = build / HARNESS_DIR
     if not (folder / SUMMARY_FILE).is_file():
         return NO_REPORT, []
@@ -144,7 +145,8 @@ def build_page(rt: Runtime, device_port: str | None) -> Any:
                 scores = gr.Markdown(elem_id="scores")
         with gr.Accordion("Latest harness report", open=False):
             report = gr.Markdown(elem_id="report")
-            plots = gr.Gallery(label="Harness plots", columns=2, elem_id="report-plots")
+            plots = gr.Gallery(label="Harness plots", columns=2, object_fit="contain", height="auto",
+                               elem_id="report-plots")
         audio.change(on_audio, inputs=audio, outputs=[label, message, summary, mfcc, scores])
         page.load(on_load, outputs=[report, plots])
     return page
@@ -155,6 +157,9 @@ def serve(build: Path, http_port: int, device_port: str | None) -> None:
     127.0.0.1:``http_port`` until interrupted."""
     os.environ.update(OFFLINE_ENV)
     with Runtime.open(build) as rt:
+        from data.quiet import import_quietly
+
+        import_quietly()  # after the model check, so that a missing model is said at once, not after TensorFlow
         for name in backend_names(device_port):
             rt.backend(name, device_port)  # load every model (and reach the device) before the first request
         page = build_page(rt, device_port)

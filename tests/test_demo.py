@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import IN_CI, REPO
+from conftest import IN_CI, REPO, run_stage
 
 CHROMIUM = Path("/usr/bin/chromium")
 # The demo imports TensorFlow, loads three models and starts the virtual device before it serves (2 shared cores).
@@ -25,6 +25,9 @@ STOP_TIMEOUT_S = 30
 # A page element's wait; the first clip also warms up TensorFlow.
 PAGE_TIMEOUT_MS = 120_000
 SERVED_HOST = "127.0.0.1"
+HARNESS_CLIPS = 3
+# Seconds of microphone recording (the fake device loops the test clip: at least one whole word).
+RECORD_S = 2.5
 
 
 def free_port() -> int:
@@ -39,7 +42,16 @@ def demo_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def test_clip(smoke_build: Path) -> Path:
+    """A clip of the smoke model's test split."""
+    from data.datasets import load_split
+
+    return Path(str(load_split(smoke_build / "features" / "test.npz")["ids"][0]))
+
+
+@pytest.fixture(scope="module")
+def browser(test_clip: Path) -> Iterator[object]:
+    """Headless Chromium whose microphone plays ``test_clip`` in a loop (Chromium's fake capture device)."""
     if not CHROMIUM.exists():
         if IN_CI:
             pytest.fail(f"{CHROMIUM} is missing: CI must run the browser test (.ci/run installs Debian chromium)")
@@ -48,16 +60,29 @@ def browser() -> Iterator[object]:
 
     with sync_playwright() as p:
         # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={test_clip}"])
         yield b
         b.close()
 
 
 @pytest.fixture(scope="module")
-def demo_url(smoke_build: Path, browser: object) -> Iterator[str]:
+def demo_build(smoke_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke model (linked, not copied) with a harness report of 3 clips on the virtual device of its own, so
+    the shared smoke build stays as the pipeline left it."""
+    build = tmp_path_factory.mktemp("demo_build")
+    for entry in smoke_build.iterdir():
+        (build / entry.name).symlink_to(entry)
+    run_stage("host.harness", "--port", "virtual", "--build", str(build), "-n", str(HARNESS_CLIPS))
+    return build
+
+
+@pytest.fixture(scope="module")
+def demo_url(demo_build: Path, browser: object) -> Iterator[str]:
     """``python -m demo`` on a free port with the smoke model and ``--port virtual``; its URL once it serves."""
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "demo", "--build", str(smoke_build), "--http-port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "demo", "--build", str(demo_build), "--http-port", str(port),
                              "--port", "virtual"], cwd=REPO, env=demo_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     url = f"http://{SERVED_HOST}:{port}"
@@ -84,12 +109,13 @@ def demo_url(smoke_build: Path, browser: object) -> Iterator[str]:
 def page(browser: object, demo_url: str) -> Iterator[tuple[object, list[str]]]:
     """A fresh page of the demo and the URLs of every request it makes."""
     requests: list[str] = []
-    p = browser.new_page()
+    context = browser.new_context(permissions=["microphone"])
+    p = context.new_page()
     p.on("request", lambda r: requests.append(r.url))
     p.goto(demo_url)
     p.wait_for_selector("#clip input[type=file]", state="attached", timeout=PAGE_TIMEOUT_MS)
     yield p, requests
-    p.close()
+    context.close()
 
 
 def assert_local(requests: list[str]) -> None:
@@ -107,16 +133,18 @@ def wait_text(p: object, selector: str) -> str:
     return (p.text_content(selector) or "").strip()
 
 
-def test_uploaded_clip_shows_the_runtime_prediction_of_every_backend(page: tuple, smoke_build: Path) -> None:
+def runtime_labels(build: Path, clip: Path) -> dict[str, str]:
+    """The label of ``clip`` on each host backend, computed here with the runtime."""
     from host.predict import predict
     from host.runtime import Runtime
 
-    p, requests = page
-    with Runtime.open(smoke_build, warn=False) as rt:
-        clip = Path(str(rt.test_split()["ids"][0]))
+    with Runtime.open(build, warn=False) as rt:
         x_raw = rt.features(clip)
-        expected = {name: rt.labels[int(predict(rt, x_raw, name).argmax())] for name in ("float", "int8", "tflm")}
-    p.set_input_files("#clip input[type=file]", str(clip))
+        return {name: rt.labels[int(predict(rt, x_raw, name).argmax())] for name in ("float", "int8", "tflm")}
+
+
+def assert_prediction_shown(p: object, expected: dict[str, str]) -> None:
+    """The page's label is the runtime's TFLM label, and each backend's row shows its runtime label."""
     p.wait_for_function("() => document.querySelector('#label textarea')?.value", timeout=PAGE_TIMEOUT_MS)
     assert p.input_value("#label textarea") == expected["tflm"]
     wait_text(p, "#summary")
@@ -125,6 +153,28 @@ def test_uploaded_clip_shows_the_runtime_prediction_of_every_backend(page: tuple
     assert shown == expected | {"device": expected["tflm"]}  # the virtual device computes with TFLM
     assert p.locator("#mfcc img, #mfcc canvas, #mfcc svg").count() > 0
     assert (p.text_content("#message [data-testid=markdown]") or "").strip() == ""
+
+
+def test_uploaded_clip_shows_the_runtime_prediction_of_every_backend(page: tuple, demo_build: Path,
+                                                                     test_clip: Path) -> None:
+    p, requests = page
+    expected = runtime_labels(demo_build, test_clip)
+    p.set_input_files("#clip input[type=file]", str(test_clip))
+    assert_prediction_shown(p, expected)
+    assert_local(requests)
+
+
+def test_a_microphone_recording_is_predicted(page: tuple, demo_build: Path, tmp_path: Path) -> None:
+    p, requests = page
+    p.get_by_role("button", name="Record audio").click()
+    p.get_by_role("button", name="Record", exact=True).click()
+    time.sleep(RECORD_S)
+    p.locator("#clip button:visible", has_text="Stop").first.click()
+    # The recording as the page sent it to the server (its download link): the runtime's labels of that file.
+    p.wait_for_selector("#clip a[download]", timeout=PAGE_TIMEOUT_MS)
+    recording = tmp_path / "recording.wav"
+    recording.write_bytes(p.request.get(p.get_attribute("#clip a[download]", "href")).body())
+    assert_prediction_shown(p, runtime_labels(demo_build, recording))
     assert_local(requests)
 
 
@@ -142,6 +192,17 @@ def test_a_file_that_is_not_audio_is_refused_on_the_page(page: tuple, tmp_path: 
     shown = wait_text(p, selector)
     assert shown.startswith(message), shown
     assert p.input_value("#label textarea") == ""
+    assert_local(requests)
+
+
+def test_the_latest_harness_report_is_shown_with_its_plots(page: tuple, demo_build: Path) -> None:
+    p, requests = page
+    summary = json.loads((demo_build / "harness" / "summary.json").read_text())
+    p.get_by_text("Latest harness report").click()
+    report = wait_text(p, "#report")
+    assert report.startswith("Host harness report") and f"{summary['clips']} clips (test split)" in report
+    p.wait_for_function("() => [...document.querySelectorAll('#report-plots img')].filter(i => i.naturalWidth > 0)"
+                        ".length == 2", timeout=PAGE_TIMEOUT_MS)
     assert_local(requests)
 
 
