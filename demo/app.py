@@ -147,7 +147,8 @@ def build_page(rt: Runtime, device_port: str | None) -> Any:
             report = gr.Markdown(elem_id="report")
             plots = gr.Gallery(label="Harness plots", columns=2, object_fit="contain", height="auto",
                                elem_id="report-plots")
-        audio.change(on_audio, inputs=audio, outputs=[label, message, summary, mfcc, scores])
+        # One clip at a time: the backends (interpreters, a serial link) are not shared between threads.
+        audio.change(on_audio, inputs=audio, outputs=[label, message, summary, mfcc, scores], concurrency_limit=1)
         page.load(on_load, outputs=[report, plots])
     return page
 

@@ -42,7 +42,17 @@ def demo_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def test_clip(smoke_build: Path) -> Path:
+def chromium() -> Path:
+    """Debian's Chromium; checked before anything is built for the browser tests."""
+    if not CHROMIUM.exists():
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is missing: CI must run the browser test (.ci/run installs Debian chromium)")
+        pytest.skip(f"no {CHROMIUM} (Debian package chromium) for the headless browser test")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def spoken_clip(smoke_build: Path) -> Path:
     """A clip of the smoke model's test split."""
     from data.datasets import load_split
 
@@ -50,19 +60,15 @@ def test_clip(smoke_build: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser(test_clip: Path) -> Iterator[object]:
-    """Headless Chromium whose microphone plays ``test_clip`` in a loop (Chromium's fake capture device)."""
-    if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} is missing: CI must run the browser test (.ci/run installs Debian chromium)")
-        pytest.skip(f"no {CHROMIUM} (Debian package chromium) for the headless browser test")
+def browser(chromium: Path, spoken_clip: Path) -> Iterator[object]:
+    """Headless Chromium whose microphone plays ``spoken_clip`` in a loop (Chromium's fake capture device)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         # --no-sandbox: CI runs as root, where Chromium's sandbox refuses to start.
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+        b = p.chromium.launch(executable_path=str(chromium), args=[
             "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-audio-capture={test_clip}"])
+            f"--use-file-for-fake-audio-capture={spoken_clip}"])
         yield b
         b.close()
 
@@ -79,7 +85,7 @@ def demo_build(smoke_build: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.fixture(scope="module")
-def demo_url(demo_build: Path, browser: object) -> Iterator[str]:
+def demo_url(browser: object, demo_build: Path) -> Iterator[str]:
     """``python -m demo`` on a free port with the smoke model and ``--port virtual``; its URL once it serves."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "demo", "--build", str(demo_build), "--http-port", str(port),
@@ -156,10 +162,10 @@ def assert_prediction_shown(p: object, expected: dict[str, str]) -> None:
 
 
 def test_uploaded_clip_shows_the_runtime_prediction_of_every_backend(page: tuple, demo_build: Path,
-                                                                     test_clip: Path) -> None:
+                                                                     spoken_clip: Path) -> None:
     p, requests = page
-    expected = runtime_labels(demo_build, test_clip)
-    p.set_input_files("#clip input[type=file]", str(test_clip))
+    expected = runtime_labels(demo_build, spoken_clip)
+    p.set_input_files("#clip input[type=file]", str(spoken_clip))
     assert_prediction_shown(p, expected)
     assert_local(requests)
 
@@ -212,3 +218,13 @@ def test_without_a_model_one_line_says_to_build_it(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'model_meta.json'}: missing; run `make train quantize` first"]
+
+
+def test_harness_report_without_a_run_or_without_report_md(tmp_path: Path) -> None:
+    from demo.app import NO_REPORT, harness_report
+
+    assert harness_report(tmp_path) == (NO_REPORT, [])
+    (tmp_path / "harness").mkdir()
+    (tmp_path / "harness" / "summary.json").write_text(json.dumps({"clips": 3}))  # harness --no-report
+    text, plots = harness_report(tmp_path)
+    assert '"clips": 3' in text and plots == []
