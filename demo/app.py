@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -153,10 +154,23 @@ def build_page(rt: Runtime, device_port: str | None) -> Any:
     return page
 
 
+def check_port(http_port: int) -> None:
+    """Refuse in one line a port the page cannot be served on (in use, privileged), before any model is loaded."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the web server binds it
+        try:
+            s.bind((HOST, http_port))
+        except (OSError, OverflowError) as e:
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise PipelineError(f"{HOST}:{http_port}: {reason}; choose another port with DEMO_PORT= "
+                                "(python -m demo --http-port)") from None
+
+
 def serve(build: Path, http_port: int, device_port: str | None) -> None:
     """Open the model of ``build`` (one-line error without one), start its backends and serve the page on
     127.0.0.1:``http_port`` until interrupted."""
     os.environ.update(OFFLINE_ENV)
+    check_port(http_port)
     with Runtime.open(build) as rt:
         from data.quiet import import_quietly
 

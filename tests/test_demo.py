@@ -216,7 +216,7 @@ def test_without_a_model_one_line_says_to_build_it(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "demo", "--build", str(tmp_path), "--http-port", str(free_port())],
                           cwd=REPO, env=demo_env(), capture_output=True, text=True, timeout=START_TIMEOUT_S)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [
+    assert proc.stderr.splitlines() == [
         f"error: {tmp_path / 'model_meta.json'}: missing; run `make train quantize` first"]
 
 
@@ -228,3 +228,16 @@ def test_harness_report_without_a_run_or_without_report_md(tmp_path: Path) -> No
     (tmp_path / "harness" / "summary.json").write_text(json.dumps({"clips": 3}))  # harness --no-report
     text, plots = harness_report(tmp_path)
     assert '"clips": 3' in text and plots == []
+
+
+def test_a_port_in_use_is_refused_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind((SERVED_HOST, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # The port is checked first, before the (here missing) model.
+        proc = subprocess.run([sys.executable, "-m", "demo", "--build", str(tmp_path), "--http-port", str(port)],
+                              cwd=REPO, env=demo_env(), capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [f"error: {SERVED_HOST}:{port}: Address already in use; choose another port "
+                                        "with DEMO_PORT= (python -m demo --http-port)"]
