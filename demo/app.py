@@ -12,7 +12,9 @@ import contextlib
 import io
 import json
 import os
+import signal
 import socket
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -184,6 +186,9 @@ def serve(build: Path, http_port: int, device_port: str | None) -> None:
                         allowed_paths=[harness_dir], prevent_thread_lock=True)
         except OSError as e:
             raise PipelineError(f"{HOST}:{http_port}: cannot serve the demo ({e})") from None
+        # `kill` stops the page as Ctrl+C does: through the finally blocks, which close the device link and stop a
+        # virtual device or QEMU (a background job may even have SIGINT ignored).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
         print(f"demo: http://{HOST}:{http_port} (Ctrl+C to stop)", flush=True)
         try:
             while True:  # the server runs in its own threads; Ctrl+C ends this one (run_main: "interrupted")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import signal
 import socket
 import subprocess
 import sys
@@ -103,12 +102,15 @@ def demo_url(browser: object, demo_build: Path) -> Iterator[str]:
             line = proc.stdout.readline()
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split() if proc.poll() is None else []
+        proc.terminate()
         try:
             proc.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             proc.kill()
-            pytest.fail(f"the demo did not stop within {STOP_TIMEOUT_S} s of Ctrl+C")
+            pytest.fail(f"the demo did not stop within {STOP_TIMEOUT_S} s of SIGTERM")
+        left = [pid for pid in children if Path(f"/proc/{pid}").exists()]
+        assert not left, f"the demo left its virtual device running (pids {left})"
 
 
 @pytest.fixture
