@@ -52,6 +52,7 @@ help:
 	@echo "make predict FILE=<wav>    one clip (or RANDOM=1) on BACKEND=float|int8|tflm|device [PORT=]"
 	@echo "make harness PORT=<port>   stream the test split to a board, or PORT=virtual; N=, DATA=, RESUME=1"
 	@echo "make virtual-device        a virtual board on a pseudo-terminal at build/virtual-tty"
+	@echo "make demo                  the demo page on 127.0.0.1 (DEMO_PORT=; PORT= adds the device backend)"
 	@echo "make bench                 stage times, sizes, accuracies, harness throughput -> build/bench.json"
 	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1)"
 	@echo "make data DATASET=<name>   download speech_commands, audiomnist or fsdd into data/downloads/ (DEST=)"
@@ -121,3 +122,4 @@ clean:
 include firmware/third_party.mk
 include firmware/firmware.mk
 include host/host.mk
+include demo/demo.mk

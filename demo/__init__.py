@@ -1,0 +1,1 @@
+"""The demo page (`make demo`): a local web front end of host.runtime."""
