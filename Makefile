@@ -25,6 +25,9 @@ DATASET ?= synth
 FSDD_DIR ?= ../shared/data/fsdd
 export FSDD_DIR
 DATA_DIR ?=
+# DATASET=real+synth REAL="<folder> ...": real-speech folders of any layout (FSDD, Speech Commands, <label>/*.wav).
+REAL ?=
+REAL_FLAG := $(if $(REAL),--real $(REAL),)
 SMOKE ?=
 SEEDS ?= 1
 SMOKE_FLAG := $(if $(SMOKE),--smoke,)
@@ -80,7 +83,7 @@ venv: $(VENV)/.installed
 
 features: venv
 	$(PY) -m data --dataset $(DATASET) --fsdd-dir $(FSDD_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR),) \
-		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG)
+		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG) $(REAL_FLAG)
 
 train: features
 	$(PY) -m train --seeds $(SEEDS) $(SMOKE_FLAG)
@@ -98,7 +101,7 @@ bench: venv
 	$(PY) -m experiments.bench $(SMOKE_FLAG)
 
 cv: venv
-	$(PY) -m experiments.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS)
+	$(PY) -m experiments.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS) $(REAL_FLAG)
 
 compare-models: venv
 	$(PY) -m experiments.compare $(SMOKE_FLAG)
