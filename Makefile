@@ -20,8 +20,9 @@ else
 export TF_CPP_MIN_LOG_LEVEL := 0
 endif
 
-# Dataset selection: synth (default, generated offline), fsdd, fsdd+synth, folder, folder+synth, speech_commands.
-DATASET ?= synth
+# Dataset selection: sample+synth (default: the synthetic set, generated offline, plus the Speech Commands sample in
+# data/speech_commands_sample), synth, fsdd, fsdd+synth, folder, folder+synth, speech_commands, real, real+synth.
+DATASET ?= sample+synth
 FSDD_DIR ?= ../shared/data/fsdd
 export FSDD_DIR
 DATA_DIR ?=
@@ -49,13 +50,14 @@ CV_FLAGS := $(if $(FLOAT_ONLY),--float-only,) $(if $(CURVE),--curve,) $(if $(SET
 help:
 	@echo "make train quantize        set up .venv, build the default dataset, train, quantize to int8, evaluate, emit C"
 	@echo "make test                  the test suite"
-	@echo "make features              only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, NOISE_DIR=, SKIP_BAD=1)"
+	@echo "make features              only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, REAL=, NOISE_DIR=, SKIP_BAD=1)"
 	@echo "make evaluate DATA=<dir>   the built model on a <label>/*.wav folder -> OUT= (default build/evaluate.json)"
 	@echo "make predict FILE=<wav>    one clip (or RANDOM=1) on BACKEND=float|int8|tflm|device [PORT=]"
 	@echo "make harness PORT=<port>   stream the test split to a board, or PORT=virtual; N=, DATA=, RESUME=1"
 	@echo "make virtual-device        a virtual board on a pseudo-terminal at build/virtual-tty"
 	@echo "make bench                 stage times, sizes, accuracies, harness throughput -> build/bench.json"
-	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1)"
+	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1);"
+	@echo "                           REAL=\"<folder> ...\": folds over every real speaker, reported per source"
 	@echo "make compare-models        RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md"
 	@echo "make firmware | flash      build / upload the Nano 33 BLE firmware (firmware/README.md)"
 	@echo "make firmware-arduino      the same build with Arduino CLI; flash-arduino uploads it"
