@@ -678,7 +678,9 @@ def write_markdown_real(path: Path, report: dict[str, Any]) -> None:
     names = [src["name"] for src in report["sources"]]
     lines = [f"# Speaker-independent folds over every real speaker ({'int8 on TFLM' if b == 'tflm' else 'float'})",
              "", f"Train: {report['protocol']}. Seeds {report['seeds']}; {report['folds_per_seed']} folds per seed; "
-             f"overrides of config.toml: {_overrides(report)}; smoke: {report['smoke']}.", "",
+             f"overrides of config.toml: {_overrides(report)}; smoke: {report['smoke']}."
+             + ("" if report["complete"] else f" **Partial: {len(report['folds'])} folds and "
+                f"{len(report['synthetic_only'])} synthetic-only models finished so far.**"), "",
              "| source | kind | speakers | clips | layout |", "| --- | --- | --- | --- | --- |"]
     lines += [f"| {src['name']} | {src['kind']} | {len(src['speakers'])} | {src['clips']} | {src['layout']} |"
               for src in report["sources"]]
@@ -725,13 +727,27 @@ def run_real(args: argparse.Namespace, config: dict, length: tuple[int, int], se
     features = FeatureParams.from_config(config).to_dict()
     if args.curve:
         return run_real_curve(args, config, pool, sources, fold_of, features, length, seeds)
-    folds, synth_only = [], []
+    folds: list[dict] = []
+    synth_only: list[dict] = []
     backend = "float" if args.float_only else "tflm"
+    stem = "cv_float" if args.float_only else "cv"
+    args.build.mkdir(parents=True, exist_ok=True)
+
+    def write(done: bool) -> dict[str, Any]:
+        # Written after every model, so an interrupted run (hours for several seeds) keeps its finished folds.
+        report = {"protocol": real_protocol(nfolds), "real_dirs": [str(d) for d in args.real], "sources": sources,
+                  "fold_of": fold_of, "folds_per_seed": nfolds, "seeds": seeds, "complete": done,
+                  "epochs": length[0], "min_updates": length[1], "smoke": args.smoke, "model_config": config["model"],
+                  "train": config["train"], "overrides": args.set, "limits": config["cv"], "folds": folds,
+                  "synthetic_only": synth_only,
+                  "summary": summarize_real(folds, synth_only, sources, config["cv"], backend)}
+        (args.build / f"{stem}.json").write_text(json.dumps(report, indent=1))
+        write_markdown_real(args.build / f"{stem}.md", report)
+        return report
+
     for seed in seeds:
-        if not args.float_only:
-            print(f"seed {seed}: synthetic-only model, then {nfolds} folds", flush=True)
-            synth_only.append(run_fold(pool, speakers, config, seed, length, args.build / "cv" / f"synth-only-s{seed}",
-                                       features))
+        print(f"seed {seed}: {nfolds} folds" + ("" if args.float_only else ", then the synthetic-only model"),
+              flush=True)
         for k in range(nfolds):
             held = [sp for sp in speakers if fold_of[sp] == k]
             if not held:
@@ -740,16 +756,12 @@ def run_real(args: argparse.Namespace, config: dict, length: tuple[int, int], se
                          args.float_only)
             f.update({"fold": k, "holdout": held})
             folds.append(f)
-    report = {"protocol": real_protocol(nfolds), "real_dirs": [str(d) for d in args.real], "sources": sources,
-              "fold_of": fold_of, "folds_per_seed": nfolds, "seeds": seeds, "epochs": length[0],
-              "min_updates": length[1], "smoke": args.smoke, "model_config": config["model"],
-              "train": config["train"], "overrides": args.set, "limits": config["cv"], "folds": folds,
-              "synthetic_only": synth_only,
-              "summary": summarize_real(folds, synth_only, sources, config["cv"], backend)}
-    args.build.mkdir(parents=True, exist_ok=True)
-    stem = "cv_float" if args.float_only else "cv"
-    (args.build / f"{stem}.json").write_text(json.dumps(report, indent=1))
-    write_markdown_real(args.build / f"{stem}.md", report)
+            write(False)
+        if not args.float_only:
+            synth_only.append(run_fold(pool, speakers, config, seed, length, args.build / "cv" / f"synth-only-s{seed}",
+                                       features))
+            write(False)
+    report = write(True)
     s = report["summary"]
     print(f"cv ({backend}): " + ", ".join(f"{n} mean {st['folds']['mean']:.4f} worst fold {st['folds']['min']:.4f}"
                                          for n, st in s["per_source"].items())
