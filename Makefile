@@ -20,12 +20,16 @@ else
 export TF_CPP_MIN_LOG_LEVEL := 0
 endif
 
-# Dataset selection: synth (default, generated offline), fsdd, fsdd+synth, folder, folder+synth, speech_commands,
-# audiomnist, audiomnist+synth.
-DATASET ?= synth
+# Dataset selection: sample+synth (default: the synthetic set, generated offline, plus the Speech Commands sample in
+# data/speech_commands_sample), synth, fsdd, fsdd+synth, folder, folder+synth, speech_commands, audiomnist,
+# audiomnist+synth, real, real+synth.
+DATASET ?= sample+synth
 FSDD_DIR ?= ../shared/data/fsdd
 export FSDD_DIR
 DATA_DIR ?=
+# DATASET=real+synth REAL="<folder> ...": real-speech folders of any layout (FSDD, Speech Commands, <label>/*.wav).
+REAL ?=
+REAL_FLAG := $(if $(REAL),--real $(REAL),)
 SMOKE ?=
 SEEDS ?= 1
 SMOKE_FLAG := $(if $(SMOKE),--smoke,)
@@ -47,15 +51,16 @@ CV_FLAGS := $(if $(FLOAT_ONLY),--float-only,) $(if $(CURVE),--curve,) $(if $(SET
 help:
 	@echo "make train quantize        set up .venv, build the default dataset, train, quantize to int8, evaluate, emit C"
 	@echo "make test                  the test suite"
-	@echo "make features              only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, NOISE_DIR=, SKIP_BAD=1)"
+	@echo "make features              only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, REAL=, NOISE_DIR=, SKIP_BAD=1)"
 	@echo "make evaluate DATA=<dir>   the built model on a <label>/*.wav folder -> OUT= (default build/evaluate.json)"
 	@echo "make predict FILE=<wav>    one clip (or RANDOM=1) on BACKEND=float|int8|tflm|device [PORT=]"
 	@echo "make harness PORT=<port>   stream the test split to a board, or PORT=virtual; N=, DATA=, RESUME=1"
 	@echo "make virtual-device        a virtual board on a pseudo-terminal at build/virtual-tty"
 	@echo "make demo                  the demo page on 127.0.0.1 (DEMO_PORT=; PORT= adds the device backend)"
 	@echo "make bench                 stage times, sizes, accuracies, harness throughput -> build/bench.json"
-	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1)"
 	@echo "make data DATASET=<name>   download speech_commands, audiomnist or fsdd into data/downloads/ (DEST=)"
+	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1);"
+	@echo "                           REAL=\"<folder> ...\": folds over every real speaker, reported per source"
 	@echo "make compare-models        RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md"
 	@echo "make firmware | flash      build / upload the Nano 33 BLE firmware (firmware/README.md)"
 	@echo "make firmware-arduino      the same build with Arduino CLI; flash-arduino uploads it"
@@ -83,7 +88,7 @@ venv: $(VENV)/.installed
 
 features: venv
 	$(PY) -m data --dataset $(DATASET) --fsdd-dir $(FSDD_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR),) \
-		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG)
+		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG) $(REAL_FLAG)
 
 train: features
 	$(PY) -m train --seeds $(SEEDS) $(SMOKE_FLAG)
@@ -101,7 +106,7 @@ bench: venv
 	$(PY) -m experiments.bench $(SMOKE_FLAG)
 
 cv: venv
-	$(PY) -m experiments.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS)
+	$(PY) -m experiments.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS) $(REAL_FLAG)
 
 # make data DATASET=speech_commands|audiomnist|fsdd: download a full public dataset from its official source
 # (pinned checksum, resumed after an interruption) into data/downloads/<name>, or DEST=<folder>/<name>.

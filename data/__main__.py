@@ -1,7 +1,7 @@
 """Entry point of the data stage (library: :mod:`data.prepare`).
 
-    python -m data --dataset synth|fsdd|fsdd+synth|folder|folder+synth|speech_commands|audiomnist|audiomnist+synth
-                   [--data-dir D] [--fsdd-dir D]
+    python -m data --dataset synth|fsdd|fsdd+synth|folder|folder+synth|speech_commands|audiomnist|audiomnist+synth|
+                             real|real+synth|sample+synth|real+sample+synth [--data-dir D] [--fsdd-dir D] [--real D ...]
                    [--holdout SPEAKER ...] [--noise-dir D] [--skip-bad] [--smoke] [--build build]
 """
 from __future__ import annotations
@@ -19,6 +19,8 @@ def parse_args(argv: list[str] | None = None) -> DataRequest:
     p.add_argument("--dataset", default="synth", help=f"one of {', '.join(DATASETS)}")
     p.add_argument("--data-dir", type=Path, help="root of a <label>/*.wav folder, Speech Commands v2 or AudioMNIST")
     p.add_argument("--fsdd-dir", type=Path, default=Path("../shared/data/fsdd"), help="Free Spoken Digit Dataset")
+    p.add_argument("--real", nargs="*", type=Path, default=[],
+                   help="real-speech folders of a real dataset, any layout: FSDD, Speech Commands, <label>/*.wav")
     p.add_argument("--holdout", nargs="*", default=[], help="sources (speakers) that form the test split")
     p.add_argument("--noise-dir", type=Path, help="folder of background-noise WAVs mixed into training clips")
     p.add_argument("--skip-bad", action="store_true",
@@ -26,7 +28,8 @@ def parse_args(argv: list[str] | None = None) -> DataRequest:
     p.add_argument("--smoke", action="store_true", help="tiny dataset for tests")
     p.add_argument("--build", type=Path, default=Path("build"), help="build folder")
     a = p.parse_args(argv)
-    return DataRequest(a.dataset, a.build, a.fsdd_dir, a.data_dir, tuple(a.holdout), a.noise_dir, a.skip_bad, a.smoke)
+    return DataRequest(a.dataset, a.build, a.fsdd_dir, a.data_dir, tuple(a.holdout), a.noise_dir, a.skip_bad, a.smoke,
+                       tuple(a.real))
 
 
 if __name__ == "__main__":

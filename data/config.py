@@ -25,9 +25,11 @@ SCHEMA: dict[str, dict[str, type]] = {
                 "time_mask_frames": int, "coeff_masks": int, "coeff_mask_width": int, "mixup_alpha": float},
     "model": {"lstm_units": int, "dense_units": int, "dropout": float},
     "train": {"epochs": int, "min_updates": int, "smoke_epochs": int, "batch_size": int, "learning_rate": float,
-              "label_smoothing": float, "patience": int, "seed": int, "real_oversample": int},
+              "label_smoothing": float, "patience": int, "seed": int, "real_oversample": int,
+              "real_clips_per_word": int},
     "cv": {"min_mean_accuracy": float, "min_fold_accuracy": float, "max_model_bytes": int, "max_arena_bytes": int,
-           "min_agreement": float, "max_accuracy_drop": float},
+           "min_agreement": float, "max_accuracy_drop": float, "real_folds": int,
+           "min_speech_commands_accuracy": float},
     "quantize": {"calibration_clips": int, "arena_margin": float, "selftest_clips": int},
 }
 

@@ -273,3 +273,84 @@ def load_split(path: Path) -> dict[str, np.ndarray]:
         raise PipelineError(f"{path}: missing; run `make train` first")
     with np.load(path, allow_pickle=False) as z:
         return {k: z[k] for k in z.files}
+
+
+# Layouts of a real-speech source folder (:func:`detect_layout`).
+LAYOUT_FSDD = "fsdd"
+LAYOUT_SPEECH_COMMANDS = "speech_commands"  # <word>/<speaker>_nohash_<n>.wav with the published split lists
+LAYOUT_FOLDER = "folder"  # <label>/*.wav (Speech Commands naming without split lists included)
+_SPLIT_LISTS = ("validation_list.txt", "testing_list.txt")
+
+
+@dataclass(frozen=True)
+class RealSource:
+    """One real-speech folder of a ``real`` dataset: its clips, its layout, an optional published split and its
+    background-noise folder."""
+
+    root: Path
+    layout: str
+    clips: list[Clip]
+    official: dict[Path, str]
+    noise_dir: Path | None
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+
+def detect_layout(root: Path) -> str:
+    """The layout of a real-speech folder: FSDD (``recordings/`` or ``{digit}_{speaker}_{n}.wav`` files at the top),
+    Speech Commands with its split lists, or a plain ``<label>/*.wav`` tree."""
+    root = Path(root)
+    if not root.is_dir():
+        raise PipelineError(f"{root}: dataset folder does not exist")
+    if (root / "recordings").is_dir() or any(_FSDD_NAME.match(p.stem) for p in _entries(root) if p.suffix == ".wav"):
+        return LAYOUT_FSDD
+    if any((root / name).is_file() for name in _SPLIT_LISTS):
+        return LAYOUT_SPEECH_COMMANDS
+    return LAYOUT_FOLDER
+
+
+def load_real_source(root: Path, labels: list[str]) -> RealSource:
+    """A real-speech folder of any supported layout, restricted to ``labels``.
+
+    Label folders that are missing are allowed (a speaker may say only some words, e.g. one..five); other folders
+    (Speech Commands' other words, ``_background_noise_``) are never clips. ``_background_noise_`` is returned as the
+    source's noise folder.
+    """
+    root = Path(root)
+    layout = detect_layout(root)
+    official: dict[Path, str] = {}
+    if layout == LAYOUT_FSDD:
+        clips = [c for c in load_fsdd(root) if c.label in labels]
+    else:
+        present = [lab for lab in labels if (root / lab).is_dir()]
+        if not present:
+            raise PipelineError(f"{root}: none of the label folders {labels}")
+        clips = load_folder(root, present) if len(present) > 1 else _one_label(root, present[0])
+        if layout == LAYOUT_SPEECH_COMMANDS:
+            _, official = load_speech_commands(root, present)
+    noise = root / SPEECH_COMMANDS_NOISE_DIR
+    return RealSource(root, layout, clips, official, noise if noise.is_dir() else None)
+
+
+def _one_label(root: Path, label: str) -> list[Clip]:
+    """The clips of a source that says a single label word (``load_folder`` wants two classes per dataset)."""
+    wavs = [p for p in _entries(root / label) if p.suffix.lower() == ".wav"]
+    if not wavs:
+        raise PipelineError(f"{root / label}: empty class folder (no .wav files)")
+    return [Clip(p, label, source_of(p)) for p in wavs]
+
+
+def load_real(roots: list[Path], labels: list[str]) -> list[RealSource]:
+    """Every real-speech folder of a ``real`` dataset; a speaker id found in two folders stops the stage (the same
+    recordings twice would leak across splits and folds)."""
+    sources = [load_real_source(Path(r), labels) for r in roots]
+    owner: dict[str, Path] = {}
+    for src in sources:
+        for speaker in sorted({c.source for c in src.clips}):
+            if speaker in owner and owner[speaker] != src.root:
+                raise PipelineError(f"{src.root}: speaker {speaker!r} is also in {owner[speaker]} (the same "
+                                    f"recordings twice?)")
+            owner[speaker] = src.root
+    return sources

@@ -5,6 +5,11 @@ goes to training unless ``holdout`` names it: a corpus of a handful of real spea
 split by hash sensibly, the real speakers are the most valuable training data, and the synthetic speakers still
 give validation/test splits. Real-speaker accuracy comes from ``make cv`` (leave-one-speaker-out).
 
+``real`` datasets (``--real`` folders of any layout, :func:`data.datasets.load_real`) and the ``sample`` shipped
+with the repository add real sources: a source with many speakers (Speech Commands) is split by speaker hash (or
+its published lists), a small one trains whole (``SPLIT_MIN_SPEAKERS``); a source's ``_background_noise_`` folder
+is the augmentation's real noise when no ``--noise-dir`` is given.
+
 Writes ``train.npz``, ``val.npz``, ``test.npz``, ``train_aug.npz`` (audio-augmented copies of the training clips
 only, ``config.toml [augment_audio]``) and ``dataset.json``.
 """
@@ -17,13 +22,20 @@ from pathlib import Path
 from data.artifacts import staged_outputs
 from data.augment_audio import AudioAugmentParams, augmented_features
 from data.config import PipelineError, load_config
-from data.datasets import (SPLITS, Clip, assign_splits, extract_clips, load_audiomnist, load_fsdd, load_folder,
+from data.config import REPO_ROOT
+from data.datasets import (SPLITS, Clip, RealSource, assign_splits, extract_clips, load_audiomnist, load_fsdd,
+                           load_folder, load_real,
                            load_speech_commands, save_split)
 from data.features import FeatureParams
 from data.synth import generate, is_synthetic
 
 DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_commands", "audiomnist",
-            "audiomnist+synth")
+            "audiomnist+synth", "real", "real+synth", "sample+synth", "real+sample+synth")
+# The Speech Commands sample shipped with the repository (CC BY 4.0, see its README): the `sample` part of a dataset.
+SAMPLE_DIR = REPO_ROOT / "data" / "speech_commands_sample"
+# In a combined dataset, a real source with at least this many speakers is split by speaker hash like the synthetic
+# set (its held-out speakers measure real-speech accuracy); a smaller one (FSDD's four, a single voice) trains whole.
+SPLIT_MIN_SPEAKERS = 20
 # Smoke runs (tests) synthesize this many speakers with one take each: enough for every split to hold all classes.
 SMOKE_SPEAKERS = 24
 # ... plus this many Flite speakers (when the configuration has any), so smoke runs exercise both engines.
@@ -42,6 +54,7 @@ class DataRequest:
     noise_dir: Path | None = None
     skip_bad: bool = False
     smoke: bool = False
+    real_dirs: tuple[Path, ...] = ()
 
 
 def synth_clips(build: Path, config: dict, smoke: bool) -> list[Clip]:
@@ -52,6 +65,17 @@ def synth_clips(build: Path, config: dict, smoke: bool) -> list[Clip]:
     takes = 1 if smoke else synth["takes_per_word"]
     labels = list(config["dataset"]["labels"])
     return load_folder(generate(build / "synth", labels, speakers, takes, config["dataset"]["seed"], flite), labels)
+
+
+def real_sources(req: DataRequest, labels: list[str]) -> list[RealSource]:
+    """The real-speech folders of a ``real`` / ``sample`` dataset (``--real`` folders, then the shipped sample)."""
+    parts = req.dataset.split("+")
+    roots = list(req.real_dirs) if "real" in parts else []
+    if "real" in parts and not roots:
+        raise PipelineError(f"--dataset {req.dataset} needs --real <folder> ... (make: REAL=\"<folder> ...\")")
+    if "sample" in parts:
+        roots.append(SAMPLE_DIR)
+    return load_real(roots, labels)
 
 
 def build_clips(req: DataRequest, config: dict) -> tuple[list[Clip], list[str], dict | None]:
@@ -83,6 +107,26 @@ def build_clips(req: DataRequest, config: dict) -> tuple[list[Clip], list[str], 
     return clips, labels, official
 
 
+def split_real(sources: list[RealSource], combined: bool, ds: dict) -> dict[str, list[Clip]]:
+    """Splits of the real clips: published lists where a source has them, else the speaker hash; in a combined
+    dataset a source with fewer than ``SPLIT_MIN_SPEAKERS`` speakers trains whole."""
+    out: dict[str, list[Clip]] = {s: [] for s in SPLITS}
+    for src in sources:
+        if combined and len({c.source for c in src.clips}) < SPLIT_MIN_SPEAKERS:
+            out["train"] += src.clips
+            continue
+        for split, clips in assign_splits(src.clips, ds["val_percent"], ds["test_percent"], src.official).items():
+            out[split] += clips
+    return out
+
+
+def real_summary(sources: list[RealSource]) -> list[dict]:
+    """``dataset.json``'s record of the real folders: layout, clips, speakers, background noise."""
+    return [{"root": str(src.root), "layout": src.layout, "clips": len(src.clips),
+             "speakers": len({c.source for c in src.clips}),
+             "noise_dir": str(src.noise_dir) if src.noise_dir else None} for src in sources]
+
+
 def prepare(req: DataRequest) -> dict:
     """Run the data stage; returns the summary written to ``build/features/dataset.json``.
 
@@ -99,6 +143,12 @@ def prepare(req: DataRequest) -> dict:
         real = [c for s in SPLITS for c in splits[s] if not is_synthetic(c.source)]
         splits = {s: [c for c in splits[s] if is_synthetic(c.source)] for s in SPLITS}
         splits["train"] += real
+    sources = real_sources(req, labels) if {"real", "sample"} & set(req.dataset.split("+")) else []
+    for split, real_clips in split_real(sources, "+" in req.dataset, ds).items():
+        splits[split] += real_clips
+    clips = clips + [c for src in sources for c in src.clips]
+    # A source's _background_noise_ folder is real noise for the augmentation when no --noise-dir is given.
+    noise_dir = req.noise_dir or next((src.noise_dir for src in sources if src.noise_dir), None)
     holdout = set(req.holdout)
     if holdout:
         unknown = holdout - {c.source for c in clips}
@@ -117,6 +167,9 @@ def prepare(req: DataRequest) -> dict:
         raise PipelineError(f"split leakage: sources {sorted(leaked)[:5]} are in train and val/test")
     summary: dict = {"dataset": req.dataset, "labels": labels, "features": params.to_dict(), "splits": {},
                      "skipped": []}
+    if sources:
+        summary["real_sources"] = real_summary(sources)
+        summary["noise_dir"] = str(noise_dir) if noise_dir else None
     final = req.build / "features"
     with staged_outputs(req.build) as stage:
         out = stage / "features"
@@ -130,7 +183,7 @@ def prepare(req: DataRequest) -> dict:
                                         "real_sources": sorted({c.source for c in ok if not is_synthetic(c.source)}),
                                         "per_label": {lab: sum(c.label == lab for c in ok) for lab in labels}}
             if split == "train":
-                aug = AudioAugmentParams.from_config(config, req.noise_dir)
+                aug = AudioAugmentParams.from_config(config, noise_dir)
                 x_aug, index = augmented_features(ok, params, aug, req.build / "cache" / "augmented")
                 save_split(out / "train_aug.npz", x_aug, [ok[i] for i in index], labels)
                 summary["augmented_copies"] = len(index)

@@ -12,6 +12,10 @@ conversion, no synthetic-only model), into ``build/cv_float.json`` / ``build/cv_
 single values of ``config.toml`` for the run (recorded in the report). ``--curve`` measures how accuracy on an
 unseen speaker grows with the number of real training speakers (every subset of the others, 0 to all), into
 ``build/cv_curve.json`` / ``build/cv_curve.md``.
+
+``--real <folder> ...`` (``make cv REAL="..."``) replaces leave-one-FSDD-speaker-out by folds over every speaker
+of several real sources of any layout (``[cv] real_folds``; :func:`assign_folds`), reported per source (FSDD-style,
+Speech Commands, other); ``--curve`` then retrains every fold on nested subsets of its real training speakers.
 """
 from __future__ import annotations
 
@@ -30,9 +34,9 @@ import numpy as np
 from data.artifacts import FLOAT_FILE
 from data.augment_audio import AudioAugmentParams, augmented_features
 from data.config import PipelineError, apply_overrides, load_config, positive_int, run_main
-from data.datasets import Clip, assign_splits, extract_clips, load_fsdd
+from data.datasets import LAYOUT_FSDD, Clip, RealSource, assign_splits, extract_clips, load_fsdd, load_real
 from data.features import FeatureParams, apply_norm
-from data.prepare import synth_clips
+from data.prepare import SPLIT_MIN_SPEAKERS, synth_clips
 from data.synth import is_synthetic
 from host.evaluate import compute_metrics, label_metrics, run_backends
 from host.runtime import Runtime
@@ -43,6 +47,13 @@ ARCH = "bilstm"
 # Smoke runs keep this many takes per real speaker and digit (FSDD numbers its takes 0..49).
 SMOKE_TAKES = 1
 SYNTH_ONLY = "synthetic-only"
+# Smoke runs over --real folders keep this many speakers per source (the first by speaker hash).
+SMOKE_SPEAKERS_PER_SOURCE = 6
+# Kinds of real sources, each reported separately (:func:`source_kind`).
+KIND_FSDD, KIND_SPEECH_COMMANDS, KIND_OTHER = "fsdd-style", "speech-commands", "other"
+# The learning curve over --real folders: each fold retrained on this many of its real training voices (a fixed
+# pseudo-random order of them; the last point is all of them).
+CURVE_VOICES = (0, 2, 8, 32)
 
 
 def _arrays(x: np.ndarray, clips: list[Clip], labels: list[str]) -> dict[str, np.ndarray]:
@@ -136,7 +147,17 @@ def _per_speaker(pred: np.ndarray, test: dict[str, np.ndarray]) -> dict[str, flo
 
 def _fold_name(fold: dict[str, Any]) -> str:
     held = fold["holdout"] if isinstance(fold["holdout"], str) else "all real"
+    if not isinstance(fold["holdout"], str) and fold["train_speakers"]:  # a fold of --real
+        return (f"seed {fold['seed']} held out {len(fold['holdout'])} real speakers, "
+                f"{len(fold['train_speakers'])} real training speakers")
     return f"seed {fold['seed']} held out {held}, real training speakers {'+'.join(fold['train_speakers']) or 'none'}"
+
+
+def _per_source(pred: np.ndarray, test: dict[str, np.ndarray], groups: dict[str, str]) -> dict[str, dict]:
+    """Accuracy and clip count of ``pred`` on the clips of each real source (``groups``: speaker -> source)."""
+    source = np.array([groups[str(s)] for s in test["sources"]], dtype=str)
+    return {g: {"accuracy": float(np.mean(pred[source == g] == test["y"][source == g])),
+                "clips": int(np.sum(source == g))} for g in sorted(set(source.tolist()))}
 
 
 def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int, length: tuple[int, int], out: Path,
@@ -144,7 +165,8 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
              train_speakers: list[str] | None = None) -> dict[str, Any]:
     """Train, convert and evaluate one fold; the model files go to ``out``.
 
-    ``train_speakers``: the real speakers that train, as in :func:`make_fold` (default: all not held out).
+    ``train_speakers``: the real speakers that train, as in :func:`make_fold` (default: all not held out). With a
+    ``groups`` entry in ``pool`` (speaker -> real source, ``--real``), accuracy per source too (``*_per_source``).
 
     Returns
     -------
@@ -171,6 +193,8 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
         result["float"] = label_metrics(test["y"], pred, len(test["labels"]))
         if len(holdout) > 1:
             result["float_per_speaker"] = _per_speaker(pred, test)
+        if "groups" in pool:
+            result["float_per_source"] = _per_source(pred, test, pool["groups"])
         print(f"  {_fold_name(result)}: float {result['float']['accuracy']:.4f} ({result['epochs']} epochs)",
               flush=True)
         return result
@@ -187,6 +211,8 @@ def run_fold(pool: dict[str, dict], holdout: list[str], config: dict, seed: int,
                    "ops": meta["ops"]})
     if len(holdout) > 1:
         result["tflm_per_speaker"] = _per_speaker(pred, test)
+    if "groups" in pool:
+        result["tflm_per_source"] = _per_source(pred, test, pool["groups"])
     print(f"  {_fold_name(result)}: float {result['float']['accuracy']:.4f} int8 {result['int8']['accuracy']:.4f} tflm "
           f"{result['tflm']['accuracy']:.4f} ({result['epochs']} epochs)", flush=True)
     return result
@@ -420,6 +446,9 @@ def main(args: argparse.Namespace) -> dict[str, Any]:
     config = apply_overrides(load_config(), args.set)
     limits = config["cv"]
     length = schedule(config, args.smoke)
+    if args.real:
+        seed0 = int(config["train"]["seed"])
+        return run_real(args, config, length, list(range(seed0, seed0 + args.seeds)))
     pool = build_pool(args.build, args.fsdd_dir, config, args.smoke, args.noise_dir)
     speakers = sorted(set(pool["real"]["sources"].tolist()))
     if len(speakers) < 2:
@@ -490,6 +519,305 @@ def run_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict], spe
     return report
 
 
+# ---- make cv REAL="<folder> ...": folds over every real speaker of several sources ----
+
+def source_kind(src: RealSource) -> str:
+    """How a real source is reported: FSDD-style (its layout), Speech Commands (many speakers), or other."""
+    if src.layout == LAYOUT_FSDD:
+        return KIND_FSDD
+    return KIND_SPEECH_COMMANDS if len({c.source for c in src.clips}) >= SPLIT_MIN_SPEAKERS else KIND_OTHER
+
+
+def _hash(text: str) -> int:
+    import hashlib
+
+    return int(hashlib.sha1(text.encode()).hexdigest(), 16)
+
+
+def smoke_real(clips: list[Clip]) -> list[Clip]:
+    """Smoke-sized clips of a real source: the first ``SMOKE_SPEAKERS_PER_SOURCE`` speakers by hash, one take per
+    speaker and word."""
+    keep = set(sorted({c.source for c in clips}, key=_hash)[:SMOKE_SPEAKERS_PER_SOURCE])
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for c in sorted(clips, key=lambda c: str(c.path)):
+        if c.source in keep and (c.source, c.label) not in seen:
+            seen.add((c.source, c.label))
+            out.append(c)
+    return out
+
+
+def assign_folds(speakers: dict[str, list[str]], folds: int) -> dict[str, int]:
+    """Fold of every real speaker.
+
+    Parameters
+    ----------
+    speakers : dict
+        Source name -> its speakers.
+    folds : int
+        ``[cv] real_folds``.
+
+    Returns
+    -------
+    dict
+        Speaker -> fold (0..folds-1): a source with at most ``folds`` speakers gives each its own fold (in sorted
+        order), a larger one spreads its speakers by a hash of their id (stable when data is added).
+    """
+    if folds < 2:
+        raise PipelineError(f"config.toml [cv]: real_folds must be >= 2, got {folds}")
+    out: dict[str, int] = {}
+    for _, names in sorted(speakers.items()):
+        names = sorted(names)
+        for i, sp in enumerate(names):
+            out[sp] = i if len(names) <= folds else _hash(sp) % folds
+    return out
+
+
+def build_real_pool(build: Path, real_dirs: list[Path], config: dict, smoke: bool,
+                    noise_dir: Path | None) -> tuple[dict[str, dict], list[dict[str, Any]]]:
+    """:func:`build_pool` over ``--real`` folders: ``real`` holds every clip of every source, ``groups`` maps each
+    speaker to its source's name; a source's ``_background_noise_`` is the augmentation's noise unless
+    ``noise_dir`` is given.
+
+    Returns
+    -------
+    pool : dict
+    sources : list of dict
+        ``name``, ``root``, ``layout``, ``kind``, ``speakers`` (sorted), ``clips``.
+    """
+    params = FeatureParams.from_config(config)
+    labels = list(config["dataset"]["labels"])
+    ds = config["dataset"]
+    loaded = load_real(real_dirs, labels)
+    names = [src.name for src in loaded]
+    if len(set(names)) != len(names):
+        raise PipelineError(f"--real: two source folders share a name ({names}); reports name sources by folder")
+    synth = assign_splits(synth_clips(build, config, smoke), ds["val_percent"], ds["test_percent"])
+    real, sources, groups = [], [], {}
+    for src in loaded:
+        clips = smoke_real(src.clips) if smoke else src.clips
+        real += clips
+        speakers = sorted({c.source for c in clips})
+        groups.update({sp: src.name for sp in speakers})
+        sources.append({"name": src.name, "root": str(src.root), "layout": src.layout, "kind": source_kind(src),
+                        "speakers": speakers, "clips": len(clips)})
+    noise = noise_dir or next((src.noise_dir for src in loaded if src.noise_dir), None)
+    aug = AudioAugmentParams.from_config(config, noise)
+    cache = build / "cache"
+    pool: dict[str, Any] = {"groups": groups}
+    for name, clips in (("synth_train", synth["train"]), ("synth_val", synth["val"]), ("real", real)):
+        x, ok, _ = extract_clips(clips, params, cache / "features", False, desc=f"features {name}")
+        pool[name] = _arrays(x, ok, labels)
+        if name != "synth_val":
+            x_aug, index = augmented_features(ok, params, aug, cache / "augmented", desc=f"augmenting {name}")
+            pool[f"{name}_aug"] = _arrays(x_aug, [ok[i] for i in index], labels)
+    return pool, sources
+
+
+def summarize_real(folds: list[dict], synth_only: list[dict], sources: list[dict], limits: dict[str, Any],
+                   backend: str) -> dict[str, Any]:
+    """Per real source: accuracy over every (seed, fold) that held out some of its speakers (mean, worst), the
+    mean per seed, and its clips pooled over the folds of a seed; the targets by source kind; sizes and agreement.
+
+    Parameters
+    ----------
+    folds : list of dict
+        From :func:`run_fold` with ``<backend>_per_source``.
+    synth_only : list of dict
+        The synthetic-only model per seed (may be empty), tested on every real clip.
+    sources : list of dict
+        From :func:`build_real_pool`.
+    limits : dict
+        ``config.toml [cv]``.
+    backend : str
+        ``tflm`` or ``float``.
+    """
+    key = f"{backend}_per_source"
+    per_source: dict[str, Any] = {}
+    for src in sources:
+        name = src["name"]
+        hits = [f for f in folds if name in f[key]]
+        if not hits:
+            continue
+        seeds = sorted({f["seed"] for f in hits})
+        pooled = [sum(f[key][name]["accuracy"] * f[key][name]["clips"] for f in hits if f["seed"] == s)
+                  / sum(f[key][name]["clips"] for f in hits if f["seed"] == s) for s in seeds]
+        per_source[name] = {"kind": src["kind"], "speakers": len(src["speakers"]),
+                            "folds": _stats([f[key][name]["accuracy"] for f in hits]),
+                            "mean_per_seed": _stats([float(np.mean([f[key][name]["accuracy"] for f in hits
+                                                                     if f["seed"] == s])) for s in seeds]),
+                            "pooled_clips_per_seed": _stats(pooled),
+                            "synthetic_only": (_stats([f[key][name]["accuracy"] for f in synth_only])
+                                               if synth_only else None)}
+    s: dict[str, Any] = {"folds": len(folds), "backend": backend, "per_source": per_source}
+    checks: dict[str, bool] = {}
+    for name, st in per_source.items():
+        if st["kind"] == KIND_FSDD:
+            checks[f"{name}: mean accuracy"] = st["folds"]["mean"] >= limits["min_mean_accuracy"]
+            checks[f"{name}: worst fold"] = st["folds"]["min"] >= limits["min_fold_accuracy"]
+        elif st["kind"] == KIND_SPEECH_COMMANDS:
+            checks[f"{name}: mean accuracy"] = st["folds"]["mean"] >= limits["min_speech_commands_accuracy"]
+    if backend == "tflm":
+        s["model_bytes"] = max(f["model_bytes"] for f in folds)
+        s["arena_bytes"] = max(f["arena_bytes"] for f in folds)
+        s["agreement_float_tflm"] = _stats([f["agreement"]["float_tflm"] for f in folds])
+        s["accuracy_drop_float_tflm"] = _stats([f["float"]["accuracy"] - f["tflm"]["accuracy"] for f in folds])
+        checks.update({"model_bytes": s["model_bytes"] <= limits["max_model_bytes"],
+                       "arena_bytes": s["arena_bytes"] <= limits["max_arena_bytes"],
+                       "agreement_float_tflm": s["agreement_float_tflm"]["mean"] >= limits["min_agreement"],
+                       "accuracy_drop_float_tflm": s["accuracy_drop_float_tflm"]["mean"]
+                       <= limits["max_accuracy_drop"]})
+    s["checks"] = checks
+    s["passed"] = all(checks.values())
+    return s
+
+
+def write_markdown_real(path: Path, report: dict[str, Any]) -> None:
+    """``build/cv.md`` (or ``cv_float.md``) of ``make cv REAL=...``: folds, the per-source summary, the targets."""
+    s, b = report["summary"], report["summary"]["backend"]
+    names = [src["name"] for src in report["sources"]]
+    lines = [f"# Speaker-independent folds over every real speaker ({'int8 on TFLM' if b == 'tflm' else 'float'})",
+             "", f"Train: {report['protocol']}. Seeds {report['seeds']}; {report['folds_per_seed']} folds per seed; "
+             f"overrides of config.toml: {_overrides(report)}; smoke: {report['smoke']}."
+             + ("" if report["complete"] else f" **Partial: {len(report['folds'])} folds and "
+                f"{len(report['synthetic_only'])} synthetic-only models finished so far.**"), "",
+             "| source | kind | speakers | clips | layout |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {src['name']} | {src['kind']} | {len(src['speakers'])} | {src['clips']} | {src['layout']} |"
+              for src in report["sources"]]
+    lines += ["", "| seed | fold | held-out speakers | real training speakers | "
+              + " | ".join(f"{n} ({b})" for n in names) + " | epochs |",
+              "| --- | --- | --- | --- | " + " | ".join("---" for _ in names) + " | --- |"]
+    for f in report["folds"]:
+        cells = [f"{f[f'{b}_per_source'][n]['accuracy']:.4f} ({f[f'{b}_per_source'][n]['clips']})"
+                 if n in f[f"{b}_per_source"] else "-" for n in names]
+        lines.append(f"| {f['seed']} | {f['fold']} | {len(f['holdout'])} | {len(f['train_speakers'])} | "
+                     + " | ".join(cells) + f" | {f['epochs']} |")
+    lines += ["", "| source (clips in parentheses above) | kind | mean over folds | worst fold | mean per seed (std) | "
+              "all held-out clips per seed | synthetic-only model |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for n, st in s["per_source"].items():
+        synth = f"{st['synthetic_only']['mean']:.4f}" if st["synthetic_only"] else "-"
+        lines.append(f"| {n} | {st['kind']} | {st['folds']['mean']:.4f} | {st['folds']['min']:.4f} | "
+                     f"{st['mean_per_seed']['mean']:.4f} ({st['mean_per_seed']['std']:.4f}) | "
+                     f"{st['pooled_clips_per_seed']['mean']:.4f} | {synth} |")
+    if b == "tflm":
+        lines += ["", f"int8 model {s['model_bytes']} bytes (limit {report['limits']['max_model_bytes']}), measured "
+                  f"arena {s['arena_bytes']} bytes (limit {report['limits']['max_arena_bytes']}); top-1 agreement "
+                  f"float/TFLM {s['agreement_float_tflm']['mean']:.4f} (worst fold "
+                  f"{s['agreement_float_tflm']['min']:.4f}); accuracy drop float - TFLM "
+                  f"{s['accuracy_drop_float_tflm']['mean']:.4f} (largest {s['accuracy_drop_float_tflm']['max']:.4f})."]
+    lines += ["", "## Targets", "", "| check | passed |", "| --- | --- |"]
+    lines += [f"| {k} | {'yes' if v else 'NO'} |" for k, v in s["checks"].items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def real_protocol(folds: int) -> str:
+    return (f"synthetic training speakers + the real speakers of the other folds (with audio-augmented copies, real "
+            f"clips oversampled, a speaker's word capped at [train] real_clips_per_word); early stopping on "
+            f"synthetic validation speakers; {folds} folds over every real speaker: a small source's speakers one "
+            f"per fold, a large source's by speaker hash; test = every clip of the fold's held-out speakers")
+
+
+def run_real(args: argparse.Namespace, config: dict, length: tuple[int, int], seeds: list[int]) -> dict[str, Any]:
+    """``--real``: every seed trains the synthetic-only model (not with ``--float-only``) and one model per fold,
+    tested per source; ``--curve`` the learning curve instead (:func:`run_real_curve`)."""
+    pool, sources = build_real_pool(args.build, args.real, config, args.smoke, args.noise_dir)
+    nfolds = int(config["cv"]["real_folds"])
+    fold_of = assign_folds({src["name"]: src["speakers"] for src in sources}, nfolds)
+    speakers = sorted(fold_of)
+    features = FeatureParams.from_config(config).to_dict()
+    if args.curve:
+        return run_real_curve(args, config, pool, sources, fold_of, features, length, seeds)
+    folds: list[dict] = []
+    synth_only: list[dict] = []
+    backend = "float" if args.float_only else "tflm"
+    stem = "cv_float" if args.float_only else "cv"
+    args.build.mkdir(parents=True, exist_ok=True)
+
+    def write(done: bool) -> dict[str, Any]:
+        # Written after every model, so an interrupted run (hours for several seeds) keeps its finished folds.
+        report = {"protocol": real_protocol(nfolds), "real_dirs": [str(d) for d in args.real], "sources": sources,
+                  "fold_of": fold_of, "folds_per_seed": nfolds, "seeds": seeds, "complete": done,
+                  "epochs": length[0], "min_updates": length[1], "smoke": args.smoke, "model_config": config["model"],
+                  "train": config["train"], "overrides": args.set, "limits": config["cv"], "folds": folds,
+                  "synthetic_only": synth_only,
+                  "summary": summarize_real(folds, synth_only, sources, config["cv"], backend)}
+        (args.build / f"{stem}.json").write_text(json.dumps(report, indent=1))
+        write_markdown_real(args.build / f"{stem}.md", report)
+        return report
+
+    for seed in seeds:
+        print(f"seed {seed}: {nfolds} folds" + ("" if args.float_only else ", then the synthetic-only model"),
+              flush=True)
+        for k in range(nfolds):
+            held = [sp for sp in speakers if fold_of[sp] == k]
+            if not held:
+                continue
+            f = run_fold(pool, held, config, seed, length, args.build / "cv" / f"fold{k}-s{seed}", features,
+                         args.float_only)
+            f.update({"fold": k, "holdout": held})
+            folds.append(f)
+            write(False)
+        if not args.float_only:
+            synth_only.append(run_fold(pool, speakers, config, seed, length, args.build / "cv" / f"synth-only-s{seed}",
+                                       features))
+            write(False)
+    report = write(True)
+    s = report["summary"]
+    print(f"cv ({backend}): " + ", ".join(f"{n} mean {st['folds']['mean']:.4f} worst fold {st['folds']['min']:.4f}"
+                                         for n, st in s["per_source"].items())
+          + f"; targets {'met' if s['passed'] else 'NOT met'} -> {args.build / (stem + '.md')}")
+    return report
+
+
+def curve_subsets(train_speakers: list[str], voices: tuple[int, ...] = CURVE_VOICES) -> list[list[str]]:
+    """Nested subsets of a fold's real training speakers, one per point of the learning curve: the first ``k`` in
+    a fixed pseudo-random order (speaker hash) for every ``k`` of ``voices`` below their number, then all."""
+    order = sorted(train_speakers, key=_hash)
+    return [order[:k] for k in voices if k < len(order)] + [order]
+
+
+def run_real_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict], sources: list[dict],
+                   fold_of: dict[str, int], features: dict[str, Any], length: tuple[int, int],
+                   seeds: list[int]) -> dict[str, Any]:
+    """``--real --curve``: every fold retrained on nested subsets of its real training speakers
+    (:func:`curve_subsets`), accuracy per source against the number of real training voices, into
+    ``build/cv_curve.json`` / ``build/cv_curve.md``."""
+    backend = "float" if args.float_only else "tflm"
+    entries = []
+    for seed in seeds:
+        for k in sorted(set(fold_of.values())):
+            held = sorted(sp for sp, f in fold_of.items() if f == k)
+            others = sorted(sp for sp, f in fold_of.items() if f != k)
+            for subset in curve_subsets(others):
+                out = args.build / "cv" / f"curve-fold{k}-{len(subset)}voices-s{seed}"
+                f = run_fold(pool, held, config, seed, length, out, features, args.float_only, subset)
+                entries.append({"real_speakers": len(subset), "seed": seed, "fold": k,
+                                "per_source": {n: v["accuracy"] for n, v in f[f"{backend}_per_source"].items()}})
+    names = [src["name"] for src in sources]
+    points = []
+    for n_voices in sorted({e["real_speakers"] for e in entries}):
+        at = [e for e in entries if e["real_speakers"] == n_voices]
+        points.append({"real_speakers": n_voices, "tests": len(at),
+                       "per_source": {n: float(np.mean([e["per_source"][n] for e in at if n in e["per_source"]]))
+                                      for n in names if any(n in e["per_source"] for e in at)}})
+    report = {"real_dirs": [str(d) for d in args.real], "sources": sources, "seeds": seeds, "backend": backend,
+              "smoke": args.smoke, "overrides": args.set, "entries": entries, "points": points}
+    args.build.mkdir(parents=True, exist_ok=True)
+    (args.build / "cv_curve.json").write_text(json.dumps(report, indent=1))
+    lines = ["# Learning curve over the number of real training voices", "",
+             f"Each fold retrained on the synthetic set plus the first k of its real training speakers (a fixed "
+             f"pseudo-random order), accuracy of the {backend} model on the fold's held-out speakers per source, "
+             f"mean over folds and seeds {seeds}; overrides of config.toml: {_overrides(report)}.", "",
+             "| real training voices (per fold) | " + " | ".join(names) + " | models |",
+             "| --- | " + " | ".join("---" for _ in names) + " | --- |"]
+    lines += [f"| {p['real_speakers']} | " + " | ".join(f"{p['per_source'][n]:.4f}" if n in p["per_source"] else "-"
+                                                          for n in names) + f" | {p['tests']} |" for p in points]
+    (args.build / "cv_curve.md").write_text("\n".join(lines) + "\n")
+    print("cv curve: " + "; ".join(f"{p['real_speakers']} voices " + ", ".join(
+        f"{n} {a:.4f}" for n, a in p["per_source"].items()) for p in points) + f" -> {args.build / 'cv_curve.md'}")
+    return report
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m experiments.cv", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -497,6 +825,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seeds", type=positive_int, default=1)
     p.add_argument("--speakers", nargs="*", help="hold out only these real speakers, one fold each (default: all)")
     p.add_argument("--noise-dir", type=Path, help="folder of background-noise WAVs mixed into training clips")
+    p.add_argument("--real", nargs="*", type=Path, default=[],
+                   help="real-speech folders of any layout (FSDD, Speech Commands, <label>/*.wav): folds over all "
+                        "their speakers, reported per folder (instead of leave-one-FSDD-speaker-out)")
     p.add_argument("--smoke", action="store_true", help="tiny data and a couple of epochs, for tests")
     p.add_argument("--float-only", action="store_true",
                    help="screening: train the folds and test the float model only (no int8, no synthetic-only "

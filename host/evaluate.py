@@ -159,7 +159,7 @@ def evaluate_split(build: Path) -> dict[str, Any]:
     metrics = compute_metrics(scores, test["y"], rt)
     metrics |= {"dataset": rt.meta["dataset"], "split": "test", "ops": rt.meta["ops"],
                 "speakers": f"the test split's speakers ({rt.meta['dataset']} dataset; the default dataset's are "
-                            "synthetic voices)"}
+                            "synthetic voices and held-out Speech Commands speakers)"}
     with staged_outputs(build) as stage:
         (stage / METRICS_FILE).write_text(json.dumps(metrics, indent=1))
         write_report(stage / REPORT_FILE, metrics, scores, test["y"],

@@ -39,7 +39,9 @@ class MfccAugmenter(keras.utils.Sequence):
     origin : np.ndarray, shape (m,), optional
         Original clip (0..n-1) each row was made from; every row is its own clip when omitted.
     repeats : np.ndarray, shape (n,), optional
-        Visits per epoch of each original clip (oversampling); once each when omitted.
+        Visits per epoch of each original clip (oversampling, or weighting down below 1); once each when omitted.
+        A fractional part is an extra visit drawn each epoch, so that an epoch keeps its length: ``round(sum of
+        the fractions)`` clips, without replacement, with probability proportional to their fraction.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, num_labels: int, batch_size: int, params: dict[str, Any],
@@ -61,14 +63,23 @@ class MfccAugmenter(keras.utils.Sequence):
         self.rows_sorted = np.argsort(origin, kind="stable")
         self.count = np.bincount(origin, minlength=n)
         self.start = np.concatenate([[0], np.cumsum(self.count)[:-1]])
-        self.visits = np.repeat(np.arange(n), np.ones(n, np.int64) if repeats is None else repeats)
+        weights = np.ones(n) if repeats is None else np.asarray(repeats, np.float64)
+        whole = np.floor(weights).astype(np.int64)
+        self.visits = np.repeat(np.arange(n), whole)
+        self.fraction = weights - whole
+        self.extra = int(round(self.fraction.sum()))
         self.on_epoch_end()
 
     def __len__(self) -> int:
-        return int(np.ceil(len(self.visits) / self.batch_size))
+        return int(np.ceil((len(self.visits) + self.extra) / self.batch_size))
 
     def on_epoch_end(self) -> None:
-        clips = self.rng.permutation(self.visits)
+        visits = self.visits
+        if self.extra:
+            drawn = self.rng.choice(len(self.fraction), self.extra, replace=False,
+                                    p=self.fraction / self.fraction.sum())
+            visits = np.concatenate([visits, drawn])
+        clips = self.rng.permutation(visits)
         self.order = self.rows_sorted[self.start[clips] + self.rng.integers(0, self.count[clips])]
 
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:

@@ -100,8 +100,7 @@ def train_model(train: dict, val: dict, config: dict, seed: int, epochs: int, ou
         x_train = np.concatenate([x_train, apply_norm(train_aug["x"], norm)])
         y_train = np.concatenate([y_train, train_aug["y"]])
         origin = np.concatenate([origin, [position[str(p)] for p in train_aug["ids"]]])
-    real = np.array([not is_synthetic(str(s)) for s in train["sources"]])
-    repeats = np.where(real, int(tcfg["real_oversample"]), 1)
+    repeats = clip_weights(train, tcfg)
     model = build_model(x_train.shape[1:], len(labels), config["model"], architecture)
     augmenter = MfccAugmenter(x_train, y_train, len(labels), int(tcfg["batch_size"]), config["augment"], seed,
                               origin, repeats)
@@ -125,6 +124,33 @@ def train_model(train: dict, val: dict, config: dict, seed: int, epochs: int, ou
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
     history["seconds_per_epoch"] = (time.perf_counter() - start) / max(len(history["loss"]), 1)
     return model, norm, history
+
+
+def clip_weights(train: dict, tcfg: dict) -> np.ndarray:
+    """Visits per epoch of each training clip: 1 for a synthetic clip, ``real_oversample`` for a real one, scaled
+    down for a real speaker's word with more than ``real_clips_per_word`` takes (0: no limit), so that one prolific
+    speaker (620 takes) cannot outweigh a hundred speakers with a take or two.
+
+    Parameters
+    ----------
+    train : dict
+        A split (``sources``, ``y``).
+    tcfg : dict
+        ``config.toml [train]``.
+
+    Returns
+    -------
+    np.ndarray, shape (n,), float
+    """
+    sources = np.asarray(train["sources"]).astype(str)
+    real = np.array([not is_synthetic(s) for s in sources], bool)
+    weights = np.where(real, float(tcfg["real_oversample"]), 1.0)
+    cap = int(tcfg["real_clips_per_word"])
+    if cap and real.any():
+        words = np.char.add(np.char.add(sources, "|"), np.asarray(train["y"]).astype(str))
+        _, group, counts = np.unique(words, return_inverse=True, return_counts=True)
+        weights = np.where(real, weights * np.minimum(1.0, cap / counts[group.ravel()]), weights)
+    return weights
 
 
 def epoch_bar(keras: Any, epochs: int) -> Any:
