@@ -48,7 +48,7 @@ help:
 	@echo "make test                  the test suite"
 	@echo "make features              only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, NOISE_DIR=, SKIP_BAD=1)"
 	@echo "make evaluate DATA=<dir>   the built model on a <label>/*.wav folder -> OUT= (default build/evaluate.json)"
-	@echo "make predict FILE=<wav>    one clip (or RANDOM=1) on BACKEND=float|int8|tflm|device [PORT=]"
+	@echo "make predict FILE=<wav>    one clip (or RANDOM=1) on BACKEND=float|int8|tflm|native|device [PORT=]"
 	@echo "make harness PORT=<port>   stream the test split to a board, or PORT=virtual; N=, DATA=, RESUME=1"
 	@echo "make virtual-device        a virtual board on a pseudo-terminal at build/virtual-tty"
 	@echo "make bench                 stage times, sizes, accuracies, harness throughput -> build/bench.json"

@@ -1,7 +1,7 @@
 # Host harness targets (included by the top Makefile, which defines PY, BUILD and venv).
 # make harness [PORT=/dev/ttyACM0|socket://host:port|virtual|emu|emu:<kernels>-<opt>] [DATA=<folder>] [N=<clips>]
 #              [RESUME=1]   (PORT=emu builds the emulated firmware first: make firmware-emu, firmware/emu/emu.mk)
-# make predict (FILE=clip.wav | RANDOM=1) [BACKEND=float|int8|tflm|device] [PORT=…]
+# make predict (FILE=clip.wav | RANDOM=1) [BACKEND=float|int8|tflm|native|device] [PORT=…]
 # make virtual-device   a virtual board on a pty at $(BUILD)/virtual-tty, for serial monitors and PORT=
 PORT ?=
 N ?=
@@ -22,7 +22,7 @@ harness: venv
 		$(if $(N),-n $(N),) $(if $(RESUME),--resume,)
 
 predict: venv
-	@test -n "$(FILE)$(RANDOM)" || { echo "usage: make predict FILE=clip.wav [BACKEND=float|int8|tflm|device] (or RANDOM=1)"; exit 2; }
+	@test -n "$(FILE)$(RANDOM)" || { echo "usage: make predict FILE=clip.wav [BACKEND=float|int8|tflm|native|device] (or RANDOM=1)"; exit 2; }
 	$(PY) -m host.predict $(if $(FILE),--file "$(FILE)",--random) --backend $(BACKEND) --port "$(PORT)" --build $(BUILD)
 
 virtual-device: venv

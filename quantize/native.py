@@ -32,7 +32,7 @@ LSTM_REC_WEIGHTS = (5, 6, 7, 8)
 LSTM_BIASES = (12, 13, 14, 15)
 LSTM_ABSENT = (9, 10, 11, 16, 17, 20, 21, 22, 23)
 LSTM_HIDDEN, LSTM_CELL = 18, 19
-ACT_NONE, ACT_TANH, ACT_SIGMOID = 0, 4, 6
+ACT_NONE, ACT_RELU, ACT_RELU6, ACT_TANH, ACT_SIGMOID = 0, 1, 3, 4, 6
 # The first entries of TFLM's int16 sigmoid table (sigmoid(i / 24) * 65536, i = 0..3): how it is found.
 SIGMOID_TABLE_HEAD = (32768, 33451, 34133, 34813)
 
@@ -96,6 +96,21 @@ def _find_all(data: bytes, pattern: bytes) -> list[int]:
         found.append(i)
         i = data.find(pattern, i + 1)
     return found
+
+
+def activation_range(act: int, scale: float, zero_point: int) -> tuple[int, int]:
+    """int8 output range of a fused activation (kernel_util.cc's CalculateActivationRangeQuantized: the bounds
+    quantized with a float division)."""
+    def q(x: float) -> int:
+        return zero_point + round_half_away(float(np.float32(x) / np.float32(scale)))
+
+    if act == ACT_NONE:
+        return -128, 127
+    if act == ACT_RELU:
+        return max(-128, q(0.0)), 127
+    if act == ACT_RELU6:
+        return max(-128, q(0.0)), min(127, q(6.0))
+    raise Unsupported(f"fused activation {act}")
 
 
 def _pad4(n: int) -> int:
@@ -368,10 +383,11 @@ class Emitter:
                          f"    native::Concatenate(parts, {p}_inner, {len(ins)}, {outer}, {self.buffer(outs[0])}); }}")
 
     def op_fully_connected(self, k: int, ins: list[int], outs: list[int], opts: Any) -> None:
-        if opts.fusedActivationFunction != ACT_NONE or opts.weightsFormat != 0 or opts.asymmetricQuantizeInputs:
-            raise Unsupported("FULLY_CONNECTED with a fused activation, shuffled weights or hybrid inputs")
+        if opts.weightsFormat != 0 or opts.asymmetricQuantizeInputs:
+            raise Unsupported("FULLY_CONNECTED with shuffled weights or hybrid inputs")
         in_scale, in_zp = self.quant(ins[0], "FULLY_CONNECTED input")
         out_scale, out_zp = self.quant(outs[0], "FULLY_CONNECTED output")
+        act_min, act_max = activation_range(opts.fusedActivationFunction, out_scale, out_zp)
         w = self.t(ins[1])
         if w.type != "int8" or w.data is None or any(z != 0 for z in w.zero_point):
             raise Unsupported("FULLY_CONNECTED weights other than constant symmetric int8")
@@ -390,7 +406,7 @@ class Emitter:
         self.consts += [_c_array("int8_t", f"{p}_w", weights), _c_array("int32_t", f"{p}_b", bias),
                         f"const native::Requant {p}_q[{len(requants)}] = {{{', '.join(requants)}}};\n",
                         f"const native::FullyConnectedModel {p} = {{{in_dim}, {out_dim}, {p}_w, {p}_b, {p}_q, "
-                        f"{'true' if per_channel else 'false'}, {out_zp}, -128, 127}};\n"]
+                        f"{'true' if per_channel else 'false'}, {out_zp}, {act_min}, {act_max}}};\n"]
         batches = self.t(ins[0]).size // in_dim
         self.body.append(f"  native::FullyConnected({p}, {self.buffer(ins[0])}, {batches}, {self.buffer(outs[0])});")
 
@@ -412,7 +428,7 @@ class Emitter:
         self.body.append(f"  native::Softmax({p}, {self.buffer(ins[0])}, {outer}, {self.buffer(outs[0])});")
 
 
-def generate(tflite: bytes) -> tuple[str, str, dict[str, int]]:
+def generate(tflite: bytes, model_hash: str = "") -> tuple[str, str, dict[str, int]]:
     """``native_model.h`` and ``.cc`` text for ``tflite`` and a summary (static RAM bytes, input/output bytes).
 
     Raises
@@ -438,6 +454,8 @@ def generate(tflite: bytes) -> tuple[str, str, dict[str, int]]:
     header = ("#pragma once\n\n#include <cstdint>\n\n"
               "// The model compiled to C for the native engine (firmware/src/native): one call runs one clip.\n"
               "namespace native_model {\n\n"
+              "// Identity of the model (first 8 hex digits of the .tflite's SHA-256), as in model_settings.h.\n"
+              f'constexpr char kModelHash[] = "{model_hash}";\n'
               f"constexpr int kInputBytes = {info['input_bytes']};\n"
               f"constexpr int kOutputBytes = {info['output_bytes']};\n"
               f"// Static RAM of the engine's buffers and state: {info['static_ram_bytes']} bytes.\n\n"
@@ -457,7 +475,9 @@ def generate(tflite: bytes) -> tuple[str, str, dict[str, int]]:
 def write_native(out: Path, tflite: bytes, src: str) -> dict[str, int]:
     """Writes ``native_model.{h,cc}`` into ``out``; raises :class:`Unsupported` (nothing written) when the model
     needs what the kernels lack."""
-    header, cc, info = generate(tflite)
+    from quantize.model_io import model_hash
+
+    header, cc, info = generate(tflite, model_hash(tflite))
     (out / "native_model.h").write_text(HEADER.format(src=src) + header)
     (out / "native_model.cc").write_text(HEADER.format(src=src) + cc)
     return info

@@ -1,0 +1,125 @@
+"""The native engine (the model compiled to C by quantize/native.py, kernels in firmware/src/native) on the host:
+its int8 scores equal the tflite-micro interpreter's byte for byte on every test clip of the smoke model and on
+random and extreme inputs of models with random weights built through the real converter (BiLSTM and LSTM, two
+sizes, two label counts); a model it cannot run is refused in one line. Needs a C++ compiler (g++).
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data.artifacts import INT8_FILE
+from data.config import load_config
+from quantize.model_io import TflmRunner, device_input, load_meta
+from quantize.native import Unsupported, generate, sigmoid_table, write_native
+from quantize.native_runner import NativeRunner
+from tests.conftest import IN_CI
+
+REPO = Path(__file__).resolve().parent.parent
+TFLM_HOST = REPO / "build" / "third_party" / "tflm-90b983c2-host-reference"
+# Random models: (architecture, lstm_units, labels, frames, random inputs). The default model's shape gets the
+# 10,000 inputs of the issue; the others fewer frames and inputs to keep the test short (TFLM runs ~2.5 ms/clip).
+MODELS = [("bilstm", 24, 10, 100, 10_000), ("bilstm", 8, 3, 30, 3_000), ("lstm", 12, 10, 30, 3_000),
+          ("lstm", 4, 2, 30, 3_000)]
+NUM_COEFFS = 13
+
+
+def require_cxx() -> None:
+    if shutil.which("g++") is None:
+        if IN_CI:
+            pytest.fail("missing in CI: g++")
+        pytest.skip("the native engine's host library needs g++")
+
+
+def extreme_and_random(n: int, frames: int, seed: int) -> np.ndarray:
+    """``n`` int8 clips: all -128, all 127, alternating -128/127 (by value and by frame), then uniform random."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-128, 128, (n, frames, NUM_COEFFS)).astype(np.int8)
+    x[0], x[1] = -128, 127
+    x[2] = np.where(np.arange(frames * NUM_COEFFS).reshape(frames, NUM_COEFFS) % 2, 127, -128)
+    x[3] = np.where(np.arange(frames)[:, None] % 2, 127, -128)
+    x[4] = -x[2] - 1
+    return x
+
+
+def assert_identical(native: np.ndarray, tflm: np.ndarray) -> None:
+    diff = np.flatnonzero(np.any(native != tflm, axis=1))
+    assert diff.size == 0, (f"{diff.size} of {len(tflm)} clips differ, first {diff[0]}: native "
+                            f"{native[diff[0]].tolist()} tflm {tflm[diff[0]].tolist()}")
+
+
+def test_sigmoid_table_is_the_pinned_tflm_one() -> None:
+    """The table read from the tflite-micro package equals the one in the pinned TFLM source."""
+    proc = subprocess.run(["make", "-s", str(TFLM_HOST.relative_to(REPO) / ".verified")], cwd=REPO,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        if IN_CI:
+            pytest.fail(f"pinned TFLM tree not available: {proc.stderr[-500:]}")
+        pytest.skip("pinned TFLM tree not available (make third-party)")
+    text = (TFLM_HOST / "tensorflow/lite/kernels/internal/common.h").read_text()
+    body = re.search(r"sigmoid_table_uint16\[256\] = \{([^}]*)\}", text)
+    assert body is not None
+    assert sigmoid_table() == [int(v) for v in body.group(1).split(",") if v.strip()]
+
+
+def test_native_equals_tflm_on_the_test_split(smoke_build: Path) -> None:
+    require_cxx()
+    meta = load_meta(smoke_build)
+    from data.datasets import load_split
+
+    x = device_input(load_split(smoke_build / "features" / "test.npz")["x"], meta)
+    tflm = TflmRunner(smoke_build / INT8_FILE)
+    assert_identical(NativeRunner(smoke_build).batch(x), np.stack([tflm.scores(c) for c in x]))
+    # The quantize stage generated it and the evaluation (host.evaluate, through host.runtime) measured it.
+    metrics = json.loads((smoke_build / "metrics.json").read_text())
+    assert metrics["identical"]["native_tflm"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def converter_config() -> dict:
+    return load_config()
+
+
+@pytest.mark.parametrize("arch,units,labels,frames,n", MODELS)
+def test_native_equals_tflm_on_random_models(arch: str, units: int, labels: int, frames: int, n: int,
+                                             tmp_path: Path, converter_config: dict) -> None:
+    """Random weights (Keras' initializers, seeded), the pipeline's own int8 conversion, random calibration."""
+    require_cxx()
+    import tensorflow as tf
+
+    from quantize.build import convert
+    from train.model import build_model
+
+    tf.keras.utils.set_random_seed(units * 31 + labels)
+    cfg = dict(converter_config, model=dict(converter_config["model"], lstm_units=units))
+    model = build_model((frames, NUM_COEFFS), labels, cfg["model"], arch)
+    calib = np.random.default_rng(units).normal(0, 1, (16, frames, NUM_COEFFS)).astype(np.float32)
+    tflite = convert(model, arch, cfg, calib)
+    (tmp_path / INT8_FILE).write_bytes(tflite)
+    (tmp_path / "gen").mkdir()
+    write_native(tmp_path / "gen", tflite, "test")
+    x = extreme_and_random(n, frames, seed=units)
+    tflm = TflmRunner(tmp_path / INT8_FILE)
+    expected = np.stack([tflm.scores(c) for c in x])
+    assert len(np.unique(expected, axis=0)) > n // 10, "degenerate model: too few distinct outputs to prove much"
+    assert_identical(NativeRunner(tmp_path).batch(x), expected)
+
+
+def test_unsupported_operator_is_refused_in_one_line(smoke_build: Path) -> None:
+    """The smoke model with its REVERSE_V2 patched to TANH: the generator names the operator, writes nothing."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel((smoke_build / INT8_FILE).read_bytes(), 0))
+    for code in model.operatorCodes:
+        if max(code.builtinCode, code.deprecatedBuiltinCode) == schema.BuiltinOperator.REVERSE_V2:
+            code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.TANH
+    patched = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    with pytest.raises(Unsupported, match=r"^operator TANH \(operator 0\)$"):
+        generate(patched)
