@@ -113,6 +113,14 @@ def activation_range(act: int, scale: float, zero_point: int) -> tuple[int, int]
     raise Unsupported(f"fused activation {act}")
 
 
+def interleave(w: np.ndarray) -> np.ndarray:
+    """int16 weights [rows][cols] (both multiples of 4) in the kernels' layout: column pairs packed in uint32 (low
+    half the even column), four rows interleaved: word (g * cols / 2 + j) * 4 + q = row 4g + q, columns 2j, 2j + 1."""
+    rows, cols = w.shape
+    pairs = (w[:, 0::2].astype(np.int64) & 0xFFFF) | ((w[:, 1::2].astype(np.int64) & 0xFFFF) << 16)
+    return pairs.reshape(rows // 4, 4, cols // 2).transpose(0, 2, 1).reshape(-1)
+
+
 def _pad4(n: int) -> int:
     return (n + 3) // 4 * 4
 
@@ -189,6 +197,22 @@ def _c_array(ctype: str, name: str, values: np.ndarray | list[int], per_line: in
 def _requant(real: float) -> str:
     m, s = quantize_multiplier(real)
     return f"{{{m}, {s}}}"
+
+
+# |a * b| of the LSTM's products: a gate output (sigmoid >= 0) or tanh (>= -32767) times an int16.
+MAX_GATE_PRODUCT = 32767 * 32768
+
+
+def _bounded_requant(real: float, max_abs_x: int, what: str) -> str:
+    """A ``native::BoundedRequant`` of ``real`` for inputs |x| <= ``max_abs_x``: refused when the single high
+    multiply of ``RequantizeBounded`` could overflow (it would then differ from TFLM's arithmetic)."""
+    m, shift = quantize_multiplier(real)
+    left, right = max(shift, 0) + 1, max(-shift, 0)
+    rounding = (1 << (right - 1)) if right else 0
+    doubled = max_abs_x << left
+    if doubled >= 2 ** 31 or doubled * m // 2 ** 32 + 1 + rounding >= 2 ** 31:
+        raise Unsupported(f"{what}: accumulators up to {max_abs_x} overflow the fast requantization")
+    return f"{{{m}, {left}, {right}, {rounding}, {-1 if right else 0}}}"
 
 
 class Emitter:
@@ -297,8 +321,12 @@ class Emitter:
             w_rec[rows, :units] = wr.data.reshape(units, units)
             b_in[rows] = b.data.astype(np.int64) - in_zp * w_in[rows].sum(axis=1)
             b_rec[rows] = -h_zp * w_rec[rows].sum(axis=1)
-            in_fc.append(_requant(in_scale * f32(wi.scale[0]) / GATE_INPUT_SCALE))
-            rec_fc.append(_requant(h_scale * f32(wr.scale[0]) / GATE_INPUT_SCALE))
+            # Largest |accumulator| for any int8 input: |x| <= 128 times the row's absolute weights, plus the bias.
+            max_in = int((np.abs(w_in[rows]).sum(axis=1) * 128 + np.abs(b_in[rows])).max())
+            max_rec = int((np.abs(w_rec[rows]).sum(axis=1) * 128 + np.abs(b_rec[rows])).max())
+            in_fc.append(_bounded_requant(in_scale * f32(wi.scale[0]) / GATE_INPUT_SCALE, max_in, "LSTM input FC"))
+            rec_fc.append(_bounded_requant(h_scale * f32(wr.scale[0]) / GATE_INPUT_SCALE, max_rec,
+                                           "LSTM recurrent FC"))
         for arr in (b_in, b_rec):
             if np.abs(arr).max() >= 2 ** 31:
                 raise Unsupported("LSTM folded bias does not fit int32")
@@ -308,7 +336,8 @@ class Emitter:
         if opts.cellClip > 0:
             clip = int(min(max(f32(opts.cellClip) / cell_scale, -32768.0), 32767.0))
         p = f"g_lstm{k}"
-        self.consts += [_c_array("int16_t", f"{p}_w_in", w_in), _c_array("int16_t", f"{p}_w_rec", w_rec),
+        self.consts += [_c_array("uint32_t", f"{p}_w_in", interleave(w_in)),
+                        _c_array("uint32_t", f"{p}_w_rec", interleave(w_rec)),
                         _c_array("int32_t", f"{p}_b_in", b_in), _c_array("int32_t", f"{p}_b_rec", b_rec)]
         requant = ", ".join
         self.consts.append(
@@ -316,9 +345,10 @@ class Emitter:
             f"{'true' if reverse else 'false'}, {p}_w_in, {p}_w_rec, {p}_b_in, {p}_b_rec,\n"
             f"    {{{requant(in_fc)}}},\n    {{{requant(rec_fc)}}},\n"
             f"    {'true' if opts.fusedActivationFunction == ACT_SIGMOID else 'false'}, "
-            f"{_requant(GATE_OUTPUT_SCALE * cell_scale / cell_scale)}, "
-            f"{_requant(GATE_OUTPUT_SCALE * GATE_OUTPUT_SCALE / cell_scale)}, "
-            f"{_requant(GATE_OUTPUT_SCALE * GATE_OUTPUT_SCALE / h_scale)}, {h_zp}, {tanh_mul}, {tanh_shift}, "
+            f"{_bounded_requant(GATE_OUTPUT_SCALE * cell_scale / cell_scale, MAX_GATE_PRODUCT, 'LSTM cell')}, "
+            f"{_bounded_requant(GATE_OUTPUT_SCALE * GATE_OUTPUT_SCALE / cell_scale, MAX_GATE_PRODUCT, 'LSTM cell')}, "
+            f"{_bounded_requant(GATE_OUTPUT_SCALE * GATE_OUTPUT_SCALE / h_scale, MAX_GATE_PRODUCT, 'LSTM hidden')}, "
+            f"{h_zp}, {tanh_mul}, {tanh_shift}, "
             f"{clip}}};\n")
         for key, v in (("in_pad", in_pad), ("units_pad", units_pad), ("units", units)):
             self.lstm_max[key] = max(self.lstm_max[key], v)
@@ -446,9 +476,9 @@ def generate(tflite: bytes, model_hash: str = "") -> tuple[str, str, dict[str, i
     scratch = ""
     if mx["units"]:
         scratch = (f"int16_t g_x[{mx['in_pad']}];\nint16_t g_h[{mx['units_pad']}];\nint16_t g_cell[{mx['units']}];\n"
-                   f"int16_t g_gates[{4 * mx['units']}];\nint32_t g_acc[{4 * mx['units']}];\n"
+                   f"int16_t g_gates[{4 * mx['units']}];\nint32_t g_acc[{8 * mx['units']}];\n"
                    "const native::LstmScratch g_lstm_scratch = {g_x, g_h, g_cell, g_gates, g_acc};\n")
-        e.static_bytes += 2 * (mx["in_pad"] + mx["units_pad"] + mx["units"] + 4 * mx["units"]) + 16 * mx["units"]
+        e.static_bytes += 2 * (mx["in_pad"] + mx["units_pad"] + mx["units"] + 4 * mx["units"]) + 32 * mx["units"]
     info = {"input_bytes": g.tensors[g.inputs[0]].size, "output_bytes": g.tensors[g.outputs[0]].size,
             "static_ram_bytes": e.static_bytes}
     header = ("#pragma once\n\n#include <cstdint>\n\n"

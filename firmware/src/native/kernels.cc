@@ -34,30 +34,31 @@ inline uint32_t Load32(const int16_t* p) {
   return v;
 }
 
-// acc[r] = bias[r] + sum_k w[r][k] * x[k] for `rows` rows (a multiple of 4) of `cols` int16 (a multiple of 4).
-void MatVec(const int16_t* w, const int16_t* x, int rows, int cols, const int32_t* bias, int32_t* acc) {
+// acc[r] = bias[r] + sum_k w[r][k] * x[k] for `rows` rows (a multiple of 4) of `cols` int16 (a multiple of 4), the
+// weights in LstmModel's interleaved pair layout.
+void MatVec(const uint32_t* w, const int16_t* x, int rows, int cols, const int32_t* bias, int32_t* acc) {
   for (int r = 0; r < rows; r += 4) {
-    const int16_t* w0 = w + r * cols;
-    const int16_t* w1 = w0 + cols;
-    const int16_t* w2 = w1 + cols;
-    const int16_t* w3 = w2 + cols;
     int32_t a0 = bias[r], a1 = bias[r + 1], a2 = bias[r + 2], a3 = bias[r + 3];
 #if NATIVE_DSP
-    // Two multiply-accumulates per SMLAD; each input pair is loaded once for four rows.
-    for (int k = 0; k < cols; k += 2) {
-      const int16x2_t xv = static_cast<int16x2_t>(Load32(x + k));
-      a0 = __smlad(static_cast<int16x2_t>(Load32(w0 + k)), xv, a0);
-      a1 = __smlad(static_cast<int16x2_t>(Load32(w1 + k)), xv, a1);
-      a2 = __smlad(static_cast<int16x2_t>(Load32(w2 + k)), xv, a2);
-      a3 = __smlad(static_cast<int16x2_t>(Load32(w3 + k)), xv, a3);
+    // Two multiply-accumulates per SMLAD; four input values are loaded once for four rows.
+    for (int k = 0; k < cols; k += 4, w += 8) {
+      const int16x2_t x01 = static_cast<int16x2_t>(Load32(x + k));
+      const int16x2_t x23 = static_cast<int16x2_t>(Load32(x + k + 2));
+      a0 = __smlad(static_cast<int16x2_t>(w[0]), x01, a0);
+      a1 = __smlad(static_cast<int16x2_t>(w[1]), x01, a1);
+      a2 = __smlad(static_cast<int16x2_t>(w[2]), x01, a2);
+      a3 = __smlad(static_cast<int16x2_t>(w[3]), x01, a3);
+      a0 = __smlad(static_cast<int16x2_t>(w[4]), x23, a0);
+      a1 = __smlad(static_cast<int16x2_t>(w[5]), x23, a1);
+      a2 = __smlad(static_cast<int16x2_t>(w[6]), x23, a2);
+      a3 = __smlad(static_cast<int16x2_t>(w[7]), x23, a3);
     }
 #else
-    for (int k = 0; k < cols; ++k) {
-      const int32_t xv = x[k];
-      a0 += w0[k] * xv;
-      a1 += w1[k] * xv;
-      a2 += w2[k] * xv;
-      a3 += w3[k] * xv;
+    int32_t* const a[4] = {&a0, &a1, &a2, &a3};
+    for (int k = 0; k < cols; k += 2, w += 4) {
+      for (int q = 0; q < 4; ++q) {
+        *a[q] += static_cast<int16_t>(w[q] & 0xFFFFu) * x[k] + static_cast<int16_t>(w[q] >> 16) * x[k + 1];
+      }
     }
 #endif
     acc[r] = a0;
@@ -67,9 +68,8 @@ void MatVec(const int16_t* w, const int16_t* x, int rows, int cols, const int32_
   }
 }
 
-}  // namespace
-
-int16_t Sigmoid16(int16_t x) {
+// Inlined into the LSTM's loops; Sigmoid16/Tanh16 below are the same functions for the unit test.
+inline int16_t SigmoidInline(int16_t x) {
   // TFLM's int16 logistic with the LSTM's Q3.12 input: multiplier 3, no shift, 9 fraction bits of the table index.
   const int32_t v = x * 3;
   const uint32_t a = static_cast<uint32_t>(v < 0 ? -v : v);
@@ -86,7 +86,7 @@ int16_t Sigmoid16(int16_t x) {
   return static_cast<int16_t>(result >> 10);
 }
 
-int16_t Tanh16(int16_t x, int32_t multiplier, int32_t shift) {
+inline int16_t TanhInline(int16_t x, int32_t multiplier, int32_t shift) {
   const int32_t round = shift > 0 ? 1 << (shift - 1) : 0;
   const int32_t v = (x * multiplier + round) >> shift;
   const uint32_t a = static_cast<uint32_t>(v < 0 ? -v : v);
@@ -102,6 +102,12 @@ int16_t Tanh16(int16_t x, int32_t multiplier, int32_t shift) {
   result = v >= 0 ? result - (1 << 23) + (1 << 7) : -result + (1 << 23) + (1 << 7) - 1;
   return static_cast<int16_t>(result >> 8);
 }
+
+}  // namespace
+
+int16_t Sigmoid16(int16_t x) { return SigmoidInline(x); }
+
+int16_t Tanh16(int16_t x, int32_t multiplier, int32_t shift) { return TanhInline(x, multiplier, shift); }
 
 void Lstm(const LstmModel& m, const int8_t* input, const LstmScratch& s, int8_t* output, int32_t* sums) {
   const int units = m.units;
@@ -120,17 +126,23 @@ void Lstm(const LstmModel& m, const int8_t* input, const LstmScratch& s, int8_t*
     // Gate pre-activations: each FC requantized to Q3.12 and saturated on its own, then added saturating
     // (TFLM's CalculateLstmGate).
     int32_t* acc_in = s.acc;
+    int32_t* acc_rec = s.acc + rows;
     MatVec(m.input_weights, s.x, rows, m.in_pad, m.input_bias, acc_in);
-    for (int r = 0; r < rows; ++r) s.gates[r] = Saturate16(Requantize(acc_in[r], m.input_fc[r / units]));
-    MatVec(m.recurrent_weights, s.h, rows, m.units_pad, m.recurrent_bias, acc_in);
+    MatVec(m.recurrent_weights, s.h, rows, m.units_pad, m.recurrent_bias, acc_rec);
     for (int g = 0; g < kNumGates; ++g) {
-      int16_t* gate = s.gates + g * units;
+      const BoundedRequant& q = m.input_fc[g];
       const int32_t* acc = acc_in + g * units;
-      const bool tanh = g == 2 && !m.cell_gate_sigmoid;
-      for (int u = 0; u < units; ++u) {
-        const int32_t rec = Saturate16(Requantize(acc[u], m.recurrent_fc[g]));
-        const int16_t pre = Saturate16(gate[u] + rec);
-        gate[u] = tanh ? Tanh16(pre, 3, 0) : Sigmoid16(pre);
+      int16_t* gate = s.gates + g * units;
+      for (int u = 0; u < units; ++u) gate[u] = Saturate16(RequantizeBounded(acc[u], q));
+    }
+    for (int g = 0; g < kNumGates; ++g) {
+      const BoundedRequant& q = m.recurrent_fc[g];
+      const int32_t* acc = acc_rec + g * units;
+      int16_t* gate = s.gates + g * units;
+      if (g == 2 && !m.cell_gate_sigmoid) {
+        for (int u = 0; u < units; ++u) gate[u] = TanhInline(Saturate16(gate[u] + Saturate16(RequantizeBounded(acc[u], q))), 3, 0);
+      } else {
+        for (int u = 0; u < units; ++u) gate[u] = SigmoidInline(Saturate16(gate[u] + Saturate16(RequantizeBounded(acc[u], q))));
       }
     }
     const int16_t* in_gate = s.gates;
@@ -139,14 +151,14 @@ void Lstm(const LstmModel& m, const int8_t* input, const LstmScratch& s, int8_t*
     const int16_t* out_gate = s.gates + 3 * units;
     for (int u = 0; u < units; ++u) {
       // Cell: forget x cell + input x cell gate, each product requantized and saturated, the sum saturated.
-      const int32_t kept = Saturate16(Requantize(forget_gate[u] * s.cell[u], m.forget_mul));
-      const int32_t added = Saturate16(Requantize(in_gate[u] * cell_gate[u], m.input_mul));
+      const int32_t kept = Saturate16(RequantizeBounded(forget_gate[u] * s.cell[u], m.forget_mul));
+      const int32_t added = Saturate16(RequantizeBounded(in_gate[u] * cell_gate[u], m.input_mul));
       int32_t cell = Saturate16(kept + added);
       if (m.cell_clip > 0) cell = Clamp(cell, -m.cell_clip, m.cell_clip);
       s.cell[u] = static_cast<int16_t>(cell);
       // Hidden: tanh(cell) x output gate, to int8 with the hidden state's zero point.
-      const int16_t tanh_cell = Tanh16(s.cell[u], m.cell_tanh_multiplier, m.cell_tanh_shift);
-      const int32_t h = Clamp(m.hidden_zero_point + Requantize(tanh_cell * out_gate[u], m.output_mul), -128, 127);
+      const int16_t tanh_cell = TanhInline(s.cell[u], m.cell_tanh_multiplier, m.cell_tanh_shift);
+      const int32_t h = Clamp(m.hidden_zero_point + RequantizeBounded(tanh_cell * out_gate[u], m.output_mul), -128, 127);
       s.h[u] = static_cast<int16_t>(h);
       if (output != nullptr) output[t * units + u] = static_cast<int8_t>(h);
       if (sums != nullptr) sums[u] += h;

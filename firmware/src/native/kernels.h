@@ -44,6 +44,29 @@ struct Requant {
   int32_t shift;
 };
 
+// The same requantization prepared for a known input range (the LSTM's inner loop): the generator checks that
+// |x| << (1 + left) and the rounding add cannot overflow for any input the model can produce, so that
+// RequantizeBounded(x) == MultiplyByQuantizedMultiplier(x, multiplier, shift) with a single high multiply.
+struct BoundedRequant {
+  int32_t multiplier;
+  int32_t left;      // max(shift, 0) + 1 (the doubling of RoundingDoublingHighMul)
+  int32_t right;     // max(-shift, 0)
+  int32_t rounding;  // 2^(right - 1), or 0 when right == 0
+  int32_t negative;  // -1 (all bits) when right > 0: negative values round half away from zero
+};
+
+inline int32_t RequantizeBounded(int32_t x, const BoundedRequant& q) {
+  const int32_t doubled = static_cast<int32_t>(static_cast<uint32_t>(x) << q.left);
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  // SMMULR: (a * b + 2^31) >> 32, i.e. gemmlowp's rounding doubling high multiply of x (doubled above).
+  int32_t high;
+  __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(doubled), "r"(q.multiplier));
+#else
+  const int32_t high = static_cast<int32_t>((static_cast<int64_t>(doubled) * q.multiplier + (INT64_C(1) << 31)) >> 32);
+#endif
+  return (high + q.rounding + ((high >> 31) & q.negative)) >> q.right;
+}
+
 // ---- UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input/hidden, int8 weights, int16 cell, batch 1, no peephole,
 // projection or layer norm. Gates in the order input, forget, cell, output.
 constexpr int kNumGates = 4;
@@ -55,18 +78,20 @@ struct LstmModel {
   int units;       // hidden units
   int units_pad;   // units rounded up to a multiple of 4
   bool reverse_input;  // read the input from the last step to the first (a fused REVERSE_V2 on the time axis)
-  // Weights as int16, rows of all gates one after the other: [4 * units][in_pad] and [4 * units][units_pad].
-  const int16_t* input_weights;
-  const int16_t* recurrent_weights;
+  // Weights as int16 pairs (low half: even column, high half: odd column) of all gates' rows, interleaved by
+  // four rows: word (g * cols / 2 + j) * 4 + q holds columns 2j, 2j + 1 of row 4g + q ([4 * units][in_pad] and
+  // [4 * units][units_pad]). Four rows then read one stream: one pointer, multi-word loads, SMLAD.
+  const uint32_t* input_weights;
+  const uint32_t* recurrent_weights;
   // Biases with the zero-point terms folded in: bias - input_zp * sum(row), and -hidden_zp * sum(row).
   const int32_t* input_bias;
   const int32_t* recurrent_bias;
-  Requant input_fc[kNumGates];      // input FC -> Q3.12 gate input
-  Requant recurrent_fc[kNumGates];  // recurrent FC -> Q3.12
-  bool cell_gate_sigmoid;           // the cell gate's activation: tanh (false) or sigmoid
-  Requant forget_mul;               // forget gate x cell -> cell
-  Requant input_mul;                // input gate x cell gate -> cell
-  Requant output_mul;               // tanh(cell) x output gate -> hidden
+  BoundedRequant input_fc[kNumGates];      // input FC -> Q3.12 gate input
+  BoundedRequant recurrent_fc[kNumGates];  // recurrent FC -> Q3.12
+  bool cell_gate_sigmoid;                  // the cell gate's activation: tanh (false) or sigmoid
+  BoundedRequant forget_mul;               // forget gate x cell -> cell
+  BoundedRequant input_mul;                // input gate x cell gate -> cell
+  BoundedRequant output_mul;               // tanh(cell) x output gate -> hidden
   int32_t hidden_zero_point;
   int32_t cell_tanh_multiplier;     // tanh(cell) input scaling (from the cell state's power-of-two scale)
   int32_t cell_tanh_shift;
@@ -79,7 +104,7 @@ struct LstmScratch {
   int16_t* h;      // [units_pad] hidden state widened to int16
   int16_t* cell;   // [units]
   int16_t* gates;  // [4 * units]
-  int32_t* acc;    // [4 * units]
+  int32_t* acc;    // [8 * units]: input and recurrent accumulators
 };
 
 // Runs the LSTM over all steps from a zero state. `output` ([steps][units] int8) may be null; `sums` ([units]
