@@ -123,3 +123,72 @@ def test_unsupported_operator_is_refused_in_one_line(smoke_build: Path) -> None:
     patched = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
     with pytest.raises(Unsupported, match=r"^operator TANH \(operator 0\)$"):
         generate(patched)
+
+
+# ---- the native engine in the firmware, on the emulated Cortex-M4F (the DSP path) ----------------------------------
+NATIVE_EMU_CONFIG = "native-O2"
+
+
+@pytest.fixture(scope="module")
+def native_emu_build(smoke_build: Path) -> Path:
+    """The smoke build with its native-engine image (``make firmware-emu ENGINE=native OPT=O2``; no TFLM)."""
+    from tests.test_emulated_firmware import require_emulator
+
+    from host.emulator import image_path
+
+    require_emulator()
+    out = image_path(smoke_build, NATIVE_EMU_CONFIG).parent
+    proc = subprocess.run(["make", "-s", "-j2", "firmware-emu", "ENGINE=native", "OPT=O2",
+                           f"FW_EMU_GEN={smoke_build / 'gen'}", f"FW_EMU_DIR={out}"], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, f"make firmware-emu ENGINE=native failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert "libtflm" not in (out / "firmware.map").read_text(), "the native image must not link TFLM"
+    return smoke_build
+
+
+def test_emulated_native_firmware_passes_its_self_test_and_reports_its_engine(native_emu_build: Path) -> None:
+    from host.dut import Dut
+    from host.emulator import Emulator, image_path, read_boot
+    from host.serial_device import SerialLink
+
+    with Emulator(image_path(native_emu_build, NATIVE_EMU_CONFIG)) as emu, SerialLink(emu.url) as link:
+        boot = read_boot(link, emu)
+        dut = Dut(link)
+        info = dut.handshake()
+        # Random and extreme clips: the M4 path (SMLAD, SMMULR, SSAT) computes the host TFLM's bytes.
+        x = extreme_and_random(12, info.frames, seed=7)
+        scores = [dut.infer(clip.tobytes())[0].scores for clip in x]
+    assert boot.selftest[1] > 0 and boot.selftest[0] == boot.selftest[1]
+    assert (boot.kernels, boot.opt, info.engine, info.arena) == ("native", "O2", "native", 0)
+    tflm = TflmRunner(native_emu_build / INT8_FILE)
+    assert [list(s) for s in scores] == [tflm.scores(c).tolist() for c in x]
+
+
+def test_harness_on_the_emulated_native_firmware_is_identical_to_tflm(native_emu_build: Path, tmp_path: Path) -> None:
+    """``make harness PORT=emu ENGINE=native`` (port emu:native-O2 here): the whole test split, byte-identical."""
+    from host import harness
+
+    summary = harness.run(f"emu:{NATIVE_EMU_CONFIG}", native_emu_build, tmp_path, report=False)
+    assert summary["clips"] == len(np.load(native_emu_build / "features" / "test.npz")["y"])
+    assert summary["identical"]["device_tflm"] == 1.0
+
+
+NATIVE_FUZZ_SECONDS = 20  # bounded run in the tests; `make firmware-native-fuzz FUZZ_SECONDS=...` for longer
+
+
+def test_fuzzing_finds_no_input_where_native_and_tflm_differ(smoke_build: Path) -> None:
+    """libFuzzer + ASan/UBSan (firmware/tests/native_fuzz.cc): the engine against TFLM's reference kernels."""
+    from tests.test_emulated_firmware import require_emulator
+
+    require_emulator()  # the pinned TFLM tree
+    if shutil.which("clang++") is None:
+        if IN_CI:
+            pytest.fail("missing in CI: clang++")
+        pytest.skip("the fuzz target needs clang++ (libFuzzer)")
+    out = smoke_build / "firmware" / "native-fuzz"
+    proc = subprocess.run(["make", "-s", "firmware-native-fuzz", f"FUZZ_SECONDS={NATIVE_FUZZ_SECONDS}",
+                           f"NATIVE_FUZZ_GEN={smoke_build / 'gen'}", f"NATIVE_FUZZ_DIR={out}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, f"fuzzing failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    runs = re.search(r"stat::number_of_executed_units:\s+(\d+)", proc.stderr)
+    assert runs and int(runs.group(1)) > 0, proc.stderr[-2000:]

@@ -45,6 +45,8 @@ import arduino_recipe as ar  # noqa: E402
 HOST_ONLY = re.compile(r"(_test\.cc$|^platform/platform_host\.|^platform/platform_mps2\.cc$|"
                        r"^inference/inference_fake\.cc$|^app/main_host\.cc$|^generated/)")
 GENERATED = ("model_data.h", "model_data.cc", "model_settings.h", "selftest_data.h", "selftest_data.cc")
+# The native engine's sources (ENGINE=native, firmware/src/native): not part of the TFLM board build.
+NATIVE_ONLY = re.compile(r"^(inference/inference_native\.cc|native/)")
 SOURCE_SUFFIXES = {".c", ".cpp", ".S"}
 LIBMBED = "libmbed.a"
 PROJECT = "nano33ble.ino"
@@ -67,7 +69,7 @@ def assemble_sketch(src: Path, ino: Path, gen: Path, out: Path) -> None:
     shutil.copy2(ino, out / (out.name + ".ino"))
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src).as_posix()
-        if path.is_file() and path.suffix in (".h", ".cc") and not HOST_ONLY.search(rel):
+        if path.is_file() and path.suffix in (".h", ".cc") and not HOST_ONLY.search(rel) and not NATIVE_ONLY.search(rel):
             dst = out / "src" / (rel[:-3] + ".cpp" if rel.endswith(".cc") else rel)
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dst)
