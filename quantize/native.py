@@ -114,11 +114,12 @@ def activation_range(act: int, scale: float, zero_point: int) -> tuple[int, int]
 
 
 def interleave(w: np.ndarray) -> np.ndarray:
-    """int16 weights [rows][cols] (both multiples of 4) in the kernels' layout: column pairs packed in uint32 (low
-    half the even column), four rows interleaved: word (g * cols / 2 + j) * 4 + q = row 4g + q, columns 2j, 2j + 1."""
+    """int16 weights [rows][cols] (both multiples of 4) in the kernels' layout (``LstmModel``): four columns per
+    uint64 (bits 16c..16c + 15 column 4j + c), four rows interleaved: word (g * cols / 4 + j) * 4 + q = row 4g + q."""
     rows, cols = w.shape
-    pairs = (w[:, 0::2].astype(np.int64) & 0xFFFF) | ((w[:, 1::2].astype(np.int64) & 0xFFFF) << 16)
-    return pairs.reshape(rows // 4, 4, cols // 2).transpose(0, 2, 1).reshape(-1)
+    u = w.astype(np.int64) & 0xFFFF
+    quads = u[:, 0::4] | (u[:, 1::4] << 16) | (u[:, 2::4] << 32) | (u[:, 3::4] << 48)
+    return quads.reshape(rows // 4, 4, cols // 4).transpose(0, 2, 1).reshape(-1).astype(np.uint64)
 
 
 def _pad4(n: int) -> int:
@@ -189,7 +190,8 @@ def parse(tflite: bytes) -> Graph:
 
 
 def _c_array(ctype: str, name: str, values: np.ndarray | list[int], per_line: int = 16) -> str:
-    vals = [str(int(v)) for v in np.asarray(values).reshape(-1)]
+    fmt = (lambda v: f"0x{int(v):016x}ull") if ctype == "uint64_t" else (lambda v: str(int(v)))
+    vals = [fmt(v) for v in np.asarray(values).reshape(-1)]
     body = ",\n".join("    " + ", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line))
     return f"const {ctype} {name}[{len(vals)}] = {{\n{body}\n}};\n"
 
@@ -336,8 +338,8 @@ class Emitter:
         if opts.cellClip > 0:
             clip = int(min(max(f32(opts.cellClip) / cell_scale, -32768.0), 32767.0))
         p = f"g_lstm{k}"
-        self.consts += [_c_array("uint32_t", f"{p}_w_in", interleave(w_in)),
-                        _c_array("uint32_t", f"{p}_w_rec", interleave(w_rec)),
+        self.consts += [_c_array("uint64_t", f"{p}_w_in", interleave(w_in)),
+                        _c_array("uint64_t", f"{p}_w_rec", interleave(w_rec)),
                         _c_array("int32_t", f"{p}_b_in", b_in), _c_array("int32_t", f"{p}_b_rec", b_rec)]
         requant = ", ".join
         self.consts.append(

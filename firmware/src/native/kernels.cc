@@ -35,29 +35,41 @@ inline uint32_t Load32(const int16_t* p) {
 }
 
 // acc[r] = bias[r] + sum_k w[r][k] * x[k] for `rows` rows (a multiple of 4) of `cols` int16 (a multiple of 4), the
-// weights in LstmModel's interleaved pair layout.
-void MatVec(const uint32_t* w, const int16_t* x, int rows, int cols, const int32_t* bias, int32_t* acc) {
+// weights in LstmModel's interleaved layout.
+void MatVec(const uint64_t* w, const int16_t* x, int rows, int cols, const int32_t* bias, int32_t* acc) {
   for (int r = 0; r < rows; r += 4) {
     int32_t a0 = bias[r], a1 = bias[r + 1], a2 = bias[r + 2], a3 = bias[r + 3];
 #if NATIVE_DSP
-    // Two multiply-accumulates per SMLAD; four input values are loaded once for four rows.
-    for (int k = 0; k < cols; k += 4, w += 8) {
-      const int16x2_t x01 = static_cast<int16x2_t>(Load32(x + k));
-      const int16x2_t x23 = static_cast<int16x2_t>(Load32(x + k + 2));
-      a0 = __smlad(static_cast<int16x2_t>(w[0]), x01, a0);
-      a1 = __smlad(static_cast<int16x2_t>(w[1]), x01, a1);
-      a2 = __smlad(static_cast<int16x2_t>(w[2]), x01, a2);
-      a3 = __smlad(static_cast<int16x2_t>(w[3]), x01, a3);
-      a0 = __smlad(static_cast<int16x2_t>(w[4]), x23, a0);
-      a1 = __smlad(static_cast<int16x2_t>(w[5]), x23, a1);
-      a2 = __smlad(static_cast<int16x2_t>(w[6]), x23, a2);
-      a3 = __smlad(static_cast<int16x2_t>(w[7]), x23, a3);
+    // Two multiply-accumulates per SMLAD; four input values are loaded once for four rows, each row's four weights
+    // with one LDRD (written out: the compiler splits the 64-bit loads under this register pressure).
+    const int16_t* xp = x;
+    for (int k = 0; k < cols; k += 4) {
+      uint32_t x01, x23, lo, hi;
+      __asm__(
+          "ldr %[x01], [%[xp]], #4\n\t"
+          "ldr %[x23], [%[xp]], #4\n\t"
+          "ldrd %[lo], %[hi], [%[w]], #8\n\t"
+          "smlad %[a0], %[lo], %[x01], %[a0]\n\t"
+          "smlad %[a0], %[hi], %[x23], %[a0]\n\t"
+          "ldrd %[lo], %[hi], [%[w]], #8\n\t"
+          "smlad %[a1], %[lo], %[x01], %[a1]\n\t"
+          "smlad %[a1], %[hi], %[x23], %[a1]\n\t"
+          "ldrd %[lo], %[hi], [%[w]], #8\n\t"
+          "smlad %[a2], %[lo], %[x01], %[a2]\n\t"
+          "smlad %[a2], %[hi], %[x23], %[a2]\n\t"
+          "ldrd %[lo], %[hi], [%[w]], #8\n\t"
+          "smlad %[a3], %[lo], %[x01], %[a3]\n\t"
+          "smlad %[a3], %[hi], %[x23], %[a3]"
+          : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [xp] "+r"(xp),
+            [x01] "=&r"(x01), [x23] "=&r"(x23), [lo] "=&r"(lo), [hi] "=&r"(hi)
+          :
+          : "memory");
     }
 #else
     int32_t* const a[4] = {&a0, &a1, &a2, &a3};
-    for (int k = 0; k < cols; k += 2, w += 4) {
+    for (int k = 0; k < cols; k += 4, w += 4) {
       for (int q = 0; q < 4; ++q) {
-        *a[q] += static_cast<int16_t>(w[q] & 0xFFFFu) * x[k] + static_cast<int16_t>(w[q] >> 16) * x[k + 1];
+        for (int c = 0; c < 4; ++c) *a[q] += static_cast<int16_t>((w[q] >> (16 * c)) & 0xFFFFu) * x[k + c];
       }
     }
 #endif
@@ -149,16 +161,20 @@ void Lstm(const LstmModel& m, const int8_t* input, const LstmScratch& s, int8_t*
     const int16_t* forget_gate = s.gates + units;
     const int16_t* cell_gate = s.gates + 2 * units;
     const int16_t* out_gate = s.gates + 3 * units;
+    // Parameters in locals: the int8 stores below may alias anything, which would reload them every unit.
+    const BoundedRequant forget_mul = m.forget_mul, input_mul = m.input_mul, output_mul = m.output_mul;
+    const int32_t clip = m.cell_clip, tanh_multiplier = m.cell_tanh_multiplier, tanh_shift = m.cell_tanh_shift;
+    const int32_t hidden_zero_point = m.hidden_zero_point;
     for (int u = 0; u < units; ++u) {
       // Cell: forget x cell + input x cell gate, each product requantized and saturated, the sum saturated.
-      const int32_t kept = Saturate16(RequantizeBounded(forget_gate[u] * s.cell[u], m.forget_mul));
-      const int32_t added = Saturate16(RequantizeBounded(in_gate[u] * cell_gate[u], m.input_mul));
+      const int32_t kept = Saturate16(RequantizeBounded(forget_gate[u] * s.cell[u], forget_mul));
+      const int32_t added = Saturate16(RequantizeBounded(in_gate[u] * cell_gate[u], input_mul));
       int32_t cell = Saturate16(kept + added);
-      if (m.cell_clip > 0) cell = Clamp(cell, -m.cell_clip, m.cell_clip);
+      if (clip > 0) cell = Clamp(cell, -clip, clip);
       s.cell[u] = static_cast<int16_t>(cell);
       // Hidden: tanh(cell) x output gate, to int8 with the hidden state's zero point.
-      const int16_t tanh_cell = TanhInline(s.cell[u], m.cell_tanh_multiplier, m.cell_tanh_shift);
-      const int32_t h = Clamp(m.hidden_zero_point + RequantizeBounded(tanh_cell * out_gate[u], m.output_mul), -128, 127);
+      const int16_t tanh_cell = TanhInline(static_cast<int16_t>(cell), tanh_multiplier, tanh_shift);
+      const int32_t h = Clamp(hidden_zero_point + RequantizeBounded(tanh_cell * out_gate[u], output_mul), -128, 127);
       s.h[u] = static_cast<int16_t>(h);
       if (output != nullptr) output[t * units + u] = static_cast<int8_t>(h);
       if (sums != nullptr) sums[u] += h;

@@ -78,11 +78,11 @@ struct LstmModel {
   int units;       // hidden units
   int units_pad;   // units rounded up to a multiple of 4
   bool reverse_input;  // read the input from the last step to the first (a fused REVERSE_V2 on the time axis)
-  // Weights as int16 pairs (low half: even column, high half: odd column) of all gates' rows, interleaved by
-  // four rows: word (g * cols / 2 + j) * 4 + q holds columns 2j, 2j + 1 of row 4g + q ([4 * units][in_pad] and
-  // [4 * units][units_pad]). Four rows then read one stream: one pointer, multi-word loads, SMLAD.
-  const uint32_t* input_weights;
-  const uint32_t* recurrent_weights;
+  // Weights ([4 * units][in_pad] and [4 * units][units_pad], all gates' rows) as four int16 columns per 64-bit
+  // word, interleaved by four rows: word (g * cols / 4 + j) * 4 + q holds columns 4j..4j + 3 of row 4g + q (bits
+  // 0-15 column 4j, 16-31 4j + 1, ...). Four rows then read one stream: one pointer, LDRD, SMLAD.
+  const uint64_t* input_weights;
+  const uint64_t* recurrent_weights;
   // Biases with the zero-point terms folded in: bias - input_zp * sum(row), and -hidden_zp * sum(row).
   const int32_t* input_bias;
   const int32_t* recurrent_bias;
