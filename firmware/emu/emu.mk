@@ -13,7 +13,7 @@ KERNELS ?= cmsis
 OPT ?= Os
 # ENGINE=native: the native engine (src/native, the generated native_model.cc) instead of TFLM; KERNELS unused.
 ENGINE ?= tflm
-ifneq ($(filter firmware-emu emu-image,$(MAKECMDGOALS)),)
+ifneq ($(filter firmware-emu emu-image firmware-sim sim-image,$(MAKECMDGOALS)),)
 ifeq ($(filter $(KERNELS),cmsis ref),)
 $(error KERNELS must be cmsis or ref, not '$(KERNELS)')
 endif
@@ -152,8 +152,10 @@ bench-emulated: venv
 
 # ---- host simulator with the real inference: inference_tflm.cc on the host TFLM tree (reference kernels) -------
 #   make firmware-sim  -> $(FW_SIM_DIR)/sim: the firmware on stdin/stdout (main_host.cc), the model of FW_SIM_GEN
+#   make firmware-sim ENGINE=native -> the same with the native engine (portable C path, no TFLM)
+# ENGINE=native: the native engine instead of TFLM (no TFLM library), image in $(FW_BUILD)/host-native.
 FW_SIM_GEN ?= $(FW_GEN_SRC)
-FW_SIM_DIR ?= $(FW_BUILD)/host
+FW_SIM_DIR ?= $(FW_BUILD)/host$(if $(EMU_NATIVE),-native,)
 SIM_TFLM_DIR := $(FW_BUILD)/tflm/host
 SIM_TFLM_LIB := $(SIM_TFLM_DIR)/libtflm.a
 SIM_TFLM_INCS := $(addprefix -isystem $(TFLM_HOST)/,. third_party/flatbuffers/include third_party/gemmlowp \
@@ -163,9 +165,12 @@ SIM_TFLM_CXXFLAGS := -std=c++17 -O2 -g -fno-exceptions -fno-rtti -DTF_LITE_STATI
 SIM_TFLM_SRCS = $(shell cd $(TFLM_HOST) 2>/dev/null && find tensorflow -name '*.cc' -not -path '$(TFLM_KDIR)/*' \
     -not -name '*test*' -not -name 'fake_micro_context.cc' -not -name 'mock_micro_graph.cc' | sort) \
     $(patsubst %,$(TFLM_KDIR)/%.cc,$(TFLM_KERNEL_STEMS))
-SIM_GEN_FILES := $(addprefix $(FW_SIM_DIR)/gen/generated/,$(FW_GEN_FILES))
+SIM_GEN_FILES := $(addprefix $(FW_SIM_DIR)/gen/generated/,$(FW_GEN_FILES) $(if $(EMU_NATIVE),$(FW_NATIVE_GEN_FILES)))
 SIM_SRCS := $(FW_CORE_SRCS) $(FW)/src/app/app.cc $(FW)/src/app/main_host.cc $(FW)/src/platform/platform_host.cc \
-            $(FW)/src/inference/inference_tflm.cc
+            $(if $(EMU_NATIVE),$(FW_NATIVE_SRCS),$(FW)/src/inference/inference_tflm.cc)
+SIM_MODEL_SRCS := $(FW_SIM_DIR)/gen/generated/selftest_data.cc \
+                  $(FW_SIM_DIR)/gen/generated/$(if $(EMU_NATIVE),native_model,model_data).cc
+SIM_LIBS := $(if $(EMU_NATIVE),,$(SIM_TFLM_LIB))
 
 $(SIM_TFLM_DIR)/obj/%.cc.o: $(TFLM_HOST)/%.cc
 	@mkdir -p $(@D)
@@ -183,14 +188,13 @@ $(FW_SIM_DIR)/gen/generated/%: $(FW_SIM_GEN)/%
 
 .SECONDARY: $(SIM_GEN_FILES)
 
-$(FW_SIM_DIR)/sim: $(SIM_SRCS) $(SIM_GEN_FILES) $(SIM_TFLM_LIB) $(FW_HEADERS)
+$(FW_SIM_DIR)/sim: $(SIM_SRCS) $(SIM_GEN_FILES) $(SIM_LIBS) $(FW_HEADERS)
 	@mkdir -p $(@D)
 	$(HOST_CXX) $(FW_HOST_FLAGS) $(FW_SANITIZE) -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY $(SIM_TFLM_INCS) -I$(FW_SIM_DIR)/gen \
-	    $(SIM_SRCS) $(FW_SIM_DIR)/gen/generated/model_data.cc $(FW_SIM_DIR)/gen/generated/selftest_data.cc \
-	    $(SIM_TFLM_LIB) -o $@
+	    $(SIM_SRCS) $(SIM_MODEL_SRCS) $(SIM_LIBS) -o $@
 
 .PHONY: firmware-sim sim-image
 sim-image: $(FW_SIM_DIR)/sim
 
-firmware-sim: $(TFLM_HOST_STAMP)
+firmware-sim: $(if $(EMU_NATIVE),,$(TFLM_HOST_STAMP))
 	@$(MAKE) --no-print-directory sim-image
