@@ -82,7 +82,8 @@ def measure_image(image: Path) -> dict[str, Any]:
         [ARM_SIZE, str(image)], capture_output=True, text=True, check=True).stdout.splitlines()[1].split()[:3])
     origins = parse_map((image.parent / "firmware.map").read_text())
     return {"instructions_per_inference": round(float(np.mean(instructions))),
-            "flash_bytes": text + data, "flash_without_selftest_bytes": text + data - origins["flash"]["selftest_clips"],
+            "flash_bytes": text + data,
+            "flash_without_selftest_bytes": text + data - origins["flash"]["selftest_clips"],
             "static_ram_bytes": data + bss, "stack_bytes": boot.stack_used,
             "arena_used_bytes": info.arena, "flash_by_origin": origins["flash"], "ram_by_origin": origins["ram"],
             "selftest": f"{boot.selftest[0]}/{boot.selftest[1]}", "kernels": boot.kernels, "opt": boot.opt,

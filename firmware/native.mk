@@ -11,8 +11,8 @@ NATIVE_FUZZ_MAX_LEN := 1300
 NATIVE_FUZZ_GEN_FILES := $(addprefix $(NATIVE_FUZZ_DIR)/gen/generated/,model_data.h model_data.cc model_settings.h \
                            selftest_data.h $(FW_NATIVE_GEN_FILES))
 # The engine and its kernels under the sanitizers; the TFLM library as built for the host simulator.
-NATIVE_FUZZ_SRCS := $(FW)/tests/native_fuzz.cc $(FW)/src/native/kernels.cc $(NATIVE_FUZZ_DIR)/gen/generated/native_model.cc \
-                    $(NATIVE_FUZZ_DIR)/gen/generated/model_data.cc
+NATIVE_FUZZ_SRCS := $(FW)/tests/native_fuzz.cc $(FW)/src/native/kernels.cc \
+                    $(NATIVE_FUZZ_DIR)/gen/generated/native_model.cc $(NATIVE_FUZZ_DIR)/gen/generated/model_data.cc
 
 $(NATIVE_FUZZ_DIR)/gen/generated/%: $(NATIVE_FUZZ_GEN)/%
 	@mkdir -p $(@D)

@@ -141,7 +141,7 @@ def native_emu_build(smoke_build: Path) -> Path:
     proc = subprocess.run(["make", "-s", "-j2", "firmware-emu", "ENGINE=native", "OPT=O2",
                            f"FW_EMU_GEN={smoke_build / 'gen'}", f"FW_EMU_DIR={out}"], cwd=REPO, capture_output=True,
                           text=True, timeout=600)
-    assert proc.returncode == 0, f"make firmware-emu ENGINE=native failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert proc.returncode == 0, f"make firmware-emu ENGINE=native:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert "libtflm" not in (out / "firmware.map").read_text(), "the native image must not link TFLM"
     return smoke_build
 

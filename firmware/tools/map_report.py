@@ -3,11 +3,11 @@
     python firmware/tools/map_report.py build/firmware/emu/cmsis-Os/firmware.map
 
 Every input section the linker placed is attributed by the object or archive member it came from: TFLM (the
-framework and its kernels, including the CMSIS-NN glue files), CMSIS-NN (its C library), the model, the self-test
-clips, the tensor arena, the native engine (its kernels and inference_native.cc; the generated
-native_model.cc counts as the model), app/core (the firmware's own sources, platform and startup) and libc/libgcc (newlib-nano,
-libm, libgcc, libstdc++). Flash counts .text/.rodata, the exception index, init arrays and the initial values of
-.data; RAM counts .data and .bss (the stack is reserved apart from these and measured at run time).
+framework and its kernels, including the CMSIS-NN glue files), CMSIS-NN (its C library), the native engine (its
+kernels and inference_native.cc), the model (the flatbuffer, or the native engine's generated native_model.cc), the
+self-test clips, the tensor arena, app/core (the firmware's own sources, platform and startup) and libc/libgcc
+(newlib-nano, libm, libgcc, libstdc++). Flash counts .text/.rodata, the exception index, init arrays and the initial
+values of .data; RAM counts .data and .bss (the stack is reserved apart from these and measured at run time).
 """
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ constexpr bool SameText(const char* a, const char* b) {
 }
 
 // The generated engine and the settings come from one run of the quantize stage (same model hash).
-static_assert(SameText(native_model::kModelHash, kModelHash), "native_model.h and model_settings.h differ: make quantize");
+static_assert(SameText(native_model::kModelHash, kModelHash),
+              "native_model.h and model_settings.h are of different models: make quantize");
 static_assert(native_model::kInputBytes == kInputBytes, "native model input size differs from model_settings.h");
 static_assert(native_model::kOutputBytes == kNumLabels, "native model output size differs from model_settings.h");
 

@@ -152,9 +152,13 @@ void Lstm(const LstmModel& m, const int8_t* input, const LstmScratch& s, int8_t*
       const int32_t* acc = acc_rec + g * units;
       int16_t* gate = s.gates + g * units;
       if (g == 2 && !m.cell_gate_sigmoid) {
-        for (int u = 0; u < units; ++u) gate[u] = TanhInline(Saturate16(gate[u] + Saturate16(RequantizeBounded(acc[u], q))), 3, 0);
+        for (int u = 0; u < units; ++u) {
+          gate[u] = TanhInline(Saturate16(gate[u] + Saturate16(RequantizeBounded(acc[u], q))), 3, 0);
+        }
       } else {
-        for (int u = 0; u < units; ++u) gate[u] = SigmoidInline(Saturate16(gate[u] + Saturate16(RequantizeBounded(acc[u], q))));
+        for (int u = 0; u < units; ++u) {
+          gate[u] = SigmoidInline(Saturate16(gate[u] + Saturate16(RequantizeBounded(acc[u], q))));
+        }
       }
     }
     const int16_t* in_gate = s.gates;
