@@ -2,8 +2,9 @@
 
     python -m experiments.emulated [--build build]
 
-``measure_emulated(build_dir)`` builds the image of ``build_dir``'s model for every configuration (reference and
-CMSIS-NN kernels, -Os and -O2; ``make firmware-emu``, TFLM cached) and measures, per configuration:
+``measure_emulated(build_dir)`` builds the image of ``build_dir``'s model for every configuration (TFLM with reference
+and CMSIS-NN kernels, the native engine (``ENGINE=native``, when the model has one), each at -Os and -O2; ``make
+firmware-emu``, TFLM cached) and measures, per configuration:
 
 - ``instructions_per_inference``: the firmware's own counter around ``Invoke()`` (``cycles=`` of ``INFER``), which
   under QEMU ``-icount shift=0`` counts guest instructions (platform_mps2.cc: 40 per 25 MHz SysTick tick, so to
@@ -13,7 +14,9 @@ CMSIS-NN kernels, -Os and -O2; ``make firmware-emu``, TFLM cached) and measures,
   alignment padding);
 - ``stack_bytes``: the stack high-water mark after boot (painted stack, ``# stack used=…`` boot line), boot being
   the model check plus one inference per self-test clip;
-- ``arena_used_bytes``: ``arena=`` of ``HELLO`` (TFLM's ``arena_used_bytes()`` on the target).
+- ``arena_used_bytes``: ``arena=`` of ``HELLO`` (TFLM's ``arena_used_bytes()`` on the target; 0 for the native
+  engine, whose buffers are static RAM);
+- ``flash_without_selftest_bytes``: ``flash_bytes`` less the self-test clips (the image a product would ship).
 
 The result goes into ``<build>/bench.json`` under ``emulated`` (other keys kept) and ``<build>/bench_emulated.md``.
 """
@@ -34,7 +37,7 @@ import numpy as np
 from data.artifacts import write_text_atomic
 from data.config import REPO_ROOT, PipelineError, run_main
 from host.dut import Dut
-from host.emulator import CONFIGS, QEMU, Emulator, image_path, read_boot
+from host.emulator import CONFIGS, NATIVE_CONFIGS, QEMU, Emulator, image_path, read_boot
 from host.serial_device import SerialLink
 
 sys.path.insert(0, str(REPO_ROOT / "firmware" / "tools"))
@@ -53,10 +56,11 @@ def selftest_clips(generated: Path) -> list[bytes]:
 
 
 def build_image(build_dir: Path, config: str) -> Path:
-    """``make firmware-emu`` for ``config`` (``<kernels>-<opt>``) of ``build_dir``'s generated model."""
+    """``make firmware-emu`` for ``config`` (``<kernels>-<opt>``, ``native-<opt>``) of ``build_dir``'s model."""
     kernels, opt = config.split("-")
     image = image_path(build_dir, config)
-    cmd = ["make", "-s", "-j2", "firmware-emu", f"KERNELS={kernels}", f"OPT={opt}",
+    engine = ["ENGINE=native"] if kernels == "native" else [f"KERNELS={kernels}"]
+    cmd = ["make", "-s", "-j2", "firmware-emu", *engine, f"OPT={opt}",
            f"FW_EMU_GEN={build_dir.resolve() / 'gen'}", f"FW_EMU_DIR={image.parent.resolve()}"]
     # A fresh make: a BUILD=… of an outer `make bench` must not move the TFLM cache (build/firmware/tflm) along.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
@@ -78,29 +82,38 @@ def measure_image(image: Path) -> dict[str, Any]:
         [ARM_SIZE, str(image)], capture_output=True, text=True, check=True).stdout.splitlines()[1].split()[:3])
     origins = parse_map((image.parent / "firmware.map").read_text())
     return {"instructions_per_inference": round(float(np.mean(instructions))),
-            "flash_bytes": text + data, "static_ram_bytes": data + bss, "stack_bytes": boot.stack_used,
+            "flash_bytes": text + data,
+            "flash_without_selftest_bytes": text + data - origins["flash"]["selftest_clips"],
+            "static_ram_bytes": data + bss, "stack_bytes": boot.stack_used,
             "arena_used_bytes": info.arena, "flash_by_origin": origins["flash"], "ram_by_origin": origins["ram"],
             "selftest": f"{boot.selftest[0]}/{boot.selftest[1]}", "kernels": boot.kernels, "opt": boot.opt,
+            "engine": info.engine,
             "clips_averaged": len(clips)}
 
 
 def measure_emulated(build_dir: Path) -> dict[str, dict[str, Any]]:
-    """``{"tflm-ref-Os": {...}, "tflm-ref-O2": …, "tflm-cmsis-Os": …, "tflm-cmsis-O2": …}`` for ``build_dir``."""
+    """``{"tflm-ref-Os": {...}, "tflm-ref-O2": …, "tflm-cmsis-Os": …, "tflm-cmsis-O2": …}`` for ``build_dir``, and
+    ``native-Os``, ``native-O2`` (the native engine) when the quantize stage generated it."""
     missing = [tool for tool in ("arm-none-eabi-g++", ARM_SIZE, QEMU) if shutil.which(tool) is None]
     if missing:
         raise PipelineError(f"emulated bench needs {', '.join(missing)} (Debian: gcc-arm-none-eabi, qemu-system-arm)")
     if not (build_dir / "gen" / "model_data.cc").is_file():
         raise PipelineError(f"{build_dir / 'gen'}: no generated model; run `make quantize` first")
-    return {f"tflm-{config}": measure_image(build_image(build_dir, config)) for config in CONFIGS}
+    results = {f"tflm-{config}": measure_image(build_image(build_dir, config)) for config in CONFIGS}
+    if (build_dir / "gen" / "native_model.cc").is_file():
+        results |= {config: measure_image(build_image(build_dir, config)) for config in NATIVE_CONFIGS}
+    return results
 
 
 def markdown_table(results: dict[str, dict[str, Any]]) -> str:
     """One row per configuration: instructions, flash, RAM, stack, arena, then flash by origin."""
-    head = ["configuration", "instructions / inference", "flash B", "static RAM B", "stack B", "arena B",
+    head = ["configuration", "instructions / inference", "flash B", "flash without self-test B", "static RAM B",
+            "stack B", "arena B",
             *[f"flash {o} B" for o in ORIGINS if o != "tensor_arena"]]
     rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for name, r in results.items():
-        cells = [name, f"{r['instructions_per_inference']:,}", f"{r['flash_bytes']:,}", f"{r['static_ram_bytes']:,}",
+        cells = [name, f"{r['instructions_per_inference']:,}", f"{r['flash_bytes']:,}",
+                 f"{r['flash_without_selftest_bytes']:,}", f"{r['static_ram_bytes']:,}",
                  f"{r['stack_bytes']:,}", f"{r['arena_used_bytes']:,}",
                  *[f"{r['flash_by_origin'][o]:,}" for o in ORIGINS if o != "tensor_arena"]]
         rows.append("| " + " | ".join(cells) + " |")

@@ -7,7 +7,8 @@
 #   make flash-arduino        upload with Arduino CLI
 #   make firmware-board-check what CI runs, offline: Arduino CLI's recipe from $(ARDUINO_MBED) on every board source,
 #                             link without libmbed.a, undefined symbols classified, sizes by origin
-#                             -> build/firmware/board_size.json
+#                             -> build/firmware/board_size.json (ENGINE=native: the native engine, no TFLM
+#                             library -> board_size_native.json)
 
 .PHONY: firmware flash firmware-gen firmware-arduino flash-arduino firmware-board-check firmware-board-lib
 
@@ -39,11 +40,16 @@ firmware-board-lib: $(TFLM_LIB_STAMP)
 # ---- offline check (CI) -------------------------------------------------------------------------------------
 FW_BOARD_FIXTURE := $(if $(wildcard $(FW_GEN_SRC)/model_settings.h),,$(FW_FIXTURE)/generated/model_settings.h)
 
-firmware-board-check: $(TFLM_LIB_STAMP) $(ARDUINO_MBED_STAMP) $(FW_BOARD_FIXTURE)
+# ENGINE=native: the native engine instead of TFLM (no TFLM library at all) -> build/firmware/board_size_native.json.
+BOARD_NATIVE := $(filter native,$(ENGINE))
+FW_BOARD_OUT := $(FW_BOARD)$(if $(BOARD_NATIVE),-native,)
+
+firmware-board-check: $(if $(BOARD_NATIVE),,$(TFLM_LIB_STAMP)) $(ARDUINO_MBED_STAMP) $(FW_BOARD_FIXTURE)
 	@$(BOARD_CHECK) sketch --src $(FW_BOARD_SRC) --ino $(FW)/nano33ble/nano33ble.ino --gen $(FW_BOARD_GEN) \
-	    --out $(FW_BOARD)/nano33ble
-	@$(BOARD_CHECK) check --core $(ARDUINO_MBED) --lib $(TFLM_LIB) --sketch $(FW_BOARD)/nano33ble \
-	    --build $(FW_BOARD)/build --report $(FW_BUILD)/board_size.json --jobs 2
+	    --out $(FW_BOARD_OUT)/nano33ble $(if $(BOARD_NATIVE),--engine native,)
+	@$(BOARD_CHECK) check --core $(ARDUINO_MBED) $(if $(BOARD_NATIVE),,--lib $(TFLM_LIB)) \
+	    --sketch $(FW_BOARD_OUT)/nano33ble --build $(FW_BOARD_OUT)/build \
+	    --report $(FW_BUILD)/board_size$(if $(BOARD_NATIVE),_native,).json --jobs 2
 
 # ---- PlatformIO ---------------------------------------------------------------------------------------------
 firmware-gen:

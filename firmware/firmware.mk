@@ -12,6 +12,9 @@ FW_BUILD := $(BUILD)/firmware
 FW_GEN_SRC := $(BUILD)/gen
 FW_GEN_FILES := model_data.h model_data.cc model_settings.h selftest_data.h selftest_data.cc
 FW_GEN_DST := $(FW)/src/generated
+# The native engine (ENGINE=native): the generated model (quantize/native.py) and its kernels.
+FW_NATIVE_GEN_FILES := native_model.h native_model.cc
+FW_NATIVE_SRCS := $(FW)/src/inference/inference_native.cc $(FW)/src/native/kernels.cc
 
 FW_CORE_SRCS := $(addprefix $(FW)/src/core/,crc16.cc command.cc line_reader.cc line_writer.cc input_buffer.cc device.cc)
 FW_CORE_TESTS := $(wildcard $(FW)/src/core/*_test.cc)
@@ -91,3 +94,4 @@ firmware-check: firmware-test firmware-cross firmware-fuzz
 
 include firmware/board.mk
 include firmware/emu/emu.mk
+include firmware/native.mk

@@ -28,6 +28,8 @@ MACHINE = "mps2-an386"
 EMU_PORT = "emu"  # the harness's PORT value for the emulator (optionally ``emu:<config>``)
 DEFAULT_CONFIG = "cmsis-Os"  # emu.mk's default KERNELS=cmsis OPT=Os
 CONFIGS = ("ref-Os", "ref-O2", "cmsis-Os", "cmsis-O2")
+# The native engine (ENGINE=native; no TFLM kernels) at the same optimisation levels.
+NATIVE_CONFIGS = ("native-Os", "native-O2")
 # Boot = model check + the self-test clips: ~0.1 s of host time with CMSIS-NN, ~0.5 s with reference kernels at
 # -Os on this machine; the margin covers a loaded CI runner.
 BOOT_TIMEOUT_S = 60.0
@@ -71,8 +73,9 @@ def parse_port(port: str) -> str | None:
         return DEFAULT_CONFIG
     if port.startswith(EMU_PORT + ":"):
         config = port[len(EMU_PORT) + 1:]
-        if config not in CONFIGS:
-            raise EmulatorError(f"unknown emulator configuration {config!r}; use one of {', '.join(CONFIGS)}")
+        if config not in CONFIGS + NATIVE_CONFIGS:
+            raise EmulatorError(f"unknown emulator configuration {config!r}; use one of "
+                                f"{', '.join(CONFIGS + NATIVE_CONFIGS)}")
         return config
     return None
 

@@ -36,9 +36,11 @@ def run_backends(x_raw: np.ndarray, rt: Runtime) -> dict[str, np.ndarray]:
     Returns
     -------
     dict
-        ``float`` (n, labels) float32 probabilities; ``int8`` and ``tflm`` (n, labels) int8 scores.
+        ``float`` (n, labels) float32 probabilities; ``int8`` and ``tflm`` (n, labels) int8 scores; ``native``
+        (n, labels) int8 scores when the model was compiled for the native engine.
     """
-    return {name: rt.scores(name, x_raw) for name in BACKENDS}
+    names = BACKENDS + (("native",) if rt.has_native else ())
+    return {name: rt.scores(name, x_raw) for name in names}
 
 
 def _rmse_cos(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -85,6 +87,9 @@ def compute_metrics(scores: dict[str, np.ndarray], y: np.ndarray, rt: Runtime) -
                       "int8_tflm": float(np.mean(pred["int8"] == pred["tflm"])),
                       "float_tflm": float(np.mean(pred["float"] == pred["tflm"]))}
     m["identical"] = {"int8_tflm": float(np.mean(np.all(scores["int8"] == scores["tflm"], axis=1)))}
+    if "native" in scores:
+        m["native"] = label_metrics(y, pred["native"], len(labels))
+        m["identical"]["native_tflm"] = float(np.mean(np.all(scores["native"] == scores["tflm"], axis=1)))
     m["scores"] = {}
     for other in ("int8", "tflm"):
         rmse, cos = _rmse_cos(probs["float"], probs[other])
@@ -133,6 +138,8 @@ def write_report(path: Path, metrics: dict[str, Any], scores: dict[str, np.ndarr
               f"| top-1 agreement int8 vs TFLM | {a['int8_tflm']:.4f} |",
               f"| top-1 agreement float vs TFLM | {a['float_tflm']:.4f} |",
               f"| byte-identical int8 vs TFLM scores | {metrics['identical']['int8_tflm']:.4f} |",
+              *([f"| byte-identical native engine vs TFLM scores | {metrics['identical']['native_tflm']:.4f} |"]
+                if "native_tflm" in metrics["identical"] else []),
               f"| score RMSE float vs int8 | {s['rmse_float_int8']:.5f} |",
               f"| score cosine float vs int8 | {s['cosine_float_int8']:.5f} |",
               f"| score RMSE float vs TFLM | {s['rmse_float_tflm']:.5f} |",

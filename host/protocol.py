@@ -268,6 +268,7 @@ class HelloInfo:
     out_zp: int
     arena: int
     labels: tuple[str, ...]
+    engine: str = ""  # "tflm", "native", "fake"; empty from firmware that predates the key
 
     @property
     def input_bytes(self) -> int:
@@ -352,6 +353,7 @@ def _parse_hello(kv: dict[str, str]) -> HelloInfo:
             in_scale=hex_to_f32(kv["in_scale"]), in_zp=_int(kv["in_zp"], "in_zp", signed=True),
             outputs=_int(kv["out"], "out"), out_scale=hex_to_f32(kv["out_scale"]),
             out_zp=_int(kv["out_zp"], "out_zp", signed=True), arena=_int(kv["arena"], "arena"), labels=labels,
+            engine=kv.get("engine", ""),
         )
     except KeyError as e:
         raise ProtocolError(f"HELLO reply lacks key {e.args[0]}") from None
@@ -447,7 +449,7 @@ def encode_hello(info: HelloInfo) -> bytes:
         f"{OK_WORD} HELLO proto={info.proto} fw={info.fw} model={info.model} in={info.frames}x{info.coeffs} "
         f"in_scale={f32_to_hex(info.in_scale)} in_zp={info.in_zp} out={info.outputs} "
         f"out_scale={f32_to_hex(info.out_scale)} out_zp={info.out_zp} arena={info.arena} "
-        f"labels={','.join(info.labels)}"
+        f"labels={','.join(info.labels)}" + (f" engine={info.engine}" if info.engine else "")
     )
 
 

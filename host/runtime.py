@@ -19,9 +19,9 @@ from data.config import PipelineError, load_config
 from data.features import FeatureParams, apply_norm, extract_file
 from quantize.model_io import dequantize_output, device_input, load_meta
 
-BACKENDS = ("float", "int8", "tflm", "device")
+BACKENDS = ("float", "int8", "tflm", "native", "device")
 # The backends that compute int8 scores (the others: float probabilities).
-INT8_BACKENDS = ("int8", "tflm", "device")
+INT8_BACKENDS = ("int8", "tflm", "native", "device")
 
 
 class Backend(Protocol):
@@ -97,6 +97,11 @@ class Runtime:
     def normalized(self, x_raw: np.ndarray) -> np.ndarray:
         """The float model's input: raw MFCCs normalized with the model's statistics (same shape, float32)."""
         return apply_norm(x_raw, self.meta["norm"])
+
+    @property
+    def has_native(self) -> bool:
+        """Whether the quantize stage compiled this model for the native engine (``gen/native_model.cc``)."""
+        return (self.build / "gen" / "native_model.cc").is_file()
 
     def device_input(self, x_raw: np.ndarray) -> np.ndarray:
         """The int8 input of the int8 backends and the device (:func:`quantize.model_io.device_input`)."""
@@ -187,6 +192,21 @@ class TflmBackend(_PerClip):
         super().__init__(rt, TflmRunner(rt.build / INT8_FILE))
 
 
+class NativeBackend:
+    """The native engine (the model compiled to C, ``firmware/src/native``) as a shared library on the host."""
+
+    name = "native"
+
+    def __init__(self, rt: Runtime) -> None:
+        from quantize.native_runner import NativeRunner
+
+        self.rt = rt
+        self.runner = NativeRunner(rt.build)
+
+    def scores(self, x_raw: np.ndarray) -> np.ndarray:
+        return self.runner.batch(self.rt.device_input(x_raw))
+
+
 class DeviceBackend:
     """A board (or the virtual device) over the serial protocol; refuses a device that runs another model."""
 
@@ -227,4 +247,4 @@ class DeviceBackend:
 
 
 # The backends that run on this machine, by name (``device`` needs a port: :class:`DeviceBackend`).
-HOST_BACKENDS = {"float": FloatBackend, "int8": Int8Backend, "tflm": TflmBackend}
+HOST_BACKENDS = {"float": FloatBackend, "int8": Int8Backend, "tflm": TflmBackend, "native": NativeBackend}

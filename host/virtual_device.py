@@ -35,7 +35,7 @@ FAKE_FAIL_BYTE = 0x80  # a clip of nothing but this byte makes the reference fak
 REFERENCE_INFO = p.HelloInfo(
     proto=p.PROTOCOL_VERSION, fw="0.1.0", model="0123abcd", frames=100, coeffs=13, in_scale=0.0625, in_zp=-128,
     outputs=10, out_scale=1 / 256, out_zp=-128, arena=9999,
-    labels=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
+    labels=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"), engine="fake",
 )
 
 
@@ -103,7 +103,7 @@ class TflmBackend:
             proto=p.PROTOCOL_VERSION, fw=VIRTUAL_FW, model=meta["model_hash"], frames=shape[1],
             coeffs=shape[2], in_scale=meta["input"]["scale"], in_zp=meta["input"]["zero_point"],
             outputs=len(meta["labels"]), out_scale=meta["output"]["scale"], out_zp=meta["output"]["zero_point"],
-            arena=meta["arena_bytes"], labels=tuple(meta["labels"]),
+            arena=meta["arena_bytes"], labels=tuple(meta["labels"]), engine="tflm",
         )
         # The same test clips the firmware embeds (quantize's choice), with the scores the host's TFLM computes.
         test = rt.test_split()

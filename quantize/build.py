@@ -3,7 +3,8 @@
 Reads the float model of the training stage and refuses one that does not belong to the current features
 (``train.json`` records the digest of ``features/dataset.json`` it was trained on). Writes, all replaced together
 and only when the stage succeeds: ``model_int8.tflite`` (with metadata), ``model_meta.json`` (the contract every
-later stage reads), ``gen/model_data.{h,cc}``, ``gen/model_settings.h``, ``gen/selftest_data.{h,cc}``.
+later stage reads), ``gen/model_data.{h,cc}``, ``gen/model_settings.h``, ``gen/selftest_data.{h,cc}`` and, for
+models the native engine supports, ``gen/native_model.{h,cc}`` (:mod:`quantize.native`).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from data.quiet import hushed
 from data.features import apply_norm
 from data.synth import is_synthetic
 from quantize.codegen import write_model_data, write_selftest, write_settings
+from quantize.native import Unsupported, write_native
 from quantize.model_io import (TflmRunner, dequantize_output, device_input, embed_metadata,
                                measure_arena, model_hash, pick_selftest, tflite_ops)
 from quantize.target import TARGET_ARENA_RATIO, check_pinned_tflm, firmware_arena_bytes
@@ -204,7 +206,14 @@ def run(build: Path, smoke: bool) -> dict[str, Any]:
         # The self-test expects the host TFLM's scores: same kernels, reset per clip.
         sel = pick_selftest(test["y"], meta["selftest_clips"])
         write_selftest(gen, x_test[sel], tflm[sel], test["y"][sel], src)
+        try:
+            native = write_native(gen, tflite, src)
+        except Unsupported as e:
+            native = None
+            print(f"note: native engine: {e}; the firmware uses TFLM (ENGINE=tflm)")
     print(f"int8 model {meta['model_bytes']} bytes, arena {meta['arena_bytes']} bytes (firmware "
           f"{meta['tensor_arena_size']}), ops {', '.join(meta['ops'])}")
+    if native is not None:
+        print(f"native engine: generated ({native['static_ram_bytes']} bytes of static RAM)")
     print(f"wrote {build / INT8_FILE}, {build / META_FILE}, {build / 'gen'}/")
     return meta

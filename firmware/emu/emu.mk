@@ -11,16 +11,22 @@
 
 KERNELS ?= cmsis
 OPT ?= Os
-ifneq ($(filter firmware-emu emu-image,$(MAKECMDGOALS)),)
+# ENGINE=native: the native engine (src/native, the generated native_model.cc) instead of TFLM; KERNELS unused.
+ENGINE ?= tflm
+ifneq ($(filter firmware-emu emu-image firmware-sim sim-image,$(MAKECMDGOALS)),)
 ifeq ($(filter $(KERNELS),cmsis ref),)
 $(error KERNELS must be cmsis or ref, not '$(KERNELS)')
+endif
+ifeq ($(filter $(ENGINE),tflm native),)
+$(error ENGINE must be tflm or native, not '$(ENGINE)')
 endif
 ifeq ($(filter $(OPT),Os O2),)
 $(error OPT must be Os or O2, not '$(OPT)')
 endif
 endif
-EMU_CONFIG := $(KERNELS)-$(OPT)
-EMU_KERNELS_NAME := $(if $(filter cmsis,$(KERNELS)),cmsis-nn,reference)
+EMU_NATIVE := $(filter native,$(ENGINE))
+EMU_CONFIG := $(if $(EMU_NATIVE),native,$(KERNELS))-$(OPT)
+EMU_KERNELS_NAME := $(if $(EMU_NATIVE),native,$(if $(filter cmsis,$(KERNELS)),cmsis-nn,reference))
 FW_EMU_GEN ?= $(FW_GEN_SRC)
 FW_EMU_DIR ?= $(FW_BUILD)/emu/$(EMU_CONFIG)
 EMU_TFLM_DIR := $(FW_BUILD)/tflm/$(EMU_CONFIG)
@@ -96,11 +102,15 @@ $(EMU_TFLM_LIB): $(TFLM_LIB_OBJS)
 
 # ---- the firmware image ------------------------------------------------------------------------------------
 ARM_AR ?= arm-none-eabi-ar
-EMU_GEN_FILES := $(addprefix $(FW_EMU_DIR)/gen/generated/,$(FW_GEN_FILES))
-EMU_FW_SRCS := $(FW_CORE_SRCS) $(FW)/src/app/app.cc $(FW)/src/inference/inference_tflm.cc \
-               $(FW)/src/platform/platform_mps2.cc $(FW)/emu/tflm_port.cc $(FW)/emu/main_emu.cc
+# The native engine needs its generated model and kernels instead of the flatbuffer, TFLM and its port.
+EMU_GEN_FILES := $(addprefix $(FW_EMU_DIR)/gen/generated/,$(FW_GEN_FILES) $(if $(EMU_NATIVE),$(FW_NATIVE_GEN_FILES)))
+EMU_ENGINE_SRCS := $(if $(EMU_NATIVE),$(FW_NATIVE_SRCS),$(FW)/src/inference/inference_tflm.cc $(FW)/emu/tflm_port.cc)
+EMU_FW_SRCS := $(FW_CORE_SRCS) $(FW)/src/app/app.cc $(EMU_ENGINE_SRCS) $(FW)/src/platform/platform_mps2.cc \
+               $(FW)/emu/main_emu.cc
 EMU_FW_OBJS := $(patsubst %,$(FW_EMU_DIR)/obj/%.o,$(EMU_FW_SRCS) $(FW)/emu/startup.c $(FW)/emu/syscalls.c) \
-               $(FW_EMU_DIR)/obj/generated/model_data.cc.o $(FW_EMU_DIR)/obj/generated/selftest_data.cc.o
+               $(FW_EMU_DIR)/obj/generated/selftest_data.cc.o \
+               $(FW_EMU_DIR)/obj/generated/$(if $(EMU_NATIVE),native_model,model_data).cc.o
+EMU_LIBS := $(if $(EMU_NATIVE),,$(EMU_TFLM_LIB))
 EMU_LDSCRIPT := $(FW)/emu/mps2_an386.ld
 .SECONDARY: $(EMU_GEN_FILES)
 
@@ -124,15 +134,15 @@ $(FW_EMU_DIR)/obj/generated/%.cc.o: $(FW_EMU_DIR)/gen/generated/%.cc $(EMU_GEN_F
 	@echo "  CXX  $<"
 	@$(ARM_CXX) $(EMU_FW_CXXFLAGS) -c $< -o $@
 
-$(FW_EMU_DIR)/firmware.elf: $(EMU_FW_OBJS) $(EMU_TFLM_LIB) $(EMU_LDSCRIPT)
+$(FW_EMU_DIR)/firmware.elf: $(EMU_FW_OBJS) $(EMU_LIBS) $(EMU_LDSCRIPT)
 	@echo "  LD   $@"
 	@$(ARM_CXX) $(EMU_ARCH) --specs=nano.specs -nostartfiles -T $(EMU_LDSCRIPT) -Wl,--gc-sections \
-	    -Wl,-Map=$(FW_EMU_DIR)/firmware.map $(EMU_FW_OBJS) $(EMU_TFLM_LIB) -lm -o $@
+	    -Wl,-Map=$(FW_EMU_DIR)/firmware.map $(EMU_FW_OBJS) $(EMU_LIBS) -lm -o $@
 	@$(ARM_SIZE) $@
 
 emu-image: $(FW_EMU_DIR)/firmware.elf
 
-firmware-emu: $(TFLM_CM4_STAMP) $(if $(filter ref,$(KERNELS)),$(TFLM_HOST_STAMP),)
+firmware-emu: $(if $(EMU_NATIVE),,$(TFLM_CM4_STAMP) $(if $(filter ref,$(KERNELS)),$(TFLM_HOST_STAMP),))
 	@$(MAKE) --no-print-directory emu-image
 
 # ---- cost per configuration (ref/CMSIS-NN x Os/O2) into $(BUILD)/bench.json under "emulated" ---------------
@@ -142,8 +152,10 @@ bench-emulated: venv
 
 # ---- host simulator with the real inference: inference_tflm.cc on the host TFLM tree (reference kernels) -------
 #   make firmware-sim  -> $(FW_SIM_DIR)/sim: the firmware on stdin/stdout (main_host.cc), the model of FW_SIM_GEN
+#   make firmware-sim ENGINE=native -> the same with the native engine (portable C path, no TFLM)
+# ENGINE=native: the native engine instead of TFLM (no TFLM library), image in $(FW_BUILD)/host-native.
 FW_SIM_GEN ?= $(FW_GEN_SRC)
-FW_SIM_DIR ?= $(FW_BUILD)/host
+FW_SIM_DIR ?= $(FW_BUILD)/host$(if $(EMU_NATIVE),-native,)
 SIM_TFLM_DIR := $(FW_BUILD)/tflm/host
 SIM_TFLM_LIB := $(SIM_TFLM_DIR)/libtflm.a
 SIM_TFLM_INCS := $(addprefix -isystem $(TFLM_HOST)/,. third_party/flatbuffers/include third_party/gemmlowp \
@@ -153,9 +165,12 @@ SIM_TFLM_CXXFLAGS := -std=c++17 -O2 -g -fno-exceptions -fno-rtti -DTF_LITE_STATI
 SIM_TFLM_SRCS = $(shell cd $(TFLM_HOST) 2>/dev/null && find tensorflow -name '*.cc' -not -path '$(TFLM_KDIR)/*' \
     -not -name '*test*' -not -name 'fake_micro_context.cc' -not -name 'mock_micro_graph.cc' | sort) \
     $(patsubst %,$(TFLM_KDIR)/%.cc,$(TFLM_KERNEL_STEMS))
-SIM_GEN_FILES := $(addprefix $(FW_SIM_DIR)/gen/generated/,$(FW_GEN_FILES))
+SIM_GEN_FILES := $(addprefix $(FW_SIM_DIR)/gen/generated/,$(FW_GEN_FILES) $(if $(EMU_NATIVE),$(FW_NATIVE_GEN_FILES)))
 SIM_SRCS := $(FW_CORE_SRCS) $(FW)/src/app/app.cc $(FW)/src/app/main_host.cc $(FW)/src/platform/platform_host.cc \
-            $(FW)/src/inference/inference_tflm.cc
+            $(if $(EMU_NATIVE),$(FW_NATIVE_SRCS),$(FW)/src/inference/inference_tflm.cc)
+SIM_MODEL_SRCS := $(FW_SIM_DIR)/gen/generated/selftest_data.cc \
+                  $(FW_SIM_DIR)/gen/generated/$(if $(EMU_NATIVE),native_model,model_data).cc
+SIM_LIBS := $(if $(EMU_NATIVE),,$(SIM_TFLM_LIB))
 
 $(SIM_TFLM_DIR)/obj/%.cc.o: $(TFLM_HOST)/%.cc
 	@mkdir -p $(@D)
@@ -173,14 +188,13 @@ $(FW_SIM_DIR)/gen/generated/%: $(FW_SIM_GEN)/%
 
 .SECONDARY: $(SIM_GEN_FILES)
 
-$(FW_SIM_DIR)/sim: $(SIM_SRCS) $(SIM_GEN_FILES) $(SIM_TFLM_LIB) $(FW_HEADERS)
+$(FW_SIM_DIR)/sim: $(SIM_SRCS) $(SIM_GEN_FILES) $(SIM_LIBS) $(FW_HEADERS)
 	@mkdir -p $(@D)
 	$(HOST_CXX) $(FW_HOST_FLAGS) $(FW_SANITIZE) -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY $(SIM_TFLM_INCS) -I$(FW_SIM_DIR)/gen \
-	    $(SIM_SRCS) $(FW_SIM_DIR)/gen/generated/model_data.cc $(FW_SIM_DIR)/gen/generated/selftest_data.cc \
-	    $(SIM_TFLM_LIB) -o $@
+	    $(SIM_SRCS) $(SIM_MODEL_SRCS) $(SIM_LIBS) -o $@
 
 .PHONY: firmware-sim sim-image
 sim-image: $(FW_SIM_DIR)/sim
 
-firmware-sim: $(TFLM_HOST_STAMP)
+firmware-sim: $(if $(EMU_NATIVE),,$(TFLM_HOST_STAMP))
 	@$(MAKE) --no-print-directory sim-image

@@ -42,6 +42,7 @@ DeviceConfig Config() {
   config.output_zero_point = -128;
   config.arena_bytes = 9999;
   config.labels = kLabelNames;
+  config.engine = "fake";
   config.selftest.count = kNumClips;
   config.selftest.inputs = &kClips.inputs[0][0];
   config.selftest.expected = &kClips.expected[0][0];

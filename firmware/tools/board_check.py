@@ -45,6 +45,14 @@ import arduino_recipe as ar  # noqa: E402
 HOST_ONLY = re.compile(r"(_test\.cc$|^platform/platform_host\.|^platform/platform_mps2\.cc$|"
                        r"^inference/inference_fake\.cc$|^app/main_host\.cc$|^generated/)")
 GENERATED = ("model_data.h", "model_data.cc", "model_settings.h", "selftest_data.h", "selftest_data.cc")
+# The native engine's sources (ENGINE=native, firmware/src/native): not part of the TFLM board build; the TFLM
+# sources are not part of the native one, which needs no TFLM library (nor the .ino's include that pulls it in).
+NATIVE_ONLY = re.compile(r"^(inference/inference_native\.cc|native/)")
+TFLM_ONLY = re.compile(r"^(inference/inference_tflm\.cc|platform/tflm_port_arduino\.cc)$")
+TFLM_INCLUDE = "#include <tflite_micro.h>\n"
+# model_data.h stays declared (generated_model.h includes it); its flatbuffer is not linked.
+GENERATED_NATIVE = ("model_data.h", "model_settings.h", "selftest_data.h", "selftest_data.cc", "native_model.h",
+                    "native_model.cc")
 SOURCE_SUFFIXES = {".c", ".cpp", ".S"}
 LIBMBED = "libmbed.a"
 PROJECT = "nano33ble.ino"
@@ -58,21 +66,30 @@ class CheckError(Exception):
 
 
 # ---- sketch folder ------------------------------------------------------------------------------------------------
-def assemble_sketch(src: Path, ino: Path, gen: Path, out: Path) -> None:
-    missing = [name for name in GENERATED if not (gen / name).is_file()]
+def assemble_sketch(src: Path, ino: Path, gen: Path, out: Path, engine: str = "tflm") -> None:
+    native = engine == "native"
+    generated = GENERATED_NATIVE if native else GENERATED
+    missing = [name for name in generated if not (gen / name).is_file()]
     if missing:
-        raise CheckError(f"{gen}: {', '.join(missing)} missing; run 'make quantize' first")
+        raise CheckError(f"{gen}: {', '.join(missing)} missing; run 'make quantize' first"
+                         + (" (the native engine: its output says whether the model is supported)" if native else ""))
     shutil.rmtree(out, ignore_errors=True)
     (out / "src").mkdir(parents=True)
-    shutil.copy2(ino, out / (out.name + ".ino"))
+    text = ino.read_text()
+    if native:
+        if TFLM_INCLUDE not in text:
+            raise CheckError(f"{ino}: no '{TFLM_INCLUDE.strip()}' line to leave out of the native build")
+        text = text.replace(TFLM_INCLUDE, "")
+    (out / (out.name + ".ino")).write_text(text)
+    skip = TFLM_ONLY if native else NATIVE_ONLY
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src).as_posix()
-        if path.is_file() and path.suffix in (".h", ".cc") and not HOST_ONLY.search(rel):
+        if path.is_file() and path.suffix in (".h", ".cc") and not HOST_ONLY.search(rel) and not skip.search(rel):
             dst = out / "src" / (rel[:-3] + ".cpp" if rel.endswith(".cc") else rel)
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dst)
     (out / "src/generated").mkdir()
-    for name in GENERATED:
+    for name in generated:
         dst = name[:-3] + ".cpp" if name.endswith(".cc") else name
         shutil.copy2(gen / name, out / "src/generated" / dst)
 
@@ -295,8 +312,10 @@ def origin_of(path: str, build: Path, lib: Path) -> str:
         return "cmsis_nn"
     if "/libraries/" + lib.name + "/" in p:
         return "tflm"
-    if "/sketch/src/generated/model_data" in p:
+    if "/sketch/src/generated/model_data" in p or "/sketch/src/generated/native_model" in p:
         return "model"
+    if "/sketch/src/native/" in p or "/sketch/src/inference/inference_native" in p:
+        return "native_engine"
     if "/sketch/src/generated/selftest_data" in p:
         return "selftest_clips"
     if "/sketch/" in p:
@@ -358,9 +377,10 @@ def main() -> None:
     sk.add_argument("--ino", type=Path, required=True)
     sk.add_argument("--gen", type=Path, required=True)
     sk.add_argument("--out", type=Path, required=True)
+    sk.add_argument("--engine", choices=("tflm", "native"), default="tflm")
     ck = sub.add_parser("check")
     ck.add_argument("--core", type=Path, required=True)
-    ck.add_argument("--lib", type=Path, required=True)
+    ck.add_argument("--lib", type=Path, help="the TFLM Arduino library (none for the native engine)")
     ck.add_argument("--sketch", type=Path, required=True)
     ck.add_argument("--build", type=Path, required=True)
     ck.add_argument("--report", type=Path, required=True)
@@ -368,7 +388,7 @@ def main() -> None:
     args = ap.parse_args()
     try:
         if args.cmd == "sketch":
-            assemble_sketch(args.src, args.ino, args.gen, args.out)
+            assemble_sketch(args.src, args.ino, args.gen, args.out, args.engine)
         else:
             check(args)
     except CheckError as e:
@@ -382,6 +402,9 @@ def check(args: argparse.Namespace) -> None:
                          "libstdc++-arm-none-eabi-newlib)")
     args.report.unlink(missing_ok=True)  # a failed check leaves no report behind
     started = time.monotonic()
+    if args.lib is None:  # the native engine: no library, an empty folder in its place
+        args.lib = args.build / "no-library"
+        (args.lib / "src").mkdir(parents=True, exist_ok=True)
     build = Build(args.core, args.lib, args.sketch, args.build, str(Path(cxx).parent))
     objects = build.compile_all(args.jobs)
     compiled = time.monotonic() - started

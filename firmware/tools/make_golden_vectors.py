@@ -20,7 +20,7 @@ INPUT_BYTES = FRAMES * COEFFS
 LABELS = "zero,one,two,three,four,five,six,seven,eight,nine".split(",")
 HELLO_REPLY = (
     f"OK HELLO proto={PROTOCOL_VERSION} fw=0.1.0 model=0123abcd in={FRAMES}x{COEFFS} in_scale=3D800000 in_zp=-128 "
-    f"out={len(LABELS)} out_scale=3B800000 out_zp=-128 arena=9999 labels=" + ",".join(LABELS)
+    f"out={len(LABELS)} out_scale=3B800000 out_zp=-128 arena=9999 labels=" + ",".join(LABELS) + " engine=fake"
 )
 # Reference self-test clips (PROTOCOL.md): clip 0 all 0x00 passes, clip 1 all 0x01 fails.
 SELFTEST_CLIPS = [bytes(INPUT_BYTES), bytes([1]) * INPUT_BYTES]

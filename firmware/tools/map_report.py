@@ -3,10 +3,11 @@
     python firmware/tools/map_report.py build/firmware/emu/cmsis-Os/firmware.map
 
 Every input section the linker placed is attributed by the object or archive member it came from: TFLM (the
-framework and its kernels, including the CMSIS-NN glue files), CMSIS-NN (its C library), the model, the self-test
-clips, the tensor arena, app/core (the firmware's own sources, platform and startup) and libc/libgcc (newlib-nano,
-libm, libgcc, libstdc++). Flash counts .text/.rodata, the exception index, init arrays and the initial values of
-.data; RAM counts .data and .bss (the stack is reserved apart from these and measured at run time).
+framework and its kernels, including the CMSIS-NN glue files), CMSIS-NN (its C library), the native engine (its
+kernels and inference_native.cc), the model (the flatbuffer, or the native engine's generated native_model.cc), the
+self-test clips, the tensor arena, app/core (the firmware's own sources, platform and startup) and libc/libgcc
+(newlib-nano, libm, libgcc, libstdc++). Flash counts .text/.rodata, the exception index, init arrays and the initial
+values of .data; RAM counts .data and .bss (the stack is reserved apart from these and measured at run time).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import json
 import re
 from pathlib import Path
 
-ORIGINS = ("tflm", "cmsis_nn", "model", "selftest_clips", "tensor_arena", "app_core", "libc")
+ORIGINS = ("tflm", "cmsis_nn", "native_engine", "model", "selftest_clips", "tensor_arena", "app_core", "libc")
 FLASH_SECTIONS = {".text", ".ARM.exidx", ".preinit_array", ".init_array", ".fini_array", ".data"}
 RAM_SECTIONS = {".data", ".bss"}
 
@@ -29,8 +30,10 @@ def origin_of(section: str, source: str) -> str:
     """The origin of one input section, from its name and the object (``lib.a(member.o)``) it came from."""
     if "g_tensor_arena" in section:
         return "tensor_arena"
-    if source.endswith("model_data.cc.o"):
+    if source.endswith(("model_data.cc.o", "native_model.cc.o")):
         return "model"
+    if "/src/native/" in source or "/src/inference/inference_native" in source:
+        return "native_engine"
     if source.endswith("selftest_data.cc.o"):
         return "selftest_clips"
     member = re.search(r"libtflm\.a\((.+)\)$", source)

@@ -33,6 +33,7 @@ DeviceConfig MakeConfig(const char* inference_error) {
   config.output_zero_point = kOutputZeroPoint;
   config.arena_bytes = inference::ArenaUsedBytes();
   config.labels = kLabels;
+  config.engine = inference::EngineName();
   config.selftest.count = kNumSelftestClips;
   config.selftest.inputs = &g_selftest_inputs[0][0];
   config.selftest.expected = &g_selftest_expected[0][0];

@@ -36,6 +36,7 @@ void FormatHello(const DeviceConfig& config, LineWriter& writer) {
     if (i > 0) writer.Put(',');
     writer.Put(config.labels[i]);
   }
+  if (config.engine[0] != '\0') writer.Put(" engine=").Put(config.engine);
 }
 
 float FloatFromBits(uint32_t bits) {

@@ -32,6 +32,8 @@ struct DeviceConfig {
   int32_t output_zero_point = 0;
   uint32_t arena_bytes = 0;
   const char* const* labels = nullptr;
+  // The inference implementation (inference::EngineName()); HELLO reports it after the labels when not empty.
+  const char* engine = "";
   SelftestClips selftest;
   // nullptr when the model passed its startup checks; otherwise the reason, and inference commands fail.
   const char* inference_error = nullptr;

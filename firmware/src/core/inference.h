@@ -1,6 +1,7 @@
 // Inference: the one small interface between the core and the model runtime. Exactly one implementation is
-// linked: inference_tflm.cc on the board (TensorFlow Lite Micro), inference_fake.cc for host tests (the
-// protocol's reference fake inference, a test double).
+// linked: inference_tflm.cc (TensorFlow Lite Micro) or inference_native.cc (the model compiled to C, src/native)
+// on the board (ENGINE=tflm|native), inference_fake.cc for host tests (the protocol's reference fake inference,
+// a test double).
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,9 @@ struct Timing {
   uint32_t micros = 0;
   uint32_t cycles = 0;
 };
+
+// Which implementation runs ("tflm", "native", "fake"): reported by HELLO.
+const char* EngineName();
 
 // Loads and checks the model; nullptr on success, otherwise a short reason for the boot log.
 const char* Init();

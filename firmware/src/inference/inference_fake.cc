@@ -14,6 +14,8 @@ constexpr int8_t kFailByte = -128;
 constexpr uint32_t kScoreStep = 7;
 }  // namespace
 
+const char* EngineName() { return "fake"; }
+
 const char* Init() { return nullptr; }
 
 uint32_t ArenaUsedBytes() { return 0; }

@@ -60,6 +60,8 @@ bool ScaleIs(float scale, uint32_t bits) {
 
 }  // namespace
 
+const char* EngineName() { return "tflm"; }
+
 const char* Init() {
   const tflite::Model* model = tflite::GetModel(g_model_data);
   if (model->version() != TFLITE_SCHEMA_VERSION) return "model schema version differs from TFLM's";

@@ -1,0 +1,35 @@
+# The native engine's fuzz target (included by firmware.mk after emu.mk, whose host TFLM library it links):
+#   make firmware-native-fuzz [FUZZ_SECONDS=20]   libFuzzer + ASan/UBSan: native_model.cc against TFLM's reference
+#                                                 kernels on the same model, for FUZZ_SECONDS; needs `make quantize`
+# NATIVE_FUZZ_GEN points at another model's generated files (the tests' smoke build).
+.PHONY: firmware-native-fuzz native-fuzz-image
+
+NATIVE_FUZZ_GEN ?= $(FW_GEN_SRC)
+NATIVE_FUZZ_DIR ?= $(FW_BUILD)/native-fuzz
+# One clip of the default model is 1,300 bytes; longer inputs add nothing (they are cut to one clip).
+NATIVE_FUZZ_MAX_LEN := 1300
+NATIVE_FUZZ_GEN_FILES := $(addprefix $(NATIVE_FUZZ_DIR)/gen/generated/,model_data.h model_data.cc model_settings.h \
+                           selftest_data.h $(FW_NATIVE_GEN_FILES))
+# The engine and its kernels under the sanitizers; the TFLM library as built for the host simulator.
+NATIVE_FUZZ_SRCS := $(FW)/tests/native_fuzz.cc $(FW)/src/native/kernels.cc \
+                    $(NATIVE_FUZZ_DIR)/gen/generated/native_model.cc $(NATIVE_FUZZ_DIR)/gen/generated/model_data.cc
+
+$(NATIVE_FUZZ_DIR)/gen/generated/%: $(NATIVE_FUZZ_GEN)/%
+	@mkdir -p $(@D)
+	@cp $< $@
+
+.SECONDARY: $(NATIVE_FUZZ_GEN_FILES)
+
+$(NATIVE_FUZZ_DIR)/native_fuzz: $(NATIVE_FUZZ_GEN_FILES) $(FW)/tests/native_fuzz.cc $(FW)/src/native/kernels.cc \
+                                $(FW)/src/native/kernels.h $(SIM_TFLM_LIB)
+	$(FUZZ_CXX) -std=c++17 -g -O1 -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY -I$(FW)/src \
+	    -I$(NATIVE_FUZZ_DIR)/gen $(SIM_TFLM_INCS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    $(NATIVE_FUZZ_SRCS) $(SIM_TFLM_LIB) -o $@
+
+native-fuzz-image: $(NATIVE_FUZZ_DIR)/native_fuzz
+
+firmware-native-fuzz: $(TFLM_HOST_STAMP)
+	@$(MAKE) --no-print-directory native-fuzz-image
+	@mkdir -p $(NATIVE_FUZZ_DIR)/corpus
+	$(NATIVE_FUZZ_DIR)/native_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=$(NATIVE_FUZZ_MAX_LEN) -timeout=30 \
+	    -print_final_stats=1 $(NATIVE_FUZZ_DIR)/corpus

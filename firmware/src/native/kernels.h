@@ -1,0 +1,162 @@
+// The native engine's kernel library: the integer arithmetic of TFLM's int8 kernels (revision 90b983c2, reference
+// and CMSIS-NN agree on it) for the operators our models use, written for one model compiled to C by
+// quantize/native.py. Every constant a kernel needs (multipliers, shifts, zero points, folded biases, LUTs) is
+// computed by the generator exactly as TFLM's Prepare computes it; the kernels only run. Portable C++ with a
+// Cortex-M4 DSP path (ACLE intrinsics) for the dot products; both give the same integers.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace native {
+
+// ---- fixed-point primitives (gemmlowp's / TFLite's, double rounding) ----------------------------------------
+// round(a * b / 2^31) with gemmlowp's rounding, saturating the one overflow case.
+inline int32_t RoundingDoublingHighMul(int32_t a, int32_t b) {
+  if (a == b && a == INT32_MIN) return INT32_MAX;
+  // gemmlowp adds 2^30 (or 1 - 2^30 for a negative product) and divides truncating toward zero: for integers
+  // that is floor((ab + 2^30) / 2^31) in both cases, one arithmetic shift.
+  return static_cast<int32_t>((static_cast<int64_t>(a) * b + (INT64_C(1) << 30)) >> 31);
+}
+
+// x / 2^exponent rounded half away from zero (gemmlowp's RoundingDivideByPOT), 0 <= exponent <= 31.
+inline int32_t RoundingDivideByPot(int32_t x, int exponent) {
+  const int32_t mask = static_cast<int32_t>((INT64_C(1) << exponent) - 1);
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+// TFLite's MultiplyByQuantizedMultiplier (32-bit, double rounding): x * multiplier * 2^shift.
+inline int32_t MultiplyByQuantizedMultiplier(int32_t x, int32_t multiplier, int shift) {
+  const int left = shift > 0 ? shift : 0;
+  const int right = shift > 0 ? 0 : -shift;
+  // The left shift wraps like TFLM's `x * (1 << left)` does on the targets (two's complement).
+  const int32_t shifted = static_cast<int32_t>(static_cast<uint32_t>(x) << left);
+  return RoundingDivideByPot(RoundingDoublingHighMul(shifted, multiplier), right);
+}
+
+inline int32_t Clamp(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
+// A requantization: multiplier (Q31) and shift (positive: left).
+struct Requant {
+  int32_t multiplier;
+  int32_t shift;
+};
+
+// The same requantization prepared for a known input range (the LSTM's inner loop): the generator checks that
+// |x| << (1 + left) and the rounding add cannot overflow for any input the model can produce, so that
+// RequantizeBounded(x) == MultiplyByQuantizedMultiplier(x, multiplier, shift) with a single high multiply.
+struct BoundedRequant {
+  int32_t multiplier;
+  int32_t left;      // max(shift, 0) + 1 (the doubling of RoundingDoublingHighMul)
+  int32_t right;     // max(-shift, 0)
+  int32_t rounding;  // 2^(right - 1), or 0 when right == 0
+  int32_t negative;  // -1 (all bits) when right > 0: negative values round half away from zero
+};
+
+inline int32_t RequantizeBounded(int32_t x, const BoundedRequant& q) {
+  const int32_t doubled = static_cast<int32_t>(static_cast<uint32_t>(x) << q.left);
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+  // SMMULR: (a * b + 2^31) >> 32, i.e. gemmlowp's rounding doubling high multiply of x (doubled above).
+  int32_t high;
+  __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(doubled), "r"(q.multiplier));
+#else
+  const int32_t high = static_cast<int32_t>((static_cast<int64_t>(doubled) * q.multiplier + (INT64_C(1) << 31)) >> 32);
+#endif
+  return (high + q.rounding + ((high >> 31) & q.negative)) >> q.right;
+}
+
+// ---- UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input/hidden, int8 weights, int16 cell, batch 1, no peephole,
+// projection or layer norm. Gates in the order input, forget, cell, output.
+constexpr int kNumGates = 4;
+
+struct LstmModel {
+  int steps;       // time steps
+  int in_dim;      // input features per step
+  int in_pad;      // in_dim rounded up to a multiple of 4 (weights padded with zeros)
+  int units;       // hidden units
+  int units_pad;   // units rounded up to a multiple of 4
+  bool reverse_input;  // read the input from the last step to the first (a fused REVERSE_V2 on the time axis)
+  // Weights ([4 * units][in_pad] and [4 * units][units_pad], all gates' rows) as four int16 columns per 64-bit
+  // word, interleaved by four rows: word (g * cols / 4 + j) * 4 + q holds columns 4j..4j + 3 of row 4g + q (bits
+  // 0-15 column 4j, 16-31 4j + 1, ...). Four rows then read one stream: one pointer, LDRD, SMLAD.
+  const uint64_t* input_weights;
+  const uint64_t* recurrent_weights;
+  // Biases with the zero-point terms folded in: bias - input_zp * sum(row), and -hidden_zp * sum(row).
+  const int32_t* input_bias;
+  const int32_t* recurrent_bias;
+  BoundedRequant input_fc[kNumGates];      // input FC -> Q3.12 gate input
+  BoundedRequant recurrent_fc[kNumGates];  // recurrent FC -> Q3.12
+  bool cell_gate_sigmoid;                  // the cell gate's activation: tanh (false) or sigmoid
+  BoundedRequant forget_mul;               // forget gate x cell -> cell
+  BoundedRequant input_mul;                // input gate x cell gate -> cell
+  BoundedRequant output_mul;               // tanh(cell) x output gate -> hidden
+  int32_t hidden_zero_point;
+  int32_t cell_tanh_multiplier;     // tanh(cell) input scaling (from the cell state's power-of-two scale)
+  int32_t cell_tanh_shift;
+  int16_t cell_clip;                // 0: no clipping
+};
+
+// Working memory of one LSTM run, sized for the largest LSTM of the model (the generator allocates it).
+struct LstmScratch {
+  int16_t* x;      // [in_pad] one input step widened to int16
+  int16_t* h;      // [units_pad] hidden state widened to int16
+  int16_t* cell;   // [units]
+  int16_t* gates;  // [4 * units]
+  int32_t* acc;    // [8 * units]: input and recurrent accumulators
+};
+
+// Runs the LSTM over all steps from a zero state. `output` ([steps][units] int8) may be null; `sums` ([units]
+// int32, may be null) receives the sum over the steps of each hidden unit (a fused MEAN over time).
+void Lstm(const LstmModel& model, const int8_t* input, const LstmScratch& scratch, int8_t* output, int32_t* sums);
+
+// ---- MEAN over one axis, from per-output sums: out = requant(sum - count * input_zp) + output_zp.
+struct MeanModel {
+  int count;  // elements summed per output
+  int32_t input_zero_point;
+  Requant requant;  // the generator's multiplier with TFLM's 1/count folded in
+  int32_t output_zero_point;
+};
+void MeanFromSums(const MeanModel& model, const int32_t* sums, int n, int8_t* output);
+// Sums over the middle axis of [outer][count][inner] int8.
+void SumAxis(const int8_t* input, int outer, int count, int inner, int32_t* sums);
+
+// ---- FULLY_CONNECTED, int8, per-tensor or per-channel (one Requant per output when per_channel).
+struct FullyConnectedModel {
+  int in_dim;
+  int out_dim;
+  const int8_t* weights;  // [out_dim][in_dim]
+  const int32_t* bias;    // zero-point term folded in: bias - input_zp * sum(row)
+  const Requant* requant;  // [out_dim], or [1]
+  bool per_channel;
+  int32_t output_zero_point;
+  int32_t act_min;
+  int32_t act_max;
+};
+void FullyConnected(const FullyConnectedModel& model, const int8_t* input, int batches, int8_t* output);
+
+// ---- SOFTMAX int8 -> int8 (output scale 1/256, zero point -128).
+struct SoftmaxModel {
+  int depth;
+  int32_t input_multiplier;
+  int32_t input_left_shift;
+  int32_t diff_min;
+};
+void Softmax(const SoftmaxModel& model, const int8_t* input, int outer, int8_t* output);
+
+// ---- data movement
+// REVERSE_V2 over the middle axis of [outer][count][inner].
+void Reverse(const int8_t* input, int outer, int count, int inner, int8_t* output);
+// CONCATENATION: `num` inputs of [outer][inner_i] into [outer][sum inner_i].
+void Concatenate(const int8_t* const* inputs, const int* inners, int num, int outer, int8_t* output);
+
+// sigmoid(i / 24) in 0.16 fixed point, i = 0..255: the table of TFLM's int16 sigmoid and tanh (tanh(x) =
+// 2 sigmoid(2x) - 1). Defined by the generated model (quantize/native.py computes it).
+extern const uint16_t kSigmoidTable[256];
+
+// The int16 sigmoid/tanh of TFLM's LSTM (exposed for the unit test).
+int16_t Sigmoid16(int16_t x);
+int16_t Tanh16(int16_t x, int32_t multiplier, int32_t shift);
+
+}  // namespace native
