@@ -29,6 +29,8 @@ SCHEMA: dict[str, dict[str, type]] = {
     "cv": {"min_mean_accuracy": float, "min_fold_accuracy": float, "max_model_bytes": int, "max_arena_bytes": int,
            "min_agreement": float, "max_accuracy_drop": float},
     "quantize": {"calibration_clips": int, "arena_margin": float, "selftest_clips": int},
+    # Long recordings cut into overlapping windows (data/windows.py).
+    "windows": {"mode": str, "hop_seconds": float, "auto_min_seconds": float},
 }
 
 

@@ -21,6 +21,7 @@ from data.datasets import (SPLITS, Clip, assign_splits, extract_clips, load_fsdd
                            save_split)
 from data.features import FeatureParams
 from data.synth import generate, is_synthetic
+from data.windows import WindowSettings, prepare_windowed
 
 DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_commands")
 # Smoke runs (tests) synthesize this many speakers with one take each: enough for every split to hold all classes.
@@ -110,6 +111,9 @@ def prepare(req: DataRequest) -> dict:
     leaked = ({c.source for c in splits["train"]} & {c.source for s in ("val", "test") for c in splits[s]})
     if leaked:
         raise PipelineError(f"split leakage: sources {sorted(leaked)[:5]} are in train and val/test")
+    windows = WindowSettings.from_config(config)
+    if windows.applies(clips):  # long recordings: overlapping windows (data/windows.py)
+        return prepare_windowed(req, config, splits, labels, params, windows)
     summary: dict = {"dataset": req.dataset, "labels": labels, "features": params.to_dict(), "splits": {},
                      "skipped": []}
     final = req.build / "features"

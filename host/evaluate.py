@@ -17,6 +17,7 @@ import numpy as np
 from data.artifacts import check_output_file, staged_outputs
 from data.config import PipelineError, run_main
 from data.datasets import extract_clips, load_folder
+from host.recordings import is_windowed, recording_metrics, report_section
 from host.runtime import Runtime
 from train.collapse import prediction_stats
 
@@ -160,14 +161,22 @@ def evaluate_split(build: Path) -> dict[str, Any]:
     metrics |= {"dataset": rt.meta["dataset"], "split": "test", "ops": rt.meta["ops"],
                 "speakers": f"the test split's speakers ({rt.meta['dataset']} dataset; the default dataset's are "
                             "synthetic voices)"}
+    extra = "\n![learning curves](curves.png)\n"
+    if is_windowed(test):  # long recordings: per-recording results beside the per-window ones
+        metrics["recording"] = recording_metrics({k: rt.probabilities(k, v) for k, v in scores.items()}, test,
+                                                 rt.labels)
+        extra = report_section(metrics["recording"], metrics, BACKENDS) + extra
     with staged_outputs(build) as stage:
         (stage / METRICS_FILE).write_text(json.dumps(metrics, indent=1))
         write_report(stage / REPORT_FILE, metrics, scores, test["y"],
-                     f"Float vs int8 vs device-equivalent: {rt.meta['dataset']} test split",
-                     "\n![learning curves](curves.png)\n")
+                     f"Float vs int8 vs device-equivalent: {rt.meta['dataset']} test split", extra)
     print(f"accuracy on {metrics['n_clips']} test clips: float {metrics['float']['accuracy']:.4f}, "
           f"int8 {metrics['int8']['accuracy']:.4f}, tflm (device-equivalent) {metrics['tflm']['accuracy']:.4f}; "
           f"agreement float/tflm {metrics['agreement']['float_tflm']:.4f}")
+    if "recording" in metrics:
+        rec = metrics["recording"]
+        print(f"per recording ({rec['n_recordings']} recordings, mean of their windows): tflm accuracy "
+              f"{rec['accuracy']:.4f}" + (f", ROC-AUC {rec['roc_auc']:.4f}" if "roc_auc" in rec else ""))
     print(f"wrote {build / METRICS_FILE}, {build / REPORT_FILE}")
     return metrics
 

@@ -59,6 +59,7 @@ class ClipSet:
     x_raw: np.ndarray
     y: np.ndarray
     source: str
+    recordings: np.ndarray | None = None  # windows of long recordings (data/windows.py): each row's recording
 
 
 def load_clips(rt: Runtime, data_dir: Path | None, n: int | None) -> ClipSet:
@@ -69,7 +70,8 @@ def load_clips(rt: Runtime, data_dir: Path | None, n: int | None) -> ClipSet:
     if data_dir is None:
         split = rt.test_split()
         count = len(split["y"]) if n is None else n
-        return ClipSet([str(i) for i in split["ids"][:count]], split["x"][:count], split["y"][:count], "test split")
+        return ClipSet([str(i) for i in split["ids"][:count]], split["x"][:count], split["y"][:count], "test split",
+                       split["recordings"][:count] if "recordings" in split else None)
     clips = load_folder(data_dir)[:n]
     x = np.stack([rt.features(c.path) for c in tqdm(clips, desc="features", unit="clip", disable=None)])
     y = np.array([rt.labels.index(c.label) if c.label in rt.labels else -1 for c in clips], np.int64)
@@ -292,12 +294,29 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
         "throughput": {"clips_per_second": len(records) / wall_s if wall_s else None,
                        "attempts": sum(r["attempts"] for r in records)},
     }
+    if clips.recordings is not None and labelled.all():
+        summary["recording"] = recording_accuracy(clips.recordings[rows], y, {
+            "device": rt.probabilities("device", dev), "host_tflm": rt.probabilities("tflm", tflm),
+            "host_float": flt})
     if report:
         from host.report import write_report
 
         write_report(out_dir, summary, rt.labels, y, top["device"], rt.probabilities("device", dev),
                      rt.probabilities("tflm", tflm), flt)
     return summary
+
+
+def recording_accuracy(recordings: np.ndarray, y: np.ndarray, probs: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Per-recording accuracy (mean of each recording's window probabilities) of every backend in ``probs``
+    (name -> (n_windows, labels)), and the number of recordings."""
+    from host.recordings import recording_means
+
+    out: dict[str, Any] = {}
+    for name, p in probs.items():
+        first, means = recording_means(p, recordings)
+        out[name] = {"accuracy": float(np.mean(means.argmax(axis=1) == y[first]))}
+        out["recordings"] = int(len(first))
+    return out
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -314,6 +333,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"agreement device/TFLM {pct(summary['agreement']['device_tflm'])}  "
           f"device/float {pct(summary['agreement']['device_float'])}  "
           f"identical device/TFLM {pct(summary['identical']['device_tflm'])}")
+    if "recording" in summary:
+        rec = summary["recording"]
+        print(f"per recording ({rec['recordings']} recordings)  device {pct(rec['device']['accuracy'])}  "
+              f"host TFLM {pct(rec['host_tflm']['accuracy'])}  host float {pct(rec['host_float']['accuracy'])}")
     print(f"latency   {us['min']:g} / {us['median']:g} / {us['max']:g} us (min/median/max)  "
           f"{'n/a' if cps is None else f'{cps:.1f}'} clips/s")
 

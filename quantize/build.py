@@ -28,6 +28,7 @@ from quantize.codegen import write_model_data, write_selftest, write_settings
 from quantize.model_io import (TflmRunner, dequantize_output, device_input, embed_metadata,
                                measure_arena, model_hash, pick_selftest, tflite_ops)
 from quantize.target import TARGET_ARENA_RATIO, check_pinned_tflm, firmware_arena_bytes
+from host.recordings import check_recording_collapse, is_windowed
 from train.collapse import check_collapse
 from train.fit import features_digest
 from train.model import build_model
@@ -196,6 +197,9 @@ def run(build: Path, smoke: bool) -> dict[str, Any]:
         tflm = np.stack([runner.scores(x) for x in x_test])
         if not smoke:
             check_collapse(dequantize_output(tflm, meta), "int8 model on TFLM, test split")
+            if is_windowed(test):  # long recordings: also the mean of each recording's windows
+                check_recording_collapse(dequantize_output(tflm, meta), test["recordings"],
+                                         "int8 model on TFLM, test split")
         gen = stage / "gen"
         gen.mkdir()
         src = f"{INT8_FILE} (model {meta['model_hash']})"
