@@ -33,6 +33,9 @@ SKIP_BAD ?=
 # NOISE_DIR=<folder of .wav>: real background noise for the augmentation (generated noise otherwise).
 NOISE_DIR ?=
 NOISE_FLAG := $(if $(NOISE_DIR),--noise-dir $(NOISE_DIR),)
+# TARGETS=<file,value CSV>: a regression dataset (config.toml [model] task = "regression"), files relative to DATA_DIR.
+TARGETS ?=
+TARGETS_FLAG := $(if $(TARGETS),--targets $(TARGETS),)
 # Screening a recipe change with make cv: FLOAT_ONLY=1 tests the float models only (build/cv_float.md);
 # SET="features.num_mels=26 train.epochs=30" overrides config.toml values for the run.
 # CURVE=1: accuracy against the number of real training speakers (build/cv_curve.md).
@@ -80,7 +83,7 @@ venv: $(VENV)/.installed
 
 features: venv
 	$(PY) -m data --dataset $(DATASET) --fsdd-dir $(FSDD_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR),) \
-		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG)
+		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG) $(TARGETS_FLAG)
 
 train: features
 	$(PY) -m train --seeds $(SEEDS) $(SMOKE_FLAG)

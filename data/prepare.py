@@ -20,6 +20,7 @@ from data.config import PipelineError, load_config
 from data.datasets import (SPLITS, Clip, assign_splits, extract_clips, load_fsdd, load_folder, load_speech_commands,
                            save_split)
 from data.features import FeatureParams
+from data.regression import prepare_regression
 from data.synth import generate, is_synthetic
 from data.windows import WindowSettings, prepare_windowed
 
@@ -42,6 +43,7 @@ class DataRequest:
     noise_dir: Path | None = None
     skip_bad: bool = False
     smoke: bool = False
+    targets: Path | None = None  # regression: the file,value CSV (data/regression.py)
 
 
 def synth_clips(build: Path, config: dict, smoke: bool) -> list[Clip]:
@@ -88,6 +90,10 @@ def prepare(req: DataRequest) -> dict:
     if req.dataset not in DATASETS:
         raise PipelineError(f"unknown dataset {req.dataset!r}; choose one of {', '.join(DATASETS)}")
     params = FeatureParams.from_config(config)
+    if req.targets is not None or config["model"]["task"] == "regression":  # data/regression.py
+        if req.targets is None:
+            raise PipelineError("[model] task = \"regression\" needs --targets <file,value CSV> (make: TARGETS=...)")
+        return prepare_regression(req, config, params)
     clips, labels, official = build_clips(req, config)
     ds = config["dataset"]
     splits = assign_splits(clips, ds["val_percent"], ds["test_percent"], official)

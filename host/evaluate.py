@@ -155,6 +155,10 @@ def write_report(path: Path, metrics: dict[str, Any], scores: dict[str, np.ndarr
 def evaluate_split(build: Path) -> dict[str, Any]:
     """The test split of ``build/features``: ``metrics.json``, ``report.md`` and its figures, replaced together."""
     rt = Runtime.open(build)
+    if rt.meta.get("task") == "regression":  # one value per clip: MSE, MAE, R2 (host/regression.py)
+        from host.regression import evaluate_regression
+
+        return evaluate_regression(build, rt, METRICS_FILE, REPORT_FILE)
     test = rt.test_split()
     scores = run_backends(test["x"], rt)
     metrics = compute_metrics(scores, test["y"], rt)
