@@ -162,6 +162,8 @@ def stream_clips(dut: Dut, clips: ClipSet, x_int8: np.ndarray, results: Path, do
             record = {"id": clips.ids[i], "label": int(clips.y[i]), "scores": list(result.scores),
                       "top": result.top, "us": result.us, "cycles": result.cycles, "attempts": attempts,
                       "wall_ms": round(1000 * (time.perf_counter() - start), 3)}
+            if result.value is not None:  # protocol minor 1: the top score dequantized on the device
+                record["value"] = result.value
             f.write(json.dumps({"clip": record}) + "\n")
             f.flush()  # one line per clip on disk at once: an interrupted run loses nothing
     return len(todo)
@@ -275,7 +277,9 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
     # Ties go to the first index on the device; np.argmax does the same.
     top = {"device": dev.argmax(1), "host_tflm": tflm.argmax(1), "host_int8": int8.argmax(1),
            "host_float": flt.argmax(1)}
-    labelled = y >= 0
+    regression = rt.meta.get("task") == "regression"
+    # A regression target is no label index: no accuracy, no confusion matrix.
+    labelled = np.zeros(len(y), bool) if regression else y >= 0
 
     def accuracy(pred: np.ndarray) -> float | None:
         return float(np.mean(pred[labelled] == y[labelled])) if labelled.any() else None
@@ -294,6 +298,13 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
         "throughput": {"clips_per_second": len(records) / wall_s if wall_s else None,
                        "attempts": sum(r["attempts"] for r in records)},
     }
+    values = [r.get("value") for r in records]
+    if all(v is not None for v in values):  # the device dequantizes its top score itself (protocol minor 1)
+        host = rt.probabilities("tflm", tflm)[np.arange(len(rows)), top["device"]]
+        summary["identical"]["device_value_host_tflm"] = float(np.mean(np.array(values, np.float32) == host))
+    if regression:
+        summary["regression"] = regression_summary(y, values, rt.probabilities("device", dev)[:, 0],
+                                                   rt.probabilities("tflm", tflm)[:, 0], flt[:, 0])
     if clips.recordings is not None and labelled.all():
         summary["recording"] = recording_accuracy(clips.recordings[rows], y, {
             "device": rt.probabilities("device", dev), "host_tflm": rt.probabilities("tflm", tflm),
@@ -301,9 +312,25 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
     if report:
         from host.report import write_report
 
-        write_report(out_dir, summary, rt.labels, y, top["device"], rt.probabilities("device", dev),
-                     rt.probabilities("tflm", tflm), flt)
+        write_report(out_dir, summary, rt.labels, np.where(labelled, y, -1), top["device"],
+                     rt.probabilities("device", dev), rt.probabilities("tflm", tflm), flt)
     return summary
+
+
+def regression_summary(y: np.ndarray, device_values: list[float | None], device_dequantized: np.ndarray,
+                       tflm: np.ndarray, flt: np.ndarray) -> dict[str, Any]:
+    """Regression results of a run: ``mse``, ``mae``, ``r2`` of the device (its own ``value=`` when it sends one,
+    else its int8 output dequantized here), the host TFLM and the float model; and the device-vs-host error."""
+    from train.regression import regression_scores
+
+    sent = all(v is not None for v in device_values)
+    device = np.array(device_values, np.float64) if sent else device_dequantized.astype(np.float64)
+    return {"device_value": "sent by the device" if sent else "dequantized on the host",
+            "device": regression_scores(y, device), "host_tflm": regression_scores(y, tflm),
+            "host_float": regression_scores(y, flt),
+            "device_vs_host": {"max_abs_tflm": float(np.max(np.abs(device - tflm))),
+                               "mae_float": float(np.mean(np.abs(device - flt))),
+                               "max_abs_float": float(np.max(np.abs(device - flt)))}}
 
 
 def recording_accuracy(recordings: np.ndarray, y: np.ndarray, probs: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -333,6 +360,12 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"agreement device/TFLM {pct(summary['agreement']['device_tflm'])}  "
           f"device/float {pct(summary['agreement']['device_float'])}  "
           f"identical device/TFLM {pct(summary['identical']['device_tflm'])}")
+    if "regression" in summary:
+        reg = summary["regression"]
+        print("regression " + "  ".join(f"{k} MSE {reg[k]['mse']:.4g} MAE {reg[k]['mae']:.4g} R2 {reg[k]['r2']:.3f}"
+                                        for k in ("device", "host_tflm", "host_float")))
+        print(f"device vs host: largest |device - TFLM| {reg['device_vs_host']['max_abs_tflm']:.3g}, mean "
+              f"|device - float| {reg['device_vs_host']['mae_float']:.3g}")
     if "recording" in summary:
         rec = summary["recording"]
         print(f"per recording ({rec['recordings']} recordings)  device {pct(rec['device']['accuracy'])}  "
