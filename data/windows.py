@@ -154,18 +154,25 @@ def extract_windows(clips: list[Clip], params: FeatureParams, hop: int, cache_di
     return x, ok, np.array(counts, np.int64), seconds, skipped
 
 
-def save_windows(path: Path, x: np.ndarray, clips: list[Clip], counts: np.ndarray, seconds: list[float],
-                 labels: list[str]) -> None:
-    """One windowed split as ``.npz``: :func:`data.datasets.save_split`'s arrays, one row per window, plus
-    ``recordings`` and ``durations`` per row."""
+def window_rows(clips: list[Clip], counts: np.ndarray, seconds: list[float],
+                labels: list[str]) -> dict[str, np.ndarray]:
+    """The per-window arrays of :func:`extract_windows`' recordings: ``y``, ``ids`` (``<path>#<k>``),
+    ``sources``, ``labels``, ``recordings``, ``durations``."""
     index = {lab: i for i, lab in enumerate(labels)}
     rows = np.repeat(np.arange(len(clips)), counts)
     window_index = np.concatenate([np.arange(n) for n in counts]) if len(counts) else np.zeros(0, np.int64)
-    np.savez(path, x=x.astype(np.float32), y=np.array([index[clips[r].label] for r in rows], np.int64),
-             ids=np.array([f"{clips[r].path}{WINDOW_SEPARATOR}{k}" for r, k in zip(rows, window_index)], dtype=str),
-             sources=np.array([clips[r].source for r in rows], dtype=str), labels=np.array(labels, dtype=str),
-             recordings=np.array([str(clips[r].path) for r in rows], dtype=str),
-             durations=np.array([seconds[r] for r in rows], np.float32))
+    return {"y": np.array([index[clips[r].label] for r in rows], np.int64),
+            "ids": np.array([f"{clips[r].path}{WINDOW_SEPARATOR}{k}" for r, k in zip(rows, window_index)], dtype=str),
+            "sources": np.array([clips[r].source for r in rows], dtype=str), "labels": np.array(labels, dtype=str),
+            "recordings": np.array([str(clips[r].path) for r in rows], dtype=str),
+            "durations": np.array([seconds[r] for r in rows], np.float32)}
+
+
+def save_windows(path: Path, x: np.ndarray, clips: list[Clip], counts: np.ndarray, seconds: list[float],
+                 labels: list[str]) -> None:
+    """One windowed split as ``.npz``: :func:`data.datasets.save_split`'s arrays, one row per window, plus
+    ``recordings`` and ``durations`` per row (:func:`window_rows`)."""
+    np.savez(path, x=x.astype(np.float32), **window_rows(clips, counts, seconds, labels))
 
 
 def prepare_windowed(req: Any, config: dict, splits: dict[str, list[Clip]], labels: list[str],

@@ -194,20 +194,34 @@ def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool) -> dict[
     unknown = sorted({c.label for c in clips} - set(rt.labels))
     if unknown:
         raise PipelineError(f"{data}: labels {unknown} are not known to the model (it knows {rt.labels})")
-    x, ok, skipped = extract_clips(clips, rt.params, build / "cache" / "features", skip_bad, desc="features")
+    windowed = None
+    if rt.meta.get("windows"):  # a model of long recordings: every recording cut into the same windows
+        from data.windows import extract_windows, window_rows
+
+        x, ok, counts, seconds, skipped = extract_windows(clips, rt.params, rt.meta["windows"]["hop_samples"],
+                                                          build / "cache" / "windows", skip_bad)
+        windowed = window_rows(ok, counts, seconds, rt.labels)
+    else:
+        x, ok, skipped = extract_clips(clips, rt.params, build / "cache" / "features", skip_bad, desc="features")
     if not ok:
         raise PipelineError(f"{data}: no readable clips")
-    y = np.array([rt.labels.index(c.label) for c in ok])
+    y = windowed["y"] if windowed else np.array([rt.labels.index(c.label) for c in ok])
     scores = run_backends(x, rt)
     metrics = compute_metrics(scores, y, rt)
     metrics["data"] = str(data)
     metrics["skipped"] = skipped
     extra = ("\n## Skipped files\n\n" + "\n".join(f"- {s}" for s in skipped) + "\n") if skipped else ""
+    if windowed:
+        metrics["recording"] = recording_metrics({k: rt.probabilities(k, v) for k, v in scores.items()}, windowed,
+                                                 rt.labels)
+        extra = report_section(metrics["recording"], metrics, BACKENDS) + extra
     with staged_outputs(out.parent) as stage:
         (stage / out.name).write_text(json.dumps(metrics, indent=1))
         write_report(stage / out.with_suffix(".md").name, metrics, scores, y, f"Evaluation on {data}", extra)
     print(f"{data}: float {metrics['float']['accuracy']:.4f}, int8 {metrics['int8']['accuracy']:.4f}, "
-          f"tflm {metrics['tflm']['accuracy']:.4f} on {len(ok)} clips")
+          f"tflm {metrics['tflm']['accuracy']:.4f} on {len(y)} clips" + (
+              f" ({len(ok)} recordings: tflm accuracy {metrics['recording']['accuracy']:.4f} per recording)"
+              if windowed else ""))
     print(f"wrote {out}, {out.with_suffix('.md')}")
     return metrics
 

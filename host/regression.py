@@ -70,7 +70,8 @@ def report(metrics: dict[str, Any], title: str) -> str:
               for k in BACKENDS]
     a = metrics["agreement"]
     lines += ["", "| comparison | value |", "| --- | --- |",
-              f"| mean absolute difference float vs int8 / TFLM | {a['mae_float_int8']:.5g} / {a['mae_float_tflm']:.5g} |",
+              f"| mean absolute difference float vs int8 / TFLM | {a['mae_float_int8']:.5g} / "
+              f"{a['mae_float_tflm']:.5g} |",
               f"| largest absolute difference float vs int8 / TFLM | {a['max_abs_float_int8']:.5g} / "
               f"{a['max_abs_float_tflm']:.5g} |",
               f"| identical int8 vs TFLM predictions | {metrics['identical']['int8_tflm']:.4f} |",

@@ -105,7 +105,7 @@ def calibration_set(train: dict, n: int, seed: int) -> np.ndarray:
 
 
 def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, features: dict, dataset: str,
-               config: dict, digest: str = "") -> tuple[bytes, dict]:
+               config: dict, digest: str = "", windows: dict | None = None) -> tuple[bytes, dict]:
     """Convert, check full-int8, embed metadata, measure the TFLM arena; writes ``INT8_FILE`` and ``META_FILE``.
 
     Parameters
@@ -125,6 +125,9 @@ def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, feat
         Recorded in the metadata.
     digest : str
         :func:`train.fit.features_digest` of the features the model was trained on (recorded in the metadata).
+    windows : dict, optional
+        ``dataset.json``'s ``windows`` of a model trained on long recordings (:mod:`data.windows`): recorded in
+        the metadata, so evaluating a folder of recordings windows them alike.
 
     Returns
     -------
@@ -149,6 +152,8 @@ def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, feat
             "output": {"scale": float(outp["quantization"][0]), "zero_point": int(outp["quantization"][1])},
             "ops": ops, "dataset": dataset, "architecture": arch, "features_digest": digest,
             "task": config["model"]["task"]}
+    if windows:
+        meta["windows"] = windows
     # The .tflite carries everything but its own hash and arena (which depend on the final bytes).
     tflite = embed_metadata(tflite, meta)
     out.mkdir(parents=True, exist_ok=True)
@@ -196,8 +201,9 @@ def run(build: Path, smoke: bool) -> dict[str, Any]:
         raise PipelineError(f"{build / FLOAT_FILE}: {trained.output_shape[-1]} outputs, but {build / TRAIN_FILE} "
                             f"lists {len(record['labels'])} labels")
     with staged_outputs(build) as stage:
+        windows = json.loads((build / "features" / "dataset.json").read_text()).get("windows")
         tflite, meta = build_int8(stage, trained, record["architecture"], norm, train, record["features"],
-                                  record["dataset"], config, record["features_digest"])
+                                  record["dataset"], config, record["features_digest"], windows)
         check_ops(meta["ops"], registered, ("SOFTMAX",) if regression else ())
         check_pinned_tflm(meta["ops"], resolver_op_name)
         x_test = device_input(test["x"], meta)

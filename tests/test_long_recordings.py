@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data.config import CONFIG_PATH, PipelineError
+from data.config import CONFIG_PATH, PipelineError, load_config
 from data.datasets import Clip
-from data.features import FeatureParams, load_config
+from data.features import FeatureParams
 from data.windows import WindowSettings, recording_windows, window_starts
 from host.recordings import check_recording_collapse, duration_bias, recording_means
 from task_fixtures import seconds_of, two_voice_recordings
@@ -38,7 +38,8 @@ def test_windows_cover_a_recording_with_the_configured_hop() -> None:
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"mode": "sometimes"}, "mode must be one of auto, on, off"), ({"hop_seconds": 0.0}, "hop_seconds must be positive"),
+    ({"mode": "sometimes"}, "mode must be one of auto, on, off"),
+    ({"hop_seconds": 0.0}, "hop_seconds must be positive"),
 ])
 def test_bad_window_settings_are_one_line(values: dict, message: str) -> None:
     settings = load_config()["windows"] | values
@@ -160,3 +161,20 @@ def test_emulated_firmware_classifies_the_windows(voices_build: Path, tmp_path: 
     rec = summary["recording"]
     assert rec["recordings"] == 2 * PER_SPLIT["test"]
     assert rec["device"]["accuracy"] == rec["host_tflm"]["accuracy"]
+
+
+def test_evaluating_a_folder_of_recordings_windows_them_like_training(voices_build: Path, tmp_path: Path) -> None:
+    """`make evaluate DATA=<recordings>`: the model's metadata carries the windows, so recordings are not cropped."""
+    env = {"PYTHONPATH": str(REPO), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    out = tmp_path / "eval.json"
+    proc = subprocess.run([sys.executable, "-m", "host.evaluate", "--data", str(voices_build.parent / "data"),
+                           "--out", str(out), "--build", str(voices_build)], cwd=REPO, env=os.environ | env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    metrics = json.loads(out.read_text())
+    meta = json.loads((voices_build / "model_meta.json").read_text())
+    assert meta["windows"]["hop_samples"] == 8000
+    splits = [np.load(voices_build / "features" / f"{s}.npz") for s in ("train", "val", "test")]
+    assert metrics["n_clips"] == sum(len(z["y"]) for z in splits)  # the same windows as the data stage
+    assert metrics["recording"]["n_recordings"] == 2 * sum(PER_SPLIT.values())
+    assert "## Long recordings" in out.with_suffix(".md").read_text()

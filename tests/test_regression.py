@@ -108,7 +108,8 @@ def test_a_version_1_host_reads_the_minor_version_1_replies(tmp_path: Path, monk
     spec.loader.exec_module(v1)
     assert not hasattr(v1, "PROTOCOL_MINOR")
     golden = (REPO / "firmware" / "protocol" / "golden_vectors.txt").read_text()
-    replies = {fields[0]: fields[2] for fields in (line.split("\t") for line in golden.splitlines()) if len(fields) == 3}
+    rows = [line.split("\t") for line in golden.splitlines()]
+    replies = {fields[0]: fields[2] for fields in rows if len(fields) == 3}
     hello = replies["hello"].replace("\\n", "\n").encode()
     infer = replies["infer"].replace("\\n", "\n").encode()
     assert b" minor=1 " in hello and b" value=" in infer
@@ -164,7 +165,7 @@ def test_metrics_give_mse_mae_r2_per_backend(pitch_build: Path) -> None:
 
 def test_emulated_firmware_sends_the_host_value(pitch_build: Path, tmp_path: Path) -> None:
     from host import harness
-    from host.emulator import DEFAULT_CONFIG, image_path
+    from host.emulator import DEFAULT_CONFIG
     from test_emulated_firmware import BUILD_TIMEOUT_S, require_emulator
 
     require_emulator()
