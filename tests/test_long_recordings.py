@@ -178,3 +178,17 @@ def test_evaluating_a_folder_of_recordings_windows_them_like_training(voices_bui
     assert metrics["n_clips"] == sum(len(z["y"]) for z in splits)  # the same windows as the data stage
     assert metrics["recording"]["n_recordings"] == 2 * sum(PER_SPLIT.values())
     assert "## Long recordings" in out.with_suffix(".md").read_text()
+
+
+def test_predicting_a_recording_averages_its_windows(voices_build: Path) -> None:
+    """`make predict FILE=<recording>` with a windowed model: the mean of the same windows' probabilities."""
+    from host.predict import predict_recording
+    from host.runtime import Runtime
+
+    test = np.load(voices_build / "features" / "test.npz")
+    wav = Path(str(test["recordings"][0]))
+    rows = test["recordings"] == str(wav)
+    with Runtime.open(voices_build, warn=False) as rt:
+        probs = predict_recording(rt, wav, "tflm")
+        expected = rt.probabilities("tflm", rt.scores("tflm", test["x"][rows])).mean(axis=0)
+    np.testing.assert_array_equal(probs, expected)

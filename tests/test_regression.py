@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +182,9 @@ def test_emulated_firmware_sends_the_host_value(pitch_build: Path, tmp_path: Pat
     metrics = json.loads((pitch_build / "metrics.json").read_text())
     assert reg["device"]["mse"] == pytest.approx(metrics["tflm"]["mse"])
     assert "Regression (device value sent by the device)" in (tmp_path / "report.md").read_text()
+
+
+def test_predict_prints_the_value(pitch_build: Path) -> None:
+    out = run_stage(pitch_build.parent / "config.toml", "host.predict", "--random", "--seed", "1", "--build",
+                    str(pitch_build))
+    assert re.fullmatch(r"\S+clip-\d+\.wav: value -?[\d.]+ \(tflm\), true value -?[\d.]+\n", out), out
