@@ -38,6 +38,9 @@ SKIP_BAD ?=
 # NOISE_DIR=<folder of .wav>: real background noise for the augmentation (generated noise otherwise).
 NOISE_DIR ?=
 NOISE_FLAG := $(if $(NOISE_DIR),--noise-dir $(NOISE_DIR),)
+# TARGETS=<file,value CSV>: a regression dataset (config.toml [model] task = "regression"), files relative to DATA_DIR.
+TARGETS ?=
+TARGETS_FLAG := $(if $(TARGETS),--targets $(TARGETS),)
 # Screening a recipe change with make cv: FLOAT_ONLY=1 tests the float models only (build/cv_float.md);
 # SET="features.num_mels=26 train.epochs=30" overrides config.toml values for the run.
 # CURVE=1: accuracy against the number of real training speakers (build/cv_curve.md).
@@ -52,6 +55,7 @@ help:
 	@echo "make train quantize        set up .venv, build the default dataset, train, quantize to int8, evaluate, emit C"
 	@echo "make test                  the test suite"
 	@echo "make features              only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, REAL=, NOISE_DIR=, SKIP_BAD=1)"
+	@echo "make train quantize TARGETS=<csv> DATA_DIR=<clips>   regression (config.toml [model] task = \"regression\")"
 	@echo "make evaluate DATA=<dir>   the built model on a <label>/*.wav folder -> OUT= (default build/evaluate.json)"
 	@echo "make predict FILE=<wav>    one clip (or RANDOM=1) on BACKEND=float|int8|tflm|native|device [PORT=]"
 	@echo "make harness PORT=<port>   stream the test split to a board, or PORT=virtual; N=, DATA=, RESUME=1, ENGINE=native"
@@ -89,7 +93,7 @@ venv: $(VENV)/.installed
 
 features: venv
 	$(PY) -m data --dataset $(DATASET) --fsdd-dir $(FSDD_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR),) \
-		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG) $(REAL_FLAG)
+		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG) $(REAL_FLAG) $(TARGETS_FLAG)
 
 train: features
 	$(PY) -m train --seeds $(SEEDS) $(SMOKE_FLAG)

@@ -23,14 +23,16 @@ SCHEMA: dict[str, dict[str, type]] = {
                       "pitch_semitones": float, "seed": int},
     "augment": {"time_shift_frames": int, "gain_std": float, "noise_std": float, "time_masks": int,
                 "time_mask_frames": int, "coeff_masks": int, "coeff_mask_width": int, "mixup_alpha": float},
-    "model": {"lstm_units": int, "dense_units": int, "dropout": float},
+    "model": {"lstm_units": int, "dense_units": int, "dropout": float, "task": str, "lstm_layers": int},
     "train": {"epochs": int, "min_updates": int, "smoke_epochs": int, "batch_size": int, "learning_rate": float,
               "label_smoothing": float, "patience": int, "seed": int, "real_oversample": int,
-              "real_clips_per_word": int},
+              "real_clips_per_word": int, "lr_schedule": str},
     "cv": {"min_mean_accuracy": float, "min_fold_accuracy": float, "max_model_bytes": int, "max_arena_bytes": int,
            "min_agreement": float, "max_accuracy_drop": float, "real_folds": int,
            "min_speech_commands_accuracy": float},
     "quantize": {"calibration_clips": int, "arena_margin": float, "selftest_clips": int},
+    # Long recordings cut into overlapping windows (data/windows.py).
+    "windows": {"mode": str, "hop_seconds": float, "auto_min_seconds": float},
 }
 
 

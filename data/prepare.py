@@ -27,7 +27,9 @@ from data.datasets import (SPLITS, Clip, RealSource, assign_splits, extract_clip
                            load_folder, load_real,
                            load_speech_commands, save_split)
 from data.features import FeatureParams
+from data.regression import prepare_regression
 from data.synth import generate, is_synthetic
+from data.windows import WindowSettings, prepare_windowed
 
 DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_commands", "audiomnist",
             "audiomnist+synth", "real", "real+synth", "sample+synth", "real+sample+synth")
@@ -55,6 +57,7 @@ class DataRequest:
     skip_bad: bool = False
     smoke: bool = False
     real_dirs: tuple[Path, ...] = ()
+    targets: Path | None = None  # regression: the file,value CSV (data/regression.py)
 
 
 def synth_clips(build: Path, config: dict, smoke: bool) -> list[Clip]:
@@ -136,6 +139,10 @@ def prepare(req: DataRequest) -> dict:
     if req.dataset not in DATASETS:
         raise PipelineError(f"unknown dataset {req.dataset!r}; choose one of {', '.join(DATASETS)}")
     params = FeatureParams.from_config(config)
+    if req.targets is not None or config["model"]["task"] == "regression":  # data/regression.py
+        if req.targets is None:
+            raise PipelineError("[model] task = \"regression\" needs --targets <file,value CSV> (make: TARGETS=...)")
+        return prepare_regression(req, config, params)
     clips, labels, official = build_clips(req, config)
     ds = config["dataset"]
     splits = assign_splits(clips, ds["val_percent"], ds["test_percent"], official)
@@ -165,6 +172,9 @@ def prepare(req: DataRequest) -> dict:
     leaked = ({c.source for c in splits["train"]} & {c.source for s in ("val", "test") for c in splits[s]})
     if leaked:
         raise PipelineError(f"split leakage: sources {sorted(leaked)[:5]} are in train and val/test")
+    windows = WindowSettings.from_config(config)
+    if windows.applies(clips):  # long recordings: overlapping windows (data/windows.py)
+        return prepare_windowed(req, config, splits, labels, params, windows)
     summary: dict = {"dataset": req.dataset, "labels": labels, "features": params.to_dict(), "splits": {},
                      "skipped": []}
     if sources:

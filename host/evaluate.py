@@ -17,6 +17,7 @@ import numpy as np
 from data.artifacts import check_output_file, staged_outputs
 from data.config import PipelineError, run_main
 from data.datasets import extract_clips, load_folder
+from host.recordings import is_windowed, recording_metrics, report_section
 from host.runtime import Runtime
 from train.collapse import prediction_stats
 
@@ -161,20 +162,32 @@ def write_report(path: Path, metrics: dict[str, Any], scores: dict[str, np.ndarr
 def evaluate_split(build: Path) -> dict[str, Any]:
     """The test split of ``build/features``: ``metrics.json``, ``report.md`` and its figures, replaced together."""
     rt = Runtime.open(build)
+    if rt.meta.get("task") == "regression":  # one value per clip: MSE, MAE, R2 (host/regression.py)
+        from host.regression import evaluate_regression
+
+        return evaluate_regression(build, rt, METRICS_FILE, REPORT_FILE)
     test = rt.test_split()
     scores = run_backends(test["x"], rt)
     metrics = compute_metrics(scores, test["y"], rt)
     metrics |= {"dataset": rt.meta["dataset"], "split": "test", "ops": rt.meta["ops"],
                 "speakers": f"the test split's speakers ({rt.meta['dataset']} dataset; the default dataset's are "
                             "synthetic voices and held-out Speech Commands speakers)"}
+    extra = "\n![learning curves](curves.png)\n"
+    if is_windowed(test):  # long recordings: per-recording results beside the per-window ones
+        metrics["recording"] = recording_metrics({k: rt.probabilities(k, v) for k, v in scores.items()}, test,
+                                                 rt.labels)
+        extra = report_section(metrics["recording"], metrics, BACKENDS) + extra
     with staged_outputs(build) as stage:
         (stage / METRICS_FILE).write_text(json.dumps(metrics, indent=1))
         write_report(stage / REPORT_FILE, metrics, scores, test["y"],
-                     f"Float vs int8 vs device-equivalent: {rt.meta['dataset']} test split",
-                     "\n![learning curves](curves.png)\n")
+                     f"Float vs int8 vs device-equivalent: {rt.meta['dataset']} test split", extra)
     print(f"accuracy on {metrics['n_clips']} test clips: float {metrics['float']['accuracy']:.4f}, "
           f"int8 {metrics['int8']['accuracy']:.4f}, tflm (device-equivalent) {metrics['tflm']['accuracy']:.4f}; "
           f"agreement float/tflm {metrics['agreement']['float_tflm']:.4f}")
+    if "recording" in metrics:
+        rec = metrics["recording"]
+        print(f"per recording ({rec['n_recordings']} recordings, mean of their windows): tflm accuracy "
+              f"{rec['accuracy']:.4f}" + (f", ROC-AUC {rec['roc_auc']:.4f}" if "roc_auc" in rec else ""))
     print(f"wrote {build / METRICS_FILE}, {build / REPORT_FILE}")
     return metrics
 
@@ -188,20 +201,34 @@ def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool) -> dict[
     unknown = sorted({c.label for c in clips} - set(rt.labels))
     if unknown:
         raise PipelineError(f"{data}: labels {unknown} are not known to the model (it knows {rt.labels})")
-    x, ok, skipped = extract_clips(clips, rt.params, build / "cache" / "features", skip_bad, desc="features")
+    windowed = None
+    if rt.meta.get("windows"):  # a model of long recordings: every recording cut into the same windows
+        from data.windows import extract_windows, window_rows
+
+        x, ok, counts, seconds, skipped = extract_windows(clips, rt.params, rt.meta["windows"]["hop_samples"],
+                                                          build / "cache" / "windows", skip_bad)
+        windowed = window_rows(ok, counts, seconds, rt.labels)
+    else:
+        x, ok, skipped = extract_clips(clips, rt.params, build / "cache" / "features", skip_bad, desc="features")
     if not ok:
         raise PipelineError(f"{data}: no readable clips")
-    y = np.array([rt.labels.index(c.label) for c in ok])
+    y = windowed["y"] if windowed else np.array([rt.labels.index(c.label) for c in ok])
     scores = run_backends(x, rt)
     metrics = compute_metrics(scores, y, rt)
     metrics["data"] = str(data)
     metrics["skipped"] = skipped
     extra = ("\n## Skipped files\n\n" + "\n".join(f"- {s}" for s in skipped) + "\n") if skipped else ""
+    if windowed:
+        metrics["recording"] = recording_metrics({k: rt.probabilities(k, v) for k, v in scores.items()}, windowed,
+                                                 rt.labels)
+        extra = report_section(metrics["recording"], metrics, BACKENDS) + extra
     with staged_outputs(out.parent) as stage:
         (stage / out.name).write_text(json.dumps(metrics, indent=1))
         write_report(stage / out.with_suffix(".md").name, metrics, scores, y, f"Evaluation on {data}", extra)
     print(f"{data}: float {metrics['float']['accuracy']:.4f}, int8 {metrics['int8']['accuracy']:.4f}, "
-          f"tflm {metrics['tflm']['accuracy']:.4f} on {len(ok)} clips")
+          f"tflm {metrics['tflm']['accuracy']:.4f} on {len(y)} clips" + (
+              f" ({len(ok)} recordings: tflm accuracy {metrics['recording']['accuracy']:.4f} per recording)"
+              if windowed else ""))
     print(f"wrote {out}, {out.with_suffix('.md')}")
     return metrics
 

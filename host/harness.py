@@ -59,6 +59,7 @@ class ClipSet:
     x_raw: np.ndarray
     y: np.ndarray
     source: str
+    recordings: np.ndarray | None = None  # windows of long recordings (data/windows.py): each row's recording
 
 
 def load_clips(rt: Runtime, data_dir: Path | None, n: int | None) -> ClipSet:
@@ -69,7 +70,8 @@ def load_clips(rt: Runtime, data_dir: Path | None, n: int | None) -> ClipSet:
     if data_dir is None:
         split = rt.test_split()
         count = len(split["y"]) if n is None else n
-        return ClipSet([str(i) for i in split["ids"][:count]], split["x"][:count], split["y"][:count], "test split")
+        return ClipSet([str(i) for i in split["ids"][:count]], split["x"][:count], split["y"][:count], "test split",
+                       split["recordings"][:count] if "recordings" in split else None)
     clips = load_folder(data_dir)[:n]
     x = np.stack([rt.features(c.path) for c in tqdm(clips, desc="features", unit="clip", disable=None)])
     y = np.array([rt.labels.index(c.label) if c.label in rt.labels else -1 for c in clips], np.int64)
@@ -160,6 +162,8 @@ def stream_clips(dut: Dut, clips: ClipSet, x_int8: np.ndarray, results: Path, do
             record = {"id": clips.ids[i], "label": int(clips.y[i]), "scores": list(result.scores),
                       "top": result.top, "us": result.us, "cycles": result.cycles, "attempts": attempts,
                       "wall_ms": round(1000 * (time.perf_counter() - start), 3)}
+            if result.value is not None:  # protocol minor 1: the top score dequantized on the device
+                record["value"] = result.value
             f.write(json.dumps({"clip": record}) + "\n")
             f.flush()  # one line per clip on disk at once: an interrupted run loses nothing
     return len(todo)
@@ -273,7 +277,9 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
     # Ties go to the first index on the device; np.argmax does the same.
     top = {"device": dev.argmax(1), "host_tflm": tflm.argmax(1), "host_int8": int8.argmax(1),
            "host_float": flt.argmax(1)}
-    labelled = y >= 0
+    regression = rt.meta.get("task") == "regression"
+    # A regression target is no label index: no accuracy, no confusion matrix.
+    labelled = np.zeros(len(y), bool) if regression else y >= 0
 
     def accuracy(pred: np.ndarray) -> float | None:
         return float(np.mean(pred[labelled] == y[labelled])) if labelled.any() else None
@@ -292,12 +298,52 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
         "throughput": {"clips_per_second": len(records) / wall_s if wall_s else None,
                        "attempts": sum(r["attempts"] for r in records)},
     }
+    values = [r.get("value") for r in records]
+    if all(v is not None for v in values):  # the device dequantizes its top score itself (protocol minor 1)
+        host = rt.probabilities("tflm", tflm)[np.arange(len(rows)), top["device"]]
+        summary["identical"]["device_value_host_tflm"] = float(np.mean(np.array(values, np.float32) == host))
+    if regression:
+        summary["regression"] = regression_summary(y, values, rt.probabilities("device", dev)[:, 0],
+                                                   rt.probabilities("tflm", tflm)[:, 0], flt[:, 0])
+    if clips.recordings is not None and labelled.all():
+        summary["recording"] = recording_accuracy(clips.recordings[rows], y, {
+            "device": rt.probabilities("device", dev), "host_tflm": rt.probabilities("tflm", tflm),
+            "host_float": flt})
     if report:
         from host.report import write_report
 
-        write_report(out_dir, summary, rt.labels, y, top["device"], rt.probabilities("device", dev),
-                     rt.probabilities("tflm", tflm), flt)
+        write_report(out_dir, summary, rt.labels, np.where(labelled, y, -1), top["device"],
+                     rt.probabilities("device", dev), rt.probabilities("tflm", tflm), flt)
     return summary
+
+
+def regression_summary(y: np.ndarray, device_values: list[float | None], device_dequantized: np.ndarray,
+                       tflm: np.ndarray, flt: np.ndarray) -> dict[str, Any]:
+    """Regression results of a run: ``mse``, ``mae``, ``r2`` of the device (its own ``value=`` when it sends one,
+    else its int8 output dequantized here), the host TFLM and the float model; and the device-vs-host error."""
+    from train.regression import regression_scores
+
+    sent = all(v is not None for v in device_values)
+    device = np.array(device_values, np.float64) if sent else device_dequantized.astype(np.float64)
+    return {"device_value": "sent by the device" if sent else "dequantized on the host",
+            "device": regression_scores(y, device), "host_tflm": regression_scores(y, tflm),
+            "host_float": regression_scores(y, flt),
+            "device_vs_host": {"max_abs_tflm": float(np.max(np.abs(device - tflm))),
+                               "mae_float": float(np.mean(np.abs(device - flt))),
+                               "max_abs_float": float(np.max(np.abs(device - flt)))}}
+
+
+def recording_accuracy(recordings: np.ndarray, y: np.ndarray, probs: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Per-recording accuracy (mean of each recording's window probabilities) of every backend in ``probs``
+    (name -> (n_windows, labels)), and the number of recordings."""
+    from host.recordings import recording_means
+
+    out: dict[str, Any] = {}
+    for name, p in probs.items():
+        first, means = recording_means(p, recordings)
+        out[name] = {"accuracy": float(np.mean(means.argmax(axis=1) == y[first]))}
+        out["recordings"] = int(len(first))
+    return out
 
 
 def print_summary(summary: dict[str, Any]) -> None:
@@ -314,6 +360,16 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"agreement device/TFLM {pct(summary['agreement']['device_tflm'])}  "
           f"device/float {pct(summary['agreement']['device_float'])}  "
           f"identical device/TFLM {pct(summary['identical']['device_tflm'])}")
+    if "regression" in summary:
+        reg = summary["regression"]
+        print("regression " + "  ".join(f"{k} MSE {reg[k]['mse']:.4g} MAE {reg[k]['mae']:.4g} R2 {reg[k]['r2']:.3f}"
+                                        for k in ("device", "host_tflm", "host_float")))
+        print(f"device vs host: largest |device - TFLM| {reg['device_vs_host']['max_abs_tflm']:.3g}, mean "
+              f"|device - float| {reg['device_vs_host']['mae_float']:.3g}")
+    if "recording" in summary:
+        rec = summary["recording"]
+        print(f"per recording ({rec['recordings']} recordings)  device {pct(rec['device']['accuracy'])}  "
+              f"host TFLM {pct(rec['host_tflm']['accuracy'])}  host float {pct(rec['host_float']['accuracy'])}")
     print(f"latency   {us['min']:g} / {us['median']:g} / {us['max']:g} us (min/median/max)  "
           f"{'n/a' if cps is None else f'{cps:.1f}'} clips/s")
 

@@ -33,12 +33,26 @@ def load_input(rt: Runtime, file: Path | None, seed: int | None) -> tuple[np.nda
         return rt.features(file), str(file), None
     split = rt.test_split()
     i = random.Random(seed).randrange(len(split["y"]))
+    if rt.meta.get("task") == "regression":  # the target value, not a label index
+        return split["x"][i], str(split["ids"][i]), f"{float(split['y'][i]):.4g}"
     return split["x"][i], str(split["ids"][i]), str(split["labels"][split["y"][i]])
 
 
 def predict(rt: Runtime, x_raw: np.ndarray, backend: str, port: str | None = None) -> np.ndarray:
     """Probabilities of one clip (frames, coeffs) on one backend (``device``: on ``port``), shape (num_labels,)."""
     return rt.probabilities(backend, rt.scores(backend, x_raw[None], port))[0]
+
+
+def predict_recording(rt: Runtime, wav: Path, backend: str, port: str | None = None) -> np.ndarray:
+    """Probabilities of a long recording for a model trained on windows (:mod:`data.windows`): the mean of its
+    windows' probabilities, shape (num_labels,)."""
+    from data.features import check_speech, read_audio
+    from data.windows import recording_windows
+
+    audio = read_audio(wav, rt.params.sample_rate)
+    check_speech(wav, audio, rt.params.sample_rate)
+    windows = recording_windows(audio, rt.params, rt.meta["windows"]["hop_samples"])
+    return rt.probabilities(backend, rt.scores(backend, windows, port)).mean(axis=0)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -56,7 +70,13 @@ def main(argv: list[str] | None = None) -> None:
     def go() -> None:
         with Runtime.open(args.build) as rt:
             x_raw, name, truth = load_input(rt, args.file, args.seed)
-            scores = predict(rt, x_raw, args.backend, args.port or None)
+            if args.file is not None and rt.meta.get("windows"):  # a long recording: the mean of its windows
+                scores = predict_recording(rt, args.file, args.backend, args.port or None)
+            else:
+                scores = predict(rt, x_raw, args.backend, args.port or None)
+        if rt.meta.get("task") == "regression":
+            print(f"{name}: value {scores[0]:.4g} ({args.backend})" + (f", true value {truth}" if truth else ""))
+            return
         top = int(np.argmax(scores))
         print(f"{name}: {rt.labels[top]} ({args.backend})" + (f", true label {truth}" if truth else ""))
         for label, score in zip(rt.labels, scores):

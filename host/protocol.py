@@ -15,6 +15,8 @@ from dataclasses import dataclass
 # a value here or in PROTOCOL.md differs. Kept as plain Python rather than parsed at import, so the host works (and
 # reads) without the firmware tree.
 PROTOCOL_VERSION = 1
+# Minor version (protocol.h kMinorVersion): HELLO's minor= and INFER's value= keys at the end of the replies.
+PROTOCOL_MINOR = 1
 PROTO_MAX_LINE = 600  # bytes per line, not counting the "\n"
 PROTO_MAX_CHUNK = 256  # int8 values per LOAD line
 CRC_SEPARATOR = b" *"
@@ -269,6 +271,7 @@ class HelloInfo:
     arena: int
     labels: tuple[str, ...]
     engine: str = ""  # "tflm", "native", "fake"; empty from firmware that predates the key
+    minor: int = 0  # minor protocol version; 0: a device that does not send minor= (version 1.0)
 
     @property
     def input_bytes(self) -> int:
@@ -291,6 +294,7 @@ class InferResult:
     cycles: int
     top: int
     scores: tuple[int, ...]
+    value: float | None = None  # the top output dequantized on the device (minor 1); None from a 1.0 device
 
 
 @dataclass(frozen=True)
@@ -354,6 +358,7 @@ def _parse_hello(kv: dict[str, str]) -> HelloInfo:
             outputs=_int(kv["out"], "out"), out_scale=hex_to_f32(kv["out_scale"]),
             out_zp=_int(kv["out_zp"], "out_zp", signed=True), arena=_int(kv["arena"], "arena"), labels=labels,
             engine=kv.get("engine", ""),
+            minor=_int(kv["minor"], "minor") if "minor" in kv else 0,
         )
     except KeyError as e:
         raise ProtocolError(f"HELLO reply lacks key {e.args[0]}") from None
@@ -366,7 +371,8 @@ def _parse_infer(kv: dict[str, str]) -> InferResult:
     try:
         scores = tuple(_int(s, "scores", signed=True) for s in kv["scores"].split(","))
         result = InferResult(us=_int(kv["us"], "us"), cycles=_int(kv["cycles"], "cycles"),
-                             top=_int(kv["top"], "top"), scores=scores)
+                             top=_int(kv["top"], "top"), scores=scores,
+                             value=hex_to_f32(kv["value"]) if "value" in kv else None)
     except KeyError as e:
         raise ProtocolError(f"INFER reply lacks key {e.args[0]}") from None
     if not all(-128 <= s <= 127 for s in scores) or not 0 <= result.top < len(scores):
@@ -450,6 +456,7 @@ def encode_hello(info: HelloInfo) -> bytes:
         f"in_scale={f32_to_hex(info.in_scale)} in_zp={info.in_zp} out={info.outputs} "
         f"out_scale={f32_to_hex(info.out_scale)} out_zp={info.out_zp} arena={info.arena} "
         f"labels={','.join(info.labels)}" + (f" engine={info.engine}" if info.engine else "")
+        + (f" minor={info.minor}" if info.minor else "")
     )
 
 
@@ -459,9 +466,10 @@ def encode_load_ack(filled: int) -> bytes:
 
 
 def encode_infer(result: InferResult) -> bytes:
-    """``OK INFER us=… cycles=… top=… scores=…`` line."""
+    """``OK INFER us=… cycles=… top=… scores=… [value=…]`` line."""
     scores = ",".join(str(s) for s in result.scores)
-    return frame(f"{OK_WORD} INFER us={result.us} cycles={result.cycles} top={result.top} scores={scores}")
+    value = "" if result.value is None else f" value={f32_to_hex(result.value)}"
+    return frame(f"{OK_WORD} INFER us={result.us} cycles={result.cycles} top={result.top} scores={scores}{value}")
 
 
 def encode_selftest(passed: int, total: int) -> bytes:

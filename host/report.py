@@ -87,6 +87,20 @@ def write_report(out_dir: Path, summary: dict[str, Any], labels: list[str], y: n
         "virtual device (`fw=…-virtual`) reports host time and 0 cycles.", "",
         f"Throughput: {'n/a' if cps is None else f'{cps:.1f}'} clips/s (host round trip, load + infer).", "",
     ]
+    if "regression" in summary:
+        reg = summary["regression"]
+        lines += [f"Regression (device value {reg['device_value']}):", "", "| backend | MSE | MAE | R² |",
+                  "| --- | --- | --- | --- |"]
+        lines += [f"| {k} | {reg[k]['mse']:.5g} | {reg[k]['mae']:.5g} | {reg[k]['r2']:.4f} |"
+                  for k in ("device", "host_tflm", "host_float")]
+        dvh = reg["device_vs_host"]
+        lines += ["", f"Device vs host: largest |device - host TFLM| {dvh['max_abs_tflm']:.3g}, mean |device - host "
+                  f"float| {dvh['mae_float']:.3g} (largest {dvh['max_abs_float']:.3g}).", ""]
+    if "recording" in summary:
+        rec = summary["recording"]
+        lines += [f"Per recording ({rec['recordings']} recordings, mean of their windows' scores): device "
+                  f"{_pct(rec['device']['accuracy'])}, host TFLM {_pct(rec['host_tflm']['accuracy'])}, host float "
+                  f"{_pct(rec['host_float']['accuracy'])}.", ""]
     if labelled.any():
         lines += [f"![device confusion matrix]({CONFUSION_PNG})", ""]
     lines += [f"![device vs host scores]({SCORES_PNG})", ""]

@@ -36,6 +36,7 @@ REFERENCE_INFO = p.HelloInfo(
     proto=p.PROTOCOL_VERSION, fw="0.1.0", model="0123abcd", frames=100, coeffs=13, in_scale=0.0625, in_zp=-128,
     outputs=10, out_scale=1 / 256, out_zp=-128, arena=9999,
     labels=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"), engine="fake",
+    minor=p.PROTOCOL_MINOR,
 )
 
 
@@ -103,7 +104,7 @@ class TflmBackend:
             proto=p.PROTOCOL_VERSION, fw=VIRTUAL_FW, model=meta["model_hash"], frames=shape[1],
             coeffs=shape[2], in_scale=meta["input"]["scale"], in_zp=meta["input"]["zero_point"],
             outputs=len(meta["labels"]), out_scale=meta["output"]["scale"], out_zp=meta["output"]["zero_point"],
-            arena=meta["arena_bytes"], labels=tuple(meta["labels"]), engine="tflm",
+            arena=meta["arena_bytes"], labels=tuple(meta["labels"]), engine="tflm", minor=p.PROTOCOL_MINOR,
         )
         # The same test clips the firmware embeds (quantize's choice), with the scores the host's TFLM computes.
         test = rt.test_split()
@@ -216,7 +217,11 @@ class DeviceSession:
                 scores, us, cycles = self.backend.infer(bytes(self.input))
             except InvokeError:
                 return p.encode_error("invoke")
-            return p.encode_infer(p.InferResult(us=us, cycles=cycles, top=p.top_index(scores), scores=scores))
+            top = p.top_index(scores)
+            info = self.backend.info
+            # The device's dequantization, in binary32 like the firmware's.
+            value = float(np.float32(scores[top] - info.out_zp) * np.float32(info.out_scale))
+            return p.encode_infer(p.InferResult(us=us, cycles=cycles, top=top, scores=scores, value=value))
         if cmd.word == "SELFTEST":
             return p.encode_selftest(*self.selftest())
         if cmd.word == "STREAM":

@@ -30,7 +30,8 @@ from quantize.native import Unsupported, write_native
 from quantize.model_io import (TflmRunner, dequantize_output, device_input, embed_metadata,
                                measure_arena, model_hash, pick_selftest, tflite_ops)
 from quantize.target import TARGET_ARENA_RATIO, check_pinned_tflm, firmware_arena_bytes
-from train.collapse import check_collapse
+from host.recordings import check_recording_collapse, is_windowed
+from train.collapse import check_collapse, check_constant_output
 from train.fit import features_digest
 from train.model import build_model
 
@@ -53,10 +54,11 @@ def resolver_op_name(method: str) -> str:
     return re.sub(r"(?<=[a-z])(?=[A-Z0-9])", "_", method).upper()
 
 
-def check_ops(model_ops: list[str], registered: list[str]) -> None:
-    """Fail when the converted model and the firmware's op resolver disagree."""
+def check_ops(model_ops: list[str], registered: list[str], optional: tuple[str, ...] = ()) -> None:
+    """Fail when the converted model and the firmware's op resolver disagree (``optional``: registered ops the
+    model may leave unused, e.g. SOFTMAX for a regression model)."""
     missing = sorted(set(model_ops) - set(registered))
-    unused = sorted(set(registered) - set(model_ops))
+    unused = sorted(set(registered) - set(model_ops) - set(optional))
     if missing or unused:
         raise PipelineError(f"op mismatch between the int8 model and the firmware's resolver: model needs "
                             f"{missing or 'nothing more'} not registered; firmware registers unused {unused or 'none'}"
@@ -94,7 +96,10 @@ def calibration_set(train: dict, n: int, seed: int) -> np.ndarray:
     from real and from synthetic speakers when both are present (representative of what the device will hear)."""
     rng = np.random.default_rng(seed)
     real = np.array([not is_synthetic(str(s)) for s in train["sources"]])
-    groups = [np.flatnonzero((train["y"] == c) & (real == r)) for c in np.unique(train["y"]) for r in (False, True)]
+    # Regression targets (floats) are no classes: one group per kind of speaker.
+    classes = np.unique(train["y"]) if train["y"].dtype.kind in "iu" else [None]
+    groups = [np.flatnonzero(((train["y"] == c) if c is not None else True) & (real == r))
+              for c in classes for r in (False, True)]
     groups = [g for g in groups if len(g)]
     per = max(1, n // len(groups))
     idx = np.concatenate([rng.permutation(g)[:per] for g in groups])
@@ -102,7 +107,7 @@ def calibration_set(train: dict, n: int, seed: int) -> np.ndarray:
 
 
 def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, features: dict, dataset: str,
-               config: dict, digest: str = "") -> tuple[bytes, dict]:
+               config: dict, digest: str = "", windows: dict | None = None) -> tuple[bytes, dict]:
     """Convert, check full-int8, embed metadata, measure the TFLM arena; writes ``INT8_FILE`` and ``META_FILE``.
 
     Parameters
@@ -122,6 +127,9 @@ def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, feat
         Recorded in the metadata.
     digest : str
         :func:`train.fit.features_digest` of the features the model was trained on (recorded in the metadata).
+    windows : dict, optional
+        ``dataset.json``'s ``windows`` of a model trained on long recordings (:mod:`data.windows`): recorded in
+        the metadata, so evaluating a folder of recordings windows them alike.
 
     Returns
     -------
@@ -144,7 +152,10 @@ def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, feat
             "input": {"scale": float(inp["quantization"][0]), "zero_point": int(inp["quantization"][1]),
                       "shape": [int(v) for v in inp["shape"]]},
             "output": {"scale": float(outp["quantization"][0]), "zero_point": int(outp["quantization"][1])},
-            "ops": ops, "dataset": dataset, "architecture": arch, "features_digest": digest}
+            "ops": ops, "dataset": dataset, "architecture": arch, "features_digest": digest,
+            "task": config["model"]["task"]}
+    if windows:
+        meta["windows"] = windows
     # The .tflite carries everything but its own hash and arena (which depend on the final bytes).
     tflite = embed_metadata(tflite, meta)
     out.mkdir(parents=True, exist_ok=True)
@@ -178,6 +189,9 @@ def run(build: Path, smoke: bool) -> dict[str, Any]:
     """Convert, check and generate the firmware files; returns the model metadata."""
     config = load_config()
     record = check_training(build)
+    # The model as it was trained (stacked layers, task), whatever config.toml says now.
+    config["model"] = config["model"] | record.get("model_config", {})
+    regression = config["model"]["task"] == "regression"
     train = load_split(build / "features" / "train.npz")
     test = load_split(build / "features" / "test.npz")
     norm = json.loads((build / NORM_FILE).read_text())
@@ -189,15 +203,21 @@ def run(build: Path, smoke: bool) -> dict[str, Any]:
         raise PipelineError(f"{build / FLOAT_FILE}: {trained.output_shape[-1]} outputs, but {build / TRAIN_FILE} "
                             f"lists {len(record['labels'])} labels")
     with staged_outputs(build) as stage:
+        windows = json.loads((build / "features" / "dataset.json").read_text()).get("windows")
         tflite, meta = build_int8(stage, trained, record["architecture"], norm, train, record["features"],
-                                  record["dataset"], config, record["features_digest"])
-        check_ops(meta["ops"], registered)
+                                  record["dataset"], config, record["features_digest"], windows)
+        check_ops(meta["ops"], registered, ("SOFTMAX",) if regression else ())
         check_pinned_tflm(meta["ops"], resolver_op_name)
         x_test = device_input(test["x"], meta)
         runner = TflmRunner(stage / INT8_FILE)
         tflm = np.stack([runner.scores(x) for x in x_test])
-        if not smoke:
+        if not smoke and regression:
+            check_constant_output(dequantize_output(tflm, meta)[:, 0], test["y"], "int8 model on TFLM, test split")
+        elif not smoke:
             check_collapse(dequantize_output(tflm, meta), "int8 model on TFLM, test split")
+            if is_windowed(test):  # long recordings: also the mean of each recording's windows
+                check_recording_collapse(dequantize_output(tflm, meta), test["recordings"],
+                                         "int8 model on TFLM, test split")
         gen = stage / "gen"
         gen.mkdir()
         src = f"{INT8_FILE} (model {meta['model_hash']})"
@@ -205,7 +225,9 @@ def run(build: Path, smoke: bool) -> dict[str, Any]:
         write_settings(gen, meta, src)
         # The self-test expects the host TFLM's scores: same kernels, reset per clip.
         sel = pick_selftest(test["y"], meta["selftest_clips"])
-        write_selftest(gen, x_test[sel], tflm[sel], test["y"][sel], src)
+        # A regression model's clips have no class: label index 0, its one output (the firmware checks the range).
+        truth = np.zeros(len(sel), np.int64) if regression else test["y"][sel]
+        write_selftest(gen, x_test[sel], tflm[sel], truth, src)
         try:
             native = write_native(gen, tflite, src)
         except Unsupported as e:

@@ -83,6 +83,7 @@ def test_parser_reads_a_header_and_refuses_what_it_cannot_parse() -> None:
 def test_python_mirror_equals_protocol_h(header: ProtocolHeader) -> None:
     mirror = {
         "kVersion": p.PROTOCOL_VERSION, "kMaxLine": p.PROTO_MAX_LINE, "kMaxChunk": p.PROTO_MAX_CHUNK,
+        "kMinorVersion": p.PROTOCOL_MINOR,
         "kCrcSeparator": p.CRC_SEPARATOR.decode(), "kCrcSeparatorLen": len(p.CRC_SEPARATOR),
         "kCrcHexDigits": p.CRC_HEX_DIGITS, "kCommentPrefix": p.COMMENT_PREFIX.decode(),
         "kBoot": p.BOOT_WORD, "kOk": p.OK_WORD, "kErr": p.ERR_WORD,
@@ -98,6 +99,7 @@ def test_protocol_md_equals_protocol_h(header: ProtocolHeader, doc: str) -> None
     ints, strings = header.ints, header.strings
     assert re.search(r"^# Serial protocol, version (\d+)$", doc, re.M).group(1) == str(ints["kVersion"])
     assert set(re.findall(r"proto=(\d+)", doc)) == {str(ints["kVersion"])}
+    assert set(re.findall(r"minor=(\d+)", doc)) == {str(ints["kMinorVersion"])}
     assert re.search(r"`PROTO_MAX_LINE` = (\d+)", doc).group(1) == str(ints["kMaxLine"])
     assert re.search(r"`PROTO_MAX_CHUNK` = (\d+)", doc).group(1) == str(ints["kMaxChunk"])
     # Framing: separator, CRC digits, comment prefix, CRC parameters of crc16.{h,cc} (phrases, across line breaks).

@@ -49,3 +49,18 @@ def check_collapse(scores: np.ndarray, what: str) -> dict:
         raise PipelineError(f"{what}: model collapsed: near-constant scores (std of top score "
                             f"{stats['top_score_std']:.1e})")
     return stats
+
+
+# A regression model whose predictions vary by less than this fraction of the targets' spread gives one value for
+# everything: the regression form of a collapse.
+MIN_PREDICTION_SPREAD = 0.05
+
+
+def check_constant_output(pred: np.ndarray, targets: np.ndarray, what: str) -> dict:
+    """Raise ``PipelineError`` when regression predictions (n,) are near-constant against the targets (n,);
+    returns their spread otherwise."""
+    spread, target_spread = float(np.std(pred)), float(np.std(targets))
+    if spread < MIN_PREDICTION_SPREAD * target_spread:
+        raise PipelineError(f"{what}: model collapsed: predictions vary by {spread:.3g} (std) against targets "
+                            f"varying by {target_spread:.3g}: one value for everything")
+    return {"prediction_std": spread, "target_std": target_spread}

@@ -28,6 +28,7 @@ from data.synth import is_synthetic
 from train.augment import MfccAugmenter
 from train.collapse import check_collapse
 from train.model import build_model
+from train.schedule import learning_rate
 
 def features_digest(features_dir: Path) -> str:
     """SHA-256 of ``dataset.json``: which feature set a model was trained on (it lists every split's clips)."""
@@ -105,9 +106,9 @@ def train_model(train: dict, val: dict, config: dict, seed: int, epochs: int, ou
     augmenter = MfccAugmenter(x_train, y_train, len(labels), int(tcfg["batch_size"]), config["augment"], seed,
                               origin, repeats)
     epochs = max(epochs, math.ceil(min_updates / len(augmenter)))
-    # Cosine decay to zero over the planned epochs: the last epochs fine-tune at a small rate instead of
-    # bouncing at a large one (the validation split is synthetic, a weak guide for when to stop on real speech).
-    rate = keras.optimizers.schedules.CosineDecay(float(tcfg["learning_rate"]), epochs * len(augmenter))
+    # [train] lr_schedule over the planned epochs (train/schedule.py; the default cosine decay: the validation split
+    # is synthetic, a weak guide for when to stop on real speech).
+    rate = learning_rate(keras, tcfg, epochs * len(augmenter))
     # Targets are class probabilities (mixup mixes them), so the loss is the categorical cross-entropy.
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=smoothing)
     model.compile(optimizer=keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
@@ -204,6 +205,10 @@ def run(build: Path, seeds: int, architecture: str, smoke: bool, verbose: int = 
         The summary written to ``train.json``.
     """
     config = load_config()
+    if config["model"]["task"] == "regression":  # one linear output (train/regression.py)
+        from train.regression import run_regression
+
+        return run_regression(build, seeds, architecture, smoke, verbose)
     features = build / "features"
     digest = features_digest(features)
     dataset = json.loads((features / "dataset.json").read_text())

@@ -10,6 +10,8 @@ from typing import Any
 from data.config import PipelineError
 
 ARCHITECTURES = ("bilstm", "lstm", "gru", "simplernn", "simplernn_ln")
+# What the model predicts: class probabilities (softmax over labels) or one value (linear output).
+TASKS = ("classification", "regression")
 
 
 def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[str, Any],
@@ -30,7 +32,9 @@ def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[s
     input_shape : (num_frames, num_mfcc)
     num_labels : int
     model_cfg : dict
-        ``lstm_units`` (per direction), ``dense_units`` (0: none), ``dropout``.
+        ``lstm_units`` (per direction), ``lstm_layers`` (stacked BiLSTM layers), ``dense_units`` (0: none),
+        ``dropout`` (after every recurrent layer), ``task`` (``classification``: softmax; ``regression``: one
+        linear output, ``num_labels`` ignored).
     architecture : str
         ``bilstm`` (the product) or one of the comparison baselines in ``ARCHITECTURES``.
     batch_size : int, optional
@@ -41,12 +45,23 @@ def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[s
     if architecture not in ARCHITECTURES:
         raise PipelineError(f"unknown architecture {architecture!r}; choose one of {', '.join(ARCHITECTURES)}")
     units = int(model_cfg["lstm_units"])
-    if units <= 0 or num_labels < 2:
+    if model_cfg["task"] not in TASKS:
+        raise PipelineError(f"[model] task must be one of {', '.join(TASKS)}, got {model_cfg['task']!r}")
+    if units <= 0 or (num_labels < 2 and model_cfg["task"] == "classification"):
         raise PipelineError(f"model needs lstm_units > 0 and >= 2 labels, got {units} and {num_labels}")
     inp = keras.Input(shape=input_shape, batch_size=batch_size, name="mfcc")
     x = inp
     pool = keras.layers.GlobalAveragePooling1D
+    layers = int(model_cfg["lstm_layers"])
+    if layers < 1:
+        raise PipelineError(f"model needs lstm_layers >= 1, got {layers}")
     if architecture == "bilstm":
+        # Stacked layers below the pooled one: every frame's forward and backward states, in time order, then
+        # dropout (int8: 2x UNIDIRECTIONAL_SEQUENCE_LSTM, REVERSE_V2, CONCATENATION per layer).
+        for i in range(layers - 1):
+            x = keras.layers.Bidirectional(keras.layers.LSTM(units, return_sequences=True),
+                                           name=f"bilstm_{i + 1}")(x)
+            x = keras.layers.Dropout(float(model_cfg["dropout"]), name=f"dropout_bilstm_{i + 1}")(x)
         forward = keras.layers.LSTM(units, return_sequences=True, name="lstm_forward")(x)
         backward = keras.layers.LSTM(units, return_sequences=True, go_backwards=True, name="lstm_backward")(x)
         x = keras.layers.Concatenate(name="bilstm")([pool(name="pool_forward")(forward),
@@ -63,5 +78,7 @@ def build_model(input_shape: tuple[int, int], num_labels: int, model_cfg: dict[s
     x = keras.layers.Dropout(float(model_cfg["dropout"]))(x)
     if int(model_cfg["dense_units"]) > 0:
         x = keras.layers.Dense(int(model_cfg["dense_units"]), activation="relu", name="dense_hidden")(x)
+    if model_cfg["task"] == "regression":  # one linear output: the predicted value
+        return keras.Model(inp, keras.layers.Dense(1, name="value")(x), name=architecture)
     out = keras.layers.Dense(num_labels, activation="softmax", name="scores")(x)
     return keras.Model(inp, out, name=architecture)

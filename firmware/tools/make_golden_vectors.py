@@ -8,9 +8,10 @@ are computed here, apart from the mirror. Run from the repository root:
 """
 
 import binascii
+import struct
 
 from host.protocol import (COMMENT_PREFIX, CRC_HEX_DIGITS, CRC_INIT, CRC_SEPARATOR, PROTO_MAX_CHUNK, PROTO_MAX_LINE,
-                           PROTOCOL_VERSION)
+                           PROTOCOL_MINOR, PROTOCOL_VERSION)
 
 MAX_LINE = PROTO_MAX_LINE
 MAX_CHUNK = PROTO_MAX_CHUNK
@@ -21,6 +22,7 @@ LABELS = "zero,one,two,three,four,five,six,seven,eight,nine".split(",")
 HELLO_REPLY = (
     f"OK HELLO proto={PROTOCOL_VERSION} fw=0.1.0 model=0123abcd in={FRAMES}x{COEFFS} in_scale=3D800000 in_zp=-128 "
     f"out={len(LABELS)} out_scale=3B800000 out_zp=-128 arena=9999 labels=" + ",".join(LABELS) + " engine=fake"
+    + f" minor={PROTOCOL_MINOR}"
 )
 # Reference self-test clips (PROTOCOL.md): clip 0 all 0x00 passes, clip 1 all 0x01 fails.
 SELFTEST_CLIPS = [bytes(INPUT_BYTES), bytes([1]) * INPUT_BYTES]
@@ -55,7 +57,10 @@ def stream_line(index: int) -> bytes:
 
 def infer_reply(clip: bytes) -> bytes:
     scores = fake_scores(clip)
-    return line(f"OK INFER us=1000 cycles=64000 top={top(scores)} scores=" + ",".join(map(str, scores)))
+    # value=: the top score dequantized with the reference out_scale 1/256 and out_zp -128 (exact in binary32).
+    value = struct.pack(">f", (scores[top(scores)] + 128) / 256).hex().upper()
+    return line(f"OK INFER us=1000 cycles=64000 top={top(scores)} scores=" + ",".join(map(str, scores))
+                + f" value={value}")
 
 
 def load(offset: int, data: bytes, with_crc: bool = True) -> bytes:

@@ -6,8 +6,9 @@
 
 namespace {
 
-// Worst INFER reply: "OK INFER us=<10> cycles=<10> top=<2> scores=" plus "-128," per score, plus " *CRC".
-constexpr size_t kInferReplyMax = 48 + 5 * Device::kMaxOutputs + 6;
+// Worst INFER reply: "OK INFER us=<10> cycles=<10> top=<2> scores=" plus "-128," per score, plus
+// " value=<8 hex>" (minor version 1), plus " *CRC".
+constexpr size_t kInferReplyMax = 48 + 5 * Device::kMaxOutputs + 15 + 6;
 static_assert(kInferReplyMax <= proto::kMaxLine, "INFER reply must fit in one line");
 
 // Percent of a probability; rounding half up keeps host and device output identical (binary32 on both).
@@ -37,6 +38,7 @@ void FormatHello(const DeviceConfig& config, LineWriter& writer) {
     writer.Put(config.labels[i]);
   }
   if (config.engine[0] != '\0') writer.Put(" engine=").Put(config.engine);
+  writer.Put(" minor=").PutInt(proto::kMinorVersion);
 }
 
 float FloatFromBits(uint32_t bits) {
@@ -44,6 +46,12 @@ float FloatFromBits(uint32_t bits) {
   static_assert(sizeof(value) == sizeof(bits), "float must be binary32");
   std::memcpy(&value, &bits, sizeof(value));
   return value;
+}
+
+uint32_t BitsFromFloat(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return bits;
 }
 
 }  // namespace
@@ -195,11 +203,17 @@ void Device::SendInfer() {
   writer_.Clear();
   writer_.Put(proto::kOk).Put(' ').Put(proto::kCmdInfer);
   writer_.Put(" us=").PutUint(timing.micros).Put(" cycles=").PutUint(timing.cycles);
-  writer_.Put(" top=").PutInt(TopIndex(scores_)).Put(" scores=");
+  const int top = TopIndex(scores_);
+  writer_.Put(" top=").PutInt(top).Put(" scores=");
   for (uint32_t i = 0; i < config_.num_labels; ++i) {
     if (i > 0) writer_.Put(',');
     writer_.PutInt(scores_[i]);
   }
+  // Minor version 1: the top output dequantized on the device (a classifier's probability, a regression
+  // model's value), in binary32 like the host's (score - zero point) * scale.
+  const float value =
+      static_cast<float>(scores_[top] - config_.output_zero_point) * FloatFromBits(config_.output_scale_bits);
+  writer_.Put(" value=").PutHex32(BitsFromFloat(value));
   SendLine();
 }
 

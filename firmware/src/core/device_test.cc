@@ -105,6 +105,7 @@ TEST(DeviceInferEmptiesInput) {
   Session session(reference::Config());
   session.Send(FullLoad());
   const std::string reply = session.Send("INFER\n");
-  EXPECT_TRUE(reply.rfind("OK INFER us=1000 cycles=64000 top=9 scores=0,7,14,21,28,35,42,49,56,63 *", 0) == 0);
+  EXPECT_TRUE(reply.rfind("OK INFER us=1000 cycles=64000 top=9 scores=0,7,14,21,28,35,42,49,56,63 "
+                          "value=3F3F0000 *", 0) == 0);
   EXPECT_TRUE(session.Send("INFER\n").rfind("ERR incomplete filled=0 *", 0) == 0);
 }

@@ -10,6 +10,10 @@ namespace proto {
 // Bumped whenever the wire format changes, so a host can refuse a device it does not understand.
 constexpr int kVersion = 1;
 
+// Minor version: replies gain keys at their end only (HELLO's minor=, INFER's value=), which a host of the same
+// version ignores, so a version-1 host still works with this device and a host reading them works with an older one.
+constexpr int kMinorVersion = 1;
+
 // Longest line in either direction, not counting '\n'. Bounds the receive buffer (RAM on the device) and
 // leaves room for the largest LOAD: "LOAD 1299 " + 2 * kMaxChunk hex digits + " *XXXX" = 528 bytes.
 constexpr size_t kMaxLine = 600;
