@@ -327,13 +327,19 @@ def trim(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
     -------
     np.ndarray, shape (m,), m <= n_samples (the clip itself when ``trim_db`` is 0)
     """
+    start, end = trim_bounds(audio, params)
+    return audio[start:end]
+
+
+def trim_bounds(audio: np.ndarray, params: FeatureParams) -> tuple[int, int]:
+    """``[start, end)`` of the part of ``audio`` that :func:`trim` keeps (the whole clip when ``trim_db`` is 0)."""
     import librosa
 
     if not params.trim_db:
-        return audio
-    trimmed, _ = librosa.effects.trim(audio, top_db=params.trim_db, frame_length=params.win_length,
-                                      hop_length=params.hop_length)
-    return trimmed
+        return 0, audio.shape[0]
+    _, (start, end) = librosa.effects.trim(audio, top_db=params.trim_db, frame_length=params.win_length,
+                                           hop_length=params.hop_length)
+    return int(start), int(end)
 
 
 def mfcc(audio: np.ndarray, params: FeatureParams) -> np.ndarray:

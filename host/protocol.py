@@ -14,9 +14,9 @@ from dataclasses import dataclass
 # Their source is firmware/src/core/protocol.h (and crc16.h); tests/test_protocol_source.py parses it and fails when
 # a value here or in PROTOCOL.md differs. Kept as plain Python rather than parsed at import, so the host works (and
 # reads) without the firmware tree.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: raw audio (AUDIO, HEAR, FEATURES; HELLO audio= rate=)
 PROTO_MAX_LINE = 600  # bytes per line, not counting the "\n"
-PROTO_MAX_CHUNK = 256  # int8 values per LOAD line
+PROTO_MAX_CHUNK = 256  # bytes per LOAD/AUDIO line and FEATURES reply
 CRC_SEPARATOR = b" *"
 CRC_HEX_DIGITS = 4
 CRC_INIT = 0xFFFF  # CRC-16/CCITT-FALSE initial value
@@ -24,7 +24,9 @@ COMMENT_PREFIX = b"# "
 EOL = b"\n"
 
 # Command words (host -> device) and reply words (device -> host).
-COMMANDS = ("HELLO", "LOAD", "INFER", "SELFTEST", "STREAM", "STOP")
+COMMANDS = ("HELLO", "LOAD", "INFER", "SELFTEST", "STREAM", "STOP", "AUDIO", "HEAR", "FEATURES")
+# Commands that carry data (CRC required) and commands with an offset.
+DATA_COMMANDS = ("LOAD", "AUDIO")
 BOOT_WORD, OK_WORD, ERR_WORD = "BOOT", "OK", "ERR"
 # Error codes in the order of PROTOCOL.md's table, which is also the order the checks run in.
 ERROR_CODES = ("too-long", "crc", "no-crc", "unknown", "syntax", "order", "range", "incomplete", "invoke")
@@ -155,9 +157,10 @@ class Command:
     word : str
         One of ``COMMANDS``.
     offset : int
-        ``LOAD`` only: the byte offset of the chunk.
+        ``LOAD``/``AUDIO``: the byte offset of the chunk; ``FEATURES``: the first feature byte asked for.
     payload : bytes
-        ``LOAD`` only: the int8 values, two's complement (any length: ``range`` is the device's check).
+        ``LOAD``: int8 values, two's complement; ``AUDIO``: 16-bit little-endian samples (any length: ``range``
+        is the device's check).
     crc : bool
         Whether the line carried a CRC (a person typing ``HELLO`` sends none).
     """
@@ -176,11 +179,11 @@ def encode_command(word: str, offset: int = 0, payload: bytes = b"", crc: bool =
     word : str
         One of ``COMMANDS``.
     offset : int
-        ``LOAD`` only: number of bytes already loaded for this clip.
+        ``LOAD``/``AUDIO``: number of bytes already loaded for this clip; ``FEATURES``: first byte asked for.
     payload : bytes
-        ``LOAD`` only: 1 to ``PROTO_MAX_CHUNK`` int8 values as two's-complement bytes.
+        ``LOAD``/``AUDIO``: 1 to ``PROTO_MAX_CHUNK`` bytes.
     crc : bool
-        Append the CRC; only ``LOAD`` requires it.
+        Append the CRC; ``LOAD`` and ``AUDIO`` require it.
 
     Returns
     -------
@@ -189,10 +192,14 @@ def encode_command(word: str, offset: int = 0, payload: bytes = b"", crc: bool =
     """
     if word not in COMMANDS:
         raise ValueError(f"unknown command {word!r}")
-    if word == "LOAD":
+    if word in DATA_COMMANDS:
         if not 1 <= len(payload) <= PROTO_MAX_CHUNK or offset < 0:
-            raise ValueError(f"LOAD chunk of {len(payload)} bytes at offset {offset}")
-        body = f"LOAD {offset} {int8_to_hex(payload)}"
+            raise ValueError(f"{word} chunk of {len(payload)} bytes at offset {offset}")
+        body = f"{word} {offset} {int8_to_hex(payload)}"
+    elif word == "FEATURES":
+        if offset < 0:
+            raise ValueError(f"FEATURES at offset {offset}")
+        body = f"FEATURES {offset}"
     else:
         body = word
     return frame(body) if crc else body.encode("ascii") + EOL
@@ -223,7 +230,12 @@ def parse_command(line: bytes) -> Command:
     word = tokens[0].decode("ascii", "replace")
     if word not in COMMANDS:
         raise CommandError("unknown")
-    if word != "LOAD":
+    if word == "FEATURES":
+        offset = tokens[1].decode("ascii", "replace") if len(tokens) == 2 else ""
+        if not _DECIMAL.fullmatch(offset):
+            raise CommandError("syntax")
+        return Command(word, int(offset), crc=has_crc)
+    if word not in DATA_COMMANDS:
         if len(tokens) != 1:
             raise CommandError("syntax")
         return Command(word, crc=has_crc)
@@ -234,7 +246,7 @@ def parse_command(line: bytes) -> Command:
     offset, payload = tokens[1].decode("ascii", "replace"), tokens[2].decode("ascii", "replace")
     if not _DECIMAL.fullmatch(offset) or not _HEX_PAYLOAD.fullmatch(payload):
         raise CommandError("syntax")
-    return Command("LOAD", int(offset), bytes.fromhex(payload))
+    return Command(word, int(offset), bytes.fromhex(payload))
 
 
 # --- Device -> host lines ---
@@ -268,6 +280,8 @@ class HelloInfo:
     out_zp: int
     arena: int
     labels: tuple[str, ...]
+    audio: int = 0  # most 16-bit samples one HEAR takes (protocol 2; 0: no audio)
+    rate: int = 0  # their sample rate in Hz
 
     @property
     def input_bytes(self) -> int:
@@ -277,9 +291,10 @@ class HelloInfo:
 
 @dataclass(frozen=True)
 class LoadAck:
-    """``OK LOAD <filled>``."""
+    """``OK LOAD <filled>`` (``word`` LOAD) or ``OK AUDIO <filled>`` (``word`` AUDIO)."""
 
     filled: int
+    word: str = "LOAD"
 
 
 @dataclass(frozen=True)
@@ -290,6 +305,23 @@ class InferResult:
     cycles: int
     top: int
     scores: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class HearResult(InferResult):
+    """``OK HEAR …``: an ``InferResult`` on features the device computed from audio, with the front end's own
+    latency (``fe_us``, ``fe_cycles``) apart from the model's (``us``, ``cycles``)."""
+
+    fe_us: int = 0
+    fe_cycles: int = 0
+
+
+@dataclass(frozen=True)
+class FeaturesChunk:
+    """``OK FEATURES <offset> <hex>``: int8 features the last ``HEAR`` computed, from byte ``offset``."""
+
+    offset: int
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -322,7 +354,8 @@ class Comment:
     text: str
 
 
-Reply = Boot | HelloInfo | LoadAck | InferResult | SelftestResult | Ack | ErrorReply | Comment
+Reply = (Boot | HelloInfo | LoadAck | InferResult | HearResult | FeaturesChunk | SelftestResult | Ack | ErrorReply
+         | Comment)
 
 
 def _keys(tokens: list[str]) -> dict[str, str]:
@@ -352,6 +385,7 @@ def _parse_hello(kv: dict[str, str]) -> HelloInfo:
             in_scale=hex_to_f32(kv["in_scale"]), in_zp=_int(kv["in_zp"], "in_zp", signed=True),
             outputs=_int(kv["out"], "out"), out_scale=hex_to_f32(kv["out_scale"]),
             out_zp=_int(kv["out_zp"], "out_zp", signed=True), arena=_int(kv["arena"], "arena"), labels=labels,
+            audio=_int(kv.get("audio", "0"), "audio"), rate=_int(kv.get("rate", "0"), "rate"),
         )
     except KeyError as e:
         raise ProtocolError(f"HELLO reply lacks key {e.args[0]}") from None
@@ -360,13 +394,18 @@ def _parse_hello(kv: dict[str, str]) -> HelloInfo:
     return info
 
 
-def _parse_infer(kv: dict[str, str]) -> InferResult:
+def _parse_infer(kv: dict[str, str], word: str = "INFER") -> InferResult:
     try:
         scores = tuple(_int(s, "scores", signed=True) for s in kv["scores"].split(","))
-        result = InferResult(us=_int(kv["us"], "us"), cycles=_int(kv["cycles"], "cycles"),
-                             top=_int(kv["top"], "top"), scores=scores)
+        common = {"us": _int(kv["us"], "us"), "cycles": _int(kv["cycles"], "cycles"), "top": _int(kv["top"], "top"),
+                  "scores": scores}
+        if word == "HEAR":
+            result: InferResult = HearResult(**common, fe_us=_int(kv["fe_us"], "fe_us"),
+                                             fe_cycles=_int(kv["fe_cycles"], "fe_cycles"))
+        else:
+            result = InferResult(**common)
     except KeyError as e:
-        raise ProtocolError(f"INFER reply lacks key {e.args[0]}") from None
+        raise ProtocolError(f"{word} reply lacks key {e.args[0]}") from None
     if not all(-128 <= s <= 127 for s in scores) or not 0 <= result.top < len(scores):
         raise ProtocolError("INFER reply: score out of int8 range or top index out of range")
     return result
@@ -421,10 +460,12 @@ def parse_device_line(raw: bytes) -> Reply | None:
     word, rest = tokens[1], tokens[2:]
     if word == "HELLO":
         return _parse_hello(_keys(rest))
-    if word == "LOAD" and len(rest) == 1:
-        return LoadAck(_int(rest[0], "filled"))
-    if word == "INFER":
-        return _parse_infer(_keys(rest))
+    if word in DATA_COMMANDS and len(rest) == 1:
+        return LoadAck(_int(rest[0], "filled"), word)
+    if word in ("INFER", "HEAR"):
+        return _parse_infer(_keys(rest), word)
+    if word == "FEATURES" and len(rest) == 2 and _HEX_PAYLOAD.fullmatch(rest[1]):
+        return FeaturesChunk(_int(rest[0], "offset"), bytes.fromhex(rest[1]))
     if word == "SELFTEST" and len(rest) == 1:
         passed, _, total = rest[0].partition("/")
         return SelftestResult(_int(passed, "passed"), _int(total, "total"))
@@ -447,19 +488,28 @@ def encode_hello(info: HelloInfo) -> bytes:
         f"{OK_WORD} HELLO proto={info.proto} fw={info.fw} model={info.model} in={info.frames}x{info.coeffs} "
         f"in_scale={f32_to_hex(info.in_scale)} in_zp={info.in_zp} out={info.outputs} "
         f"out_scale={f32_to_hex(info.out_scale)} out_zp={info.out_zp} arena={info.arena} "
-        f"labels={','.join(info.labels)}"
+        f"labels={','.join(info.labels)} audio={info.audio} rate={info.rate}"
     )
 
 
-def encode_load_ack(filled: int) -> bytes:
-    """``OK LOAD <filled>`` line."""
-    return frame(f"{OK_WORD} LOAD {filled}")
+def encode_load_ack(filled: int, word: str = "LOAD") -> bytes:
+    """``OK LOAD <filled>`` (or ``OK AUDIO <filled>``) line."""
+    return frame(f"{OK_WORD} {word} {filled}")
 
 
 def encode_infer(result: InferResult) -> bytes:
-    """``OK INFER us=… cycles=… top=… scores=…`` line."""
+    """``OK INFER us=… cycles=… top=… scores=…`` line, or ``OK HEAR fe_us=… fe_cycles=… us=…`` for a
+    ``HearResult``."""
     scores = ",".join(str(s) for s in result.scores)
-    return frame(f"{OK_WORD} INFER us={result.us} cycles={result.cycles} top={result.top} scores={scores}")
+    rest = f"us={result.us} cycles={result.cycles} top={result.top} scores={scores}"
+    if isinstance(result, HearResult):
+        return frame(f"{OK_WORD} HEAR fe_us={result.fe_us} fe_cycles={result.fe_cycles} {rest}")
+    return frame(f"{OK_WORD} INFER {rest}")
+
+
+def encode_features(offset: int, data: bytes) -> bytes:
+    """``OK FEATURES <offset> <hex>`` line."""
+    return frame(f"{OK_WORD} FEATURES {offset} {int8_to_hex(data)}")
 
 
 def encode_selftest(passed: int, total: int) -> bytes:
@@ -489,7 +539,9 @@ def encode_reply(reply: Reply) -> bytes:
     if isinstance(reply, HelloInfo):
         return encode_hello(reply)
     if isinstance(reply, LoadAck):
-        return encode_load_ack(reply.filled)
+        return encode_load_ack(reply.filled, reply.word)
+    if isinstance(reply, FeaturesChunk):
+        return encode_features(reply.offset, reply.data)
     if isinstance(reply, InferResult):
         return encode_infer(reply)
     if isinstance(reply, SelftestResult):

@@ -97,7 +97,7 @@ $(EMU_TFLM_LIB): $(TFLM_LIB_OBJS)
 # ---- the firmware image ------------------------------------------------------------------------------------
 ARM_AR ?= arm-none-eabi-ar
 EMU_GEN_FILES := $(addprefix $(FW_EMU_DIR)/gen/generated/,$(FW_GEN_FILES))
-EMU_FW_SRCS := $(FW_CORE_SRCS) $(FW)/src/app/app.cc $(FW)/src/inference/inference_tflm.cc \
+EMU_FW_SRCS := $(FW_CORE_SRCS) $(FW_FRONTEND_SRCS) $(FW)/src/app/app.cc $(FW)/src/inference/inference_tflm.cc \
                $(FW)/src/platform/platform_mps2.cc $(FW)/emu/tflm_port.cc $(FW)/emu/main_emu.cc
 EMU_FW_OBJS := $(patsubst %,$(FW_EMU_DIR)/obj/%.o,$(EMU_FW_SRCS) $(FW)/emu/startup.c $(FW)/emu/syscalls.c) \
                $(FW_EMU_DIR)/obj/generated/model_data.cc.o $(FW_EMU_DIR)/obj/generated/selftest_data.cc.o
@@ -154,7 +154,7 @@ SIM_TFLM_SRCS = $(shell cd $(TFLM_HOST) 2>/dev/null && find tensorflow -name '*.
     -not -name '*test*' -not -name 'fake_micro_context.cc' -not -name 'mock_micro_graph.cc' | sort) \
     $(patsubst %,$(TFLM_KDIR)/%.cc,$(TFLM_KERNEL_STEMS))
 SIM_GEN_FILES := $(addprefix $(FW_SIM_DIR)/gen/generated/,$(FW_GEN_FILES))
-SIM_SRCS := $(FW_CORE_SRCS) $(FW)/src/app/app.cc $(FW)/src/app/main_host.cc $(FW)/src/platform/platform_host.cc \
+SIM_SRCS := $(FW_CORE_SRCS) $(FW_FRONTEND_SRCS) $(FW)/src/app/app.cc $(FW)/src/app/main_host.cc $(FW)/src/platform/platform_host.cc \
             $(FW)/src/inference/inference_tflm.cc
 
 $(SIM_TFLM_DIR)/obj/%.cc.o: $(TFLM_HOST)/%.cc
