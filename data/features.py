@@ -17,6 +17,12 @@ from data.config import PipelineError, load_config
 
 # A clip whose peak amplitude stays below this (full scale = 1.0) holds no speech: about -80 dBFS.
 SILENCE_PEAK = 1e-4
+# Every clip is read as the 16-bit samples a device records and receives (16-bit PCM at the model's rate): after
+# resampling, samples are rounded to this full scale, so the device's front end sees exactly the training audio.
+INT16_FULL_SCALE = 32768
+# Part of every feature-cache key: bumped when the audio reading changes what the same parameters compute
+# (2: audio rounded to 16-bit samples).
+AUDIO_READER_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,9 @@ class FeatureParams:
         return dataclasses.asdict(self)
 
     def digest(self) -> str:
-        """Short hash of the parameters: part of every feature-cache key."""
-        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+        """Short hash of the parameters (and of the audio reader's version): part of every feature-cache key."""
+        key = {**self.to_dict(), "audio_reader": AUDIO_READER_VERSION}
+        return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None = None) -> "FeatureParams":
@@ -205,7 +212,7 @@ def read_audio(path: Path, sample_rate: int, max_seconds: float = MAX_CLIP_SECON
 
     Returns
     -------
-    np.ndarray, shape (n_samples,), float32 in [-1, 1]
+    np.ndarray, shape (n_samples,), float32 in [-1, 1], on the 16-bit grid (multiples of 1 / ``INT16_FULL_SCALE``)
 
     Raises
     ------
@@ -230,7 +237,13 @@ def read_audio(path: Path, sample_rate: int, max_seconds: float = MAX_CLIP_SECON
     audio = audio.mean(axis=1)
     if rate != sample_rate:
         audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate)
-    return audio.astype(np.float32)
+    return to_int16(audio).astype(np.float32) / INT16_FULL_SCALE
+
+
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    """Float audio (full scale 1.0) as 16-bit samples: rounded half to even, saturated."""
+    scaled = np.round(np.asarray(audio, np.float64) * INT16_FULL_SCALE)
+    return np.clip(scaled, -INT16_FULL_SCALE, INT16_FULL_SCALE - 1).astype(np.int16)
 
 
 def _check_sound(path: Path, audio: np.ndarray) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from data.config import PipelineError
-from data.features import FeatureParams, fit_length, read_audio, trim_bounds
+from data.features import FeatureParams, fit_length, read_audio, to_int16, trim_bounds
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "firmware/src/frontend/frontend.cc", ROOT / "firmware/src/frontend/python_binding.cc"]
@@ -26,7 +26,6 @@ HEADERS = [ROOT / "firmware/src/frontend/frontend.h"]
 # The device's arithmetic exactly: float as written (no fast-math, no FMA contraction), as on the Cortex-M4F.
 CXXFLAGS = ["-std=c++17", "-O2", "-shared", "-fPIC", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror"]
 LIB_NAME = "libfrontend.so"
-INT16_FULL_SCALE = 32768  # soundfile reads a 16-bit sample v as v / 32768
 
 
 def build_library(gen_dir: Path, out: Path) -> Path:
@@ -122,11 +121,6 @@ class DeviceFrontend:
         return start.value, end.value
 
 
-def to_int16(audio: np.ndarray) -> np.ndarray:
-    """Float audio in [-1, 1] as 16-bit samples (rounded, saturated), what a device's ADC or a WAV holds."""
-    return np.clip(np.round(np.asarray(audio, np.float64) * INT16_FULL_SCALE), -32768, 32767).astype(np.int16)
-
-
 def device_window(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
     """The (at most one clip long) part of a recording at ``params.sample_rate`` that the host sends a device.
 
@@ -147,7 +141,7 @@ def device_window(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
 
 
 def wav_audio(path: Path, params: FeatureParams) -> np.ndarray:
-    """The 16-bit audio the host sends a device for a WAV file (resampled like the training features)."""
+    """The 16-bit audio the host sends a device for a WAV file: read (resampled, 16-bit) like the training clips."""
     return to_int16(device_window(read_audio(Path(path), params.sample_rate), params))
 
 

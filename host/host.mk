@@ -1,6 +1,7 @@
 # Host harness targets (included by the top Makefile, which defines PY, BUILD and venv).
 # make harness [PORT=/dev/ttyACM0|socket://host:port|virtual|emu|emu:<kernels>-<opt>] [DATA=<folder>] [N=<clips>]
-#              [RESUME=1]   (PORT=emu builds the emulated firmware first: make firmware-emu, firmware/emu/emu.mk)
+#              [RESUME=1] [INPUT=features|audio]   (INPUT=audio: 16-bit audio, the device computes the features;
+#              PORT=emu builds the emulated firmware first: make firmware-emu, firmware/emu/emu.mk)
 # make predict (FILE=clip.wav | RANDOM=1) [BACKEND=float|int8|tflm|device] [PORT=…]
 # make virtual-device   a virtual board on a pty at $(BUILD)/virtual-tty, for serial monitors and PORT=
 PORT ?=
@@ -9,6 +10,8 @@ RESUME ?=
 FILE ?=
 RANDOM ?=
 BACKEND ?= tflm
+# features: the host's int8 features (LOAD/INFER); audio: the clips' audio, the device's front end (AUDIO/HEAR).
+INPUT ?= features
 
 .PHONY: harness predict virtual-device
 
@@ -19,7 +22,7 @@ EMU_PORT_ARGS = $(if $(filter emu:%,$(PORT)),$(addprefix KERNELS=,$(word 1,$(sub
 harness: venv
 	$(if $(filter emu emu:%,$(PORT)),@$(MAKE) --no-print-directory firmware-emu $(EMU_PORT_ARGS))
 	$(PY) -m host.harness --port "$(PORT)" --build $(BUILD) $(if $(DATA),--data "$(DATA)",) \
-		$(if $(N),-n $(N),) $(if $(RESUME),--resume,)
+		$(if $(N),-n $(N),) $(if $(RESUME),--resume,) --input $(INPUT)
 
 predict: venv
 	@test -n "$(FILE)$(RANDOM)" || { echo "usage: make predict FILE=clip.wav [BACKEND=float|int8|tflm|device] (or RANDOM=1)"; exit 2; }
