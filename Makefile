@@ -60,6 +60,8 @@ help:
 	@echo "make firmware-check        host unit tests, Cortex-M4F cross-compile with sizes, fuzzing of the parser"
 	@echo "make firmware-emu          the real firmware for QEMU mps2-an386 (KERNELS=cmsis|ref OPT=Os|O2)"
 	@echo "make harness PORT=emu      the test split through the emulated firmware, QEMU always stopped"
+	@echo "make harness INPUT=audio   the clips' audio instead of features: the device's front end, fidelity figures"
+	@echo "make frontend-lib          the firmware's audio front end as a host library (build/frontend/libfrontend.so)"
 	@echo "make bench-emulated        instructions, flash/RAM by origin, stack per TFLM configuration (emulated)"
 	@echo "make firmware-sim          the firmware with host TFLM on stdin/stdout (firmware-sim-fake: fake inference)"
 	@echo "make third-party           unpack the pinned TFLM and Arduino core trees into build/third_party"

@@ -20,9 +20,9 @@ SILENCE_PEAK = 1e-4
 # Every clip is read as the 16-bit samples a device records and receives (16-bit PCM at the model's rate): after
 # resampling, samples are rounded to this full scale, so the device's front end sees exactly the training audio.
 INT16_FULL_SCALE = 32768
-# Part of every feature-cache key: bumped when the audio reading changes what the same parameters compute
-# (2: audio rounded to 16-bit samples).
-AUDIO_READER_VERSION = 2
+# Part of every feature-cache key: bumped when the front end changes what the same parameters compute (2: audio
+# rounded to 16-bit samples; speech longer than a clip trimmed again in its loudest clip-long window).
+FRONTEND_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -104,8 +104,8 @@ class FeatureParams:
         return dataclasses.asdict(self)
 
     def digest(self) -> str:
-        """Short hash of the parameters (and of the audio reader's version): part of every feature-cache key."""
-        key = {**self.to_dict(), "audio_reader": AUDIO_READER_VERSION}
+        """Short hash of the parameters (and of the front end's version): part of every feature-cache key."""
+        key = {**self.to_dict(), "frontend": FRONTEND_VERSION}
         return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
     @classmethod
@@ -355,9 +355,36 @@ def trim_bounds(audio: np.ndarray, params: FeatureParams) -> tuple[int, int]:
     return int(start), int(end)
 
 
+def clip_window(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """The part of a recording that a device hears, at most one clip long (what the host sends it).
+
+    A recording that fits is heard whole. Of a longer one, its speech (the part :func:`trim_bounds` keeps) with
+    half a window of margin either side, starting on the hop grid: the frames that decide the trim then see the same
+    samples, so trimming the window finds the same speech (the margins shrink when speech nearly fills a clip).
+    Speech longer than a clip: its loudest clip-long window.
+
+    Returns
+    -------
+    np.ndarray, shape (m,), m <= ``params.clip_samples``
+    """
+    n, hop, half = params.clip_samples, params.hop_length, params.win_length // 2
+    if audio.shape[0] <= n:
+        return audio
+    start, end = trim_bounds(audio, params)
+    if end - start > n:
+        return fit_length(audio[start:end], n)
+    first = max(0, (start - half) // hop * hop)
+    last = min(audio.shape[0], end + half)
+    if last - first > n:  # little room: the margins shrink, the first sample stays on the hop grid
+        first = min(start, -(-(last - n) // hop) * hop)
+        last = min(last, first + n)
+    return audio[first:last]
+
+
 def mfcc(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
-    """MFCCs of one clip already at ``params.sample_rate``: trimmed (:func:`trim`), centred in the clip length
-    (:func:`fit_length`), then librosa's MFCC.
+    """MFCCs of one clip already at ``params.sample_rate``: the part a device hears (:func:`clip_window`), trimmed
+    (:func:`trim`), centred in the clip length (:func:`fit_length`), then librosa's MFCC. The device's front end
+    (firmware/src/frontend) computes the same from that window, so its features are the training features.
 
     Parameters
     ----------
@@ -370,7 +397,7 @@ def mfcc(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
     """
     import librosa
 
-    clip = fit_length(trim(audio, params), params.clip_samples)
+    clip = fit_length(trim(clip_window(audio, params), params), params.clip_samples)
     m = librosa.feature.mfcc(
         y=clip, sr=params.sample_rate, n_mfcc=params.num_mfcc, n_fft=params.n_fft,
         win_length=params.win_length, hop_length=params.hop_length, n_mels=params.num_mels,

@@ -23,8 +23,8 @@ from tqdm import tqdm
 from data.artifacts import write_text_atomic
 from data.config import REPO_ROOT, PipelineError, run_main
 from data.datasets import Clip, load_folder, load_fsdd
-from data.features import check_speech, mfcc, read_audio, to_int16
-from host.frontend import DeviceFrontend, device_window, library_for
+from data.features import check_speech, clip_window, mfcc, read_audio, to_int16
+from host.frontend import DeviceFrontend, library_for
 from host.runtime import Runtime
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
@@ -48,7 +48,7 @@ def compare_clips(rt: Runtime, fe: DeviceFrontend, paths: list[Path], labels: li
         except PipelineError:
             continue  # the pipeline refuses it too (the datasets' bad clips): nothing to compare
         host.append(mfcc(audio, rt.params))
-        device.append(fe.features(to_int16(device_window(audio, rt.params))))
+        device.append(fe.features(to_int16(clip_window(audio, rt.params))))
         kept.append(i)
     x_host = rt.device_input(np.stack(host))
     x_dev = np.stack(device)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from data.config import PipelineError
-from data.features import FeatureParams, fit_length, read_audio, to_int16, trim_bounds
+from data.features import FeatureParams, clip_window, read_audio, to_int16
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [ROOT / "firmware/src/frontend/frontend.cc", ROOT / "firmware/src/frontend/python_binding.cc"]
@@ -121,28 +121,9 @@ class DeviceFrontend:
         return start.value, end.value
 
 
-def device_window(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
-    """The (at most one clip long) part of a recording at ``params.sample_rate`` that the host sends a device.
-
-    A recording that fits is sent whole. A longer one is sent as the clip-long window around its speech (the
-    trimmed part, centred, starting on the hop grid so that the device's trim sees the same frames), as a
-    listening device's window would hold it; speech longer than a clip is cropped to its loudest window, as
-    :func:`data.features.fit_length` does.
-    """
-    n, hop = params.clip_samples, params.hop_length
-    if len(audio) <= n:
-        return audio
-    start, end = trim_bounds(audio, params)
-    if end - start > n:
-        return fit_length(audio[start:end], n)
-    first = min(max(0, start - (n - (end - start)) // 2), len(audio) - n)
-    first -= first % hop
-    return audio[first:first + n]
-
-
 def wav_audio(path: Path, params: FeatureParams) -> np.ndarray:
     """The 16-bit audio the host sends a device for a WAV file: read (resampled, 16-bit) like the training clips."""
-    return to_int16(device_window(read_audio(Path(path), params.sample_rate), params))
+    return to_int16(clip_window(read_audio(Path(path), params.sample_rate), params))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -299,7 +299,8 @@ def frontend_summary(records: list[dict[str, Any]], audio: list[np.ndarray], cli
         ``frontend``: ``identical_values`` and ``max_abs_diff`` against the host's features of the clips (the
         feature path: librosa on the whole recording as read and resampled), ``identical_clips``, ``same_audio``
         (the same against librosa on exactly the 16-bit audio the device got: the front end alone) and the front
-        end's latency; ``model_on_device_features``: whether the device's scores equal the host TFLM's on the
+        end's latency, ``host_binding_identical_clips`` (clips whose features equal those of the same C++ built
+        for the host, :mod:`host.frontend`); ``model_on_device_features``: whether the device's scores equal the host TFLM's on the
         device's own features.
     """
     index = {cid: i for i, cid in enumerate(clips.ids)}
@@ -318,7 +319,12 @@ def frontend_summary(records: list[dict[str, Any]], audio: list[np.ndarray], cli
 
     tflm = np.stack([rt.backend("tflm").runner.scores(x) for x in dev])
     scores = np.array([r["scores"] for r in records], np.int8)
+    from host.frontend import DeviceFrontend, library_for
+
+    binding = DeviceFrontend(library_for(rt.build))
+    same_code = np.mean([np.array_equal(binding.features(a), d) for a, d in zip(audio, dev)])
     return {"frontend": {**compare(host), "same_audio": compare(same),
+                         "host_binding_identical_clips": float(same_code),
                          "latency": {"us": _stats([r["fe_us"] for r in records]),
                                      "cycles": _stats([r["fe_cycles"] for r in records])}},
             "model_on_device_features": {"identical": float(np.mean((scores == tflm).all(1)))}}

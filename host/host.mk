@@ -4,6 +4,7 @@
 #              PORT=emu builds the emulated firmware first: make firmware-emu, firmware/emu/emu.mk)
 # make predict (FILE=clip.wav | RANDOM=1) [BACKEND=float|int8|tflm|device] [PORT=…]
 # make virtual-device   a virtual board on a pty at $(BUILD)/virtual-tty, for serial monitors and PORT=
+# make frontend-lib     the firmware's audio front end for the host (ctypes): $(BUILD)/frontend/libfrontend.so
 PORT ?=
 N ?=
 RESUME ?=
@@ -13,7 +14,7 @@ BACKEND ?= tflm
 # features: the host's int8 features (LOAD/INFER); audio: the clips' audio, the device's front end (AUDIO/HEAR).
 INPUT ?= features
 
-.PHONY: harness predict virtual-device
+.PHONY: harness predict virtual-device frontend-lib
 
 # PORT=emu:ref-O2 -> KERNELS=ref OPT=O2 for the firmware-emu build that precedes the run.
 EMU_PORT_ARGS = $(if $(filter emu:%,$(PORT)),$(addprefix KERNELS=,$(word 1,$(subst -, ,$(PORT:emu:%=%)))) \
@@ -30,3 +31,6 @@ predict: venv
 
 virtual-device: venv
 	$(PY) -m host.virtual_device --build $(BUILD) --link $(BUILD)/virtual-tty
+
+frontend-lib: venv
+	$(PY) -m host.frontend --gen $(BUILD)/gen --out $(BUILD)/frontend/libfrontend.so

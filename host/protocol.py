@@ -478,7 +478,7 @@ def parse_device_line(raw: bytes) -> Reply | None:
 
 
 def encode_boot(fw: str, model: str) -> bytes:
-    """``BOOT proto=1 fw=<fw> model=<hash>`` line."""
+    """``BOOT proto=<version> fw=<fw> model=<hash>`` line."""
     return frame(f"{BOOT_WORD} proto={PROTOCOL_VERSION} fw={fw} model={model}")
 
 
