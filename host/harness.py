@@ -300,8 +300,8 @@ def frontend_summary(records: list[dict[str, Any]], audio: list[np.ndarray], cli
         feature path: librosa on the whole recording as read and resampled), ``identical_clips``, ``same_audio``
         (the same against librosa on exactly the 16-bit audio the device got: the front end alone) and the front
         end's latency, ``host_binding_identical_clips`` (clips whose features equal those of the same C++ built
-        for the host, :mod:`host.frontend`); ``model_on_device_features``: whether the device's scores equal the host TFLM's on the
-        device's own features.
+        for the host, :mod:`host.frontend`); ``model_on_device_features``: whether the device's scores equal the
+        host TFLM's on the device's own features.
     """
     index = {cid: i for i, cid in enumerate(clips.ids)}
     rows = np.array([index[r["id"]] for r in records])

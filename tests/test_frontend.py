@@ -109,14 +109,24 @@ def test_library_build_errors_are_one_line(tmp_path: Path) -> None:
         build_library(tmp_path, tmp_path / "lib.so")
 
 
-def test_library_of_another_front_end_is_refused(runtime: Runtime, frontend: DeviceFrontend, tmp_path: Path) -> None:
-    meta = {**runtime.meta, "features": {**runtime.meta["features"], "hop_ms": 20.0}}
-    with pytest.raises(PipelineError, match="rebuild it"):
-        frontend.check(meta)
+def test_library_is_built_for_its_models_front_end(tmp_path: Path) -> None:
+    """Another front end (20 ms hop: 50 frames) from another model's metadata; a model of the 10 ms front end
+    refuses that library."""
+    features = {**FeatureParams.from_config().to_dict(), "hop_ms": 20.0}
+    meta = {"model_hash": "0123abcd", "labels": ["a", "b"],
+            "input": {"shape": [1, 50, 13], "scale": 0.05, "zero_point": 0},
+            "output": {"scale": 1 / 256, "zero_point": -128},
+            "arena_bytes": 16, "arena_margin": 1.0, "arena_target_ratio": 1.0, "tensor_arena_size": 16,
+            "features": features,
+            "norm": {"per_utterance_mean": True, "mean": [0.0] * 13, "std": [1.0] * 13, "clip": 0.0}}
     write_settings(tmp_path, meta, "test")
     other = DeviceFrontend(build_library(tmp_path, tmp_path / "lib.so"))
-    assert other.frames == 50
+    assert (other.frames, other.coeffs) == (50, 13)
     other.check(meta)
+    x = other.features(np.round(np.sin(np.arange(8000) * 0.3) * 8000 * np.hanning(8000)).astype(np.int16))
+    assert x.shape == (50, 13)
+    with pytest.raises(PipelineError, match="rebuild it"):
+        other.check({**meta, "features": FeatureParams.from_config().to_dict()})
 
 
 def test_harness_audio_mode_on_the_virtual_device(smoke_build: Path, tmp_path: Path) -> None:

@@ -20,7 +20,8 @@ INPUT_BYTES = FRAMES * COEFFS
 LABELS = "zero,one,two,three,four,five,six,seven,eight,nine".split(",")
 HELLO_REPLY = (
     f"OK HELLO proto={PROTOCOL_VERSION} fw=0.1.0 model=0123abcd in={FRAMES}x{COEFFS} in_scale=3D800000 in_zp=-128 "
-    f"out={len(LABELS)} out_scale=3B800000 out_zp=-128 arena=9999 labels=" + ",".join(LABELS) + " audio=16000 rate=16000"
+    f"out={len(LABELS)} out_scale=3B800000 out_zp=-128 arena=9999 labels=" + ",".join(LABELS)
+    + " audio=16000 rate=16000"
 )
 # Reference self-test clips (PROTOCOL.md): clip 0 all 0x00 passes, clip 1 all 0x01 fails.
 SELFTEST_CLIPS = [bytes(INPUT_BYTES), bytes([1]) * INPUT_BYTES]
@@ -186,7 +187,8 @@ def vectors():
     add("infer-fails", line("INFER"), err("invoke"))
     add("infer-after-failure", line("INFER"), err("incomplete", "filled=0"))
 
-    v.append(("# Protocol 2: raw audio in AUDIO chunks, HEAR (front end + model), FEATURES of the last HEAR", None, None))
+    v.append(("# Protocol 2: raw audio in AUDIO chunks, HEAR (front end + model), FEATURES of the last HEAR", None,
+              None))
     audio = bytes((k * 53 + 7) & 0xFF for k in range(600))  # 300 samples
     features = fake_features(audio)
     add("hear-empty", line("HEAR"), err("incomplete", "filled=0"))

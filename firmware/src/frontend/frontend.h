@@ -1,8 +1,8 @@
 // Audio front end: 16 kHz 16-bit audio -> the model's int8 input, the same features as the training pipeline
 // (data/features.py: librosa's trim, centring, MFCC; the model's normalization and input quantization). Every
 // parameter and table comes from the generated model_settings.h (quantize/codegen.py, from model_meta.json), so
-// the front end always matches the model it is built with. Portable C++ (float, no libm, no heap): the same code
-// runs on the host (tests, Python binding), the emulator and the board.
+// the front end always matches the model it is built with. Portable C++ (float, no heap, its own log10): the same
+// code runs on the host (tests, Python binding), the emulator and the board.
 #pragma once
 
 #include <cstddef>
