@@ -297,7 +297,7 @@ def frontend_summary(records: list[dict[str, Any]], audio: list[np.ndarray], cli
     -------
     dict
         ``frontend``: ``identical_values`` and ``max_abs_diff`` against the host's features of the clips (the
-        feature path: librosa on the whole recording as read and resampled), ``identical_clips``, ``same_audio``
+        feature path, :func:`data.features.mfcc` of the recording), ``identical_clips``, ``same_audio``
         (the same against librosa on exactly the 16-bit audio the device got: the front end alone) and the front
         end's latency, ``host_binding_identical_clips`` (clips whose features equal those of the same C++ built
         for the host, :mod:`host.frontend`); ``model_on_device_features``: whether the device's scores equal the
