@@ -74,6 +74,8 @@ help:
 	@echo "make harness PORT=emu      the test split through the emulated firmware, QEMU always stopped"
 	@echo "make bench-emulated        instructions, flash/RAM by origin, stack per configuration, TFLM and native (emulated)"
 	@echo "make firmware-native-fuzz  the native engine against TFLM under libFuzzer + ASan/UBSan (FUZZ_SECONDS=)"
+	@echo "make harness INPUT=audio   the clips' audio instead of features: the device's front end, fidelity figures"
+	@echo "make frontend-lib          the firmware's audio front end as a host library (build/frontend/libfrontend.so)"
 	@echo "make firmware-sim          the firmware with host TFLM on stdin/stdout (firmware-sim-fake: fake inference)"
 	@echo "make third-party           unpack the pinned TFLM and Arduino core trees into build/third_party"
 	@echo "make clean                 remove build/"

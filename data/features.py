@@ -17,6 +17,12 @@ from data.config import PipelineError, load_config
 
 # A clip whose peak amplitude stays below this (full scale = 1.0) holds no speech: about -80 dBFS.
 SILENCE_PEAK = 1e-4
+# Every clip is read as the 16-bit samples a device records and receives (16-bit PCM at the model's rate): after
+# resampling, samples are rounded to this full scale, so the device's front end sees exactly the training audio.
+INT16_FULL_SCALE = 32768
+# Part of every feature-cache key: bumped when the front end changes what the same parameters compute (2: audio
+# rounded to 16-bit samples; speech longer than a clip trimmed again in its loudest clip-long window).
+FRONTEND_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,9 @@ class FeatureParams:
         return dataclasses.asdict(self)
 
     def digest(self) -> str:
-        """Short hash of the parameters: part of every feature-cache key."""
-        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+        """Short hash of the parameters (and of the front end's version): part of every feature-cache key."""
+        key = {**self.to_dict(), "frontend": FRONTEND_VERSION}
+        return hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
 
     @classmethod
     def from_config(cls, config: dict[str, Any] | None = None) -> "FeatureParams":
@@ -205,7 +212,7 @@ def read_audio(path: Path, sample_rate: int, max_seconds: float = MAX_CLIP_SECON
 
     Returns
     -------
-    np.ndarray, shape (n_samples,), float32 in [-1, 1]
+    np.ndarray, shape (n_samples,), float32 in [-1, 1], on the 16-bit grid (multiples of 1 / ``INT16_FULL_SCALE``)
 
     Raises
     ------
@@ -230,7 +237,13 @@ def read_audio(path: Path, sample_rate: int, max_seconds: float = MAX_CLIP_SECON
     audio = audio.mean(axis=1)
     if rate != sample_rate:
         audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate)
-    return audio.astype(np.float32)
+    return to_int16(audio).astype(np.float32) / INT16_FULL_SCALE
+
+
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    """Float audio (full scale 1.0) as 16-bit samples: rounded half to even, saturated."""
+    scaled = np.round(np.asarray(audio, np.float64) * INT16_FULL_SCALE)
+    return np.clip(scaled, -INT16_FULL_SCALE, INT16_FULL_SCALE - 1).astype(np.int16)
 
 
 def _check_sound(path: Path, audio: np.ndarray) -> None:
@@ -327,18 +340,51 @@ def trim(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
     -------
     np.ndarray, shape (m,), m <= n_samples (the clip itself when ``trim_db`` is 0)
     """
+    start, end = trim_bounds(audio, params)
+    return audio[start:end]
+
+
+def trim_bounds(audio: np.ndarray, params: FeatureParams) -> tuple[int, int]:
+    """``[start, end)`` of the part of ``audio`` that :func:`trim` keeps (the whole clip when ``trim_db`` is 0)."""
     import librosa
 
     if not params.trim_db:
+        return 0, audio.shape[0]
+    _, (start, end) = librosa.effects.trim(audio, top_db=params.trim_db, frame_length=params.win_length,
+                                           hop_length=params.hop_length)
+    return int(start), int(end)
+
+
+def clip_window(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
+    """The part of a recording that a device hears, at most one clip long (what the host sends it).
+
+    A recording that fits is heard whole. Of a longer one, its speech (the part :func:`trim_bounds` keeps) with
+    half a window of margin either side, starting on the hop grid: the frames that decide the trim then see the same
+    samples, so trimming the window finds the same speech (the margins shrink when speech nearly fills a clip).
+    Speech longer than a clip: its loudest clip-long window.
+
+    Returns
+    -------
+    np.ndarray, shape (m,), m <= ``params.clip_samples``
+    """
+    n, hop, half = params.clip_samples, params.hop_length, params.win_length // 2
+    if audio.shape[0] <= n:
         return audio
-    trimmed, _ = librosa.effects.trim(audio, top_db=params.trim_db, frame_length=params.win_length,
-                                      hop_length=params.hop_length)
-    return trimmed
+    start, end = trim_bounds(audio, params)
+    if end - start > n:
+        return fit_length(audio[start:end], n)
+    first = max(0, (start - half) // hop * hop)
+    last = min(audio.shape[0], end + half)
+    if last - first > n:  # little room: the margins shrink, the first sample stays on the hop grid
+        first = min(start, -(-(last - n) // hop) * hop)
+        last = min(last, first + n)
+    return audio[first:last]
 
 
 def mfcc(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
-    """MFCCs of one clip already at ``params.sample_rate``: trimmed (:func:`trim`), centred in the clip length
-    (:func:`fit_length`), then librosa's MFCC.
+    """MFCCs of one clip already at ``params.sample_rate``: the part a device hears (:func:`clip_window`), trimmed
+    (:func:`trim`), centred in the clip length (:func:`fit_length`), then librosa's MFCC. The device's front end
+    (firmware/src/frontend) computes the same from that window, so its features are the training features.
 
     Parameters
     ----------
@@ -351,7 +397,7 @@ def mfcc(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
     """
     import librosa
 
-    clip = fit_length(trim(audio, params), params.clip_samples)
+    clip = fit_length(trim(clip_window(audio, params), params), params.clip_samples)
     m = librosa.feature.mfcc(
         y=clip, sr=params.sample_rate, n_mfcc=params.num_mfcc, n_fft=params.n_fft,
         win_length=params.win_length, hop_length=params.hop_length, n_mels=params.num_mels,

@@ -28,6 +28,7 @@ from data.datasets import load_folder
 from data.features import FeatureParams, extract_file
 from host.dut import Dut
 from experiments.emulated import measure_emulated
+from experiments.frontend import measure_cost, measure_fidelity
 from host.harness import ClipSet, open_port, read_results, stream_clips
 from host.runtime import Runtime
 
@@ -35,6 +36,8 @@ from host.runtime import Runtime
 FEATURE_BENCH_CLIPS = 200
 # Clips streamed through the virtual device (the goal: 1,000 clips in <= 60 s).
 HARNESS_BENCH_CLIPS = 1000
+# Clips per set of the front end's fidelity in a smoke bench (all of them otherwise).
+SMOKE_FRONTEND_CLIPS = 50
 
 
 # The stages of `make train quantize`, in order, with their arguments besides --build.
@@ -122,6 +125,13 @@ def main(args: argparse.Namespace) -> dict:
         out["emulated"] = measure_emulated(bench)
     except PipelineError as e:  # no ARM toolchain or QEMU on this machine: the rest of the bench still counts
         out["emulated"] = {"error": str(e)}
+    # The device's audio front end: features and top-1 against the host's, cost on the emulated Cortex-M4F
+    # (experiments/frontend.py).
+    out["frontend"] = {"fidelity": measure_fidelity(bench, SMOKE_FRONTEND_CLIPS if args.smoke else None)}
+    try:
+        out["frontend"]["cost"] = measure_cost(bench)
+    except PipelineError as e:
+        out["frontend"]["cost"] = {"error": str(e)}
     write_text_atomic(args.build / "bench.json", json.dumps(out, indent=1, default=float))
     print(json.dumps(out, indent=1, default=float))
     print(f"wrote {args.build / 'bench.json'}")

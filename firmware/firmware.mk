@@ -18,7 +18,11 @@ FW_NATIVE_SRCS := $(FW)/src/inference/inference_native.cc $(FW)/src/native/kerne
 
 FW_CORE_SRCS := $(addprefix $(FW)/src/core/,crc16.cc command.cc line_reader.cc line_writer.cc input_buffer.cc device.cc)
 FW_CORE_TESTS := $(wildcard $(FW)/src/core/*_test.cc)
-FW_HOST_SRCS := $(FW)/src/platform/platform_host.cc $(FW)/src/inference/inference_fake.cc
+FW_HOST_SRCS := $(FW)/src/platform/platform_host.cc $(FW)/src/inference/inference_fake.cc \
+                $(FW)/src/inference/audio_frontend_fake.cc
+# The audio front end: built with a model's generated model_settings.h (the reference fixture in the host tests).
+FW_FRONTEND_SRCS := $(FW)/src/frontend/frontend.cc $(FW)/src/frontend/audio_frontend.cc
+FW_FRONTEND_TESTS := $(FW)/src/frontend/frontend_test.cc
 FW_TEST_SUPPORT := $(FW)/tests/test_main.cc $(FW)/tests/reference_config.cc $(FW)/tests/golden_vectors_test.cc
 FW_HEADERS := $(wildcard $(FW)/src/*/*.h $(FW)/tests/*.h)
 FW_GOLDEN := $(FW)/protocol/golden_vectors.txt
@@ -43,9 +47,11 @@ FUZZ_SECONDS ?= 20
 FW_FUZZ_SRCS := $(FW_CORE_SRCS) $(FW_HOST_SRCS) $(FW)/tests/reference_config.cc $(FW)/tests/device_fuzz.cc
 
 # ---- host: unit tests and golden vectors -------------------------------------------------------------------
-$(FW_BUILD)/host/unit_tests: $(FW_CORE_SRCS) $(FW_CORE_TESTS) $(FW_HOST_SRCS) $(FW_TEST_SUPPORT) $(FW_HEADERS)
+$(FW_BUILD)/host/unit_tests: $(FW_CORE_SRCS) $(FW_CORE_TESTS) $(FW_HOST_SRCS) $(FW_TEST_SUPPORT) $(FW_HEADERS) \
+                             $(FW)/src/frontend/frontend.cc $(FW_FRONTEND_TESTS) $(FW_FIXTURE)/generated/model_settings.h
 	@mkdir -p $(@D)
-	$(HOST_CXX) $(FW_HOST_FLAGS) $(FW_SANITIZE) $(FW_CORE_SRCS) $(FW_CORE_TESTS) $(FW_HOST_SRCS) $(FW_TEST_SUPPORT) -o $@
+	$(HOST_CXX) $(FW_HOST_FLAGS) $(FW_SANITIZE) -I$(FW_FIXTURE) $(FW_CORE_SRCS) $(FW_CORE_TESTS) $(FW_HOST_SRCS) \
+	    $(FW)/src/frontend/frontend.cc $(FW_FRONTEND_TESTS) $(FW_TEST_SUPPORT) -o $@
 
 firmware-test: $(FW_BUILD)/host/unit_tests
 	$< $(FW_GOLDEN)
@@ -63,7 +69,8 @@ $(FW_BUILD)/host/sim_fake: $(FW_CORE_SRCS) $(FW_HOST_SRCS) $(FW)/src/app/app.cc 
 firmware-sim-fake: $(FW_BUILD)/host/sim_fake
 
 # ---- cross-compile for the Cortex-M4F, size report ---------------------------------------------------------
-FW_ARM_OBJS := $(patsubst %.cc,$(FW_BUILD)/arm/%.o,$(FW_CORE_SRCS) $(FW)/src/app/app.cc $(FW)/src/inference/inference_fake.cc) \
+FW_ARM_OBJS := $(patsubst %.cc,$(FW_BUILD)/arm/%.o,$(FW_CORE_SRCS) $(FW)/src/app/app.cc $(FW)/src/inference/inference_fake.cc \
+                 $(FW_FRONTEND_SRCS)) \
                $(FW_BUILD)/arm/fixture/model_data.o $(FW_BUILD)/arm/fixture/selftest_data.o
 
 $(FW_BUILD)/arm/%.o: %.cc $(FW_HEADERS) $(FW_FIXTURE_SRCS)

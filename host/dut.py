@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Callable, TypeVar
+
+import numpy as np
 
 from host import protocol as p
 from host.serial_device import LinkError, SerialLink
@@ -12,6 +14,7 @@ HELLO_TIMEOUT_S = 3.0  # a running device answers at once; after a reset it firs
 HANDSHAKE_ATTEMPTS = 5  # HELLO tries (covers a device still booting and lost/corrupted lines)
 REPLY_TIMEOUT_S = 1.0  # LOAD and other cheap commands: only parsing on the device, milliseconds
 INFER_TIMEOUT_S = 5.0  # the BiLSTM takes a few hundred ms on the Cortex-M4; ten-fold margin
+HEAR_TIMEOUT_S = 10.0  # front end (tens of ms on the board) plus the model; generous for the emulator
 SELFTEST_TIMEOUT_S = 30.0  # SELFTEST runs every embedded clip (8 x a few hundred ms on the board)
 CLIP_ATTEMPTS = 4  # tries per clip (first one included); every failure re-synchronises before the next try
 
@@ -27,6 +30,7 @@ class Timeouts:
     reply_s: float = REPLY_TIMEOUT_S
     infer_s: float = INFER_TIMEOUT_S
     clip_attempts: int = CLIP_ATTEMPTS
+    hear_s: float = HEAR_TIMEOUT_S
 
 
 class DutError(Exception):
@@ -84,7 +88,7 @@ class Dut:
         reply = self._read_reply(timeout_s)
         if isinstance(reply, p.ErrorReply):
             raise DeviceRejected(f"device answered ERR {reply.code} {reply.detail}".rstrip())
-        if not isinstance(reply, kind):
+        if type(reply) is not kind:  # exactly: a HEAR reply is no INFER reply
             raise p.ProtocolError(f"unexpected reply {reply}")
         return reply
 
@@ -149,6 +153,59 @@ class Dut:
             raise p.ProtocolError(f"INFER returned {len(result.scores)} scores, expected {self.info.outputs}")
         return result
 
+    def _hear_and_fetch(self, audio: bytes) -> tuple[p.HearResult, bytes]:
+        for offset in range(0, len(audio), p.PROTO_MAX_CHUNK):
+            chunk = audio[offset: offset + p.PROTO_MAX_CHUNK]
+            self.link.write(p.encode_command("AUDIO", offset, chunk))
+            ack = self._expect(p.LoadAck, self.timeouts.reply_s)
+            if ack.word != "AUDIO" or ack.filled != offset + len(chunk):
+                raise p.ProtocolError(f"AUDIO acknowledged {ack}, expected {offset + len(chunk)} bytes")
+        self.link.write(p.encode_command("HEAR"))
+        result = self._expect(p.HearResult, self.timeouts.hear_s)
+        if len(result.scores) != self.info.outputs:
+            raise p.ProtocolError(f"HEAR returned {len(result.scores)} scores, expected {self.info.outputs}")
+        features = bytearray()
+        while len(features) < self.info.input_bytes:
+            self.link.write(p.encode_command("FEATURES", len(features)))
+            chunk = self._expect(p.FeaturesChunk, self.timeouts.reply_s)
+            if chunk.offset != len(features) or not chunk.data:
+                raise p.ProtocolError(f"FEATURES answered offset {chunk.offset}, expected {len(features)}")
+            features += chunk.data
+        if len(features) != self.info.input_bytes:
+            raise p.ProtocolError(f"FEATURES returned {len(features)} bytes, expected {self.info.input_bytes}")
+        return result, bytes(features)
+
+    def hear(self, audio: np.ndarray) -> tuple[p.HearResult, bytes, int]:
+        """Send 16-bit audio, run the device's front end and model on it (``HEAR``) and fetch the features it
+        computed, retrying after any failure.
+
+        Parameters
+        ----------
+        audio : np.ndarray, shape (n,), int16
+            1 to ``HelloInfo.audio`` samples at ``HelloInfo.rate``.
+
+        Returns
+        -------
+        result : HearResult
+            Scores, top index, the front end's and the model's latencies.
+        features : bytes
+            The device's int8 features (frames x coeffs, row-major).
+        attempts : int
+            Tries it took.
+
+        Raises
+        ------
+        DutError
+            The device takes no audio or not this much, or every attempt failed.
+        """
+        if self.info is None:
+            self.handshake()
+        if not 1 <= len(audio) <= self.info.audio:
+            raise DutError(f"clip has {len(audio)} samples, the device takes 1..{self.info.audio} "
+                           f"({'no audio: a protocol 1 firmware?' if not self.info.audio else 'one clip'})")
+        data = np.asarray(audio, "<i2").tobytes()
+        return self._retry(lambda: self._hear_and_fetch(data))
+
     def infer(self, clip: bytes) -> tuple[p.InferResult, int]:
         """Load one clip and run it, retrying after any failure.
 
@@ -173,13 +230,18 @@ class Dut:
             self.handshake()
         if len(clip) != self.info.input_bytes:
             raise DutError(f"clip has {len(clip)} values, the device expects {self.info.input_bytes}")
+        result, attempts = self._retry(lambda: (self._load_and_infer(clip),))
+        return result, attempts
+
+    def _retry(self, attempt_once: Callable[[], tuple]) -> tuple:
+        """``attempt_once()``'s values plus the number of tries, re-synchronising after every failure."""
         last: Exception | None = None
         for attempt in range(1, self.timeouts.clip_attempts + 1):
             try:
                 if last is not None:
                     self.retries += 1
                     self.handshake()  # every clip restarts at offset 0, so a resync loses nothing
-                return self._load_and_infer(clip), attempt
+                return (*attempt_once(), attempt)
             except DeviceReset as e:
                 self.resets += 1
                 last = e

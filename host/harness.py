@@ -3,7 +3,9 @@
 ``python -m host.harness --port PORT [--data DIR] [-n N] [--resume]`` (``make harness``). ``PORT`` is a device path,
 any pyserial URL (``socket://host:port``, ``rfc2217://…``), ``virtual`` (a virtual device on a pty running the
 local int8 model on TFLM), ``emu`` or ``emu:<kernels>-<opt>`` (the firmware image of ``make firmware-emu`` on QEMU,
-``host/emulator.py``) or empty (the one connected Arduino, found by USB vendor id).
+``host/emulator.py``) or empty (the one connected Arduino, found by USB vendor id). ``--input audio`` sends each
+clip's 16-bit audio instead of the host's features: the device computes the features itself (``HEAR``), and the
+summary compares them with the host's (``frontend``).
 
 Results are appended to ``build/harness/results.jsonl`` one line per clip as they arrive; ``--resume`` skips the
 clips already there, so an interrupted run loses nothing. Then ``summary.json`` and ``report.md`` are written.
@@ -30,6 +32,7 @@ from host.emulator import Emulator, EmulatorError, image_path, parse_port, read_
 from host.serial_device import LinkError, SerialLink, find_arduino_port
 from host.virtual_device import VirtualDeviceError, VirtualDeviceProcess
 
+INPUTS = ("features", "audio")
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
 VIRTUAL_PORT = "virtual"
@@ -136,13 +139,30 @@ def open_port(port: str | None, build_dir: Path) -> Iterator[tuple[SerialLink, s
         yield link, name
 
 
-def stream_clips(dut: Dut, clips: ClipSet, x_int8: np.ndarray, results: Path, done: set[str], port: str) -> int:
+def run_features(dut: Dut, clip: np.ndarray) -> tuple[dict[str, Any], int]:
+    """One clip of int8 features (frames, coeffs) through LOAD/INFER: its record fields and the tries it took."""
+    result, attempts = dut.infer(clip.tobytes())
+    return {"scores": list(result.scores), "top": result.top, "us": result.us, "cycles": result.cycles}, attempts
+
+
+def run_audio(dut: Dut, audio: np.ndarray) -> tuple[dict[str, Any], int]:
+    """One clip of 16-bit audio through AUDIO/HEAR/FEATURES: its record fields (with the device's features as
+    hex and the front end's latency) and the tries it took."""
+    result, features, attempts = dut.hear(audio)
+    return {"scores": list(result.scores), "top": result.top, "us": result.us, "cycles": result.cycles,
+            "fe_us": result.fe_us, "fe_cycles": result.fe_cycles, "features": features.hex()}, attempts
+
+
+def stream_clips(dut: Dut, clips: ClipSet, inputs: Any, results: Path, done: set[str], port: str,
+                 send: Any = run_features) -> int:
     """Run every clip not in ``done`` on the device, appending one JSON line per clip as it arrives.
 
     Parameters
     ----------
-    x_int8 : np.ndarray, shape (n, frames, coeffs), int8
-        Quantized inputs of ``clips``.
+    inputs : sequence
+        What ``send`` sends of each clip of ``clips``: int8 features (frames, coeffs) or int16 audio.
+    send : callable
+        :func:`run_features` or :func:`run_audio`.
 
     Returns
     -------
@@ -154,13 +174,12 @@ def stream_clips(dut: Dut, clips: ClipSet, x_int8: np.ndarray, results: Path, do
         for count, i in enumerate(tqdm(todo, desc="device", unit="clip", disable=None)):
             start = time.perf_counter()
             try:
-                result, attempts = dut.infer(x_int8[i].tobytes())
+                fields, attempts = send(dut, inputs[i])
             except (DutError, LinkError, KeyboardInterrupt) as e:
                 reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"clip {clips.ids[i]}: {e}"
                 raise HarnessError(f"{port}: {reason}; {len(done) + count} results kept in {results}, "
                                    "continue with RESUME=1") from None
-            record = {"id": clips.ids[i], "label": int(clips.y[i]), "scores": list(result.scores),
-                      "top": result.top, "us": result.us, "cycles": result.cycles, "attempts": attempts,
+            record = {"id": clips.ids[i], "label": int(clips.y[i]), **fields, "attempts": attempts,
                       "wall_ms": round(1000 * (time.perf_counter() - start), 3)}
             if result.value is not None:  # protocol minor 1: the top score dequantized on the device
                 record["value"] = result.value
@@ -171,7 +190,7 @@ def stream_clips(dut: Dut, clips: ClipSet, x_int8: np.ndarray, results: Path, do
 
 def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None = None, data_dir: Path | None = None,
         n: int | None = None, resume: bool = False, timeouts: Timeouts = Timeouts(),
-        report: bool = True) -> dict[str, Any]:
+        report: bool = True, input_kind: str = "features") -> dict[str, Any]:
     """Run the harness end to end and write ``results.jsonl``, ``summary.json`` (and ``report.md``).
 
     Parameters
@@ -192,6 +211,9 @@ def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None 
         Timeouts and retry counts of the device session.
     report : bool
         Also write ``report.md`` and its figures.
+    input_kind : str
+        ``features`` (the host's int8 features) or ``audio`` (each clip's 16-bit audio, features computed by the
+        device's front end; :func:`host.frontend.wav_audio`).
 
     Returns
     -------
@@ -210,10 +232,19 @@ def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None 
     clips = load_clips(rt, data_dir, n)
     if len(set(clips.ids)) != len(clips.ids):
         raise HarnessError(f"{clips.source}: clip ids are not unique")
-    x_int8 = rt.device_input(clips.x_raw)
+    if input_kind not in INPUTS:
+        raise HarnessError(f"input must be one of {', '.join(INPUTS)}, not {input_kind!r}")
+    if input_kind == "audio":
+        from host.frontend import wav_audio
+
+        inputs: Any = [wav_audio(Path(cid), rt.params) for cid in tqdm(clips.ids, desc="audio", unit="clip",
+                                                                         disable=None)]
+        send = run_audio
+    else:
+        inputs, send = rt.device_input(clips.x_raw), run_features
 
     results = out_dir / RESULTS_FILE
-    header = {"model": local_model, "source": clips.source}
+    header = {"model": local_model, "source": clips.source, "input": input_kind}
     old_header, records = read_results(results) if resume else (None, [])
     if old_header is not None and old_header != header:
         raise HarnessError(f"{results}: holds a run of {old_header}, not {header}; run without RESUME=1")
@@ -230,11 +261,14 @@ def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None 
                 raise HarnessError(f"{name}: {e}") from None
             if list(info.labels) != list(meta["labels"]):
                 raise HarnessError(f"{name}: device labels {info.labels} differ from {meta['labels']}")
+            if input_kind == "audio" and info.rate != rt.params.sample_rate:
+                raise HarnessError(f"{name}: device takes audio at {info.rate} Hz, the model at "
+                                   f"{rt.params.sample_rate} Hz (0: no audio, a protocol 1 firmware?)")
             # Only a device that answered the handshake may replace the results of an earlier run.
             if old_header is None:
                 out_dir.mkdir(parents=True, exist_ok=True)
                 write_text_atomic(results, json.dumps({"run": header}) + "\n")
-            stream_clips(dut, clips, x_int8, results, done, name)
+            stream_clips(dut, clips, inputs, results, done, name, send)
     except (VirtualDeviceError, LinkError) as e:
         raise HarnessError(f"{port or 'auto-detected port'}: {e}") from None
     _, records = read_results(results)
@@ -242,8 +276,62 @@ def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None 
     device = {"port": name, "fw": info.fw, "model": info.model, "arena": info.arena,
               "retries": dut.retries, "resets": dut.resets}
     summary = summarize(records, clips, rt, device, out_dir, report)
+    if input_kind == "audio":
+        index = {cid: i for i, cid in enumerate(clips.ids)}
+        summary = {**summary, "input": "audio",
+                   **frontend_summary(records, [inputs[index[r["id"]]] for r in records], clips, rt)}
+    else:
+        summary = {**summary, "input": "features"}
     write_text_atomic(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+def frontend_summary(records: list[dict[str, Any]], audio: list[np.ndarray], clips: ClipSet,
+                     rt: Runtime) -> dict[str, Any]:
+    """How the device's features (computed from the audio it was sent) compare with the host's.
+
+    Parameters
+    ----------
+    records : list of dict
+        Audio-mode records (``features`` as hex, ``scores``, ``fe_us``, ``fe_cycles``).
+    audio : list of np.ndarray
+        The int16 audio each record's clip was sent as.
+
+    Returns
+    -------
+    dict
+        ``frontend``: ``identical_values`` and ``max_abs_diff`` against the host's features of the clips (the
+        feature path, :func:`data.features.mfcc` of the recording), ``identical_clips``, ``same_audio``
+        (the same against librosa on exactly the 16-bit audio the device got: the front end alone) and the front
+        end's latency, ``host_binding_identical_clips`` (clips whose features equal those of the same C++ built
+        for the host, :mod:`host.frontend`); ``model_on_device_features``: whether the device's scores equal the
+        host TFLM's on the device's own features.
+    """
+    index = {cid: i for i, cid in enumerate(clips.ids)}
+    rows = np.array([index[r["id"]] for r in records])
+    shape = clips.x_raw.shape[1:]
+    dev = np.stack([np.frombuffer(bytes.fromhex(r["features"]), np.int8).reshape(shape) for r in records])
+    host = rt.device_input(clips.x_raw[rows])
+    from data.features import mfcc
+
+    same = rt.device_input(np.stack([mfcc(a.astype(np.float32) / 32768, rt.params) for a in audio]))
+
+    def compare(reference: np.ndarray) -> dict[str, float]:
+        diff = np.abs(dev.astype(np.int16) - reference.astype(np.int16))
+        return {"identical_values": float(np.mean(diff == 0)), "max_abs_diff": int(diff.max()),
+                "identical_clips": float(np.mean((diff == 0).all(axis=(1, 2))))}
+
+    tflm = np.stack([rt.backend("tflm").runner.scores(x) for x in dev])
+    scores = np.array([r["scores"] for r in records], np.int8)
+    from host.frontend import DeviceFrontend, library_for
+
+    binding = DeviceFrontend(library_for(rt.build))
+    same_code = np.mean([np.array_equal(binding.features(a), d) for a, d in zip(audio, dev)])
+    return {"frontend": {**compare(host), "same_audio": compare(same),
+                         "host_binding_identical_clips": float(same_code),
+                         "latency": {"us": _stats([r["fe_us"] for r in records]),
+                                     "cycles": _stats([r["fe_cycles"] for r in records])}},
+            "model_on_device_features": {"identical": float(np.mean((scores == tflm).all(1)))}}
 
 
 def _stats(values: list[int]) -> dict[str, float]:
@@ -372,6 +460,11 @@ def print_summary(summary: dict[str, Any]) -> None:
               f"host TFLM {pct(rec['host_tflm']['accuracy'])}  host float {pct(rec['host_float']['accuracy'])}")
     print(f"latency   {us['min']:g} / {us['median']:g} / {us['max']:g} us (min/median/max)  "
           f"{'n/a' if cps is None else f'{cps:.1f}'} clips/s")
+    if summary.get("input") == "audio":
+        fe, fe_us = summary["frontend"], summary["frontend"]["latency"]["us"]
+        print(f"front end features identical to the host's {pct(fe['identical_values'])} (max diff "
+              f"{fe['max_abs_diff']}), on the same 16-bit audio {pct(fe['same_audio']['identical_values'])} (max diff "
+              f"{fe['same_audio']['max_abs_diff']}); front end {fe_us['median']:g} us median")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -384,13 +477,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("-n", type=int, help="only the first N clips")
     parser.add_argument("--resume", action="store_true", help="keep finished results and run the rest")
     parser.add_argument("--no-report", action="store_true", help="skip report.md and its figures")
+    parser.add_argument("--input", choices=INPUTS, default="features",
+                        help="features: the host's int8 features; audio: the clips' audio, features on the device")
     args = parser.parse_args(argv)
     if args.n is not None and args.n < 1:
         parser.error("-n must be at least 1")
 
     def go() -> None:
         summary = run(args.port or None, args.build, args.out, args.data, args.n, args.resume,
-                      report=not args.no_report)
+                      report=not args.no_report, input_kind=args.input)
         print_summary(summary)
         out = args.out or args.build / "harness"
         print(f"wrote {out / SUMMARY_FILE}" + ("" if args.no_report else f" and {out / 'report.md'}"))

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 # Their source is firmware/src/core/protocol.h (and crc16.h); tests/test_protocol_source.py parses it and fails when
 # a value here or in PROTOCOL.md differs. Kept as plain Python rather than parsed at import, so the host works (and
 # reads) without the firmware tree.
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: raw audio (AUDIO, HEAR, FEATURES; HELLO audio= rate=)
 # Minor version (protocol.h kMinorVersion): HELLO's minor= and INFER's value= keys at the end of the replies.
 PROTOCOL_MINOR = 1
 PROTO_MAX_LINE = 600  # bytes per line, not counting the "\n"
-PROTO_MAX_CHUNK = 256  # int8 values per LOAD line
+PROTO_MAX_CHUNK = 256  # bytes per LOAD/AUDIO line and FEATURES reply
 CRC_SEPARATOR = b" *"
 CRC_HEX_DIGITS = 4
 CRC_INIT = 0xFFFF  # CRC-16/CCITT-FALSE initial value
@@ -26,7 +26,9 @@ COMMENT_PREFIX = b"# "
 EOL = b"\n"
 
 # Command words (host -> device) and reply words (device -> host).
-COMMANDS = ("HELLO", "LOAD", "INFER", "SELFTEST", "STREAM", "STOP")
+COMMANDS = ("HELLO", "LOAD", "INFER", "SELFTEST", "STREAM", "STOP", "AUDIO", "HEAR", "FEATURES")
+# Commands that carry data (CRC required) and commands with an offset.
+DATA_COMMANDS = ("LOAD", "AUDIO")
 BOOT_WORD, OK_WORD, ERR_WORD = "BOOT", "OK", "ERR"
 # Error codes in the order of PROTOCOL.md's table, which is also the order the checks run in.
 ERROR_CODES = ("too-long", "crc", "no-crc", "unknown", "syntax", "order", "range", "incomplete", "invoke")
@@ -157,9 +159,10 @@ class Command:
     word : str
         One of ``COMMANDS``.
     offset : int
-        ``LOAD`` only: the byte offset of the chunk.
+        ``LOAD``/``AUDIO``: the byte offset of the chunk; ``FEATURES``: the first feature byte asked for.
     payload : bytes
-        ``LOAD`` only: the int8 values, two's complement (any length: ``range`` is the device's check).
+        ``LOAD``: int8 values, two's complement; ``AUDIO``: 16-bit little-endian samples (any length: ``range``
+        is the device's check).
     crc : bool
         Whether the line carried a CRC (a person typing ``HELLO`` sends none).
     """
@@ -178,11 +181,11 @@ def encode_command(word: str, offset: int = 0, payload: bytes = b"", crc: bool =
     word : str
         One of ``COMMANDS``.
     offset : int
-        ``LOAD`` only: number of bytes already loaded for this clip.
+        ``LOAD``/``AUDIO``: number of bytes already loaded for this clip; ``FEATURES``: first byte asked for.
     payload : bytes
-        ``LOAD`` only: 1 to ``PROTO_MAX_CHUNK`` int8 values as two's-complement bytes.
+        ``LOAD``/``AUDIO``: 1 to ``PROTO_MAX_CHUNK`` bytes.
     crc : bool
-        Append the CRC; only ``LOAD`` requires it.
+        Append the CRC; ``LOAD`` and ``AUDIO`` require it.
 
     Returns
     -------
@@ -191,10 +194,14 @@ def encode_command(word: str, offset: int = 0, payload: bytes = b"", crc: bool =
     """
     if word not in COMMANDS:
         raise ValueError(f"unknown command {word!r}")
-    if word == "LOAD":
+    if word in DATA_COMMANDS:
         if not 1 <= len(payload) <= PROTO_MAX_CHUNK or offset < 0:
-            raise ValueError(f"LOAD chunk of {len(payload)} bytes at offset {offset}")
-        body = f"LOAD {offset} {int8_to_hex(payload)}"
+            raise ValueError(f"{word} chunk of {len(payload)} bytes at offset {offset}")
+        body = f"{word} {offset} {int8_to_hex(payload)}"
+    elif word == "FEATURES":
+        if offset < 0:
+            raise ValueError(f"FEATURES at offset {offset}")
+        body = f"FEATURES {offset}"
     else:
         body = word
     return frame(body) if crc else body.encode("ascii") + EOL
@@ -225,7 +232,12 @@ def parse_command(line: bytes) -> Command:
     word = tokens[0].decode("ascii", "replace")
     if word not in COMMANDS:
         raise CommandError("unknown")
-    if word != "LOAD":
+    if word == "FEATURES":
+        offset = tokens[1].decode("ascii", "replace") if len(tokens) == 2 else ""
+        if not _DECIMAL.fullmatch(offset):
+            raise CommandError("syntax")
+        return Command(word, int(offset), crc=has_crc)
+    if word not in DATA_COMMANDS:
         if len(tokens) != 1:
             raise CommandError("syntax")
         return Command(word, crc=has_crc)
@@ -236,7 +248,7 @@ def parse_command(line: bytes) -> Command:
     offset, payload = tokens[1].decode("ascii", "replace"), tokens[2].decode("ascii", "replace")
     if not _DECIMAL.fullmatch(offset) or not _HEX_PAYLOAD.fullmatch(payload):
         raise CommandError("syntax")
-    return Command("LOAD", int(offset), bytes.fromhex(payload))
+    return Command(word, int(offset), bytes.fromhex(payload))
 
 
 # --- Device -> host lines ---
@@ -272,6 +284,8 @@ class HelloInfo:
     labels: tuple[str, ...]
     engine: str = ""  # "tflm", "native", "fake"; empty from firmware that predates the key
     minor: int = 0  # minor protocol version; 0: a device that does not send minor= (version 1.0)
+    audio: int = 0  # most 16-bit samples one HEAR takes (protocol 2; 0: no audio)
+    rate: int = 0  # their sample rate in Hz
 
     @property
     def input_bytes(self) -> int:
@@ -281,9 +295,10 @@ class HelloInfo:
 
 @dataclass(frozen=True)
 class LoadAck:
-    """``OK LOAD <filled>``."""
+    """``OK LOAD <filled>`` (``word`` LOAD) or ``OK AUDIO <filled>`` (``word`` AUDIO)."""
 
     filled: int
+    word: str = "LOAD"
 
 
 @dataclass(frozen=True)
@@ -295,6 +310,23 @@ class InferResult:
     top: int
     scores: tuple[int, ...]
     value: float | None = None  # the top output dequantized on the device (minor 1); None from a 1.0 device
+
+
+@dataclass(frozen=True)
+class HearResult(InferResult):
+    """``OK HEAR …``: an ``InferResult`` on features the device computed from audio, with the front end's own
+    latency (``fe_us``, ``fe_cycles``) apart from the model's (``us``, ``cycles``)."""
+
+    fe_us: int = 0
+    fe_cycles: int = 0
+
+
+@dataclass(frozen=True)
+class FeaturesChunk:
+    """``OK FEATURES <offset> <hex>``: int8 features the last ``HEAR`` computed, from byte ``offset``."""
+
+    offset: int
+    data: bytes
 
 
 @dataclass(frozen=True)
@@ -327,7 +359,8 @@ class Comment:
     text: str
 
 
-Reply = Boot | HelloInfo | LoadAck | InferResult | SelftestResult | Ack | ErrorReply | Comment
+Reply = (Boot | HelloInfo | LoadAck | InferResult | HearResult | FeaturesChunk | SelftestResult | Ack | ErrorReply
+         | Comment)
 
 
 def _keys(tokens: list[str]) -> dict[str, str]:
@@ -359,6 +392,7 @@ def _parse_hello(kv: dict[str, str]) -> HelloInfo:
             out_zp=_int(kv["out_zp"], "out_zp", signed=True), arena=_int(kv["arena"], "arena"), labels=labels,
             engine=kv.get("engine", ""),
             minor=_int(kv["minor"], "minor") if "minor" in kv else 0,
+            audio=_int(kv.get("audio", "0"), "audio"), rate=_int(kv.get("rate", "0"), "rate"),
         )
     except KeyError as e:
         raise ProtocolError(f"HELLO reply lacks key {e.args[0]}") from None
@@ -367,14 +401,18 @@ def _parse_hello(kv: dict[str, str]) -> HelloInfo:
     return info
 
 
-def _parse_infer(kv: dict[str, str]) -> InferResult:
+def _parse_infer(kv: dict[str, str], word: str = "INFER") -> InferResult:
     try:
         scores = tuple(_int(s, "scores", signed=True) for s in kv["scores"].split(","))
-        result = InferResult(us=_int(kv["us"], "us"), cycles=_int(kv["cycles"], "cycles"),
-                             top=_int(kv["top"], "top"), scores=scores,
-                             value=hex_to_f32(kv["value"]) if "value" in kv else None)
+        common = {"us": _int(kv["us"], "us"), "cycles": _int(kv["cycles"], "cycles"), "top": _int(kv["top"], "top"),
+                  "scores": scores, "value": hex_to_f32(kv["value"]) if "value" in kv else None}
+        if word == "HEAR":
+            result: InferResult = HearResult(**common, fe_us=_int(kv["fe_us"], "fe_us"),
+                                             fe_cycles=_int(kv["fe_cycles"], "fe_cycles"))
+        else:
+            result = InferResult(**common)
     except KeyError as e:
-        raise ProtocolError(f"INFER reply lacks key {e.args[0]}") from None
+        raise ProtocolError(f"{word} reply lacks key {e.args[0]}") from None
     if not all(-128 <= s <= 127 for s in scores) or not 0 <= result.top < len(scores):
         raise ProtocolError("INFER reply: score out of int8 range or top index out of range")
     return result
@@ -429,10 +467,12 @@ def parse_device_line(raw: bytes) -> Reply | None:
     word, rest = tokens[1], tokens[2:]
     if word == "HELLO":
         return _parse_hello(_keys(rest))
-    if word == "LOAD" and len(rest) == 1:
-        return LoadAck(_int(rest[0], "filled"))
-    if word == "INFER":
-        return _parse_infer(_keys(rest))
+    if word in DATA_COMMANDS and len(rest) == 1:
+        return LoadAck(_int(rest[0], "filled"), word)
+    if word in ("INFER", "HEAR"):
+        return _parse_infer(_keys(rest), word)
+    if word == "FEATURES" and len(rest) == 2 and _HEX_PAYLOAD.fullmatch(rest[1]):
+        return FeaturesChunk(_int(rest[0], "offset"), bytes.fromhex(rest[1]))
     if word == "SELFTEST" and len(rest) == 1:
         passed, _, total = rest[0].partition("/")
         return SelftestResult(_int(passed, "passed"), _int(total, "total"))
@@ -445,7 +485,7 @@ def parse_device_line(raw: bytes) -> Reply | None:
 
 
 def encode_boot(fw: str, model: str) -> bytes:
-    """``BOOT proto=1 fw=<fw> model=<hash>`` line."""
+    """``BOOT proto=<version> fw=<fw> model=<hash>`` line."""
     return frame(f"{BOOT_WORD} proto={PROTOCOL_VERSION} fw={fw} model={model}")
 
 
@@ -456,20 +496,29 @@ def encode_hello(info: HelloInfo) -> bytes:
         f"in_scale={f32_to_hex(info.in_scale)} in_zp={info.in_zp} out={info.outputs} "
         f"out_scale={f32_to_hex(info.out_scale)} out_zp={info.out_zp} arena={info.arena} "
         f"labels={','.join(info.labels)}" + (f" engine={info.engine}" if info.engine else "")
-        + (f" minor={info.minor}" if info.minor else "")
+        + f" audio={info.audio} rate={info.rate}" + (f" minor={info.minor}" if info.minor else "")
     )
 
 
-def encode_load_ack(filled: int) -> bytes:
-    """``OK LOAD <filled>`` line."""
-    return frame(f"{OK_WORD} LOAD {filled}")
+def encode_load_ack(filled: int, word: str = "LOAD") -> bytes:
+    """``OK LOAD <filled>`` (or ``OK AUDIO <filled>``) line."""
+    return frame(f"{OK_WORD} {word} {filled}")
 
 
 def encode_infer(result: InferResult) -> bytes:
-    """``OK INFER us=… cycles=… top=… scores=… [value=…]`` line."""
+    """``OK INFER us=… cycles=… top=… scores=… [value=…]`` line, or ``OK HEAR fe_us=… fe_cycles=… us=…`` for a
+    ``HearResult``."""
     scores = ",".join(str(s) for s in result.scores)
     value = "" if result.value is None else f" value={f32_to_hex(result.value)}"
-    return frame(f"{OK_WORD} INFER us={result.us} cycles={result.cycles} top={result.top} scores={scores}{value}")
+    rest = f"us={result.us} cycles={result.cycles} top={result.top} scores={scores}{value}"
+    if isinstance(result, HearResult):
+        return frame(f"{OK_WORD} HEAR fe_us={result.fe_us} fe_cycles={result.fe_cycles} {rest}")
+    return frame(f"{OK_WORD} INFER {rest}")
+
+
+def encode_features(offset: int, data: bytes) -> bytes:
+    """``OK FEATURES <offset> <hex>`` line."""
+    return frame(f"{OK_WORD} FEATURES {offset} {int8_to_hex(data)}")
 
 
 def encode_selftest(passed: int, total: int) -> bytes:
@@ -499,7 +548,9 @@ def encode_reply(reply: Reply) -> bytes:
     if isinstance(reply, HelloInfo):
         return encode_hello(reply)
     if isinstance(reply, LoadAck):
-        return encode_load_ack(reply.filled)
+        return encode_load_ack(reply.filled, reply.word)
+    if isinstance(reply, FeaturesChunk):
+        return encode_features(reply.offset, reply.data)
     if isinstance(reply, InferResult):
         return encode_infer(reply)
     if isinstance(reply, SelftestResult):

@@ -30,13 +30,16 @@ VIRTUAL_FW = "0.1.0-virtual"  # firmware version the virtual device reports (fw=
 STREAM_INTERVAL_S = 0.2  # pause between two STREAM predictions, so a person can read them
 FAKE_US, FAKE_CYCLES = 1000, 64000  # latency of the reference fake inference (PROTOCOL.md)
 FAKE_FAIL_BYTE = 0x80  # a clip of nothing but this byte makes the reference fake fail (covers ERR invoke)
+FAKE_FE_US, FAKE_FE_CYCLES = 2000, 128000  # latency of the reference fake front end (PROTOCOL.md)
+FAKE_FE_FAIL_SAMPLE = -32768  # audio starting with this sample makes the reference fake front end fail
+FAKE_FE_STEP = 3  # feature i of the reference fake front end adds this step
 
 # Reference device configuration of the golden vectors (PROTOCOL.md, "Golden vectors").
 REFERENCE_INFO = p.HelloInfo(
     proto=p.PROTOCOL_VERSION, fw="0.1.0", model="0123abcd", frames=100, coeffs=13, in_scale=0.0625, in_zp=-128,
     outputs=10, out_scale=1 / 256, out_zp=-128, arena=9999,
     labels=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"), engine="fake",
-    minor=p.PROTOCOL_MINOR,
+    audio=16000, rate=16000, minor=p.PROTOCOL_MINOR,
 )
 
 
@@ -48,6 +51,10 @@ class Backend(Protocol):
 
     def infer(self, clip: bytes) -> tuple[tuple[int, ...], int, int]:
         """Scores (outputs,) as int8 ints, latency in µs and cycles for one complete input; raises InvokeError."""
+        ...
+
+    def frontend(self, audio: np.ndarray) -> tuple[bytes, int, int]:
+        """int8 features of 16-bit samples, the front end's latency in µs and cycles; raises InvokeError."""
         ...
 
 
@@ -81,6 +88,15 @@ class FakeBackend:
             raise InvokeError("fake inference fails on an all-0x80 clip")
         return _fake_scores(clip, self.info.outputs), FAKE_US, FAKE_CYCLES
 
+    def frontend(self, audio: np.ndarray) -> tuple[bytes, int, int]:
+        """Reference fake front end (``firmware/src/inference/audio_frontend_fake.cc``): feature ``i`` = low byte
+        of (number of samples + sum of the audio's bytes + 3 i); audio starting with -32768 fails."""
+        if len(audio) == 0 or int(audio[0]) == FAKE_FE_FAIL_SAMPLE:
+            raise InvokeError("fake front end fails on audio starting with -32768")
+        total = len(audio) + sum(audio.astype("<i2").tobytes())
+        return bytes((total + FAKE_FE_STEP * i) & 0xFF for i in range(self.info.input_bytes)), FAKE_FE_US, \
+            FAKE_FE_CYCLES
+
 
 class TflmBackend:
     """The int8 model of a build directory on the ``tflite-micro`` Python interpreter.
@@ -95,8 +111,13 @@ class TflmBackend:
         from host.runtime import Runtime
         from quantize.model_io import pick_selftest
 
+        from host.frontend import DeviceFrontend, library_for
+
         rt = Runtime.open(Path(build_dir), warn=False)
         meta = rt.meta
+        # The firmware's own front end (its C++ through ctypes), for HEAR.
+        self._frontend = DeviceFrontend(library_for(Path(build_dir)))
+        self._frontend.check(meta)
         # The device receives int8 clips: the TFLM interpreter itself, behind the runtime's input step.
         self._tflm = rt.backend("tflm").runner
         shape = meta["input"]["shape"]
@@ -104,7 +125,8 @@ class TflmBackend:
             proto=p.PROTOCOL_VERSION, fw=VIRTUAL_FW, model=meta["model_hash"], frames=shape[1],
             coeffs=shape[2], in_scale=meta["input"]["scale"], in_zp=meta["input"]["zero_point"],
             outputs=len(meta["labels"]), out_scale=meta["output"]["scale"], out_zp=meta["output"]["zero_point"],
-            arena=meta["arena_bytes"], labels=tuple(meta["labels"]), engine="tflm", minor=p.PROTOCOL_MINOR,
+            arena=meta["arena_bytes"], labels=tuple(meta["labels"]), audio=rt.params.clip_samples,
+            rate=rt.params.sample_rate, engine="tflm", minor=p.PROTOCOL_MINOR,
         )
         # The same test clips the firmware embeds (quantize's choice), with the scores the host's TFLM computes.
         test = rt.test_split()
@@ -124,6 +146,12 @@ class TflmBackend:
         us = (time.perf_counter_ns() - start) // 1000
         return tuple(int(s) for s in scores), int(us), 0
 
+    def frontend(self, audio: np.ndarray) -> tuple[bytes, int, int]:
+        """The firmware's front end on the host (host latency, 0 cycles, like ``infer``)."""
+        start = time.perf_counter_ns()
+        features = self._frontend.features(audio)
+        return features.tobytes(), int((time.perf_counter_ns() - start) // 1000), 0
+
 
 class DeviceSession:
     """The firmware's protocol state machine: feed received bytes, get the bytes the device sends back.
@@ -138,6 +166,9 @@ class DeviceSession:
         self.backend = backend
         self.input = bytearray(backend.info.input_bytes)
         self.filled = 0
+        self.audio = bytearray(2 * backend.info.audio)
+        self.audio_filled = 0
+        self.features_ready = False  # the input holds the last HEAR's features until the next LOAD
         self.streaming = False
         self._stream_clip = 0
         self._line = bytearray()
@@ -146,6 +177,8 @@ class DeviceSession:
     def boot(self) -> bytes:
         """What the device prints after a reset (``BOOT`` and the self-test line); clears all state."""
         self.filled = 0
+        self.audio_filled = 0
+        self.features_ready = False
         self.streaming = False
         self._line.clear()
         self._overflowed = False
@@ -200,15 +233,19 @@ class DeviceSession:
         if cmd.word == "HELLO":
             return p.encode_hello(self.backend.info)
         if cmd.word == "LOAD":
-            # offset 0 starts a new clip, but only a successful LOAD discards the partial one
-            if cmd.offset not in (0, self.filled):
-                return p.encode_error("order", f"expected={self.filled}")
-            max_bytes = min(total - cmd.offset, p.PROTO_MAX_CHUNK)
-            if len(cmd.payload) > max_bytes:
-                return p.encode_error("range", f"max={max_bytes}")
-            self.input[cmd.offset: cmd.offset + len(cmd.payload)] = cmd.payload
-            self.filled = cmd.offset + len(cmd.payload)
-            return p.encode_load_ack(self.filled)
+            reply = self._chunk(cmd, self.input, "filled")
+            self.features_ready = self.features_ready and not reply.startswith(b"OK")
+            return reply
+        if cmd.word == "AUDIO":
+            return self._chunk(cmd, self.audio, "audio_filled")
+        if cmd.word == "HEAR":
+            return self._hear()
+        if cmd.word == "FEATURES":
+            if not self.features_ready:
+                return p.encode_error("incomplete", "filled=0")
+            if cmd.offset >= total:
+                return p.encode_error("range", "max=0")
+            return p.encode_features(cmd.offset, bytes(self.input[cmd.offset: cmd.offset + p.PROTO_MAX_CHUNK]))
         if cmd.word == "INFER":
             if self.filled != total:
                 return p.encode_error("incomplete", f"filled={self.filled}")
@@ -218,10 +255,8 @@ class DeviceSession:
             except InvokeError:
                 return p.encode_error("invoke")
             top = p.top_index(scores)
-            info = self.backend.info
-            # The device's dequantization, in binary32 like the firmware's.
-            value = float(np.float32(scores[top] - info.out_zp) * np.float32(info.out_scale))
-            return p.encode_infer(p.InferResult(us=us, cycles=cycles, top=top, scores=scores, value=value))
+            return p.encode_infer(p.InferResult(us=us, cycles=cycles, top=top, scores=scores,
+                                                value=self._value(scores, top)))
         if cmd.word == "SELFTEST":
             return p.encode_selftest(*self.selftest())
         if cmd.word == "STREAM":
@@ -229,6 +264,46 @@ class DeviceSession:
             self._stream_clip = 0
             return p.encode_ack("STREAM")
         return p.encode_ack("STOP")
+
+    def _chunk(self, cmd: p.Command, buffer: bytearray, filled_name: str) -> bytes:
+        """``LOAD``/``AUDIO``: the chunk into ``buffer`` whose fill count is the attribute ``filled_name``."""
+        filled = getattr(self, filled_name)
+        # offset 0 starts a new clip, but only a successful chunk discards the partial one
+        if cmd.offset not in (0, filled):
+            return p.encode_error("order", f"expected={filled}")
+        max_bytes = max(0, min(len(buffer) - cmd.offset, p.PROTO_MAX_CHUNK))
+        if len(cmd.payload) > max_bytes:
+            return p.encode_error("range", f"max={max_bytes}")
+        buffer[cmd.offset: cmd.offset + len(cmd.payload)] = cmd.payload
+        setattr(self, filled_name, cmd.offset + len(cmd.payload))
+        return p.encode_load_ack(cmd.offset + len(cmd.payload), cmd.word)
+
+    def _hear(self) -> bytes:
+        """``HEAR``: the front end on the loaded audio, then the model; audio and input are used up."""
+        filled = self.audio_filled
+        if filled == 0 or filled % 2:
+            return p.encode_error("incomplete", f"filled={filled}")
+        self.audio_filled = self.filled = 0
+        audio = np.frombuffer(bytes(self.audio[:filled]), "<i2")
+        try:
+            features, fe_us, fe_cycles = self.backend.frontend(audio)
+        except InvokeError:
+            self.features_ready = False
+            return p.encode_error("invoke")
+        self.input[:] = features
+        self.features_ready = True
+        try:
+            scores, us, cycles = self.backend.infer(bytes(self.input))
+        except InvokeError:
+            return p.encode_error("invoke")
+        top = p.top_index(scores)
+        return p.encode_infer(p.HearResult(us=us, cycles=cycles, top=top, scores=scores,
+                                           value=self._value(scores, top), fe_us=fe_us, fe_cycles=fe_cycles))
+
+    def _value(self, scores: tuple[int, ...], top: int) -> float:
+        """``value=`` (minor version 1): the top output dequantized in binary32, like the firmware."""
+        info = self.backend.info
+        return float(np.float32(scores[top] - info.out_zp) * np.float32(info.out_scale))
 
     def idle(self) -> bytes:
         """What the device prints when no byte arrives for a while: one prediction line while streaming."""

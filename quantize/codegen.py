@@ -40,10 +40,105 @@ def write_model_data(out: Path, tflite: bytes, src: str) -> None:
         f"alignas(16) const unsigned char g_model_data[] = {{\n{_bytes_array(tflite)}\n}};\n")
 
 
+def _c_floats(values: np.ndarray, per_line: int = 8) -> str:
+    vals = [_c_float(v) for v in np.asarray(values, np.float32).reshape(-1)]
+    return ",\n".join("    " + ", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line))
+
+
+def frontend_tables(features: dict[str, Any]) -> dict[str, Any]:
+    """The constants of the device's MFCC front end (firmware/src/frontend) for the model's feature parameters,
+    computed by the same libraries as the training features (data/features.py), so they match by construction.
+
+    Returns
+    -------
+    dict
+        ``params`` (FeatureParams), ``window`` (win_length,) periodic Hann, ``cos``/``sin`` (n_fft/2,) FFT
+        twiddles, ``mel_first``/``mel_count`` (num_mels,) and ``mel_weights`` (concatenated non-zero weights of
+        librosa's Slaney mel filters), ``spectrum_bins`` (bins any filter reads), ``dct`` (num_mfcc, num_mels)
+        orthonormal DCT-II rows.
+    """
+    import librosa
+    import scipy.fft
+    import scipy.signal
+
+    from data.config import PipelineError
+    from data.features import FeatureParams
+
+    params = FeatureParams(**features)
+    if params.n_fft & (params.n_fft - 1) or params.n_fft < 4:
+        raise PipelineError(f"features.n_fft must be a power of two for the device's FFT, got {params.n_fft}")
+    # librosa.feature.mfcc's defaults: Slaney mel scale and area normalization (htk=False, norm="slaney").
+    mel = librosa.filters.mel(sr=params.sample_rate, n_fft=params.n_fft, n_mels=params.num_mels,
+                              fmin=params.fmin, fmax=params.fmax)
+    first, count, weights = [], [], []
+    for row in mel:
+        nz = np.flatnonzero(row)
+        lo, hi = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 0)
+        first.append(lo)
+        count.append(hi - lo)
+        weights.extend(row[lo:hi])
+    k = np.arange(params.n_fft // 2) * 2 * np.pi / params.n_fft
+    return {"params": params, "window": scipy.signal.get_window("hann", params.win_length, fftbins=True),
+            "cos": np.cos(k), "sin": np.sin(k), "mel_first": first, "mel_count": count,
+            "mel_weights": np.array(weights, np.float32),
+            "spectrum_bins": max(f + c for f, c in zip(first, count)),
+            "dct": scipy.fft.dct(np.eye(params.num_mels), type=2, norm="ortho", axis=0)[:params.num_mfcc]}
+
+
+def _frontend_settings(meta: dict[str, Any]) -> str:
+    """The front end's part of ``model_settings.h``: feature parameters, tables, normalization."""
+    t = frontend_tables(meta["features"])
+    p, norm = t["params"], meta["norm"]
+    ints = lambda values: ", ".join(str(int(v)) for v in values)  # noqa: E731
+    return f"""
+// Audio front end (firmware/src/frontend): 16-bit audio at {p.sample_rate} Hz -> the int8 input above, the
+// training features of data/features.py (librosa) re-computed: trim, centre, STFT, mel, dB, DCT, normalization.
+constexpr int kAudioSampleRate = {p.sample_rate};
+constexpr int kAudioSamples = {p.clip_samples};  // one clip ({p.clip_seconds:g} s)
+constexpr int kFrameLength = {p.win_length};  // window ({p.window_ms:g} ms), hop ({p.hop_ms:g} ms), FFT size
+constexpr int kFrameHop = {p.hop_length};
+constexpr int kFftSize = {p.n_fft};
+constexpr int kNumMels = {p.num_mels};  // Slaney mel filters {p.fmin:g}..{p.fmax:g} Hz, area-normalized
+constexpr int kNumSpectrumBins = {t['spectrum_bins']};  // FFT bins the filters read (0..this-1)
+constexpr float kTrimDb = {_c_float(p.trim_db)};  // 0: no trimming
+// librosa.feature.mfcc's power_to_db: 10 log10(max(kPowerFloor, power)), then clipped at kTopDb below the clip's max.
+constexpr float kPowerFloor = 1e-10f;
+constexpr float kTopDb = 80.0f;
+// The trim's floor: librosa.effects.trim's amplitude_to_db uses amin = 1e-5, squared in double precision.
+constexpr float kTrimPowerFloor = {_c_float(1e-5 ** 2)};
+// Periodic Hann window, and cos/sin(2 pi k / kFftSize) for k < kFftSize / 2.
+constexpr float kWindow[kFrameLength] = {{
+{_c_floats(t['window'])}
+}};
+constexpr float kFftCos[kFftSize / 2] = {{
+{_c_floats(t['cos'])}
+}};
+constexpr float kFftSin[kFftSize / 2] = {{
+{_c_floats(t['sin'])}
+}};
+// Mel filter m has kMelCount[m] non-zero weights for bins kMelFirst[m]..; they follow each other in kMelWeights.
+constexpr int kMelFirst[kNumMels] = {{{ints(t['mel_first'])}}};
+constexpr int kMelCount[kNumMels] = {{{ints(t['mel_count'])}}};
+constexpr float kMelWeights[{len(t['mel_weights'])}] = {{
+{_c_floats(t['mel_weights'])}
+}};
+// Orthonormal DCT-II rows (scipy.fft.dct type 2, norm="ortho"): coefficient c = sum_m kDct[c][m] * dB[m].
+constexpr float kDct[kNumCoeffs][kNumMels] = {{
+{_c_floats(t['dct'])}
+}};
+// Normalization stored with the model: (x - clip mean if kPerUtteranceMean - kNormMean) / kNormStd, clipped to
+// +-kNormClip (0: no clipping), then x_int8 = round(x / kInputScale) + kInputZeroPoint.
+constexpr bool kPerUtteranceMean = {'true' if norm['per_utterance_mean'] else 'false'};
+constexpr float kNormMean[kNumCoeffs] = {{{', '.join(_c_float(v) for v in norm['mean'])}}};
+constexpr float kNormStd[kNumCoeffs] = {{{', '.join(_c_float(v) for v in norm['std'])}}};
+constexpr float kNormClip = {_c_float(norm['clip'])};
+constexpr float kInputScale = {_c_float(meta['input']['scale'])};
+"""
+
+
 def write_settings(out: Path, meta: dict[str, Any], src: str) -> None:
     """``model_settings.h``: what the firmware reads of the model's metadata (identity, tensor shapes and
-    quantization, labels, arena size). The feature front end and normalization stay in the metadata: the board
-    receives int8 features, it does not compute them."""
+    quantization, labels, arena size, and the audio front end's parameters and tables)."""
     shape = meta["input"]["shape"]
     labels = ", ".join(f'"{lab}"' for lab in meta["labels"])
     in_scale, out_scale = meta["input"]["scale"], meta["output"]["scale"]
@@ -72,7 +167,7 @@ constexpr const char* kLabels[kNumLabels] = {{{labels}}};
 // {meta['arena_target_ratio']:.3f} (the largest target/host ratio measured on the emulated Cortex-M4F, CMSIS-NN
 // kernels; quantize/target.py), times a margin of {meta['arena_margin']:.2f}, rounded up to 16 bytes.
 constexpr int kTensorArenaSize = {meta['tensor_arena_size']};
-"""
+""" + _frontend_settings(meta)
     (out / "model_settings.h").write_text(text)
 
 

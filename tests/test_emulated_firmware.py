@@ -33,6 +33,7 @@ from quantize.target import TARGET_ARENA_RATIO, check_pinned_tflm, pinned_tflm_o
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI") == "true"
 TFLM_ARCHIVE = REPO.parent / "shared" / "third_party" / "tflite-micro"
+AUDIO_CLIPS = 6  # audio mode: about 32 KB of hex per clip over the emulated UART (seconds each)
 MIN_CLIPS = 100  # the issue's bar for "streams the test clips": more than the smoke test split (70) holds
 BUILD_TIMEOUT_S = 1800  # TFLM + CMSIS-NN from scratch on a loaded 2-core runner; seconds once cached
 # Short timeouts keep fault tests fast; correctness never depends on them (a late reply is only a retry).
@@ -241,3 +242,16 @@ def test_model_check_names_a_missing_operator(smoke_build: Path, tmp_path: Path)
     lines = run.stdout.decode().splitlines()
     assert "# model check failed: operator TANH not registered" in lines, lines
     assert any(line.startswith("OK HELLO ") for line in lines), lines
+
+
+def test_harness_audio_mode_device_features_are_the_hosts(emu_build: Path, tmp_path: Path) -> None:
+    """INPUT=audio on the emulated Cortex-M4F: the firmware's front end computes from 16-bit audio the bytes of
+    the same C++ built for the host and the pipeline's features (PROTOCOL.md, HEAR and FEATURES)."""
+    summary = harness.run("emu", emu_build, tmp_path, n=AUDIO_CLIPS, report=False, input_kind="audio")
+    fe = summary["frontend"]
+    assert summary["clips"] == AUDIO_CLIPS
+    assert fe["host_binding_identical_clips"] == 1.0
+    assert fe["identical_values"] >= 0.99 and fe["max_abs_diff"] <= 1
+    assert fe["same_audio"]["identical_values"] >= 0.99 and fe["same_audio"]["max_abs_diff"] <= 1
+    assert summary["model_on_device_features"]["identical"] == 1.0
+    assert fe["latency"]["cycles"]["min"] > 0 and summary["latency"]["cycles"]["min"] > 0

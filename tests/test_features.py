@@ -81,7 +81,9 @@ def test_stereo_and_float_wavs_are_mixed_to_mono(tmp_path) -> None:
     mono = tone(16000, 0.5)
     sf.write(tmp_path / "stereo.wav", np.stack([mono, mono], axis=1), 16000, subtype="FLOAT")
     out = read_audio(tmp_path / "stereo.wav", 16000)
-    np.testing.assert_allclose(out, mono, atol=1e-6)
+    # read as the 16-bit samples a device hears: rounded to the nearest step of 1/32768
+    np.testing.assert_allclose(out, mono, atol=0.5 / 32768 + 1e-9)
+    assert np.array_equal(out * 32768, np.round(out * 32768))
 
 
 @pytest.mark.parametrize("per_utterance_mean", [False, True])

@@ -65,9 +65,9 @@ def test_simulator_answers_hello():
         [str(ROOT / "build/firmware/host/sim_fake")], input=b"HELLO\r\nSELFTEST *0000\n", capture_output=True, timeout=30
     )
     lines = result.stdout.decode().splitlines()
-    assert lines[0].startswith("BOOT proto=1 fw=0.1.0 model=0123abcd *"), lines
+    assert lines[0].startswith("BOOT proto=2 fw=0.1.0 model=0123abcd *"), lines
     assert lines[1] == "# self-test 8/8 identical to host"
-    assert lines[2].startswith("OK HELLO proto=1 ")
+    assert lines[2].startswith("OK HELLO proto=2 ")
     assert lines[3].startswith("ERR crc *")
 
 

@@ -93,7 +93,7 @@ def test_virtual_device_answers_every_vector_byte_for_byte(vectors: list[tuple[s
 def test_boot_line_and_self_test_comment() -> None:
     out = DeviceSession(FakeBackend()).boot()
     boot, comment = lines_of(out)
-    assert p.parse_device_line(boot) == p.Boot(proto=1, fw="0.1.0", model="0123abcd")
+    assert p.parse_device_line(boot) == p.Boot(proto=2, fw="0.1.0", model="0123abcd")
     assert p.parse_device_line(comment) == p.Comment("self-test 1/2 identical to host")
 
 
@@ -123,3 +123,20 @@ def test_malformed_replies_with_valid_crc_are_rejected(body: str) -> None:
 def test_unknown_hello_keys_are_ignored() -> None:
     body = p.encode_hello(FakeBackend().info).split(b" *")[0].decode() + " later_key=1"
     assert p.parse_device_line(p.frame(body)) == FakeBackend().info
+
+
+def test_audio_replies_round_trip() -> None:
+    hear = p.HearResult(us=10, cycles=20, top=1, scores=(3, 4), fe_us=5, fe_cycles=6)
+    assert p.parse_device_line(p.encode_infer(hear)) == hear
+    assert p.parse_device_line(p.encode_features(1280, b"\x01\xff")) == p.FeaturesChunk(1280, b"\x01\xff")
+    assert p.parse_device_line(p.encode_load_ack(32000, "AUDIO")) == p.LoadAck(32000, "AUDIO")
+    assert p.parse_command(p.encode_command("AUDIO", 2, b"\x00\x80")[:-1]) == p.Command("AUDIO", 2, b"\x00\x80")
+    assert p.parse_command(b"FEATURES 256") == p.Command("FEATURES", 256, crc=False)
+    with pytest.raises(p.ProtocolError):
+        p.parse_device_line(p.frame("OK HEAR us=1 cycles=2 top=0 scores=1,2"))  # HEAR without the front end's keys
+
+
+def test_hello_of_a_version_1_device_has_no_audio() -> None:
+    body = p.encode_hello(FakeBackend().info).split(b" audio=")[0].decode().replace("proto=2", "proto=1")
+    info = p.parse_device_line(p.frame(body))
+    assert (info.proto, info.audio, info.rate) == (1, 0, 0)

@@ -40,7 +40,7 @@ def test_virtual_device_prints_boot_and_self_test_on_the_pty(fake_device: Virtua
     finally:
         os.close(fd)
     boot, comment = data.splitlines(keepends=True)[:2]
-    assert p.parse_device_line(boot) == p.Boot(proto=1, fw=REFERENCE_INFO.fw, model=REFERENCE_INFO.model)
+    assert p.parse_device_line(boot) == p.Boot(proto=2, fw=REFERENCE_INFO.fw, model=REFERENCE_INFO.model)
     assert p.parse_device_line(comment) == p.Comment("self-test 1/2 identical to host")
 
 

@@ -26,7 +26,8 @@ CONFIG_EDITS = {'task = "classification"': 'task = "regression"', "lstm_layers =
                 'lr_schedule = "cosine"': 'lr_schedule = "step"', "dropout = 0.1": "dropout = 0.2",
                 "lstm_units = 24": "lstm_units = 16", "smoke_epochs = 2": "smoke_epochs = 15"}
 # The protocol's last version-1.0 host (host/protocol.py before minor version 1), from the repository's history.
-V1_HOST_COMMIT = "e1654e6"
+# The host of protocol 2.0 (raw audio, before minor version 1 added value=).
+V20_HOST_COMMIT = "0b7f96e505b4"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -96,27 +97,27 @@ def test_device_value_is_parsed_and_a_device_without_it_still_works() -> None:
         p.parse_device_line(p.frame("OK INFER us=1 cycles=64 top=1 scores=-128,127 value=0.99"))
 
 
-def test_a_version_1_host_reads_the_minor_version_1_replies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The host/protocol.py of before minor version 1 parses today's golden HELLO and INFER replies."""
-    old = subprocess.run(["git", "show", f"{V1_HOST_COMMIT}:host/protocol.py"], cwd=REPO, capture_output=True,
+def test_a_version_2_0_host_reads_the_minor_version_1_replies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The host/protocol.py of protocol 2.0 (before minor version 1) parses today's golden HELLO and INFER replies."""
+    old = subprocess.run(["git", "show", f"{V20_HOST_COMMIT}:host/protocol.py"], cwd=REPO, capture_output=True,
                          text=True)
     if old.returncode != 0:
-        pytest.skip(f"the repository's history lacks commit {V1_HOST_COMMIT} (a shallow clone?)")
-    (tmp_path / "protocol_v1.py").write_text(old.stdout)
-    spec = importlib.util.spec_from_file_location("protocol_v1", tmp_path / "protocol_v1.py")
-    v1 = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "protocol_v1", v1)  # dataclasses look their module up there
-    spec.loader.exec_module(v1)
-    assert not hasattr(v1, "PROTOCOL_MINOR")
+        pytest.skip(f"the repository's history lacks commit {V20_HOST_COMMIT} (a shallow clone?)")
+    (tmp_path / "protocol_v20.py").write_text(old.stdout)
+    spec = importlib.util.spec_from_file_location("protocol_v20", tmp_path / "protocol_v20.py")
+    v20 = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "protocol_v20", v20)  # dataclasses look their module up there
+    spec.loader.exec_module(v20)
+    assert not hasattr(v20, "PROTOCOL_MINOR")
     golden = (REPO / "firmware" / "protocol" / "golden_vectors.txt").read_text()
     rows = [line.split("\t") for line in golden.splitlines()]
     replies = {fields[0]: fields[2] for fields in rows if len(fields) == 3}
     hello = replies["hello"].replace("\\n", "\n").encode()
     infer = replies["infer"].replace("\\n", "\n").encode()
     assert b" minor=1 " in hello and b" value=" in infer
-    info, result = v1.parse_device_line(hello), v1.parse_device_line(infer)
-    assert isinstance(info, v1.HelloInfo) and info.labels[-1] == "nine"
-    assert isinstance(result, v1.InferResult) and result.scores == p.parse_device_line(infer).scores
+    info, result = v20.parse_device_line(hello), v20.parse_device_line(infer)
+    assert isinstance(info, v20.HelloInfo) and info.labels[-1] == "nine"
+    assert isinstance(result, v20.InferResult) and result.scores == p.parse_device_line(infer).scores
     assert p.parse_device_line(hello).minor == 1
 
 

@@ -105,7 +105,7 @@ ARM_AR ?= arm-none-eabi-ar
 # The native engine needs its generated model and kernels instead of the flatbuffer, TFLM and its port.
 EMU_GEN_FILES := $(addprefix $(FW_EMU_DIR)/gen/generated/,$(FW_GEN_FILES) $(if $(EMU_NATIVE),$(FW_NATIVE_GEN_FILES)))
 EMU_ENGINE_SRCS := $(if $(EMU_NATIVE),$(FW_NATIVE_SRCS),$(FW)/src/inference/inference_tflm.cc $(FW)/emu/tflm_port.cc)
-EMU_FW_SRCS := $(FW_CORE_SRCS) $(FW)/src/app/app.cc $(EMU_ENGINE_SRCS) $(FW)/src/platform/platform_mps2.cc \
+EMU_FW_SRCS := $(FW_CORE_SRCS) $(FW_FRONTEND_SRCS) $(FW)/src/app/app.cc $(EMU_ENGINE_SRCS) $(FW)/src/platform/platform_mps2.cc \
                $(FW)/emu/main_emu.cc
 EMU_FW_OBJS := $(patsubst %,$(FW_EMU_DIR)/obj/%.o,$(EMU_FW_SRCS) $(FW)/emu/startup.c $(FW)/emu/syscalls.c) \
                $(FW_EMU_DIR)/obj/generated/selftest_data.cc.o \
@@ -166,7 +166,8 @@ SIM_TFLM_SRCS = $(shell cd $(TFLM_HOST) 2>/dev/null && find tensorflow -name '*.
     -not -name '*test*' -not -name 'fake_micro_context.cc' -not -name 'mock_micro_graph.cc' | sort) \
     $(patsubst %,$(TFLM_KDIR)/%.cc,$(TFLM_KERNEL_STEMS))
 SIM_GEN_FILES := $(addprefix $(FW_SIM_DIR)/gen/generated/,$(FW_GEN_FILES) $(if $(EMU_NATIVE),$(FW_NATIVE_GEN_FILES)))
-SIM_SRCS := $(FW_CORE_SRCS) $(FW)/src/app/app.cc $(FW)/src/app/main_host.cc $(FW)/src/platform/platform_host.cc \
+SIM_SRCS := $(FW_CORE_SRCS) $(FW_FRONTEND_SRCS) $(FW)/src/app/app.cc $(FW)/src/app/main_host.cc \
+            $(FW)/src/platform/platform_host.cc \
             $(if $(EMU_NATIVE),$(FW_NATIVE_SRCS),$(FW)/src/inference/inference_tflm.cc)
 SIM_MODEL_SRCS := $(FW_SIM_DIR)/gen/generated/selftest_data.cc \
                   $(FW_SIM_DIR)/gen/generated/$(if $(EMU_NATIVE),native_model,model_data).cc

@@ -40,9 +40,10 @@ void CheckOutput(const std::string& output) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const DeviceConfig config = reference::Config();
   static int8_t input[reference::kInputBytes];
+  static int16_t audio[reference::kAudioSamples];
   std::string output;
   platform_host::CaptureOutput(&output);
-  Device device(config, input);
+  Device device(config, input, audio);
   for (size_t i = 0; i < size; ++i) {
     device.HandleByte(data[i]);
     if (data[i] == '\n') {

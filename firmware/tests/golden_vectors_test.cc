@@ -103,7 +103,8 @@ TEST(GoldenVectors) {
   const DeviceConfig config = reference::Config();
   EXPECT_TRUE(Device::ValidateConfig(config) == nullptr);
   static int8_t input[reference::kInputBytes];
-  Device device(config, input);
+  static int16_t audio[reference::kAudioSamples];
+  Device device(config, input, audio);
   std::string output;
   platform_host::CaptureOutput(&output);
   device.Boot();  // boot output is not part of the vectors

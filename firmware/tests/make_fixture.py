@@ -23,6 +23,11 @@ SEED = 3  # fixed, so the fixture is identical on every run
 ARENA_MARGIN = 1.0  # the reference arena is not measured; the fake inference allocates none
 # Not a model: the fake inference never reads it (a flatbuffer's root offset and the "TFL3" identifier).
 MODEL_BYTES = b"\x1c\x00\x00\x00TFL3"
+# The audio front end of the reference configuration: config.toml's default features (16 kHz, 1 s, 100x13 MFCCs),
+# fixed here so that the fixture does not follow edits of config.toml; a plain normalization (cepstral mean, std 10).
+REFERENCE_FEATURES = {"sample_rate": 16000, "clip_seconds": 1.0, "window_ms": 25.0, "hop_ms": 10.0, "n_fft": 512,
+                      "num_mels": 40, "num_mfcc": 13, "fmin": 20.0, "fmax": 3800.0, "trim_db": 25.0}
+REFERENCE_NORM = {"per_utterance_mean": True, "mean": [0.0] * 13, "std": [10.0] * 13, "clip": 6.0}
 SOURCE = "the reference configuration of PROTOCOL.md (firmware/tests/make_fixture.py)"
 
 
@@ -33,7 +38,8 @@ def fixture_meta() -> dict:
             "input": {"shape": [1, info.frames, info.coeffs], "scale": info.in_scale, "zero_point": info.in_zp},
             "output": {"scale": info.out_scale, "zero_point": info.out_zp},
             "arena_bytes": info.arena, "arena_margin": ARENA_MARGIN, "arena_target_ratio": TARGET_ARENA_RATIO,
-            "tensor_arena_size": firmware_arena_bytes(info.arena, ARENA_MARGIN)}
+            "tensor_arena_size": firmware_arena_bytes(info.arena, ARENA_MARGIN),
+            "features": REFERENCE_FEATURES, "norm": REFERENCE_NORM}
 
 
 def write_fixture(gen: Path) -> None:

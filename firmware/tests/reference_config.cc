@@ -47,6 +47,8 @@ DeviceConfig Config() {
   config.selftest.inputs = &kClips.inputs[0][0];
   config.selftest.expected = &kClips.expected[0][0];
   config.selftest.labels = kClips.labels;
+  config.audio_samples = kAudioSamples;
+  config.audio_rate = kAudioRate;
   return config;
 }
 

@@ -43,7 +43,7 @@ import arduino_recipe as ar  # noqa: E402
 # Board sources are src/ minus these files of the host and the emulated board (platformio.ini's build_src_filter
 # lists the same).
 HOST_ONLY = re.compile(r"(_test\.cc$|^platform/platform_host\.|^platform/platform_mps2\.cc$|"
-                       r"^inference/inference_fake\.cc$|^app/main_host\.cc$|^generated/)")
+                       r"^inference/(inference|audio_frontend)_fake\.cc$|^frontend/python_binding\.cc$|^app/main_host\.cc$|^generated/)")
 GENERATED = ("model_data.h", "model_data.cc", "model_settings.h", "selftest_data.h", "selftest_data.cc")
 # The native engine's sources (ENGINE=native, firmware/src/native): not part of the TFLM board build; the TFLM
 # sources are not part of the native one, which needs no TFLM library (nor the .ino's include that pulls it in).

@@ -22,6 +22,7 @@ LABELS = "zero,one,two,three,four,five,six,seven,eight,nine".split(",")
 HELLO_REPLY = (
     f"OK HELLO proto={PROTOCOL_VERSION} fw=0.1.0 model=0123abcd in={FRAMES}x{COEFFS} in_scale=3D800000 in_zp=-128 "
     f"out={len(LABELS)} out_scale=3B800000 out_zp=-128 arena=9999 labels=" + ",".join(LABELS) + " engine=fake"
+    + " audio=16000 rate=16000"
     + f" minor={PROTOCOL_MINOR}"
 )
 # Reference self-test clips (PROTOCOL.md): clip 0 all 0x00 passes, clip 1 all 0x01 fails.
@@ -55,16 +56,32 @@ def stream_line(index: int) -> bytes:
     return COMMENT_PREFIX + f"{index} {LABELS[t]} {percent}% 1000us\n".encode()
 
 
+def value_key(scores: list[int]) -> str:
+    """`` value=``: the top score dequantized with the reference out_scale 1/256 and out_zp -128 (exact in
+    binary32)."""
+    return " value=" + struct.pack(">f", (scores[top(scores)] + 128) / 256).hex().upper()
+
+
 def infer_reply(clip: bytes) -> bytes:
     scores = fake_scores(clip)
-    # value=: the top score dequantized with the reference out_scale 1/256 and out_zp -128 (exact in binary32).
-    value = struct.pack(">f", (scores[top(scores)] + 128) / 256).hex().upper()
     return line(f"OK INFER us=1000 cycles=64000 top={top(scores)} scores=" + ",".join(map(str, scores))
-                + f" value={value}")
+                + value_key(scores))
 
 
-def load(offset: int, data: bytes, with_crc: bool = True) -> bytes:
-    return line(f"LOAD {offset} {data.hex().upper()}", with_crc)
+def load(offset: int, data: bytes, with_crc: bool = True, word: str = "LOAD") -> bytes:
+    return line(f"{word} {offset} {data.hex().upper()}", with_crc)
+
+
+def fake_features(audio: bytes) -> bytes:
+    """The reference fake front end: feature i = (number of samples + sum of the audio bytes + 3 i) & 0xFF."""
+    total = len(audio) // 2 + sum(audio)
+    return bytes((total + 3 * i) & 0xFF for i in range(INPUT_BYTES))
+
+
+def hear_reply(audio: bytes) -> bytes:
+    scores = fake_scores(fake_features(audio))
+    return line("OK HEAR fe_us=2000 fe_cycles=128000 us=1000 cycles=64000 "
+                f"top={top(scores)} scores=" + ",".join(map(str, scores)) + value_key(scores))
 
 
 def escape(data: bytes) -> str:
@@ -178,6 +195,43 @@ def vectors():
         add(f"load-fail-{offset}", load(offset, chunk), line(f"OK LOAD {offset + len(chunk)}"))
     add("infer-fails", line("INFER"), err("invoke"))
     add("infer-after-failure", line("INFER"), err("incomplete", "filled=0"))
+
+    v.append(("# Protocol 2: raw audio in AUDIO chunks, HEAR (front end + model), FEATURES of the last HEAR", None,
+              None))
+    audio = bytes((k * 53 + 7) & 0xFF for k in range(600))  # 300 samples
+    features = fake_features(audio)
+    add("hear-empty", line("HEAR"), err("incomplete", "filled=0"))
+    add("features-before-hear", b"FEATURES 0\n", err("incomplete", "filled=0"))
+    add("bad-no-crc-audio", b"AUDIO 0 0000\n", err("no-crc"))
+    add("bad-audio-odd-payload", line("AUDIO 0 000"), err("syntax"))
+    add("bad-features-no-offset", line("FEATURES"), err("syntax"))
+    add("bad-features-offset-not-decimal", b"FEATURES x\n", err("syntax"))
+    add("bad-hear-extra-token", b"HEAR 0\n", err("syntax"))
+    add("audio-0", load(0, audio[:MAX_CHUNK], word="AUDIO"), line(f"OK AUDIO {MAX_CHUNK}"))
+    add("bad-audio-order", load(0 + 1, audio[:2], word="AUDIO"), err("order", f"expected={MAX_CHUNK}"))
+    add("bad-audio-chunk-too-long", load(MAX_CHUNK, audio[:MAX_CHUNK] + b"\x00", word="AUDIO"),
+        err("range", f"max={MAX_CHUNK}"))
+    add(f"audio-{MAX_CHUNK}", load(MAX_CHUNK, audio[MAX_CHUNK:2 * MAX_CHUNK], word="AUDIO"),
+        line(f"OK AUDIO {2 * MAX_CHUNK}"))
+    add("audio-odd", load(2 * MAX_CHUNK, audio[2 * MAX_CHUNK:2 * MAX_CHUNK + 1], word="AUDIO"),
+        line(f"OK AUDIO {2 * MAX_CHUNK + 1}"))
+    add("hear-odd", b"HEAR\n", err("incomplete", f"filled={2 * MAX_CHUNK + 1}"))
+    add(f"audio-{2 * MAX_CHUNK + 1}", load(2 * MAX_CHUNK + 1, audio[2 * MAX_CHUNK + 1:], word="AUDIO"),
+        line(f"OK AUDIO {len(audio)}"))
+    add("hear", line("HEAR"), hear_reply(audio))
+    add("hear-again", b"HEAR\n", err("incomplete", "filled=0"))
+    for offset in range(0, INPUT_BYTES, MAX_CHUNK):
+        add(f"features-{offset}", line(f"FEATURES {offset}") if offset else b"FEATURES 0\n",
+            line(f"OK FEATURES {offset} " + features[offset:offset + MAX_CHUNK].hex().upper()))
+    add("features-last-byte", line(f"FEATURES {INPUT_BYTES - 1}"),
+        line(f"OK FEATURES {INPUT_BYTES - 1} " + features[-1:].hex().upper()))
+    add("bad-features-past-end", line(f"FEATURES {INPUT_BYTES}"), err("range", "max=0"))
+    add("load-replaces-features", load(0, b"\x00"), line("OK LOAD 1"))
+    add("features-after-load", line("FEATURES 0"), err("incomplete", "filled=0"))
+    add("audio-fails", load(0, b"\x00\x80\x01\x00", word="AUDIO"), line("OK AUDIO 4"))
+    add("hear-fails", line("HEAR"), err("invoke"))
+    add("features-after-failure", line("FEATURES 0"), err("incomplete", "filled=0"))
+    add("infer-after-hear", line("INFER"), err("incomplete", "filled=0"))
 
     v.append(("# Self-test and stream mode; after each vector the device idles once (one stream line)", None, None))
     selftest = line(f"OK SELFTEST {SELFTEST_PASSED}/{len(SELFTEST_CLIPS)}")

@@ -14,6 +14,7 @@ namespace {
 constexpr uint32_t kFatalRepeatMicros = 2000000;
 
 int8_t g_input[kInputBytes];
+int16_t g_audio[kAudioSamples];  // one clip of raw audio (AUDIO/HEAR)
 DeviceConfig g_config;
 Device* g_device = nullptr;
 const char* g_fatal = nullptr;
@@ -38,6 +39,8 @@ DeviceConfig MakeConfig(const char* inference_error) {
   config.selftest.inputs = &g_selftest_inputs[0][0];
   config.selftest.expected = &g_selftest_expected[0][0];
   config.selftest.labels = g_selftest_labels;
+  config.audio_samples = kAudioSamples;
+  config.audio_rate = kAudioSampleRate;
   config.inference_error = inference_error;
   return config;
 }
@@ -61,7 +64,7 @@ void Setup() {
     g_fatal_last = platform::MicrosNow();
     return;
   }
-  static Device device(g_config, g_input);
+  static Device device(g_config, g_input, g_audio);
   g_device = &device;
   device.Boot();
 }

@@ -14,7 +14,7 @@ struct Token {
   bool Is(const char* word) const { return len == std::strlen(word) && std::memcmp(text, word, len) == 0; }
 };
 
-// LOAD has the most tokens (word, offset, payload); one more slot detects an extra token.
+// LOAD and AUDIO have the most tokens (word, offset, payload); one more slot detects an extra token.
 constexpr size_t kMaxTokens = 4;
 
 // Splits at single spaces; empty tokens are kept (doubled, leading or trailing spaces), as the syntax forbids them.
@@ -119,21 +119,33 @@ ParseResult ParseCommand(const char* line, size_t len) {
     result.command.kind = CommandKind::kStream;
   } else if (word.Is(proto::kCmdStop)) {
     result.command.kind = CommandKind::kStop;
+  } else if (word.Is(proto::kCmdAudio)) {
+    result.command.kind = CommandKind::kAudio;
+    expected_tokens = 3;
+  } else if (word.Is(proto::kCmdHear)) {
+    result.command.kind = CommandKind::kHear;
+  } else if (word.Is(proto::kCmdFeatures)) {
+    result.command.kind = CommandKind::kFeatures;
+    expected_tokens = 2;
   } else {
     return Failure(proto::Error::kUnknown);
   }
 
-  // 3. LOAD carries data, so it must be protected.
-  if (result.command.kind == CommandKind::kLoad && !has_crc) return Failure(proto::Error::kNoCrc);
+  // 3. LOAD and AUDIO carry data, so they must be protected.
+  const bool carries_data = result.command.kind == CommandKind::kLoad || result.command.kind == CommandKind::kAudio;
+  if (carries_data && !has_crc) return Failure(proto::Error::kNoCrc);
 
   // 4. The arguments.
   if (count != expected_tokens) return Failure(proto::Error::kSyntax);
-  if (result.command.kind == CommandKind::kLoad) {
+  if (carries_data) {
     if (!ParseOffset(tokens[1], &result.command.offset) || !IsHexPayload(tokens[2])) {
       return Failure(proto::Error::kSyntax);
     }
     result.command.hex = tokens[2].text;
     result.command.hex_len = tokens[2].len;
+  }
+  if (result.command.kind == CommandKind::kFeatures && !ParseOffset(tokens[1], &result.command.offset)) {
+    return Failure(proto::Error::kSyntax);
   }
   return result;
 }

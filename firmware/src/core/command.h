@@ -7,12 +7,12 @@
 
 #include "core/protocol.h"
 
-enum class CommandKind { kHello, kLoad, kInfer, kSelftest, kStream, kStop };
+enum class CommandKind { kHello, kLoad, kInfer, kSelftest, kStream, kStop, kAudio, kHear, kFeatures };
 
 struct Command {
   CommandKind kind = CommandKind::kHello;
-  // LOAD only: the offset (saturated at UINT32_MAX, which no input reaches) and the payload's hex digits,
-  // already checked to be an even number >= 2 of hex digits; they point into the parsed line.
+  // LOAD, AUDIO and FEATURES: the offset (saturated at UINT32_MAX, which no input reaches). LOAD and AUDIO: the
+  // payload's hex digits, already checked to be an even number >= 2 of hex digits; they point into the line.
   uint32_t offset = 0;
   const char* hex = nullptr;
   size_t hex_len = 0;

@@ -2,14 +2,19 @@
 
 #include <cstring>
 
+#include "core/audio_frontend.h"
 #include "core/platform.h"
 
 namespace {
 
 // Worst INFER reply: "OK INFER us=<10> cycles=<10> top=<2> scores=" plus "-128," per score, plus
-// " value=<8 hex>" (minor version 1), plus " *CRC".
+// " value=<8 hex>" (minor version 1), plus " *CRC"; HEAR adds "fe_us=<10> fe_cycles=<10> ".
 constexpr size_t kInferReplyMax = 48 + 5 * Device::kMaxOutputs + 15 + 6;
-static_assert(kInferReplyMax <= proto::kMaxLine, "INFER reply must fit in one line");
+constexpr size_t kHearReplyMax = kInferReplyMax + 28;
+static_assert(kHearReplyMax <= proto::kMaxLine, "INFER and HEAR replies must fit in one line");
+// The longest FEATURES reply: "OK FEATURES <offset> " + 2 hex digits per byte + " *CRC".
+static_assert(24 + 2 * proto::kMaxChunk + 6 <= proto::kMaxLine, "FEATURES reply must fit in one line");
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "AUDIO bytes are stored as little-endian samples");
 
 // Percent of a probability; rounding half up keeps host and device output identical (binary32 on both).
 constexpr float kPercent = 100.0f;
@@ -38,6 +43,7 @@ void FormatHello(const DeviceConfig& config, LineWriter& writer) {
     writer.Put(config.labels[i]);
   }
   if (config.engine[0] != '\0') writer.Put(" engine=").Put(config.engine);
+  writer.Put(" audio=").PutUint(config.audio_samples).Put(" rate=").PutUint(config.audio_rate);
   writer.Put(" minor=").PutInt(proto::kMinorVersion);
 }
 
@@ -82,8 +88,12 @@ const char* Device::ValidateConfig(const DeviceConfig& config) {
   return nullptr;
 }
 
-Device::Device(const DeviceConfig& config, int8_t* input_storage)
-    : config_(config), input_(input_storage, static_cast<size_t>(config.num_frames) * config.num_coeffs) {}
+Device::Device(const DeviceConfig& config, int8_t* input_storage, int16_t* audio_storage)
+    : config_(config),
+      input_(input_storage, static_cast<size_t>(config.num_frames) * config.num_coeffs),
+      // Character types may alias the samples: AUDIO writes their bytes in place.
+      audio_(reinterpret_cast<int8_t*>(audio_storage), 2 * static_cast<size_t>(config.audio_samples)),
+      audio_samples_(audio_storage) {}
 
 void Device::Boot() {
   writer_.Clear();
@@ -161,6 +171,15 @@ void Device::Dispatch(const Command& command) {
       writer_.Put(proto::kOk).Put(' ').Put(proto::kCmdStop);
       SendLine();
       return;
+    case CommandKind::kAudio:
+      SendAudio(command);
+      return;
+    case CommandKind::kHear:
+      SendHear();
+      return;
+    case CommandKind::kFeatures:
+      SendFeatures(command);
+      return;
   }
   SendError(proto::Error::kInvoke);
 }
@@ -172,10 +191,19 @@ void Device::SendHello() {
 
 void Device::SendLoad(const Command& command) {
   const LoadResult result = input_.Load(command.offset, command.hex, command.hex_len);
+  if (result.error == proto::Error::kNone) features_ready_ = false;  // the features' buffer is overwritten
+  SendChunkReply(proto::kCmdLoad, result);
+}
+
+void Device::SendAudio(const Command& command) {
+  SendChunkReply(proto::kCmdAudio, audio_.Load(command.offset, command.hex, command.hex_len));
+}
+
+void Device::SendChunkReply(const char* word, const LoadResult& result) {
   switch (result.error) {
     case proto::Error::kNone:
       writer_.Clear();
-      writer_.Put(proto::kOk).Put(' ').Put(proto::kCmdLoad).Put(' ').PutUint(static_cast<uint32_t>(result.value));
+      writer_.Put(proto::kOk).Put(' ').Put(word).Put(' ').PutUint(static_cast<uint32_t>(result.value));
       SendLine();
       return;
     case proto::Error::kOrder:
@@ -202,6 +230,52 @@ void Device::SendInfer() {
   }
   writer_.Clear();
   writer_.Put(proto::kOk).Put(' ').Put(proto::kCmdInfer);
+  SendScores(timing);
+}
+
+void Device::SendHear() {
+  const size_t filled = audio_.filled();
+  if (filled == 0 || filled % 2 != 0) {
+    SendError(proto::Error::kIncomplete, "filled", static_cast<uint32_t>(filled));
+    return;
+  }
+  // Every clip is loaded from offset 0, whatever the outcome; the features replace any loaded input.
+  audio_.Clear();
+  input_.Clear();
+  inference::Timing frontend_timing;
+  features_ready_ = config_.inference_error == nullptr &&
+                    audio_frontend::Run(audio_samples_, filled / 2, input_.mutable_data(),
+                                        input_.capacity(), &frontend_timing);
+  inference::Timing timing;
+  if (!features_ready_ || !RunClip(input_.data(), scores_, &timing)) {
+    SendError(proto::Error::kInvoke);
+    return;
+  }
+  writer_.Clear();
+  writer_.Put(proto::kOk).Put(' ').Put(proto::kCmdHear);
+  writer_.Put(" fe_us=").PutUint(frontend_timing.micros).Put(" fe_cycles=").PutUint(frontend_timing.cycles);
+  SendScores(timing);
+}
+
+void Device::SendFeatures(const Command& command) {
+  if (!features_ready_) {
+    SendError(proto::Error::kIncomplete, "filled", 0);
+    return;
+  }
+  const size_t total = input_.capacity();
+  if (command.offset >= total) {
+    SendError(proto::Error::kRange, "max", 0);
+    return;
+  }
+  const size_t remaining = total - command.offset;
+  const size_t count = remaining < proto::kMaxChunk ? remaining : proto::kMaxChunk;
+  writer_.Clear();
+  writer_.Put(proto::kOk).Put(' ').Put(proto::kCmdFeatures).Put(' ').PutUint(command.offset).Put(' ');
+  writer_.PutHexBytes(input_.data() + command.offset, count);
+  SendLine();
+}
+
+void Device::SendScores(const inference::Timing& timing) {
   writer_.Put(" us=").PutUint(timing.micros).Put(" cycles=").PutUint(timing.cycles);
   const int top = TopIndex(scores_);
   writer_.Put(" top=").PutInt(top).Put(" scores=");

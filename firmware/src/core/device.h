@@ -35,6 +35,9 @@ struct DeviceConfig {
   // The inference implementation (inference::EngineName()); HELLO reports it after the labels when not empty.
   const char* engine = "";
   SelftestClips selftest;
+  // Raw audio (protocol 2): the most 16-bit samples one HEAR takes (0: none) and their sample rate.
+  uint32_t audio_samples = 0;
+  uint32_t audio_rate = 0;
   // nullptr when the model passed its startup checks; otherwise the reason, and inference commands fail.
   const char* inference_error = nullptr;
 };
@@ -47,8 +50,9 @@ class Device {
   // nullptr when `config` can be served (label characters, line lengths, sizes), otherwise the reason.
   static const char* ValidateConfig(const DeviceConfig& config);
 
-  // `input_storage` holds num_frames x num_coeffs bytes; `config` must have passed ValidateConfig().
-  Device(const DeviceConfig& config, int8_t* input_storage);
+  // `input_storage` holds num_frames x num_coeffs bytes, `audio_storage` audio_samples samples; `config` must
+  // have passed ValidateConfig().
+  Device(const DeviceConfig& config, int8_t* input_storage, int16_t* audio_storage);
 
   // Sends BOOT and the self-test result; call once after reset.
   void Boot();
@@ -66,7 +70,12 @@ class Device {
   void Dispatch(const Command& command);
   void SendHello();
   void SendLoad(const Command& command);
+  void SendChunkReply(const char* word, const LoadResult& result);
   void SendInfer();
+  void SendAudio(const Command& command);
+  void SendHear();
+  void SendFeatures(const Command& command);
+  void SendScores(const inference::Timing& timing);
   int RunSelftest();
   void StreamOne();
   bool RunClip(const int8_t* input, int8_t* scores, inference::Timing* timing);
@@ -80,6 +89,10 @@ class Device {
   LineReader reader_;
   LineWriter writer_;
   InputBuffer input_;
+  InputBuffer audio_;  // the audio's bytes, little-endian samples
+  int16_t* audio_samples_;
+  // The input buffer holds the features of the last HEAR (FEATURES may read them) until the next LOAD.
+  bool features_ready_ = false;
   int8_t scores_[kMaxOutputs] = {};
   bool streaming_ = false;
   int stream_clip_ = 0;

@@ -10,7 +10,7 @@ namespace {
 
 // A booted device on the reference configuration whose output is captured.
 struct Session {
-  explicit Session(const DeviceConfig& c) : config(c), device(config, input) {
+  explicit Session(const DeviceConfig& c) : config(c), device(config, input, audio) {
     platform_host::CaptureOutput(&output);
     device.Boot();
   }
@@ -24,6 +24,7 @@ struct Session {
 
   DeviceConfig config;
   int8_t input[reference::kInputBytes] = {};
+  int16_t audio[reference::kAudioSamples] = {};
   std::string output;
   Device device;
 };
@@ -43,6 +44,14 @@ std::string FullLoad() {
   return bytes;
 }
 
+// `body` with its CRC and end of line.
+std::string Framed(const char* body) {
+  LineWriter writer;
+  writer.Put(body);
+  writer.FinishWithCrc();
+  return std::string(writer.data(), writer.size());
+}
+
 }  // namespace
 
 TEST(DeviceBootLines) {
@@ -50,10 +59,11 @@ TEST(DeviceBootLines) {
   platform_host::CaptureOutput(&output);
   const DeviceConfig config = reference::Config();
   static int8_t input[reference::kInputBytes];
-  Device device(config, input);
+  static int16_t audio[reference::kAudioSamples];
+  Device device(config, input, audio);
   device.Boot();
   platform_host::CaptureOutput(nullptr);
-  EXPECT_STREQ(output, "BOOT proto=1 fw=0.1.0 model=0123abcd *31A6\n# self-test 1/2 identical to host\n");
+  EXPECT_STREQ(output, "BOOT proto=2 fw=0.1.0 model=0123abcd *FF7A\n# self-test 1/2 identical to host\n");
 }
 
 TEST(DeviceReferenceConfigIsValid) { EXPECT_TRUE(Device::ValidateConfig(reference::Config()) == nullptr); }
@@ -78,7 +88,8 @@ TEST(DeviceModelCheckFailure) {
   std::string boot;
   platform_host::CaptureOutput(&boot);
   static int8_t input[reference::kInputBytes];
-  Device device(config, input);
+  static int16_t audio[reference::kAudioSamples];
+  Device device(config, input, audio);
   device.Boot();
   EXPECT_TRUE(boot.find("# model check failed: schema version 2, expected 3\n") != std::string::npos);
   boot.clear();
@@ -108,4 +119,21 @@ TEST(DeviceInferEmptiesInput) {
   EXPECT_TRUE(reply.rfind("OK INFER us=1000 cycles=64000 top=9 scores=0,7,14,21,28,35,42,49,56,63 "
                           "value=3F3F0000 *", 0) == 0);
   EXPECT_TRUE(session.Send("INFER\n").rfind("ERR incomplete filled=0 *", 0) == 0);
+}
+
+TEST(DeviceHearRunsTheFrontEndThenTheModel) {
+  Session session(reference::Config());
+  EXPECT_TRUE(session.Send("HEAR\n").rfind("ERR incomplete filled=0 *", 0) == 0);
+  EXPECT_TRUE(session.Send("FEATURES 0\n").rfind("ERR incomplete filled=0 *", 0) == 0);
+  // Two samples, 1 and 2: the fake front end's features are (2 + 1 + 2 + 3 i) & 0xFF.
+  EXPECT_TRUE(session.Send(Framed("AUDIO 0 01000200")).rfind("OK AUDIO 4 *", 0) == 0);
+  const std::string reply = session.Send("HEAR\n");
+  EXPECT_TRUE(reply.rfind("OK HEAR fe_us=2000 fe_cycles=128000 us=1000 cycles=64000 top=", 0) == 0);
+  const std::string features = session.Send("FEATURES 1280\n");
+  // Features 1280..1299: (5 + 3 i) & 0xFF.
+  EXPECT_TRUE(features.rfind("OK FEATURES 1280 05080B0E1114171A1D202326292C2F3235383B3E *", 0) == 0);
+  EXPECT_TRUE(session.Send("FEATURES 1300\n").rfind("ERR range max=0 *", 0) == 0);
+  EXPECT_TRUE(session.Send("HEAR\n").rfind("ERR incomplete filled=0 *", 0) == 0);  // the audio was used up
+  session.Send(FullLoad());
+  EXPECT_TRUE(session.Send("FEATURES 0\n").rfind("ERR incomplete filled=0 *", 0) == 0);  // LOAD replaced them
 }

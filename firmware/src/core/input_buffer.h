@@ -25,6 +25,8 @@ class InputBuffer {
   size_t capacity() const { return capacity_; }
   bool Complete() const { return filled_ == capacity_; }
   const int8_t* data() const { return storage_; }
+  // Where a producer other than Load() (the audio front end) writes a whole clip.
+  int8_t* mutable_data() { return storage_; }
   void Clear() { filled_ = 0; }
 
  private:

@@ -52,6 +52,14 @@ LineWriter& LineWriter::PutHex32(uint32_t value) {
   return *this;
 }
 
+LineWriter& LineWriter::PutHexBytes(const int8_t* bytes, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    const uint8_t value = static_cast<uint8_t>(bytes[i]);
+    Put(kHexDigits[value >> 4]).Put(kHexDigits[value & 0xF]);
+  }
+  return *this;
+}
+
 bool LineWriter::FinishWithCrc() {
   const uint16_t crc = crc16::Compute(buffer_, length_);
   Put(proto::kCrcSeparator);

@@ -16,6 +16,8 @@ class LineWriter {
   LineWriter& PutInt(int32_t value);
   // 8 uppercase hex digits, the wire form of a float32 bit pattern.
   LineWriter& PutHex32(uint32_t value);
+  // Two uppercase hex digits per byte, two's complement (-1 -> "FF"): the wire form of int8 data.
+  LineWriter& PutHexBytes(const int8_t* bytes, size_t count);
 
   // Ends a protocol line with " *CRC\n". The result is valid until the next Put; false if it overflowed.
   bool FinishWithCrc();

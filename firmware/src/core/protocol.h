@@ -8,17 +8,19 @@
 namespace proto {
 
 // Bumped whenever the wire format changes, so a host can refuse a device it does not understand.
-constexpr int kVersion = 1;
+// Version 2 added raw audio: AUDIO, HEAR, FEATURES and HELLO's audio= and rate= keys.
+constexpr int kVersion = 2;
 
 // Minor version: replies gain keys at their end only (HELLO's minor=, INFER's value=), which a host of the same
 // version ignores, so a version-1 host still works with this device and a host reading them works with an older one.
 constexpr int kMinorVersion = 1;
 
 // Longest line in either direction, not counting '\n'. Bounds the receive buffer (RAM on the device) and
-// leaves room for the largest LOAD: "LOAD 1299 " + 2 * kMaxChunk hex digits + " *XXXX" = 528 bytes.
+// leaves room for the largest LOAD: "LOAD 1299 " + 2 * kMaxChunk hex digits + " *XXXX" = 528 bytes, AUDIO
+// ("AUDIO 31999 ...", 530 bytes) and the FEATURES reply ("OK FEATURES 1280 ...", 535 bytes).
 constexpr size_t kMaxLine = 600;
 
-// Largest LOAD payload in bytes: 512 hex digits keep a LOAD line well under kMaxLine.
+// Largest LOAD or AUDIO payload and FEATURES reply in bytes: 512 hex digits keep a LOAD line well under kMaxLine.
 constexpr size_t kMaxChunk = 256;
 
 // Separator between a line's body and its CRC, and the CRC's length in hex digits.
@@ -36,6 +38,9 @@ constexpr char kCmdInfer[] = "INFER";
 constexpr char kCmdSelftest[] = "SELFTEST";
 constexpr char kCmdStream[] = "STREAM";
 constexpr char kCmdStop[] = "STOP";
+constexpr char kCmdAudio[] = "AUDIO";
+constexpr char kCmdHear[] = "HEAR";
+constexpr char kCmdFeatures[] = "FEATURES";
 
 // Reply words (device -> host).
 constexpr char kBoot[] = "BOOT";

@@ -1,0 +1,38 @@
+// Audio front end: 16 kHz 16-bit audio -> the model's int8 input, the same features as the training pipeline
+// (data/features.py: librosa's trim, centring, MFCC; the model's normalization and input quantization). Every
+// parameter and table comes from the generated model_settings.h (quantize/codegen.py, from model_meta.json), so
+// the front end always matches the model it is built with. Portable C++ (float, no heap, its own log10): the same
+// code runs on the host (tests, Python binding), the emulator and the board.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "generated/model_settings.h"
+
+namespace frontend {
+
+constexpr int kSampleRate = kAudioSampleRate;
+// Most samples one call takes: one clip (1 s). Shorter input is trimmed and centred like a short recording.
+constexpr int kAudioSamples = ::kAudioSamples;
+constexpr int kNumFrames = ::kNumFrames;
+constexpr int kNumMfcc = kNumCoeffs;
+constexpr size_t kFeatureBytes = static_cast<size_t>(kNumFrames) * kNumMfcc;
+
+// `num_samples` (1..kAudioSamples) samples of `audio` -> kNumFrames x kNumMfcc int8 model input, row-major, into
+// `features` (`features_len` must be kFeatureBytes). False (nothing written) for any other sizes.
+bool Compute(const int16_t* audio, size_t num_samples, int8_t* features, size_t features_len);
+
+// The same up to the MFCCs (before normalization): kNumFrames x kNumMfcc floats, for comparisons with librosa.
+bool ComputeMfcc(const int16_t* audio, size_t num_samples, float* mfcc, size_t mfcc_len);
+
+// Where the trimmed audio lies in the input, samples [*start, *end), as librosa.effects.trim finds it.
+void TrimBounds(const int16_t* audio, size_t num_samples, size_t* start, size_t* end);
+
+// log10(x) for a normal x > 0: our own, so the host and the device compute the same bits.
+float Log10(float x);
+
+// Power spectrum |X[k]|^2, k < num_bins (<= kFftSize / 2 + 1), of `frame` (kFftSize real samples, overwritten).
+void PowerSpectrum(float* frame, float* power, int num_bins);
+
+}  // namespace frontend

@@ -1,0 +1,132 @@
+// Host tests of the front end, built with the reference configuration's generated model_settings.h (the
+// features of config.toml; firmware/tests/make_fixture.py). Fidelity to librosa on real clips is tested from
+// Python through the same code (tests/test_frontend.py).
+#include "frontend/frontend.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <vector>
+
+#include "tests/micro_test.h"
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// A 100 ms "word": a 440 Hz + 1.3 kHz tone burst with a rising and falling envelope.
+std::vector<int16_t> Burst(size_t total, size_t at, double gain) {
+  std::vector<int16_t> audio(total, 0);
+  const size_t length = frontend::kSampleRate / 10;
+  for (size_t i = 0; i < length && at + i < total; ++i) {
+    const double t = static_cast<double>(i) / frontend::kSampleRate;
+    const double envelope = std::sin(kPi * static_cast<double>(i) / length);
+    const double v = gain * envelope * (0.6 * std::sin(2 * kPi * 440 * t) + 0.3 * std::sin(2 * kPi * 1300 * t));
+    audio[at + i] = static_cast<int16_t>(std::lround(v * 32767));
+  }
+  return audio;
+}
+
+std::vector<float> Mfcc(const std::vector<int16_t>& audio) {
+  std::vector<float> out(frontend::kFeatureBytes);
+  EXPECT_TRUE(frontend::ComputeMfcc(audio.data(), audio.size(), out.data(), out.size()));
+  return out;
+}
+
+}  // namespace
+
+TEST(FrontendLog10) {
+  for (float x = 1e-10f; x < 1e6f; x *= 1.37f) {
+    const double want = std::log10(static_cast<double>(x));
+    EXPECT_TRUE(std::fabs(frontend::Log10(x) - want) < 2e-6 * (1.0 + std::fabs(want)));
+  }
+  EXPECT_EQ(frontend::Log10(1.0f), 0.0f);
+}
+
+TEST(FrontendPowerSpectrumMatchesDft) {
+  std::vector<float> frame(kFftSize);
+  std::srand(7);
+  for (float& v : frame) v = static_cast<float>(std::rand()) / RAND_MAX - 0.5f;
+  const std::vector<float> input = frame;
+  std::vector<float> power(kFftSize / 2 + 1);
+  frontend::PowerSpectrum(frame.data(), power.data(), kFftSize / 2 + 1);
+  double worst = 0.0;
+  for (int k = 0; k <= kFftSize / 2; ++k) {
+    double re = 0.0, im = 0.0;
+    for (int n = 0; n < kFftSize; ++n) {
+      re += input[n] * std::cos(2 * kPi * k * n / kFftSize);
+      im -= input[n] * std::sin(2 * kPi * k * n / kFftSize);
+    }
+    worst = std::fmax(worst, std::fabs(power[k] - (re * re + im * im)));
+  }
+  // Relative to the mean power of white noise (kFftSize / 12): float rounding only.
+  EXPECT_TRUE(worst < 1e-4 * kFftSize / 12.0);
+}
+
+TEST(FrontendPowerSpectrumOfATone) {
+  std::vector<float> frame(kFftSize);
+  const int bin = 32;  // 1 kHz at 16 kHz and 512 points
+  for (int n = 0; n < kFftSize; ++n) frame[n] = static_cast<float>(std::cos(2 * kPi * bin * n / kFftSize));
+  std::vector<float> power(kFftSize / 2 + 1);
+  frontend::PowerSpectrum(frame.data(), power.data(), kFftSize / 2 + 1);
+  const double peak = (kFftSize / 2.0) * (kFftSize / 2.0);
+  EXPECT_TRUE(std::fabs(power[bin] - peak) < 1e-3 * peak);
+  for (int k = 0; k <= kFftSize / 2; ++k) {
+    if (k != bin) EXPECT_TRUE(power[k] < 1e-6 * peak);
+  }
+}
+
+TEST(FrontendRejectsBadSizes) {
+  std::vector<int16_t> audio(frontend::kAudioSamples + 1, 100);
+  std::vector<int8_t> features(frontend::kFeatureBytes);
+  EXPECT_TRUE(!frontend::Compute(audio.data(), 0, features.data(), features.size()));
+  EXPECT_TRUE(!frontend::Compute(audio.data(), audio.size(), features.data(), features.size()));
+  EXPECT_TRUE(!frontend::Compute(audio.data(), 100, features.data(), features.size() - 1));
+  EXPECT_TRUE(frontend::Compute(audio.data(), frontend::kAudioSamples, features.data(), features.size()));
+}
+
+TEST(FrontendTrimFindsTheBurst) {
+  const size_t at = 6000;
+  const std::vector<int16_t> audio = Burst(frontend::kAudioSamples, at, 0.5);
+  size_t start = 0, end = 0;
+  frontend::TrimBounds(audio.data(), audio.size(), &start, &end);
+  // Frame-RMS trimming: bounds on the hop grid, within a window of the burst's ends.
+  EXPECT_EQ(start % kFrameHop, 0u);
+  EXPECT_TRUE(start <= at && start + kFrameLength >= at);
+  const size_t burst_end = at + frontend::kSampleRate / 10;
+  EXPECT_TRUE(end >= burst_end && end <= burst_end + kFrameLength);
+}
+
+TEST(FrontendSilenceIsAllowed) {
+  const std::vector<int16_t> audio(frontend::kAudioSamples, 0);
+  std::vector<int8_t> features(frontend::kFeatureBytes, 1);
+  EXPECT_TRUE(frontend::Compute(audio.data(), audio.size(), features.data(), features.size()));
+  for (int8_t v : features) EXPECT_EQ(v, features[0]);  // every frame alike: nothing was heard
+}
+
+TEST(FrontendPositionDoesNotMatter) {
+  // Trimming and centring place a word alike wherever it was in the window (on the hop grid) and however long
+  // the window was.
+  std::vector<int8_t> a(frontend::kFeatureBytes), b(frontend::kFeatureBytes), c(frontend::kFeatureBytes);
+  const std::vector<int16_t> early = Burst(frontend::kAudioSamples, 2 * kFrameHop * 10, 0.5);
+  const std::vector<int16_t> late = Burst(frontend::kAudioSamples, 6 * kFrameHop * 10, 0.5);
+  const std::vector<int16_t> short_clip = Burst(frontend::kAudioSamples / 2, 3 * kFrameHop * 10, 0.5);
+  EXPECT_TRUE(frontend::Compute(early.data(), early.size(), a.data(), a.size()));
+  EXPECT_TRUE(frontend::Compute(late.data(), late.size(), b.data(), b.size()));
+  EXPECT_TRUE(frontend::Compute(short_clip.data(), short_clip.size(), c.data(), c.size()));
+  EXPECT_TRUE(a == b);
+  EXPECT_TRUE(a == c);
+}
+
+TEST(FrontendLoudnessMovesOnlyC0) {
+  // A gain adds the same dB to every mel band: the orthonormal DCT puts that into c0 alone.
+  const std::vector<float> quiet = Mfcc(Burst(frontend::kAudioSamples, 5000, 0.1));
+  const std::vector<float> loud = Mfcc(Burst(frontend::kAudioSamples, 5000, 0.4));
+  const double shift = 20.0 * std::log10(4.0) * std::sqrt(static_cast<double>(kNumMels));
+  for (int t = 0; t < frontend::kNumFrames; ++t) {
+    const float* q = &quiet[t * frontend::kNumMfcc];
+    const float* l = &loud[t * frontend::kNumMfcc];
+    EXPECT_TRUE(std::fabs(l[0] - q[0] - shift) < 0.05 * shift);
+    // Up to 0.5: 16-bit rounding of the quiet edges of the burst (measured up to 0.22, values up to 85).
+    for (int c = 1; c < frontend::kNumMfcc; ++c) EXPECT_TRUE(std::fabs(l[c] - q[c]) < 0.5);
+  }
+}
