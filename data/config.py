@@ -16,7 +16,8 @@ SCHEMA: dict[str, dict[str, type]] = {
     "features": {"sample_rate": int, "clip_seconds": float, "window_ms": float, "hop_ms": float, "n_fft": int,
                  "num_mels": int, "num_mfcc": int, "fmin": float, "fmax": float, "trim_db": float},
     "normalization": {"per_utterance_mean": bool, "clip": float},
-    "dataset": {"labels": list, "val_percent": int, "test_percent": int, "seed": int},
+    "dataset": {"labels": list, "val_percent": int, "test_percent": int, "seed": int, "extra_classes": list,
+                "unknown_words": list},
     "synth": {"speakers": int, "flite_speakers": int, "takes_per_word": int},
     "augment_audio": {"copies": int, "noise_prob": float, "snr_db_min": float, "snr_db_max": float,
                       "gain_db": float, "shift_ms": float, "speed_min": float, "speed_max": float,
@@ -29,6 +30,8 @@ SCHEMA: dict[str, dict[str, type]] = {
     "cv": {"min_mean_accuracy": float, "min_fold_accuracy": float, "max_model_bytes": int, "max_arena_bytes": int,
            "min_agreement": float, "max_accuracy_drop": float},
     "quantize": {"calibration_clips": int, "arena_margin": float, "selftest_clips": int},
+    "recognition": {"window_ms": int, "evaluate_every_ms": int, "average_window_ms": int, "minimum_count": int,
+                    "threshold": float, "refractory_ms": int},
 }
 
 

@@ -14,12 +14,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from data.artifacts import staged_outputs
 from data.augment_audio import AudioAugmentParams, augmented_features
 from data.config import PipelineError, load_config
 from data.datasets import (SPLITS, Clip, assign_splits, extract_clips, load_fsdd, load_folder, load_speech_commands,
                            save_split)
 from data.features import FeatureParams
+from data.nothing import NOISE_DIR_DEFAULT, SILENCE, UNKNOWN, check_extra_classes, nothing_features, silence_clips, unknown_clips
 from data.synth import generate, is_synthetic
 
 DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_commands")
@@ -27,6 +30,10 @@ DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_com
 SMOKE_SPEAKERS = 24
 # ... plus this many Flite speakers (when the configuration has any), so smoke runs exercise both engines.
 SMOKE_FLITE_SPEAKERS = 6
+# ... and speak this many of the unknown words (extra class _unknown_).
+SMOKE_UNKNOWN_WORDS = 2
+# Silence clips per noise "source" (the split unit of the _silence_ class, data/nothing.py).
+NOTHING_CLIPS_PER_SOURCE = 4
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,27 @@ def build_clips(req: DataRequest, config: dict) -> tuple[list[Clip], list[str], 
     return clips, labels, official
 
 
+def add_nothing(req: DataRequest, config: dict, clips: list[Clip], labels: list[str]) -> tuple[list[Clip], list[str]]:
+    """The clips and labels with ``[dataset] extra_classes`` added (:mod:`data.nothing`): about one digit's worth
+    of ``_silence_`` clips, and the ``unknown_words`` spoken by the synthetic speakers."""
+    ds, synth = config["dataset"], config["synth"]
+    extra = list(ds["extra_classes"])
+    check_extra_classes(extra)
+    per_label = max(1, len(clips) // max(1, len(labels)))
+    out = list(clips)
+    if SILENCE in extra:
+        n_sources = max(1, per_label // NOTHING_CLIPS_PER_SOURCE)
+        out += silence_clips(req.build / "nothing", [f"synth-noise-{k}" for k in range(n_sources)],
+                             NOTHING_CLIPS_PER_SOURCE, FeatureParams.from_config(config), req.noise_dir or
+                             NOISE_DIR_DEFAULT, ds["seed"])
+    if UNKNOWN in extra:
+        speakers = SMOKE_SPEAKERS if req.smoke else synth["speakers"]
+        flite = min(synth["flite_speakers"], SMOKE_FLITE_SPEAKERS) if req.smoke else synth["flite_speakers"]
+        words = list(ds["unknown_words"])[:SMOKE_UNKNOWN_WORDS] if req.smoke else list(ds["unknown_words"])
+        out += unknown_clips(req.build / "nothing", words, speakers, flite, ds["seed"])
+    return out, labels + extra
+
+
 def prepare(req: DataRequest) -> dict:
     """Run the data stage; returns the summary written to ``build/features/dataset.json``.
 
@@ -89,6 +117,8 @@ def prepare(req: DataRequest) -> dict:
     params = FeatureParams.from_config(config)
     clips, labels, official = build_clips(req, config)
     ds = config["dataset"]
+    if ds["extra_classes"]:
+        clips, labels = add_nothing(req, config, clips, labels)
     splits = assign_splits(clips, ds["val_percent"], ds["test_percent"], official)
     if "+" in req.dataset:  # combined: every real speaker trains (see the module docstring)
         real = [c for s in SPLITS for c in splits[s] if not is_synthetic(c.source)]
@@ -117,13 +147,19 @@ def prepare(req: DataRequest) -> dict:
         out = stage / "features"
         out.mkdir()
         for split in SPLITS:
-            x, ok, skipped = extract_clips(splits[split], params, req.build / "cache" / "features", req.skip_bad,
+            # Silence clips are noise, not speech: featurized without the speech check, never augmented.
+            silence = [c for c in splits[split] if c.label == SILENCE]
+            speech = [c for c in splits[split] if c.label != SILENCE]
+            x, ok, skipped = extract_clips(speech, params, req.build / "cache" / "features", req.skip_bad,
                                            desc=f"features {split}")
             summary["skipped"] += skipped
-            save_split(out / f"{split}.npz", x, ok, labels)
-            summary["splits"][split] = {"clips": len(ok), "sources": len({c.source for c in ok}),
-                                        "real_sources": sorted({c.source for c in ok if not is_synthetic(c.source)}),
-                                        "per_label": {lab: sum(c.label == lab for c in ok) for lab in labels}}
+            save_split(out / f"{split}.npz", np.concatenate([x, nothing_features(silence, params)]), ok + silence,
+                       labels)
+            saved = ok + silence
+            summary["splits"][split] = {"clips": len(saved), "sources": len({c.source for c in saved}),
+                                        "real_sources": sorted({c.source for c in saved
+                                                                if not is_synthetic(c.source)}),
+                                        "per_label": {lab: sum(c.label == lab for c in saved) for lab in labels}}
             if split == "train":
                 aug = AudioAugmentParams.from_config(config, req.noise_dir)
                 x_aug, index = augmented_features(ok, params, aug, req.build / "cache" / "augmented")

@@ -109,12 +109,15 @@ def test_platformio_flags_equal_the_checked_recipe():
     assert env["build_src_flags"].split() == expected
     # Global flags would reach the mbed core: only the float ABI is set there, to the core's own softfp.
     assert "build_flags" not in env and env["build_unflags"].split() == ["-mfloat-abi=soft"]
-    # The same files are left out of the board build by PlatformIO and by the Arduino sketch/offline check.
-    excluded = [line.strip()[2:-1] for line in env["build_src_filter"].splitlines() if line.strip().startswith("-<")]
-    for path in (FIRMWARE / "src").rglob("*.cc"):
-        rel = path.relative_to(FIRMWARE / "src").as_posix()
-        by_pio = any(Path(rel).match(pattern.replace("**/", "")) for pattern in excluded)
-        assert by_pio == bool(board_check.HOST_ONLY.search(rel)), rel
+    # The same files are left out of each board target's build by PlatformIO and by the Arduino sketch/offline check.
+    for target in board_check.TARGETS:
+        section = ini[f"env:{target}"]
+        excluded = [line.strip()[2:-1] for line in section["build_src_filter"].splitlines()
+                    if line.strip().startswith("-<")]
+        for path in (FIRMWARE / "src").rglob("*.cc"):
+            rel = path.relative_to(FIRMWARE / "src").as_posix()
+            by_pio = any(Path(rel).match(pattern.replace("**/", "")) for pattern in excluded)
+            assert by_pio != board_check.board_source(rel, target), (target, rel)
 
 
 def test_arduino_cli_wrapper_adds_flags_only_to_sketch_and_tflm(tmp_path: Path):

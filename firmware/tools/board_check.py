@@ -40,10 +40,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import arduino_recipe as ar  # noqa: E402
 
-# Board sources are src/ minus these files of the host and the emulated board (platformio.ini's build_src_filter
-# lists the same).
+# Board sources are src/ minus these files of the host and the emulated board, minus the other board target's
+# application (TARGETS); platformio.ini's build_src_filter of each env lists the same.
 HOST_ONLY = re.compile(r"(_test\.cc$|^platform/platform_host\.|^platform/platform_mps2\.cc$|"
-                       r"^inference/inference_fake\.cc$|^app/main_host\.cc$|^generated/)")
+                       r"^inference/inference_fake\.cc$|^app/main_host\.cc$|^app/main_listen_host\.cc$|"
+                       r"^listen/audio_provider_mock\.|^generated/)")
+# Board targets (make BOARD=...), both FQBN arduino:mbed_nano:nano33ble: the Nano 33 BLE runs the serial protocol
+# (app/main_arduino.cc); the Nano 33 BLE Sense listens to its PDM microphone (app/main_listen_arduino.cc, listen/)
+# and needs the mbed core's PDM library.
+TARGETS = {
+    "nano33ble": {"exclude": re.compile(r"^listen/|^app/main_listen_arduino\.cc$"), "core_libs": ()},
+    "nano33ble_sense": {"exclude": re.compile(r"^app/main_arduino\.cc$"), "core_libs": ("PDM",)},
+}
 GENERATED = ("model_data.h", "model_data.cc", "model_settings.h", "selftest_data.h", "selftest_data.cc")
 SOURCE_SUFFIXES = {".c", ".cpp", ".S"}
 LIBMBED = "libmbed.a"
@@ -58,7 +66,12 @@ class CheckError(Exception):
 
 
 # ---- sketch folder ------------------------------------------------------------------------------------------------
-def assemble_sketch(src: Path, ino: Path, gen: Path, out: Path) -> None:
+def board_source(rel: str, target: str) -> bool:
+    """Whether the file ``rel`` (relative to firmware/src) is part of ``target``'s board build."""
+    return not HOST_ONLY.search(rel) and not TARGETS[target]["exclude"].search(rel)
+
+
+def assemble_sketch(src: Path, ino: Path, gen: Path, out: Path, target: str = "nano33ble") -> None:
     missing = [name for name in GENERATED if not (gen / name).is_file()]
     if missing:
         raise CheckError(f"{gen}: {', '.join(missing)} missing; run 'make quantize' first")
@@ -67,7 +80,7 @@ def assemble_sketch(src: Path, ino: Path, gen: Path, out: Path) -> None:
     shutil.copy2(ino, out / (out.name + ".ino"))
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src).as_posix()
-        if path.is_file() and path.suffix in (".h", ".cc") and not HOST_ONLY.search(rel):
+        if path.is_file() and path.suffix in (".h", ".cc") and board_source(rel, target):
             dst = out / "src" / (rel[:-3] + ".cpp" if rel.endswith(".cc") else rel)
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dst)
@@ -104,14 +117,19 @@ def sources(root: Path, recursive: bool = True) -> list[Path]:
 
 
 class Build:
-    def __init__(self, core: Path, lib: Path, sketch: Path, build: Path, toolchain_bin: str):
+    def __init__(self, core: Path, lib: Path, sketch: Path, build: Path, toolchain_bin: str,
+                 core_libs: tuple[str, ...] = ()):
         self.core, self.lib, self.sketch, self.build = core.resolve(), lib.resolve(), sketch.resolve(), build.resolve()
+        # Libraries of the core the sketch includes (Arduino CLI finds them by their headers): compiled from src/,
+        # recursively, and on every compile's include path.
+        self.core_libs = [self.core / "libraries" / name for name in core_libs]
         self.props = ar.board_properties(self.core, toolchain_bin)
         self.props["build.path"] = str(self.build)
         self.props["build.project_name"] = PROJECT
         self.core_path = Path(self.props["build.core.path"])
         self.variant_path = Path(self.props["build.variant.path"])
-        self.includes = " ".join(f'"-I{d}"' for d in (self.core_path, self.variant_path, self.lib / "src"))
+        self.includes = " ".join(f'"-I{d}"' for d in (self.core_path, self.variant_path, self.lib / "src",
+                                                      *(lib / "src" for lib in self.core_libs)))
 
     def command(self, source: Path, obj: Path) -> list[str]:
         recipe = {".c": "recipe.c.o.pattern", ".cpp": "recipe.cpp.o.pattern", ".S": "recipe.S.o.pattern"}
@@ -151,7 +169,9 @@ class Build:
             "core": [(s, self.build / "core" / (s.relative_to(self.core_path).as_posix() + ".o"))
                      for s in sources(self.core_path)],
             "library": [(s, self.build / "libraries" / self.lib.name / (s.relative_to(lib_src).as_posix() + ".o"))
-                        for s in sources(lib_src)],
+                        for s in sources(lib_src)]
+            + [(s, self.build / "libraries" / lib.name / (s.relative_to(lib / "src").as_posix() + ".o"))
+               for lib in self.core_libs for s in sources(lib / "src")],
         }
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
             futures = {pool.submit(compile_one, self.command(s, o), o): s
@@ -295,6 +315,8 @@ def origin_of(path: str, build: Path, lib: Path) -> str:
         return "cmsis_nn"
     if "/libraries/" + lib.name + "/" in p:
         return "tflm"
+    if "/libraries/" in p and p.startswith(str(build)):  # a library of the mbed core (the Sense's PDM)
+        return "arduino_core"
     if "/sketch/src/generated/model_data" in p:
         return "model"
     if "/sketch/src/generated/selftest_data" in p:
@@ -358,6 +380,7 @@ def main() -> None:
     sk.add_argument("--ino", type=Path, required=True)
     sk.add_argument("--gen", type=Path, required=True)
     sk.add_argument("--out", type=Path, required=True)
+    sk.add_argument("--target", choices=sorted(TARGETS), default="nano33ble")
     ck = sub.add_parser("check")
     ck.add_argument("--core", type=Path, required=True)
     ck.add_argument("--lib", type=Path, required=True)
@@ -365,10 +388,11 @@ def main() -> None:
     ck.add_argument("--build", type=Path, required=True)
     ck.add_argument("--report", type=Path, required=True)
     ck.add_argument("--jobs", type=int, default=2)
+    ck.add_argument("--target", choices=sorted(TARGETS), default="nano33ble")
     args = ap.parse_args()
     try:
         if args.cmd == "sketch":
-            assemble_sketch(args.src, args.ino, args.gen, args.out)
+            assemble_sketch(args.src, args.ino, args.gen, args.out, args.target)
         else:
             check(args)
     except CheckError as e:
@@ -382,7 +406,8 @@ def check(args: argparse.Namespace) -> None:
                          "libstdc++-arm-none-eabi-newlib)")
     args.report.unlink(missing_ok=True)  # a failed check leaves no report behind
     started = time.monotonic()
-    build = Build(args.core, args.lib, args.sketch, args.build, str(Path(cxx).parent))
+    build = Build(args.core, args.lib, args.sketch, args.build, str(Path(cxx).parent),
+                  TARGETS[args.target]["core_libs"])
     objects = build.compile_all(args.jobs)
     compiled = time.monotonic() - started
     archive = build.archive_core(objects["core"])
@@ -395,6 +420,7 @@ def check(args: argparse.Namespace) -> None:
     totals = {k: sum(row[k] for row in by_origin.values()) for k in ("flash", "ram")}
     report = {
         "board": "arduino:mbed_nano:nano33ble",
+        "target": args.target,
         "note": "linked without libmbed.a: mbed-os (RTOS, USB, HAL, retargeting) is not in these figures",
         "budget": budget,
         "total": totals,
