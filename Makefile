@@ -41,7 +41,7 @@ SET ?=
 CURVE ?=
 CV_FLAGS := $(if $(FLOAT_ONLY),--float-only,) $(if $(CURVE),--curve,) $(if $(SET),--set $(SET),)
 
-.PHONY: venv features train quantize evaluate bench cv compare-models test clean help
+.PHONY: venv features train quantize evaluate bench continuous cv compare-models test clean help
 
 help:
 	@echo "make train quantize        set up .venv, build the default dataset, train, quantize to int8, evaluate, emit C"
@@ -52,6 +52,7 @@ help:
 	@echo "make harness PORT=<port>   stream the test split to a board, or PORT=virtual; N=, DATA=, RESUME=1"
 	@echo "make virtual-device        a virtual board on a pseudo-terminal at build/virtual-tty"
 	@echo "make bench                 stage times, sizes, accuracies, harness throughput -> build/bench.json"
+	@echo "make continuous            a long recording of digits in noise, streamed: hits, false alarms/hour (MINUTES=)"
 	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1)"
 	@echo "make compare-models        RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md"
 	@echo "make firmware | flash      build / upload the Nano 33 BLE firmware (firmware/README.md)"
@@ -96,6 +97,11 @@ evaluate: venv
 
 bench: venv
 	$(PY) -m experiments.bench $(SMOKE_FLAG)
+
+# Continuous recognition on a long recording built at run time (experiments/continuous.py) -> build/continuous.json.
+MINUTES ?= 10
+continuous: venv
+	$(PY) -m experiments.continuous --minutes $(MINUTES)
 
 cv: venv
 	$(PY) -m experiments.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS)

@@ -27,6 +27,7 @@ from data.config import REPO_ROOT, PipelineError, load_config, run_main
 from data.datasets import load_folder
 from data.features import FeatureParams, extract_file
 from host.dut import Dut
+from experiments.continuous import measure_continuous
 from experiments.emulated import measure_emulated
 from host.harness import ClipSet, open_port, read_results, stream_clips
 from host.runtime import Runtime
@@ -35,6 +36,9 @@ from host.runtime import Runtime
 FEATURE_BENCH_CLIPS = 200
 # Clips streamed through the virtual device (the goal: 1,000 clips in <= 60 s).
 HARNESS_BENCH_CLIPS = 1000
+# Continuous recognition: minutes of the long recording (smoke runs: 1) and its seed (experiments/continuous.py).
+CONTINUOUS_MINUTES = 10.0
+CONTINUOUS_SEED = 7
 
 
 # The stages of `make train quantize`, in order, with their arguments besides --build.
@@ -122,6 +126,8 @@ def main(args: argparse.Namespace) -> dict:
         out["emulated"] = measure_emulated(bench)
     except PipelineError as e:  # no ARM toolchain or QEMU on this machine: the rest of the bench still counts
         out["emulated"] = {"error": str(e)}
+    # Continuous recognition on a long recording, host pipeline and firmware simulator (make continuous).
+    out["continuous"] = measure_continuous(bench, 1.0 if args.smoke else CONTINUOUS_MINUTES, CONTINUOUS_SEED)
     write_text_atomic(args.build / "bench.json", json.dumps(out, indent=1, default=float))
     print(json.dumps(out, indent=1, default=float))
     print(f"wrote {args.build / 'bench.json'}")

@@ -212,3 +212,32 @@ def test_listener_on_the_mock_provider(smoke_build: Path, recording: tuple[Path,
     bad = subprocess.run([str(out / "listen_sim"), str(tmp_path / "absent.wav")], capture_output=True, text=True,
                          timeout=SIM_RUN_TIMEOUT_S)
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'absent.wav'}: cannot open the file"
+
+
+def test_extra_classes_are_checked() -> None:
+    from data.nothing import check_extra_classes
+
+    check_extra_classes(["_silence_", "_unknown_"])
+    for bad in (["_noise_"], ["_silence_", "_silence_"]):
+        with pytest.raises(PipelineError, match="extra_classes"):
+            check_extra_classes(bad)
+
+
+def test_silence_clips_span_levels_and_featurize(tmp_path: Path) -> None:
+    """_silence_ clips: real-noise excerpts, generated noise and near-silence, at peaks within the configured range,
+    written as WAVs that the front end featurizes without the speech check."""
+    from data.features import FeatureParams
+    from data.nothing import SILENCE_PEAK_MAX, SILENCE_PEAK_MIN, nothing_features, silence_audio, silence_clips
+
+    noise = [np.random.default_rng(1).normal(0, 0.1, 48000).astype(np.float32)]
+    clips = silence_audio(16000, 30, noise, seed=5)
+    peaks = np.array([np.abs(c).max() for c in clips])
+    assert all(c.shape == (16000,) for c in clips)
+    assert peaks.min() >= SILENCE_PEAK_MIN * 0.99 and peaks.max() <= SILENCE_PEAK_MAX * 1.01
+    assert peaks.max() / peaks.min() > 100  # from near-silence to loud noise
+    params = FeatureParams.from_config(load_config())
+    made = silence_clips(tmp_path, ["synth-noise-0", "synth-noise-1"], 3, params, tmp_path / "no-noise", seed=1)
+    assert len(made) == 6 and {c.source for c in made} == {"synth-noise-0", "synth-noise-1"}
+    assert all(c.label == "_silence_" for c in made)
+    x = nothing_features(made, params)
+    assert x.shape == (6, *params.shape) and np.isfinite(x).all()
