@@ -199,7 +199,8 @@ def test_listener_on_the_mock_provider(smoke_build: Path, recording: tuple[Path,
     lines = run.stdout.splitlines()
     meta = json.loads((smoke_build / "model_meta.json").read_text())
     assert lines[0].startswith(f"# listening model={meta['model_hash']} ")
-    assert lines[-1] == f"# played {int(truth['duration_s'] * 1000)} ms"
+    samples = round(truth["duration_s"] * truth["rate"])
+    assert lines[-1] == f"# played {samples * 1000 // truth['rate']} ms"
     settings = RecognitionSettings.from_config()
     detections = parse_heard(lines)
     assert len(detections) == sum(line.startswith("# heard") for line in lines)

@@ -1,6 +1,10 @@
 // Audio provider of the Nano 33 BLE Sense: its MP34DT05 PDM microphone through the Arduino mbed core's PDM library,
 // 16 kHz mono int16. The library's interrupt calls OnPdmData() with each block; it goes straight into the ring
 // (single producer; the loop copies windows that end before the newest block, see AudioRing::Copy).
+// <chrono> before Arduino.h: PDM.h pulls in mbed-os's RTOS headers, whose <chrono> use breaks on Arduino.h's abs
+// macro under the firmware's C++17 (the board check compiles this file with the core's recipe).
+#include <chrono>
+
 #include <Arduino.h>
 #include <PDM.h>
 
