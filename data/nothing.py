@@ -4,8 +4,9 @@ extra_classes``), so that a model fed a sliding 1 s window can say that no digit
 * ``_silence_``: 1 s of background noise at a random level: excerpts of the recordings in
   ``NOISE_DIR_DEFAULT`` (Speech Commands' ``_background_noise_``; only their first ``TRAIN_NOISE_FRACTION``, the
   rest is kept for the long test recording of :mod:`host.long_recording`), generated white/pink/brown noise and
-  near-digital silence. Written as WAVs under ``build/nothing/`` (cached by request) and featurized without the
-  speech check (noise is steady by nature).
+  near-digital silence. Written as WAVs under ``build/nothing/`` (cached by request); their features are put into
+  the data stage's feature cache here, without the speech check that :func:`data.datasets.extract_clips` applies to
+  files it featurizes itself (noise is steady by nature). Training copies are augmented like every clip.
 * ``_unknown_``: non-digit words (``[dataset] unknown_words``) spoken by the synthetic speakers (espeak-ng and Flite,
   :func:`data.synth.generate`), so their takes fall in the same speaker-wise splits as the digits.
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from data.augment_audio import colored_noise
 from data.config import REPO_ROOT, PipelineError
-from data.datasets import Clip, source_of
+from data.datasets import Clip, file_cache_key, source_of
 from data.features import MAX_NOISE_SECONDS, FeatureParams, mfcc, read_audio
 from data.synth import generate, write_wav
 
@@ -86,9 +87,10 @@ def silence_audio(n: int, count: int, noises: list[np.ndarray], seed: int) -> li
 
 
 def silence_clips(out: Path, sources: list[str], per_source: int, params: FeatureParams, noise_dir: Path,
-                  seed: int) -> list[Clip]:
+                  seed: int, cache_dir: Path) -> list[Clip]:
     """``_silence_`` WAVs under ``out/_silence_/`` (regenerated when the request changes), ``per_source`` clips
-    named after each of ``sources`` so that they split like those sources."""
+    named after each of ``sources`` so that they split like those sources; their features are in ``cache_dir``
+    (the feature cache of :func:`data.datasets.extract_clips`) when this returns."""
     folder = out / SILENCE
     request = {"sources": sources, "per_source": per_source, "rate": params.sample_rate, "n": params.clip_samples,
                "noise_dir": str(noise_dir), "train_fraction": TRAIN_NOISE_FRACTION, "seed": seed,
@@ -105,7 +107,13 @@ def silence_clips(out: Path, sources: list[str], per_source: int, params: Featur
                 write_wav(folder / f"{source}_{k}.wav", np.round(audio * 32767).astype(np.int16),
                           params.sample_rate)
         manifest.write_text(json.dumps(request))
-    return [Clip(p, SILENCE, source_of(p)) for p in sorted(folder.glob("*.wav"))]
+    clips = [Clip(p, SILENCE, source_of(p)) for p in sorted(folder.glob("*.wav"))]
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for clip in clips:
+        cached = cache_dir / f"{file_cache_key(clip.path, params)}.npy"
+        if not cached.exists():
+            np.save(cached, nothing_features([clip], params)[0], allow_pickle=False)
+    return clips
 
 
 def unknown_clips(out: Path, words: list[str], speakers: int, flite: int, seed: int) -> list[Clip]:

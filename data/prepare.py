@@ -14,15 +14,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from data.artifacts import staged_outputs
 from data.augment_audio import AudioAugmentParams, augmented_features
 from data.config import PipelineError, load_config
 from data.datasets import (SPLITS, Clip, assign_splits, extract_clips, load_fsdd, load_folder, load_speech_commands,
                            save_split)
 from data.features import FeatureParams
-from data.nothing import NOISE_DIR_DEFAULT, SILENCE, UNKNOWN, check_extra_classes, nothing_features, silence_clips, unknown_clips
+from data.nothing import NOISE_DIR_DEFAULT, SILENCE, UNKNOWN, check_extra_classes, silence_clips, unknown_clips
 from data.synth import generate, is_synthetic
 
 DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_commands")
@@ -97,7 +95,7 @@ def add_nothing(req: DataRequest, config: dict, clips: list[Clip], labels: list[
         n_sources = max(1, per_label // NOTHING_CLIPS_PER_SOURCE)
         out += silence_clips(req.build / "nothing", [f"synth-noise-{k}" for k in range(n_sources)],
                              NOTHING_CLIPS_PER_SOURCE, FeatureParams.from_config(config), req.noise_dir or
-                             NOISE_DIR_DEFAULT, ds["seed"])
+                             NOISE_DIR_DEFAULT, ds["seed"], req.build / "cache" / "features")
     if UNKNOWN in extra:
         speakers = SMOKE_SPEAKERS if req.smoke else synth["speakers"]
         flite = min(synth["flite_speakers"], SMOKE_FLITE_SPEAKERS) if req.smoke else synth["flite_speakers"]
@@ -147,19 +145,13 @@ def prepare(req: DataRequest) -> dict:
         out = stage / "features"
         out.mkdir()
         for split in SPLITS:
-            # Silence clips are noise, not speech: featurized without the speech check, never augmented.
-            silence = [c for c in splits[split] if c.label == SILENCE]
-            speech = [c for c in splits[split] if c.label != SILENCE]
-            x, ok, skipped = extract_clips(speech, params, req.build / "cache" / "features", req.skip_bad,
+            x, ok, skipped = extract_clips(splits[split], params, req.build / "cache" / "features", req.skip_bad,
                                            desc=f"features {split}")
             summary["skipped"] += skipped
-            save_split(out / f"{split}.npz", np.concatenate([x, nothing_features(silence, params)]), ok + silence,
-                       labels)
-            saved = ok + silence
-            summary["splits"][split] = {"clips": len(saved), "sources": len({c.source for c in saved}),
-                                        "real_sources": sorted({c.source for c in saved
-                                                                if not is_synthetic(c.source)}),
-                                        "per_label": {lab: sum(c.label == lab for c in saved) for lab in labels}}
+            save_split(out / f"{split}.npz", x, ok, labels)
+            summary["splits"][split] = {"clips": len(ok), "sources": len({c.source for c in ok}),
+                                        "real_sources": sorted({c.source for c in ok if not is_synthetic(c.source)}),
+                                        "per_label": {lab: sum(c.label == lab for c in ok) for lab in labels}}
             if split == "train":
                 aug = AudioAugmentParams.from_config(config, req.noise_dir)
                 x_aug, index = augmented_features(ok, params, aug, req.build / "cache" / "augmented")

@@ -237,8 +237,14 @@ def test_silence_clips_span_levels_and_featurize(tmp_path: Path) -> None:
     assert peaks.min() >= SILENCE_PEAK_MIN * 0.99 and peaks.max() <= SILENCE_PEAK_MAX * 1.01
     assert peaks.max() / peaks.min() > 100  # from near-silence to loud noise
     params = FeatureParams.from_config(load_config())
-    made = silence_clips(tmp_path, ["synth-noise-0", "synth-noise-1"], 3, params, tmp_path / "no-noise", seed=1)
+    made = silence_clips(tmp_path, ["synth-noise-0", "synth-noise-1"], 3, params, tmp_path / "no-noise", seed=1,
+                         cache_dir=tmp_path / "cache")
     assert len(made) == 6 and {c.source for c in made} == {"synth-noise-0", "synth-noise-1"}
     assert all(c.label == "_silence_" for c in made)
     x = nothing_features(made, params)
     assert x.shape == (6, *params.shape) and np.isfinite(x).all()
+    # The data stage's extract_clips takes them from the cache (it would refuse steady noise as "not speech").
+    from data.datasets import extract_clips
+
+    x_stage, ok, skipped = extract_clips(made, params, tmp_path / "cache", skip_bad=False)
+    assert len(ok) == 6 and not skipped and np.array_equal(x_stage, x)
