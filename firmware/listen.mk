@@ -31,8 +31,9 @@ firmware-check: firmware-listen-test
 # ---- the simulator: host TFLM (emu.mk's SIM_TFLM_LIB), the generated model, the real front end -----------------
 FW_LISTEN_GEN ?= $(FW_GEN_SRC)
 LISTEN_SIM_GEN := $(addprefix $(LISTEN_DIR)/gen/generated/,$(FW_GEN_FILES))
-LISTEN_SIM_SRCS := $(LISTEN_SRCS) $(LISTEN_CORE) $(FW)/src/listen/audio_provider_mock.cc $(FW)/src/app/main_listen_host.cc \
-                   $(FW)/src/platform/platform_host.cc $(FW)/src/inference/inference_tflm.cc $(FRONTEND_SRCS)
+LISTEN_SIM_SRCS := $(LISTEN_SRCS) $(LISTEN_CORE) $(FW)/src/listen/audio_provider_mock.cc \
+                   $(FW)/src/app/main_listen_host.cc $(FW)/src/platform/platform_host.cc \
+                   $(FW)/src/inference/inference_tflm.cc $(FRONTEND_SRCS)
 
 $(LISTEN_DIR)/gen/generated/%: $(FW_LISTEN_GEN)/%
 	@mkdir -p $(@D)
@@ -41,7 +42,8 @@ $(LISTEN_DIR)/gen/generated/%: $(FW_LISTEN_GEN)/%
 .SECONDARY: $(LISTEN_SIM_GEN)
 
 $(LISTEN_DIR)/listen_sim: $(LISTEN_SIM_SRCS) $(LISTEN_SIM_GEN) $(SIM_TFLM_LIB) $(FW_HEADERS)
-	@test -n "$(FRONTEND_SRCS)" || { echo "error: firmware/src/frontend/ has no front end yet (issue 19 items 1-3)" >&2; exit 1; }
+	@test -n "$(FRONTEND_SRCS)" || \
+	    { echo "error: firmware/src/frontend/ has no front end yet (issue 19 items 1-3)" >&2; exit 1; }
 	@mkdir -p $(@D)
 	$(HOST_CXX) $(FW_HOST_FLAGS) -O2 -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY $(SIM_TFLM_INCS) \
 	    -I$(LISTEN_DIR)/gen $(LISTEN_SIM_SRCS) $(LISTEN_DIR)/gen/generated/model_data.cc \
