@@ -38,10 +38,10 @@ TRIM_DB = 25.0
 
 def word_pool(test_ids: list[str], labels: list[str], shared: Path = SPEECH_COMMANDS_DIGITS) -> list[tuple[Path, str]]:
     """Held-out digit clips: the test split's files whose label is a digit, plus Speech Commands' digits when the
-    shared copy exists. (path, label) pairs, sorted."""
-    pool = [(Path(p), lab) for p, lab in zip(test_ids, labels) if lab in DIGITS]
+    shared copy exists. (resolved path, label) pairs, sorted: the same clips give the same pool from any build."""
+    pool = [(Path(p).resolve(), lab) for p, lab in zip(test_ids, labels) if lab in DIGITS]
     if shared.is_dir():
-        pool += [(c.path, c.label) for c in load_folder(shared, DIGITS)]
+        pool += [(c.path.resolve(), c.label) for c in load_folder(shared, DIGITS)]
     if not pool:
         raise PipelineError("no held-out digit clips for the long recording (is the test split empty?)")
     return sorted(pool)
