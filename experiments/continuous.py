@@ -49,7 +49,9 @@ def build_simulator(build: Path) -> Path:
                           timeout=SIM_BUILD_TIMEOUT_S)
     if proc.returncode != 0:
         lines = (proc.stderr.strip() or proc.stdout.strip() or "failed").splitlines()
-        raise PipelineError(f"make firmware-listen-sim: {lines[-1]}")
+        # The first error line says why (make's own "Error 2" lines follow it).
+        reason = next((ln for ln in lines if ln.startswith("error")), lines[-1])
+        raise PipelineError(f"make firmware-listen-sim: {reason}")
     return out / "listen_sim"
 
 
