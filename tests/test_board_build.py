@@ -65,6 +65,22 @@ def test_board_image_compiles_links_and_reports_size():
     assert "total" in result.stdout and "undefined symbols supplied by mbed-os" in result.stdout
 
 
+def test_sense_image_listens_compiles_and_links():
+    """BOARD=nano33ble_sense: the listener (PDM microphone, front end, RecognizeCommands) instead of the protocol,
+    with the core's PDM library; the same offline recipe and link check (objects shared with the plain board's)."""
+    require_board_inputs()
+    if not any((FIRMWARE / "src/frontend").glob("*.cc")):
+        pytest.skip("the on-device front end (firmware/src/frontend/, issue 19 items 1-3) is not in this tree")
+    result = run_board_check("BOARD=nano33ble_sense")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((ROOT / "build/firmware/board_size_nano33ble_sense.json").read_text())
+    assert report["target"] == "nano33ble_sense" and report["undefined_not_supplied"] == []
+    assert 0 < report["total"]["ram"] < report["budget"]["ram"]
+    sketch = ROOT / "build/firmware/board/nano33ble_sense/src"
+    assert (sketch / "listen/audio_provider_pdm.cpp").is_file() and not (sketch / "app/main_arduino.cpp").exists()
+    assert not (sketch / "listen/audio_provider_mock.cpp").exists()
+
+
 def test_setup_with_cpp_linkage_fails_the_link(tmp_path: Path):
     """Defect 4 of issue 16: without Arduino.h, setup() and loop() get C++ linkage and the core's main() cannot
     find them; the check must fail and name them."""
