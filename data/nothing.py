@@ -8,9 +8,11 @@ extra_classes``), so that a model fed a sliding 1 s window can say that no digit
   the data stage's feature cache here, without the speech check that :func:`data.datasets.extract_clips` applies to
   files it featurizes itself (noise is steady by nature). Training copies are augmented like every clip.
 * ``_unknown_``: non-digit words (``[dataset] unknown_words``) spoken by the synthetic speakers (espeak-ng and Flite,
-  :func:`data.synth.generate`), so their takes fall in the same speaker-wise splits as the digits.
+  :func:`data.synth.generate`), so their takes fall in the same speaker-wise splits as the digits;
+  ``UNKNOWN_WORDS_PER_SPEAKER`` of them per speaker, in turn.
 
-Both classes get about as many clips as one digit (``clips_per_class``).
+Both classes get about as many clips as one digit: a larger class would also trip training's collapse check, which
+expects no class to take more than three times its fair share of the predictions.
 """
 from __future__ import annotations
 
@@ -36,6 +38,8 @@ TRAIN_NOISE_FRACTION = 0.7
 # (the quietest) is what a muted microphone gives.
 SILENCE_PEAK_MIN = 3e-4
 SILENCE_PEAK_MAX = 0.5
+# Unknown words each synthetic speaker contributes (a digit has two takes per speaker).
+UNKNOWN_WORDS_PER_SPEAKER = 2
 # Silence clips per synthetic "speaker" source: sources are the split unit, so they fall in every split by hash.
 SILENCE_CLIPS_PER_SOURCE = 4
 
@@ -117,11 +121,18 @@ def silence_clips(out: Path, sources: list[str], per_source: int, params: Featur
 
 
 def unknown_clips(out: Path, words: list[str], speakers: int, flite: int, seed: int) -> list[Clip]:
-    """``_unknown_``: one take of each of ``words`` by each synthetic speaker (cached in ``out/unknown/``)."""
+    """``_unknown_``: ``UNKNOWN_WORDS_PER_SPEAKER`` of ``words`` (one take each) by every synthetic speaker, the
+    k-th speaker (by id) taking words 2k, 2k+1, ... in turn (synthesized into ``out/unknown/``, cached)."""
     if not words:
         raise PipelineError("config.toml [dataset] unknown_words is empty but extra_classes has _unknown_")
     root = generate(out / "unknown", words, speakers, 1, seed, flite)
-    return [Clip(p, UNKNOWN, source_of(p)) for w in words for p in sorted((root / w).glob("*.wav"))]
+    sources = sorted({source_of(p) for p in root.glob("*/*.wav")})
+    clips = []
+    for k, source in enumerate(sources):
+        for j in range(min(UNKNOWN_WORDS_PER_SPEAKER, len(words))):
+            word = words[(UNKNOWN_WORDS_PER_SPEAKER * k + j) % len(words)]
+            clips += [Clip(p, UNKNOWN, source) for p in sorted((root / word).glob(f"{source}_*.wav"))]
+    return clips
 
 
 def nothing_features(clips: list[Clip], params: FeatureParams) -> np.ndarray:
