@@ -49,7 +49,7 @@ SET ?=
 CURVE ?=
 CV_FLAGS := $(if $(FLOAT_ONLY),--float-only,) $(if $(CURVE),--curve,) $(if $(SET),--set $(SET),)
 
-.PHONY: venv features train quantize evaluate bench cv compare-models test clean help
+.PHONY: venv features train quantize evaluate bench continuous cv compare-models test clean help
 
 help:
 	@echo "make train quantize        set up .venv, build the default dataset, train, quantize to int8, evaluate, emit C"
@@ -62,13 +62,15 @@ help:
 	@echo "make virtual-device        a virtual board on a pseudo-terminal at build/virtual-tty"
 	@echo "make demo                  the demo page on 127.0.0.1 (DEMO_PORT=; PORT= adds the device backend)"
 	@echo "make bench                 stage times, sizes, accuracies, harness throughput -> build/bench.json"
+	@echo "make continuous            a long recording of digits in noise, streamed: hits, false alarms/hour (MINUTES=)"
 	@echo "make data DATASET=<name>   download speech_commands, audiomnist or fsdd into data/downloads/ (DEST=)"
 	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1);"
 	@echo "                           REAL=\"<folder> ...\": folds over every real speaker, reported per source"
 	@echo "make compare-models        RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md"
-	@echo "make firmware | flash      build / upload the Nano 33 BLE firmware (firmware/README.md)"
+	@echo "make firmware | flash      build / upload the Nano 33 BLE firmware (firmware/README.md); BOARD=nano33ble_sense: the listener"
 	@echo "make firmware-arduino      the same build with Arduino CLI; flash-arduino uploads it"
 	@echo "make firmware-board-check  compile every board source with Arduino CLI's recipe offline, link check, sizes"
+	@echo "make firmware-listen-sim   the Sense's listener on the host: build/firmware/listen/listen_sim <16 kHz WAV>"
 	@echo "make firmware-check        host unit tests, Cortex-M4F cross-compile with sizes, fuzzing of the parser"
 	@echo "make firmware-emu          the real firmware for QEMU mps2-an386 (KERNELS=cmsis|ref OPT=Os|O2, ENGINE=native)"
 	@echo "make harness PORT=emu      the test split through the emulated firmware, QEMU always stopped"
@@ -111,6 +113,11 @@ evaluate: venv
 
 bench: venv
 	$(PY) -m experiments.bench $(SMOKE_FLAG)
+
+# Continuous recognition on a long recording built at run time (experiments/continuous.py) -> build/continuous.json.
+MINUTES ?= 10
+continuous: venv
+	$(PY) -m experiments.continuous --minutes $(MINUTES)
 
 cv: venv
 	$(PY) -m experiments.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS) $(REAL_FLAG)

@@ -16,7 +16,8 @@ SCHEMA: dict[str, dict[str, type]] = {
     "features": {"sample_rate": int, "clip_seconds": float, "window_ms": float, "hop_ms": float, "n_fft": int,
                  "num_mels": int, "num_mfcc": int, "fmin": float, "fmax": float, "trim_db": float},
     "normalization": {"per_utterance_mean": bool, "clip": float},
-    "dataset": {"labels": list, "val_percent": int, "test_percent": int, "seed": int},
+    "dataset": {"labels": list, "val_percent": int, "test_percent": int, "seed": int, "extra_classes": list,
+                "unknown_words": list},
     "synth": {"speakers": int, "flite_speakers": int, "takes_per_word": int},
     "augment_audio": {"copies": int, "noise_prob": float, "snr_db_min": float, "snr_db_max": float,
                       "gain_db": float, "shift_ms": float, "speed_min": float, "speed_max": float,
@@ -33,6 +34,8 @@ SCHEMA: dict[str, dict[str, type]] = {
     "quantize": {"calibration_clips": int, "arena_margin": float, "selftest_clips": int},
     # Long recordings cut into overlapping windows (data/windows.py).
     "windows": {"mode": str, "hop_seconds": float, "auto_min_seconds": float},
+    "recognition": {"window_ms": int, "evaluate_every_ms": int, "average_window_ms": int, "minimum_count": int,
+                    "threshold": float, "refractory_ms": int},
 }
 
 

@@ -27,6 +27,7 @@ from data.datasets import (SPLITS, Clip, RealSource, assign_splits, extract_clip
                            load_folder, load_real,
                            load_speech_commands, save_split)
 from data.features import FeatureParams
+from data.nothing import NOISE_DIR_DEFAULT, SILENCE, UNKNOWN, check_extra_classes, silence_clips, unknown_clips
 from data.regression import prepare_regression
 from data.synth import generate, is_synthetic
 from data.windows import WindowSettings, prepare_windowed
@@ -42,6 +43,10 @@ SPLIT_MIN_SPEAKERS = 20
 SMOKE_SPEAKERS = 24
 # ... plus this many Flite speakers (when the configuration has any), so smoke runs exercise both engines.
 SMOKE_FLITE_SPEAKERS = 6
+# ... and speak this many of the unknown words (extra class _unknown_).
+SMOKE_UNKNOWN_WORDS = 2
+# Silence clips per noise "source" (the split unit of the _silence_ class, data/nothing.py).
+NOTHING_CLIPS_PER_SOURCE = 4
 
 
 @dataclass(frozen=True)
@@ -130,6 +135,27 @@ def real_summary(sources: list[RealSource]) -> list[dict]:
              "noise_dir": str(src.noise_dir) if src.noise_dir else None} for src in sources]
 
 
+def add_nothing(req: DataRequest, config: dict, clips: list[Clip], labels: list[str]) -> tuple[list[Clip], list[str]]:
+    """The clips and labels with ``[dataset] extra_classes`` added (:mod:`data.nothing`): about one digit's worth
+    of ``_silence_`` clips, and the ``unknown_words`` spoken by the synthetic speakers."""
+    ds, synth = config["dataset"], config["synth"]
+    extra = list(ds["extra_classes"])
+    check_extra_classes(extra)
+    per_label = max(1, len(clips) // max(1, len(labels)))
+    out = list(clips)
+    if SILENCE in extra:
+        n_sources = max(1, per_label // NOTHING_CLIPS_PER_SOURCE)
+        out += silence_clips(req.build / "nothing", [f"synth-noise-{k}" for k in range(n_sources)],
+                             NOTHING_CLIPS_PER_SOURCE, FeatureParams.from_config(config), req.noise_dir or
+                             NOISE_DIR_DEFAULT, ds["seed"], req.build / "cache" / "features")
+    if UNKNOWN in extra:
+        speakers = SMOKE_SPEAKERS if req.smoke else synth["speakers"]
+        flite = min(synth["flite_speakers"], SMOKE_FLITE_SPEAKERS) if req.smoke else synth["flite_speakers"]
+        words = list(ds["unknown_words"])[:SMOKE_UNKNOWN_WORDS] if req.smoke else list(ds["unknown_words"])
+        out += unknown_clips(req.build / "nothing", words, speakers, flite, ds["seed"])
+    return out, labels + extra
+
+
 def prepare(req: DataRequest) -> dict:
     """Run the data stage; returns the summary written to ``build/features/dataset.json``.
 
@@ -145,6 +171,8 @@ def prepare(req: DataRequest) -> dict:
         return prepare_regression(req, config, params)
     clips, labels, official = build_clips(req, config)
     ds = config["dataset"]
+    if ds["extra_classes"]:
+        clips, labels = add_nothing(req, config, clips, labels)
     splits = assign_splits(clips, ds["val_percent"], ds["test_percent"], official)
     if "+" in req.dataset:  # combined: every real speaker trains (see the module docstring)
         real = [c for s in SPLITS for c in splits[s] if not is_synthetic(c.source)]

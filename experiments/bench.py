@@ -27,6 +27,7 @@ from data.config import REPO_ROOT, PipelineError, load_config, run_main
 from data.datasets import load_folder
 from data.features import FeatureParams, extract_file
 from host.dut import Dut
+from experiments.continuous import measure_continuous
 from experiments.emulated import measure_emulated
 from experiments.frontend import measure_cost, measure_fidelity
 from host.harness import ClipSet, open_port, read_results, stream_clips
@@ -38,6 +39,9 @@ FEATURE_BENCH_CLIPS = 200
 HARNESS_BENCH_CLIPS = 1000
 # Clips per set of the front end's fidelity in a smoke bench (all of them otherwise).
 SMOKE_FRONTEND_CLIPS = 50
+# Continuous recognition: minutes of the long recording (smoke runs: 1) and its seed (experiments/continuous.py).
+CONTINUOUS_MINUTES = 10.0
+CONTINUOUS_SEED = 7
 
 
 # The stages of `make train quantize`, in order, with their arguments besides --build.
@@ -132,6 +136,8 @@ def main(args: argparse.Namespace) -> dict:
         out["frontend"]["cost"] = measure_cost(bench)
     except PipelineError as e:
         out["frontend"]["cost"] = {"error": str(e)}
+    # Continuous recognition on a long recording, host pipeline and firmware simulator (make continuous).
+    out["continuous"] = measure_continuous(bench, 1.0 if args.smoke else CONTINUOUS_MINUTES, CONTINUOUS_SEED)
     write_text_atomic(args.build / "bench.json", json.dumps(out, indent=1, default=float))
     print(json.dumps(out, indent=1, default=float))
     print(f"wrote {args.build / 'bench.json'}")

@@ -102,3 +102,4 @@ firmware-check: firmware-test firmware-cross firmware-fuzz
 include firmware/board.mk
 include firmware/emu/emu.mk
 include firmware/native.mk
+include firmware/listen.mk

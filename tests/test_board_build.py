@@ -65,6 +65,20 @@ def test_board_image_compiles_links_and_reports_size():
     assert "total" in result.stdout and "undefined symbols supplied by mbed-os" in result.stdout
 
 
+def test_sense_image_listens_compiles_and_links():
+    """BOARD=nano33ble_sense: the listener (PDM microphone, front end, RecognizeCommands) instead of the protocol,
+    with the core's PDM library; the same offline recipe and link check (objects shared with the plain board's)."""
+    require_board_inputs()
+    result = run_board_check("BOARD=nano33ble_sense")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((ROOT / "build/firmware/board_size_nano33ble_sense.json").read_text())
+    assert report["target"] == "nano33ble_sense" and report["undefined_not_supplied"] == []
+    assert 0 < report["total"]["ram"] < report["budget"]["ram"]
+    sketch = ROOT / "build/firmware/board/nano33ble_sense/src"
+    assert (sketch / "listen/audio_provider_pdm.cpp").is_file() and not (sketch / "app/main_arduino.cpp").exists()
+    assert not (sketch / "listen/audio_provider_mock.cpp").exists()
+
+
 def test_setup_with_cpp_linkage_fails_the_link(tmp_path: Path):
     """Defect 4 of issue 16: without Arduino.h, setup() and loop() get C++ linkage and the core's main() cannot
     find them; the check must fail and name them."""
@@ -109,13 +123,16 @@ def test_platformio_flags_equal_the_checked_recipe():
     assert env["build_src_flags"].split() == expected
     # Global flags would reach the mbed core: only the float ABI is set there, to the core's own softfp.
     assert "build_flags" not in env and env["build_unflags"].split() == ["-mfloat-abi=soft"]
-    # The same files are left out of the board build by PlatformIO and by the Arduino sketch/offline check.
-    excluded = [line.strip()[2:-1] for line in env["build_src_filter"].splitlines() if line.strip().startswith("-<")]
-    for path in (FIRMWARE / "src").rglob("*.cc"):
-        rel = path.relative_to(FIRMWARE / "src").as_posix()
-        by_pio = any(Path(rel).match(pattern.replace("**/", "")) for pattern in excluded)
-        # The native engine stays out of this (TFLM) build too (board_check.py's NATIVE_ONLY, ENGINE=native).
-        assert by_pio == bool(board_check.HOST_ONLY.search(rel) or board_check.NATIVE_ONLY.search(rel)), rel
+    # The same files are left out of each board target's (TFLM) build by PlatformIO and by the Arduino sketch/offline
+    # check; the native engine stays out of it too (board_check.py's NATIVE_ONLY, ENGINE=native).
+    for target in board_check.TARGETS:
+        section = ini[f"env:{target}"]
+        excluded = [line.strip()[2:-1] for line in section["build_src_filter"].splitlines()
+                    if line.strip().startswith("-<")]
+        for path in (FIRMWARE / "src").rglob("*.cc"):
+            rel = path.relative_to(FIRMWARE / "src").as_posix()
+            by_pio = any(Path(rel).match(pattern.replace("**/", "")) for pattern in excluded)
+            assert by_pio != board_check.board_source(rel, target), (target, rel)
 
 
 def test_arduino_cli_wrapper_adds_flags_only_to_sketch_and_tflm(tmp_path: Path):

@@ -40,10 +40,18 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import arduino_recipe as ar  # noqa: E402
 
-# Board sources are src/ minus these files of the host and the emulated board (platformio.ini's build_src_filter
-# lists the same).
+# Board sources are src/ minus these files of the host and the emulated board, minus the other board target's
+# application (TARGETS); platformio.ini's build_src_filter of each env lists the same.
 HOST_ONLY = re.compile(r"(_test\.cc$|^platform/platform_host\.|^platform/platform_mps2\.cc$|"
-                       r"^inference/(inference|audio_frontend)_fake\.cc$|^frontend/python_binding\.cc$|^app/main_host\.cc$|^generated/)")
+                       r"^inference/(inference|audio_frontend)_fake\.cc$|^frontend/python_binding\.cc$|"
+                       r"^app/main_host\.cc$|^app/main_listen_host\.cc$|^listen/audio_provider_mock\.|^generated/)")
+# Board targets (make BOARD=...), both FQBN arduino:mbed_nano:nano33ble: the Nano 33 BLE runs the serial protocol
+# (app/main_arduino.cc); the Nano 33 BLE Sense listens to its PDM microphone (app/main_listen_arduino.cc, listen/)
+# and needs the mbed core's PDM library.
+TARGETS = {
+    "nano33ble": {"exclude": re.compile(r"^listen/|^app/main_listen_arduino\.cc$"), "core_libs": ()},
+    "nano33ble_sense": {"exclude": re.compile(r"^app/main_arduino\.cc$"), "core_libs": ("PDM",)},
+}
 GENERATED = ("model_data.h", "model_data.cc", "model_settings.h", "selftest_data.h", "selftest_data.cc")
 # The native engine's sources (ENGINE=native, firmware/src/native): not part of the TFLM board build; the TFLM
 # sources are not part of the native one, which needs no TFLM library (nor the .ino's include that pulls it in).
@@ -66,7 +74,14 @@ class CheckError(Exception):
 
 
 # ---- sketch folder ------------------------------------------------------------------------------------------------
-def assemble_sketch(src: Path, ino: Path, gen: Path, out: Path, engine: str = "tflm") -> None:
+def board_source(rel: str, target: str, engine: str = "tflm") -> bool:
+    """Whether the file ``rel`` (relative to firmware/src) is part of ``target``'s board build with ``engine``."""
+    engine_skip = TFLM_ONLY if engine == "native" else NATIVE_ONLY
+    return not HOST_ONLY.search(rel) and not TARGETS[target]["exclude"].search(rel) and not engine_skip.search(rel)
+
+
+def assemble_sketch(src: Path, ino: Path, gen: Path, out: Path, target: str = "nano33ble",
+                    engine: str = "tflm") -> None:
     native = engine == "native"
     generated = GENERATED_NATIVE if native else GENERATED
     missing = [name for name in generated if not (gen / name).is_file()]
@@ -81,10 +96,9 @@ def assemble_sketch(src: Path, ino: Path, gen: Path, out: Path, engine: str = "t
             raise CheckError(f"{ino}: no '{TFLM_INCLUDE.strip()}' line to leave out of the native build")
         text = text.replace(TFLM_INCLUDE, "")
     (out / (out.name + ".ino")).write_text(text)
-    skip = TFLM_ONLY if native else NATIVE_ONLY
     for path in sorted(src.rglob("*")):
         rel = path.relative_to(src).as_posix()
-        if path.is_file() and path.suffix in (".h", ".cc") and not HOST_ONLY.search(rel) and not skip.search(rel):
+        if path.is_file() and path.suffix in (".h", ".cc") and board_source(rel, target, engine):
             dst = out / "src" / (rel[:-3] + ".cpp" if rel.endswith(".cc") else rel)
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dst)
@@ -121,14 +135,19 @@ def sources(root: Path, recursive: bool = True) -> list[Path]:
 
 
 class Build:
-    def __init__(self, core: Path, lib: Path, sketch: Path, build: Path, toolchain_bin: str):
+    def __init__(self, core: Path, lib: Path, sketch: Path, build: Path, toolchain_bin: str,
+                 core_libs: tuple[str, ...] = ()):
         self.core, self.lib, self.sketch, self.build = core.resolve(), lib.resolve(), sketch.resolve(), build.resolve()
+        # Libraries of the core the sketch includes (Arduino CLI finds them by their headers): compiled from src/,
+        # recursively, and on every compile's include path.
+        self.core_libs = [self.core / "libraries" / name for name in core_libs]
         self.props = ar.board_properties(self.core, toolchain_bin)
         self.props["build.path"] = str(self.build)
         self.props["build.project_name"] = PROJECT
         self.core_path = Path(self.props["build.core.path"])
         self.variant_path = Path(self.props["build.variant.path"])
-        self.includes = " ".join(f'"-I{d}"' for d in (self.core_path, self.variant_path, self.lib / "src"))
+        self.includes = " ".join(f'"-I{d}"' for d in (self.core_path, self.variant_path, self.lib / "src",
+                                                      *(lib / "src" for lib in self.core_libs)))
 
     def command(self, source: Path, obj: Path) -> list[str]:
         recipe = {".c": "recipe.c.o.pattern", ".cpp": "recipe.cpp.o.pattern", ".S": "recipe.S.o.pattern"}
@@ -168,7 +187,9 @@ class Build:
             "core": [(s, self.build / "core" / (s.relative_to(self.core_path).as_posix() + ".o"))
                      for s in sources(self.core_path)],
             "library": [(s, self.build / "libraries" / self.lib.name / (s.relative_to(lib_src).as_posix() + ".o"))
-                        for s in sources(lib_src)],
+                        for s in sources(lib_src)]
+            + [(s, self.build / "libraries" / lib.name / (s.relative_to(lib / "src").as_posix() + ".o"))
+               for lib in self.core_libs for s in sources(lib / "src")],
         }
         with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
             futures = {pool.submit(compile_one, self.command(s, o), o): s
@@ -312,6 +333,8 @@ def origin_of(path: str, build: Path, lib: Path) -> str:
         return "cmsis_nn"
     if "/libraries/" + lib.name + "/" in p:
         return "tflm"
+    if "/libraries/" in p and p.startswith(str(build)):  # a library of the mbed core (the Sense's PDM)
+        return "arduino_core"
     if "/sketch/src/generated/model_data" in p or "/sketch/src/generated/native_model" in p:
         return "model"
     if "/sketch/src/native/" in p or "/sketch/src/inference/inference_native" in p:
@@ -378,6 +401,7 @@ def main() -> None:
     sk.add_argument("--gen", type=Path, required=True)
     sk.add_argument("--out", type=Path, required=True)
     sk.add_argument("--engine", choices=("tflm", "native"), default="tflm")
+    sk.add_argument("--target", choices=sorted(TARGETS), default="nano33ble")
     ck = sub.add_parser("check")
     ck.add_argument("--core", type=Path, required=True)
     ck.add_argument("--lib", type=Path, help="the TFLM Arduino library (none for the native engine)")
@@ -385,10 +409,11 @@ def main() -> None:
     ck.add_argument("--build", type=Path, required=True)
     ck.add_argument("--report", type=Path, required=True)
     ck.add_argument("--jobs", type=int, default=2)
+    ck.add_argument("--target", choices=sorted(TARGETS), default="nano33ble")
     args = ap.parse_args()
     try:
         if args.cmd == "sketch":
-            assemble_sketch(args.src, args.ino, args.gen, args.out, args.engine)
+            assemble_sketch(args.src, args.ino, args.gen, args.out, args.target, args.engine)
         else:
             check(args)
     except CheckError as e:
@@ -405,7 +430,8 @@ def check(args: argparse.Namespace) -> None:
     if args.lib is None:  # the native engine: no library, an empty folder in its place
         args.lib = args.build / "no-library"
         (args.lib / "src").mkdir(parents=True, exist_ok=True)
-    build = Build(args.core, args.lib, args.sketch, args.build, str(Path(cxx).parent))
+    build = Build(args.core, args.lib, args.sketch, args.build, str(Path(cxx).parent),
+                  TARGETS[args.target]["core_libs"])
     objects = build.compile_all(args.jobs)
     compiled = time.monotonic() - started
     archive = build.archive_core(objects["core"])
@@ -418,6 +444,7 @@ def check(args: argparse.Namespace) -> None:
     totals = {k: sum(row[k] for row in by_origin.values()) for k in ("flash", "ram")}
     report = {
         "board": "arduino:mbed_nano:nano33ble",
+        "target": args.target,
         "note": "linked without libmbed.a: mbed-os (RTOS, USB, HAL, retargeting) is not in these figures",
         "budget": budget,
         "total": totals,

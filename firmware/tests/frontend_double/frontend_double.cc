@@ -1,0 +1,28 @@
+// TEST DOUBLE of frontend::Compute for the listener's unit tests (never linked into a firmware image): a window
+// with any sample louder than kLoud gives features that make the reference fake inference (inference_fake.cc)
+// score label 1 highest (probability 255/256 with the reference configuration's output quantization); a quiet
+// window gives features whose every fake score is at most 63/256. Feature sums decide the fake's scores:
+// score i = (sum + 7 i) mod 256, read as int8.
+#include <cstring>
+
+#include "frontend/frontend.h"
+
+namespace {
+constexpr int16_t kLoud = 1000;
+// Sum 120: score 1 = 127 (the int8 maximum). Sum 128: score i = -128 + 7 i, at most -65.
+constexpr int8_t kLoudFirstByte = 120;
+constexpr int8_t kQuietFirstByte = -128;
+}  // namespace
+
+namespace frontend {
+
+bool Compute(const int16_t* audio, size_t num_samples, int8_t* features, size_t features_len) {
+  if (num_samples == 0 || features_len == 0) return false;
+  bool loud = false;
+  for (size_t i = 0; i < num_samples; ++i) loud = loud || audio[i] > kLoud || audio[i] < -kLoud;
+  std::memset(features, 0, features_len);
+  features[0] = loud ? kLoudFirstByte : kQuietFirstByte;
+  return true;
+}
+
+}  // namespace frontend
