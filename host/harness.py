@@ -30,6 +30,7 @@ from host.dut import Dut, DutError, Timeouts
 from host.runtime import Runtime
 from host.emulator import Emulator, EmulatorError, image_path, parse_port, read_boot
 from host.serial_device import LinkError, SerialLink, find_arduino_port
+from host.protocol import InferResult
 from host.virtual_device import VirtualDeviceError, VirtualDeviceProcess
 
 INPUTS = ("features", "audio")
@@ -139,18 +140,27 @@ def open_port(port: str | None, build_dir: Path) -> Iterator[tuple[SerialLink, s
         yield link, name
 
 
+def result_fields(result: InferResult) -> dict[str, Any]:
+    """The record fields of an INFER/HEAR reply (``value`` from a minor-version-1 device: the top score
+    dequantized on the device)."""
+    fields = {"scores": list(result.scores), "top": result.top, "us": result.us, "cycles": result.cycles}
+    if result.value is not None:
+        fields["value"] = result.value
+    return fields
+
+
 def run_features(dut: Dut, clip: np.ndarray) -> tuple[dict[str, Any], int]:
     """One clip of int8 features (frames, coeffs) through LOAD/INFER: its record fields and the tries it took."""
     result, attempts = dut.infer(clip.tobytes())
-    return {"scores": list(result.scores), "top": result.top, "us": result.us, "cycles": result.cycles}, attempts
+    return result_fields(result), attempts
 
 
 def run_audio(dut: Dut, audio: np.ndarray) -> tuple[dict[str, Any], int]:
     """One clip of 16-bit audio through AUDIO/HEAR/FEATURES: its record fields (with the device's features as
     hex and the front end's latency) and the tries it took."""
     result, features, attempts = dut.hear(audio)
-    return {"scores": list(result.scores), "top": result.top, "us": result.us, "cycles": result.cycles,
-            "fe_us": result.fe_us, "fe_cycles": result.fe_cycles, "features": features.hex()}, attempts
+    return result_fields(result) | {"fe_us": result.fe_us, "fe_cycles": result.fe_cycles,
+                                    "features": features.hex()}, attempts
 
 
 def stream_clips(dut: Dut, clips: ClipSet, inputs: Any, results: Path, done: set[str], port: str,
@@ -181,8 +191,6 @@ def stream_clips(dut: Dut, clips: ClipSet, inputs: Any, results: Path, done: set
                                    "continue with RESUME=1") from None
             record = {"id": clips.ids[i], "label": int(clips.y[i]), **fields, "attempts": attempts,
                       "wall_ms": round(1000 * (time.perf_counter() - start), 3)}
-            if result.value is not None:  # protocol minor 1: the top score dequantized on the device
-                record["value"] = result.value
             f.write(json.dumps({"clip": record}) + "\n")
             f.flush()  # one line per clip on disk at once: an interrupted run loses nothing
     return len(todo)

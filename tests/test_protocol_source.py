@@ -157,6 +157,7 @@ def test_reference_configuration_of_protocol_md_is_the_golden_vectors_hello(doc:
         "in_scale": p.f32_to_hex(info.in_scale), "in_zp": str(info.in_zp), "out": str(info.outputs),
         "out_scale": p.f32_to_hex(info.out_scale), "out_zp": str(info.out_zp), "arena": str(info.arena),
         "labels": ",".join(info.labels), "engine": info.engine, "audio": str(info.audio), "rate": str(info.rate),
+        "minor": str(info.minor),
     }
 
 
