@@ -5,7 +5,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, TypeVar
 
 import numpy as np
 
@@ -216,6 +216,37 @@ def _load_cached(path: Path, params: FeatureParams) -> np.ndarray | None:
     return x if x.dtype == np.float32 and x.shape == params.shape else None
 
 
+T = TypeVar("T")
+
+
+def read_or_skip(path: Path, read: Callable[[], T], skip_bad: bool, skipped: list[str]) -> T | None:
+    """``read()`` of one file; for a bad file ``None`` with ``"<file>: <reason>"`` appended to ``skipped`` when
+    ``skip_bad``, else one PipelineError naming the file."""
+    try:
+        return read()
+    except PipelineError as e:
+        if not skip_bad:
+            raise
+        skipped.append(str(e))
+    except OSError as e:
+        reason = f"{path}: {e.strerror or e}"
+        if not skip_bad:
+            raise PipelineError(reason) from None
+        skipped.append(reason)
+    return None
+
+
+def _clip_features(path: Path, params: FeatureParams, cache_dir: Path) -> np.ndarray:
+    """MFCCs of one clip, from the cache or computed and cached at once."""
+    check_audio_file(path)  # links, folders, permissions and header bounds, even for a cached clip
+    cached = cache_dir / f"{file_cache_key(path, params)}.npy"
+    x = _load_cached(cached, params)
+    if x is None:
+        x = extract_file(path, params)
+        np.save(cached, x, allow_pickle=False)
+    return x
+
+
 def extract_clips(clips: list[Clip], params: FeatureParams, cache_dir: Path, skip_bad: bool,
                   desc: str = "features") -> tuple[np.ndarray, list[Clip], list[str]]:
     """MFCCs of many clips through a per-file cache (``.npy``, read with ``allow_pickle=False``).
@@ -235,22 +266,8 @@ def extract_clips(clips: list[Clip], params: FeatureParams, cache_dir: Path, ski
     cache_dir.mkdir(parents=True, exist_ok=True)
     feats, ok, skipped = [], [], []
     for clip in tqdm(clips, desc=desc, unit="clip", mininterval=1.0):
-        try:
-            check_audio_file(clip.path)  # links, folders, permissions and header bounds, even for a cached clip
-            cached = cache_dir / f"{file_cache_key(clip.path, params)}.npy"
-            x = _load_cached(cached, params)
-            if x is None:
-                x = extract_file(clip.path, params)
-                np.save(cached, x, allow_pickle=False)
-        except PipelineError as e:
-            if not skip_bad:
-                raise
-            skipped.append(str(e))
-            continue
-        except OSError as e:
-            if not skip_bad:
-                raise PipelineError(f"{clip.path}: {e.strerror or e}") from None
-            skipped.append(f"{clip.path}: {e.strerror or e}")
+        x = read_or_skip(clip.path, lambda: _clip_features(clip.path, params, cache_dir), skip_bad, skipped)
+        if x is None:
             continue
         feats.append(x)
         ok.append(clip)

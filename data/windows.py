@@ -21,7 +21,7 @@ import numpy as np
 
 from data.artifacts import staged_outputs
 from data.config import PipelineError
-from data.datasets import SPLITS, Clip, file_cache_key
+from data.datasets import SPLITS, Clip, file_cache_key, read_or_skip
 from data.features import FeatureParams, check_audio_file, check_speech, mfcc, read_audio, trim
 
 MODES = ("auto", "on", "off")
@@ -101,6 +101,24 @@ def _cache_key(path: Path, params: FeatureParams, hop: int) -> str:
     return hashlib.sha1(f"{file_cache_key(path, params)}|hop={hop}".encode()).hexdigest()
 
 
+def _recording_features(path: Path, params: FeatureParams, hop: float,
+                        cache_dir: Path) -> tuple[np.ndarray, float]:
+    """The windows' MFCCs of one recording (from the cache, or computed and cached at once) and its duration (s)."""
+    info = check_audio_file(path)
+    cached = cache_dir / f"{_cache_key(path, params, hop)}.npz"
+    try:
+        with np.load(cached, allow_pickle=False) as z:
+            if z["x"].dtype == np.float32 and z["x"].shape[1:] == params.shape:
+                return z["x"], info.frames / info.samplerate
+    except (OSError, ValueError, EOFError, KeyError):
+        pass
+    audio = read_audio(path, params.sample_rate)
+    check_speech(path, audio, params.sample_rate)
+    x = recording_windows(audio, params, hop)
+    np.savez(cached, x=x)
+    return x, info.frames / info.samplerate
+
+
 def extract_windows(clips: list[Clip], params: FeatureParams, hop: int, cache_dir: Path, skip_bad: bool,
                     desc: str = "windows") -> tuple[np.ndarray, list[Clip], np.ndarray, list[float], list[str]]:
     """Windows of many recordings through a per-file cache (``.npz``, read without pickle).
@@ -122,34 +140,15 @@ def extract_windows(clips: list[Clip], params: FeatureParams, hop: int, cache_di
     cache_dir.mkdir(parents=True, exist_ok=True)
     feats, ok, counts, seconds, skipped = [], [], [], [], []
     for clip in tqdm(clips, desc=desc, unit="recording", mininterval=1.0, disable=None):
-        try:
-            info = check_audio_file(clip.path)
-            cached = cache_dir / f"{_cache_key(clip.path, params, hop)}.npz"
-            x = None
-            try:
-                with np.load(cached, allow_pickle=False) as z:
-                    x = z["x"] if z["x"].dtype == np.float32 and z["x"].shape[1:] == params.shape else None
-            except (OSError, ValueError, EOFError, KeyError):
-                pass
-            if x is None:
-                audio = read_audio(clip.path, params.sample_rate)
-                check_speech(clip.path, audio, params.sample_rate)
-                x = recording_windows(audio, params, hop)
-                np.savez(cached, x=x)
-        except PipelineError as e:
-            if not skip_bad:
-                raise
-            skipped.append(str(e))
+        got = read_or_skip(clip.path, lambda: _recording_features(clip.path, params, hop, cache_dir), skip_bad,
+                           skipped)
+        if got is None:
             continue
-        except OSError as e:
-            if not skip_bad:
-                raise PipelineError(f"{clip.path}: {e.strerror or e}") from None
-            skipped.append(f"{clip.path}: {e.strerror or e}")
-            continue
+        x, duration = got
         feats.append(x)
         ok.append(clip)
         counts.append(len(x))
-        seconds.append(info.frames / info.samplerate)
+        seconds.append(duration)
     x = np.concatenate(feats) if feats else np.zeros((0, *params.shape), np.float32)
     return x, ok, np.array(counts, np.int64), seconds, skipped
 

@@ -15,9 +15,11 @@ FSDD_DIR = (REPO / os.environ.get("FSDD_DIR", "../shared/data/fsdd")).resolve()
 IN_CI = os.environ.get("CI") == "true"
 
 
-def run_stage(module: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a pipeline entry point (``python -m <module>``) the way the Makefile does."""
+def run_stage(module: str, *args: str, check: bool = True, config: Path | None = None) -> subprocess.CompletedProcess:
+    """Run a pipeline entry point (``python -m <module>``) the way the Makefile does (``config``: `make CONFIG=`)."""
     env = os.environ | {"PYTHONPATH": str(REPO), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if config is not None:
+        env["PIPELINE_CONFIG"] = str(config)
     proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True)
     if check and proc.returncode != 0:
         raise AssertionError(f"python -m {module} {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")

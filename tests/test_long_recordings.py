@@ -16,6 +16,7 @@ from data.datasets import Clip
 from data.features import FeatureParams
 from data.windows import WindowSettings, recording_windows, window_starts
 from host.recordings import check_recording_collapse, duration_bias, recording_means
+from conftest import run_stage
 from task_fixtures import seconds_of, two_voice_recordings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -80,14 +81,6 @@ def test_duration_bias_is_measured() -> None:
     assert sum(b["recordings"] for b in biased["accuracy_by_duration"]) == 6
 
 
-def run_stage(config: Path, module: str, *args: str) -> str:
-    env = os.environ | {"PYTHONPATH": str(REPO), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-                        "PIPELINE_CONFIG": str(config)}
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, f"python -m {module} {' '.join(args)} failed:\n{proc.stderr[-3000:]}"
-    return proc.stdout
-
-
 @pytest.fixture(scope="module")
 def voices_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two espeak-ng voices reading sentences (5-10 s), as `make train quantize DATASET=folder DATA_DIR=...` runs
@@ -101,10 +94,10 @@ def voices_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.write_text(text)
     data = two_voice_recordings(root / "data", PER_SPLIT, 25, 25)
     build = root / "build"
-    run_stage(config, "data", "--dataset", "folder", "--data-dir", str(data), "--build", str(build))
-    run_stage(config, "train", "--smoke", "--build", str(build))
-    run_stage(config, "quantize", "--build", str(build))  # not --smoke: the collapse checks run
-    run_stage(config, "host.evaluate", "--build", str(build))
+    run_stage("data", "--dataset", "folder", "--data-dir", str(data), "--build", str(build), config=config)
+    run_stage("train", "--smoke", "--build", str(build), config=config)
+    run_stage("quantize", "--build", str(build), config=config)  # not --smoke: the collapse checks run
+    run_stage("host.evaluate", "--build", str(build), config=config)
     return build
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,6 +16,7 @@ import pytest
 from data.config import CONFIG_PATH, PipelineError, load_config
 from data.regression import load_targets
 from host import protocol as p
+from conftest import run_stage
 from task_fixtures import tone_clips
 from train.collapse import check_constant_output
 
@@ -121,14 +121,6 @@ def test_a_version_2_0_host_reads_the_minor_version_1_replies(tmp_path: Path, mo
     assert p.parse_device_line(hello).minor == 1
 
 
-def run_stage(config: Path, module: str, *args: str) -> str:
-    env = os.environ | {"PYTHONPATH": str(REPO), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
-                        "PIPELINE_CONFIG": str(config)}
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, f"python -m {module} {' '.join(args)} failed:\n{proc.stderr[-3000:]}"
-    return proc.stdout
-
-
 @pytest.fixture(scope="module")
 def pitch_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Clips whose target is their pitch (hundreds of Hz), as `make train quantize TARGETS=<csv> DATA_DIR=...` with
@@ -142,10 +134,10 @@ def pitch_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config.write_text(text)
     clips, targets = tone_clips(root / "data", CLIPS)
     build = root / "build"
-    run_stage(config, "data", "--targets", str(targets), "--data-dir", str(clips), "--build", str(build))
-    run_stage(config, "train", "--smoke", "--build", str(build))
-    run_stage(config, "quantize", "--build", str(build))  # not --smoke: the constant-output check runs
-    run_stage(config, "host.evaluate", "--build", str(build))
+    run_stage("data", "--targets", str(targets), "--data-dir", str(clips), "--build", str(build), config=config)
+    run_stage("train", "--smoke", "--build", str(build), config=config)
+    run_stage("quantize", "--build", str(build), config=config)  # not --smoke: the constant-output check runs
+    run_stage("host.evaluate", "--build", str(build), config=config)
     return build
 
 
@@ -186,6 +178,6 @@ def test_emulated_firmware_sends_the_host_value(pitch_build: Path, tmp_path: Pat
 
 
 def test_predict_prints_the_value(pitch_build: Path) -> None:
-    out = run_stage(pitch_build.parent / "config.toml", "host.predict", "--random", "--seed", "1", "--build",
-                    str(pitch_build))
+    out = run_stage("host.predict", "--random", "--seed", "1", "--build", str(pitch_build),
+                    config=pitch_build.parent / "config.toml").stdout
     assert re.fullmatch(r"\S+clip-\d+\.wav: value -?[\d.]+ \(tflm\), true value -?[\d.]+\n", out), out

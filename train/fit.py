@@ -154,8 +154,9 @@ def clip_weights(train: dict, tcfg: dict) -> np.ndarray:
     return weights
 
 
-def epoch_bar(keras: Any, epochs: int) -> Any:
-    """A Keras callback that shows training as one progress bar over ``epochs`` (validation accuracy as postfix)."""
+def epoch_bar(keras: Any, epochs: int, metric: str = "val_accuracy") -> Any:
+    """A Keras callback that shows training as one progress bar over ``epochs`` (the validation ``metric`` as
+    postfix)."""
     from tqdm import tqdm
 
     class EpochBar(keras.callbacks.Callback):
@@ -163,7 +164,7 @@ def epoch_bar(keras: Any, epochs: int) -> Any:
             self.bar = tqdm(total=epochs, desc="training", unit="epoch", leave=False)
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.bar.set_postfix(val_accuracy=f"{(logs or {}).get('val_accuracy', 0.0):.3f}", refresh=False)
+            self.bar.set_postfix({metric: f"{(logs or {}).get(metric, 0.0):.3f}"}, refresh=False)
             self.bar.update()
 
         def on_train_end(self, logs: dict | None = None) -> None:

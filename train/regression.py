@@ -27,7 +27,7 @@ from data.datasets import load_split
 from data.features import apply_norm, fit_norm
 from train.augment import augment_batch
 from train.collapse import check_constant_output
-from train.fit import features_digest, schedule, set_seed
+from train.fit import epoch_bar, features_digest, schedule, set_seed
 from train.model import build_model
 from train.schedule import learning_rate
 
@@ -95,7 +95,7 @@ def train_regression(train: dict, val: dict, config: dict, seed: int, epochs: in
     if out_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(out_dir / "tensorboard" / f"seed{seed}")))
     if not verbose:
-        callbacks.append(epoch_bar(epochs))
+        callbacks.append(epoch_bar(keras, epochs, "val_mae"))
     start = time.perf_counter()
     fit = model.fit(batches, validation_data=(x_val, ((y_val - mean) / std).astype(np.float32)), epochs=epochs,
                     callbacks=callbacks, verbose=verbose)
@@ -104,24 +104,6 @@ def train_regression(train: dict, val: dict, config: dict, seed: int, epochs: in
     fold_scaling(model, mean, std)
     history["target"] = {"mean": mean, "std": std}
     return model, norm, history
-
-
-def epoch_bar(epochs: int) -> Any:
-    """A Keras callback showing training as one progress bar over ``epochs`` (validation MAE as postfix)."""
-    from tqdm import tqdm
-
-    class EpochBar(keras.callbacks.Callback):
-        def on_train_begin(self, logs: dict | None = None) -> None:
-            self.bar = tqdm(total=epochs, desc="training", unit="epoch", leave=False)
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.bar.set_postfix(val_mae=f"{(logs or {}).get('val_mae', 0.0):.3f}", refresh=False)
-            self.bar.update()
-
-        def on_train_end(self, logs: dict | None = None) -> None:
-            self.bar.close()
-
-    return EpochBar()
 
 
 def plot_curves(history: dict, path: Path) -> None:
