@@ -52,6 +52,8 @@ firmware-board-lib: $(TFLM_LIB_STAMP)
 FW_BOARD_FIXTURE := $(if $(wildcard $(FW_GEN_SRC)/model_settings.h),,$(FW_FIXTURE)/generated/model_settings.h)
 
 # ENGINE=native: the native engine instead of TFLM (no TFLM library at all) -> build/firmware/board_size_native.json.
+# Every board and engine compiles into one build folder: the core's objects are shared (the check drops sketch
+# files of another build), only the sketch folder is per engine.
 BOARD_NATIVE := $(filter native,$(ENGINE))
 FW_BOARD_OUT := $(FW_BOARD)$(if $(BOARD_NATIVE),-native,)
 
@@ -59,7 +61,7 @@ firmware-board-check: $(if $(BOARD_NATIVE),,$(TFLM_LIB_STAMP)) $(ARDUINO_MBED_ST
 	@$(BOARD_CHECK) sketch --src $(FW_BOARD_SRC) --ino $(FW)/nano33ble/nano33ble.ino --gen $(FW_BOARD_GEN) \
 	    --out $(FW_BOARD_OUT)/$(BOARD) --target $(BOARD) $(if $(BOARD_NATIVE),--engine native,)
 	@$(BOARD_CHECK) check --core $(ARDUINO_MBED) $(if $(BOARD_NATIVE),,--lib $(TFLM_LIB)) \
-	    --sketch $(FW_BOARD_OUT)/$(BOARD) --build $(FW_BOARD_OUT)/build --report $(FW_BOARD_REPORT) --jobs 2 \
+	    --sketch $(FW_BOARD_OUT)/$(BOARD) --build $(FW_BOARD)/build --report $(FW_BOARD_REPORT) --jobs 2 \
 	    --target $(BOARD)
 
 # ---- PlatformIO ---------------------------------------------------------------------------------------------

@@ -79,6 +79,19 @@ def test_sense_image_listens_compiles_and_links():
     assert not (sketch / "listen/audio_provider_mock.cpp").exists()
 
 
+def test_native_image_links_without_any_tflm(smoke_build: Path):
+    """ENGINE=native: the board image with the model compiled to C (the smoke model's generated engine) links
+    without the TFLM library, and none of its bytes come from TFLM or CMSIS-NN."""
+    require_board_inputs()
+    result = run_board_check("ENGINE=native", f"FW_BOARD_GEN={smoke_build / 'gen'}")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads((ROOT / "build/firmware/board_size_native.json").read_text())
+    assert report["undefined_not_supplied"] == []
+    assert report["by_origin"]["native_engine"]["flash"] > 0 and report["by_origin"]["model"]["flash"] > 0
+    assert all(report["by_origin"].get(origin, {}).get("flash", 0) == 0 for origin in ("tflm", "cmsis_nn"))
+    assert not (ROOT / "build/firmware/board-native/nano33ble/src/inference/inference_tflm.cpp").exists()
+
+
 def test_setup_with_cpp_linkage_fails_the_link(tmp_path: Path):
     """Defect 4 of issue 16: without Arduino.h, setup() and loop() get C++ linkage and the core's main() cannot
     find them; the check must fail and name them."""
