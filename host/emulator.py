@@ -254,6 +254,8 @@ def listen_emulated(image: Path, wav: Path) -> list[str]:
 
     Raises ``EmulatorError`` when QEMU dies, the firmware reports a fatal error, or it does not finish in time.
     """
+    if not Path(image).is_file():
+        raise EmulatorError(f"{image}: missing; build it with `make firmware-listen-emu`")
     blob = clip_blob(wav)
     timeout_s = BOOT_TIMEOUT_S + LISTEN_S_PER_AUDIO_S * (len(blob) - 8) / 2 / CLIP_RATE
     with tempfile.TemporaryDirectory() as tmp:
