@@ -71,6 +71,7 @@ help:
 	@echo "make firmware-arduino      the same build with Arduino CLI; flash-arduino uploads it"
 	@echo "make firmware-board-check  compile every board source with Arduino CLI's recipe offline, link check, sizes"
 	@echo "make firmware-listen-sim   the Sense's listener on the host: build/firmware/listen/listen_sim <16 kHz WAV>"
+	@echo "make firmware-listen-emu   the same listener on the emulated board: python -m host.emulator <16 kHz WAV>"
 	@echo "make firmware-check        host unit tests, Cortex-M4F cross-compile with sizes, fuzzing of the parser"
 	@echo "make firmware-emu          the real firmware for QEMU mps2-an386 (KERNELS=cmsis|ref OPT=Os|O2, ENGINE=native)"
 	@echo "make harness PORT=emu      the test split through the emulated firmware, QEMU always stopped"

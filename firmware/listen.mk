@@ -49,3 +49,31 @@ listen-sim-image: $(LISTEN_DIR)/listen_sim
 
 firmware-listen-sim: $(TFLM_HOST_STAMP)
 	@$(MAKE) --no-print-directory listen-sim-image
+
+# ---- the emulated board: the same listener on QEMU mps2-an386 (emu.mk's TFLM library, flags and object rules) ----
+#   make firmware-listen-emu [KERNELS=cmsis|ref] [OPT=Os|O2]  -> $(FW_EMU_DIR)/listen.elf, next to firmware.elf
+# firmware/emu/main_listen_emu.cc plays a clip that QEMU loads into the board's PSRAM at run time
+# (host/emulator.py: listen_emulated); the model comes from FW_EMU_GEN, like the serial firmware's.
+LISTEN_EMU_SRCS := $(LISTEN_SRCS) $(LISTEN_CORE) $(FW)/src/listen/audio_provider_mock.cc \
+                   $(FW)/src/frontend/frontend.cc $(FW)/src/inference/inference_tflm.cc $(FW)/emu/tflm_port.cc \
+                   $(FW)/src/platform/platform_mps2.cc $(FW)/emu/main_listen_emu.cc
+LISTEN_EMU_OBJS := $(patsubst %,$(FW_EMU_DIR)/obj/%.o,$(LISTEN_EMU_SRCS) $(FW)/emu/startup.c $(FW)/emu/syscalls.c) \
+                   $(FW_EMU_DIR)/obj/generated/selftest_data.cc.o $(FW_EMU_DIR)/obj/generated/model_data.cc.o
+
+$(FW_EMU_DIR)/listen.elf: $(LISTEN_EMU_OBJS) $(EMU_TFLM_LIB) $(EMU_LDSCRIPT)
+	@echo "  LD   $@"
+	@$(ARM_CXX) $(EMU_ARCH) --specs=nano.specs -nostartfiles -T $(EMU_LDSCRIPT) -Wl,--gc-sections \
+	    -Wl,-Map=$(FW_EMU_DIR)/listen.map $(LISTEN_EMU_OBJS) $(EMU_TFLM_LIB) -lm -o $@
+	@$(ARM_SIZE) $@
+
+.PHONY: firmware-listen-emu listen-emu-image
+listen-emu-image: $(FW_EMU_DIR)/listen.elf
+
+firmware-listen-emu: $(TFLM_CM4_STAMP) $(if $(filter ref,$(KERNELS)),$(TFLM_HOST_STAMP),)
+	@$(MAKE) --no-print-directory listen-emu-image
+
+ifneq ($(filter firmware-listen-emu listen-emu-image,$(MAKECMDGOALS)),)
+ifneq ($(ENGINE),tflm)
+$(error the listener runs TFLM: firmware-listen-emu takes KERNELS and OPT, not ENGINE=$(ENGINE))
+endif
+endif

@@ -16,9 +16,13 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
+import wave
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from host import protocol as p
 from host.serial_device import SerialLink
@@ -35,6 +39,15 @@ NATIVE_CONFIGS = ("native-Os", "native-O2")
 BOOT_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 5.0
 MONITOR_TIMEOUT_S = 5.0  # the QEMU monitor answers a command within milliseconds  # QEMU exits within milliseconds of SIGTERM; then SIGKILL
+# The listener (``make firmware-listen-emu``, firmware/emu/main_listen_emu.cc): its clip goes into the board's PSRAM.
+LISTEN_IMAGE = "listen.elf"
+CLIP_ADDRESS = 0x21000000  # main_listen_emu.cc's kClipBase: QEMU's 16 MB "mps.ram" on mps2-an385/an386
+CLIP_MAGIC = b"CLIP"
+CLIP_MAX_SAMPLES = (16 * 1024 * 1024 - 8) // 2
+CLIP_RATE = 16000
+# Host seconds per second of audio the emulated listener may take (4 windows per audio second with CMSIS-NN run in
+# well under a second on this machine; the margin covers a loaded CI runner), on top of BOOT_TIMEOUT_S.
+LISTEN_S_PER_AUDIO_S = 10.0
 PR_SET_PDEATHSIG = 1  # prctl(2): signal the child when the parent dies, so QEMU never outlives the harness
 
 
@@ -97,8 +110,9 @@ class Emulator:
     the port, and QEMU holds the guest until the first client connects: nothing of the boot output is lost.
     """
 
-    def __init__(self, image: Path) -> None:
+    def __init__(self, image: Path, extra_args: Sequence[str] = ()) -> None:
         self.image = Path(image)
+        self.extra_args = list(extra_args)  # more QEMU options (the listener's clip loader)
         self.url = ""
         self._proc: subprocess.Popen | None = None
         self._monitor_addr: tuple[str, int] | None = None
@@ -131,7 +145,8 @@ class Emulator:
             cmd = [QEMU, "-M", MACHINE, "-cpu", "cortex-m4", "-nographic", "-nodefaults",
                    "-icount", "shift=0", "-kernel", str(self.image),
                    "-chardev", f"socket,id=uart0,fd={fd},server=on,wait=on,nodelay=on", "-serial", "chardev:uart0",
-                   "-chardev", f"socket,id=mon,fd={mon_fd},server=on,wait=off", "-mon", "chardev=mon,mode=readline"]
+                   "-chardev", f"socket,id=mon,fd={mon_fd},server=on,wait=off", "-mon", "chardev=mon,mode=readline",
+                   *self.extra_args]
             self._proc = subprocess.Popen(cmd, pass_fds=(fd, mon_fd), stdin=subprocess.DEVNULL,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                           preexec_fn=_die_with_parent)
@@ -210,3 +225,82 @@ def read_boot(link: SerialLink, emulator: Emulator | None = None, timeout_s: flo
     platform, kernels, opt = found["platform"]
     return BootReport(boot=found["boot"], selftest=tuple(int(v) for v in found["selftest"]), platform=platform,
                       kernels=kernels, opt=opt, stack_used=int(found["stack"][0]), stack_size=int(found["stack"][1]))
+
+
+def clip_blob(wav: Path) -> bytes:
+    """The listener's clip for a 16 kHz mono 16-bit PCM WAV: ``CLIP``, the sample count, the samples (all LE).
+
+    Raises ``PipelineError`` naming the file when it is not such a WAV or is longer than the PSRAM holds.
+    """
+    from data.config import PipelineError
+
+    try:
+        with wave.open(str(wav), "rb") as w:
+            if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (CLIP_RATE, 1, 2):
+                raise PipelineError(f"{wav}: not 16 kHz mono 16-bit PCM")
+            count = w.getnframes()
+            if count > CLIP_MAX_SAMPLES:
+                raise PipelineError(f"{wav}: longer than the emulated board's clip memory "
+                                    f"({CLIP_MAX_SAMPLES // CLIP_RATE} s)")
+            samples = w.readframes(count)
+    except (OSError, EOFError, wave.Error) as e:
+        raise PipelineError(f"{wav}: cannot read the WAV file ({e})") from None
+    return CLIP_MAGIC + (len(samples) // 2).to_bytes(4, "little") + samples
+
+
+def listen_emulated(image: Path, wav: Path) -> list[str]:
+    """Play ``wav`` to the emulated listener (``image``: ``make firmware-listen-emu``'s listen.elf) and return its
+    UART lines up to and including ``# played <ms> ms`` (``# listening ...``, the ``# heard ...`` lines).
+
+    Raises ``EmulatorError`` when QEMU dies, the firmware reports a fatal error, or it does not finish in time.
+    """
+    if not Path(image).is_file():
+        raise EmulatorError(f"{image}: missing; build it with `make firmware-listen-emu`")
+    blob = clip_blob(wav)
+    timeout_s = BOOT_TIMEOUT_S + LISTEN_S_PER_AUDIO_S * (len(blob) - 8) / 2 / CLIP_RATE
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "clip.bin"
+        clip.write_bytes(blob)
+        loader = ["-device", f"loader,file={clip},addr={CLIP_ADDRESS:#x},force-raw=on"]
+        with Emulator(image, loader) as emu, SerialLink(emu.url) as link:
+            lines: list[str] = []
+            deadline = time.monotonic() + timeout_s
+            while not lines or not lines[-1].startswith("# played "):
+                emu.check_alive()
+                raw = link.read_line(min(1.0, max(0.0, deadline - time.monotonic())))
+                if raw is None:
+                    if time.monotonic() >= deadline:
+                        raise EmulatorError(f"the listener did not finish {wav} within {timeout_s:.0f} s")
+                    continue
+                lines.append(raw.decode(errors="replace").rstrip("\r\n"))
+                if lines[-1].startswith("# fatal"):
+                    raise EmulatorError(f"firmware: {lines[-1][2:]}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: the emulated listener on one WAV file."""
+    import argparse
+
+    from data.config import run_main
+
+    parser = argparse.ArgumentParser(prog="python -m host.emulator",
+                                     description="Play a 16 kHz mono WAV to the emulated listener and print its lines.")
+    parser.add_argument("wav", type=Path)
+    parser.add_argument("--image", type=Path, default=image_path(Path("build")).with_name(LISTEN_IMAGE),
+                        help="make firmware-listen-emu's image")
+    args = parser.parse_args(argv)
+    run_main(lambda: _print_lines(args.image, args.wav))
+
+
+def _print_lines(image: Path, wav: Path) -> None:
+    from data.config import PipelineError
+
+    try:
+        print("\n".join(listen_emulated(image, wav)))
+    except EmulatorError as e:
+        raise PipelineError(str(e)) from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

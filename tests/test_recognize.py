@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import wave
 from pathlib import Path
 
 import numpy as np
@@ -180,18 +181,25 @@ def test_listener_unit_tests() -> None:
     assert re.search(r"\d+ tests, 0 failures", proc.stdout)
 
 
-def test_listener_on_the_mock_provider(smoke_build: Path, recording: tuple[Path, dict, list], tmp_path: Path) -> None:
-    """The firmware simulator (mock audio provider, on-device front end, host TFLM, the smoke model) on a short
-    constructed recording: it plays all of it and reports detections on the 250 ms grid, spaced by the refractory
-    period, naming digits of the model."""
+@pytest.fixture(scope="module")
+def listen_sim(smoke_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The firmware simulator of the listener (``make firmware-listen-sim``) on the smoke model."""
     if shutil.which("g++") is None:
         pytest.fail("g++ missing") if IN_CI else pytest.skip("needs g++")
-    out = tmp_path / "listen"
+    out = tmp_path_factory.mktemp("listen")
     proc = subprocess.run(["make", "-s", "-j2", "firmware-listen-sim", f"FW_LISTEN_GEN={smoke_build / 'gen'}",
                            f"LISTEN_DIR={out}"], cwd=ROOT, capture_output=True, text=True, timeout=SIM_BUILD_TIMEOUT_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out / "listen_sim"
+
+
+def test_listener_on_the_mock_provider(smoke_build: Path, listen_sim: Path, recording: tuple[Path, dict, list],
+                                       tmp_path: Path) -> None:
+    """The firmware simulator (mock audio provider, on-device front end, host TFLM, the smoke model) on a short
+    constructed recording: it plays all of it and reports detections on the 250 ms grid, spaced by the refractory
+    period, naming digits of the model."""
     wav, truth, _ = recording
-    run = subprocess.run([str(out / "listen_sim"), str(wav)], capture_output=True, text=True,
+    run = subprocess.run([str(listen_sim), str(wav)], capture_output=True, text=True,
                          timeout=SIM_RUN_TIMEOUT_S)
     assert run.returncode == 0, run.stderr[-2000:]
     lines = run.stdout.splitlines()
@@ -208,9 +216,40 @@ def test_listener_on_the_mock_provider(smoke_build: Path, recording: tuple[Path,
         assert settings.threshold - 0.005 <= d.score <= 1.0
     for a, b in zip(detections, detections[1:]):
         assert b.time_ms - a.time_ms >= settings.refractory_ms
-    bad = subprocess.run([str(out / "listen_sim"), str(tmp_path / "absent.wav")], capture_output=True, text=True,
+    bad = subprocess.run([str(listen_sim), str(tmp_path / "absent.wav")], capture_output=True, text=True,
                          timeout=SIM_RUN_TIMEOUT_S)
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'absent.wav'}: cannot open the file"
+
+
+def test_emulated_listener_hears_what_the_simulator_hears(smoke_build: Path, listen_sim: Path,
+                                                          recording: tuple[Path, dict, list], tmp_path: Path) -> None:
+    """The same listener built for the emulated Cortex-M4F (``make firmware-listen-emu``: CMSIS-NN TFLM, the clip
+    loaded into QEMU's PSRAM at run time) prints exactly the simulator's lines on the recording: same front end
+    code, same integer model, same RecognizeCommands. A WAV it cannot play is named in one line."""
+    from host.emulator import QEMU, LISTEN_IMAGE, image_path, listen_emulated
+
+    missing = [tool for tool in ("arm-none-eabi-g++", QEMU) if shutil.which(tool) is None]
+    if not (ROOT.parent / "shared" / "third_party" / "tflite-micro").is_dir() and \
+            not (ROOT / "build" / "third_party").is_dir():
+        missing.append("the pinned TFLM archive (../shared/third_party)")
+    if missing:
+        pytest.fail(f"missing in CI: {', '.join(missing)}") if IN_CI else \
+            pytest.skip(f"the emulated listener needs {', '.join(missing)}")
+    out = image_path(smoke_build).parent  # the emulated firmware's folder of test_emulated_firmware.py: shared objects
+    proc = subprocess.run(["make", "-s", "-j2", "firmware-listen-emu", f"FW_EMU_GEN={smoke_build / 'gen'}",
+                           f"FW_EMU_DIR={out}"], cwd=ROOT, capture_output=True, text=True, timeout=SIM_BUILD_TIMEOUT_S)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    wav, truth, _ = recording
+    sim = subprocess.run([str(listen_sim), str(wav)], capture_output=True, text=True, timeout=SIM_RUN_TIMEOUT_S)
+    assert sim.returncode == 0, sim.stderr[-2000:]
+    emulated = listen_emulated(out / LISTEN_IMAGE, wav)
+    assert emulated == sim.stdout.splitlines()
+    assert emulated[-1] == f"# played {round(truth['duration_s'] * truth['rate']) * 1000 // truth['rate']} ms"
+    stereo = tmp_path / "stereo.wav"
+    with wave.open(str(stereo), "wb") as w:
+        w.setnchannels(2), w.setsampwidth(2), w.setframerate(16000), w.writeframes(bytes(64))
+    with pytest.raises(PipelineError, match=f"^{re.escape(str(stereo))}: not 16 kHz mono 16-bit PCM$"):
+        listen_emulated(out / LISTEN_IMAGE, stereo)
 
 
 def test_extra_classes_are_checked() -> None:

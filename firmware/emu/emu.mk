@@ -13,7 +13,7 @@ KERNELS ?= cmsis
 OPT ?= Os
 # ENGINE=native: the native engine (src/native, the generated native_model.cc) instead of TFLM; KERNELS unused.
 ENGINE ?= tflm
-ifneq ($(filter firmware-emu emu-image firmware-sim sim-image,$(MAKECMDGOALS)),)
+ifneq ($(filter firmware-emu emu-image firmware-sim sim-image firmware-listen-emu listen-emu-image,$(MAKECMDGOALS)),)
 ifeq ($(filter $(KERNELS),cmsis ref),)
 $(error KERNELS must be cmsis or ref, not '$(KERNELS)')
 endif
