@@ -133,8 +133,9 @@ data: venv
 compare-models: venv
 	$(PY) -m experiments.compare $(SMOKE_FLAG)
 
+# The 20 slowest tests are listed at the end: where the suite's time goes (CI has a time budget).
 test: venv
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=20 tests
 
 clean:
 	rm -rf $(BUILD)
