@@ -144,11 +144,11 @@ def wait_text(p: object, selector: str) -> str:
 def runtime_labels(build: Path, clip: Path) -> dict[str, str]:
     """The label of ``clip`` on each host backend, computed here with the runtime."""
     from host.predict import predict
-    from host.runtime import Runtime
+    from host.runtime import HOST_BACKENDS, Runtime
 
     with Runtime.open(build, warn=False) as rt:
         x_raw = rt.features(clip)
-        return {name: rt.labels[int(predict(rt, x_raw, name).argmax())] for name in ("float", "int8", "tflm")}
+        return {name: rt.labels[int(predict(rt, x_raw, name).argmax())] for name in HOST_BACKENDS}
 
 
 def assert_prediction_shown(p: object, expected: dict[str, str]) -> None:
