@@ -241,12 +241,22 @@ def run(build: Path, seeds: int, architecture: str, smoke: bool, verbose: int = 
                "features": dataset["features"], "features_digest": digest, "seeds": runs,
                "val_accuracy": {"mean": float(np.mean(accs)), "std": float(np.std(accs)), "min": float(np.min(accs))},
                "collapse_check": collapse, "seconds_per_epoch": history["seconds_per_epoch"]}
+    save_training(build, model, norm, summary, lambda path: plot_curves(history, path))
+    print(f"validation accuracy {summary['val_accuracy']['mean']:.4f} ± {summary['val_accuracy']['std']:.4f} over "
+          f"{seeds} seed(s)")
+    print_written(build)
+    return summary
+
+
+def save_training(build: Path, model: Any, norm: dict, summary: dict, plot: Any) -> None:
+    """The training stage's outputs, replaced together only when all are written: model, normalization, summary
+    and the learning curves (``plot(path)``)."""
     with staged_outputs(build) as stage:
         model.save(stage / FLOAT_FILE)
         (stage / NORM_FILE).write_text(json.dumps(norm))
         (stage / TRAIN_FILE).write_text(json.dumps(summary, indent=1))
-        plot_curves(history, stage / "curves.png")
-    print(f"validation accuracy {summary['val_accuracy']['mean']:.4f} ± {summary['val_accuracy']['std']:.4f} over "
-          f"{seeds} seed(s)")
+        plot(stage / "curves.png")
+
+
+def print_written(build: Path) -> None:
     print(f"wrote {build / FLOAT_FILE}, {build / NORM_FILE}, {build / TRAIN_FILE}, {build / 'curves.png'}")
-    return summary

@@ -21,13 +21,12 @@ from typing import Any
 import numpy as np
 import tf_keras as keras
 
-from data.artifacts import FLOAT_FILE, NORM_FILE, TRAIN_FILE, staged_outputs
 from data.config import PipelineError, load_config
 from data.datasets import load_split
 from data.features import apply_norm, fit_norm
 from train.augment import augment_batch
 from train.collapse import check_constant_output
-from train.fit import epoch_bar, features_digest, schedule, set_seed
+from train.fit import epoch_bar, features_digest, print_written, save_training, schedule, set_seed
 from train.model import build_model
 from train.schedule import learning_rate
 
@@ -158,12 +157,8 @@ def run_regression(build: Path, seeds: int, architecture: str, smoke: bool, verb
                "dataset": dataset["dataset"], "features": dataset["features"], "features_digest": digest,
                "seeds": runs, "val": {k: float(np.mean([r["val"][k] for r in runs])) for k in ("mse", "mae", "r2")},
                "collapse_check": collapse, "seconds_per_epoch": history["seconds_per_epoch"]}
-    with staged_outputs(build) as stage:
-        model.save(stage / FLOAT_FILE)
-        (stage / NORM_FILE).write_text(json.dumps(norm))
-        (stage / TRAIN_FILE).write_text(json.dumps(summary, indent=1))
-        plot_curves(history, stage / "curves.png")
+    save_training(build, model, norm, summary, lambda path: plot_curves(history, path))
     print(f"validation MSE {summary['val']['mse']:.4f}, MAE {summary['val']['mae']:.4f}, R2 {summary['val']['r2']:.4f}"
           f" over {seeds} seed(s)")
-    print(f"wrote {build / FLOAT_FILE}, {build / NORM_FILE}, {build / TRAIN_FILE}, {build / 'curves.png'}")
+    print_written(build)
     return summary
