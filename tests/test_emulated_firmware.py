@@ -50,16 +50,21 @@ def require_emulator() -> None:
         pytest.skip(f"emulated firmware needs {', '.join(missing)}")
 
 
+def build_emulated_firmware(build: Path) -> Path:
+    """``build``'s model compiled into the emulated firmware at ``<build>/firmware/emu/cmsis-Os/firmware.elf``."""
+    require_emulator()
+    out = build / "firmware" / "emu" / DEFAULT_CONFIG
+    proc = subprocess.run(["make", "-s", "-j2", "firmware-emu", f"FW_EMU_GEN={build / 'gen'}",
+                           f"FW_EMU_DIR={out}"], cwd=REPO, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    assert proc.returncode == 0, f"make firmware-emu failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert image_path(build).is_file()
+    return build
+
+
 @pytest.fixture(scope="session")
 def emu_build(smoke_build: Path) -> Path:
     """The smoke build with its firmware image at ``<build>/firmware/emu/cmsis-Os/firmware.elf``."""
-    require_emulator()
-    out = smoke_build / "firmware" / "emu" / DEFAULT_CONFIG
-    proc = subprocess.run(["make", "-s", "-j2", "firmware-emu", f"FW_EMU_GEN={smoke_build / 'gen'}",
-                           f"FW_EMU_DIR={out}"], cwd=REPO, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    assert proc.returncode == 0, f"make firmware-emu failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    assert image_path(smoke_build).is_file()
-    return smoke_build
+    return build_emulated_firmware(smoke_build)
 
 
 @pytest.fixture

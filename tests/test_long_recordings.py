@@ -138,15 +138,9 @@ def test_reports_give_window_and_recording_results(voices_build: Path) -> None:
 
 def test_emulated_firmware_classifies_the_windows(voices_build: Path, tmp_path: Path) -> None:
     from host import harness
-    from host.emulator import DEFAULT_CONFIG, image_path
-    from test_emulated_firmware import BUILD_TIMEOUT_S, require_emulator
+    from test_emulated_firmware import build_emulated_firmware
 
-    require_emulator()
-    out = voices_build / "firmware" / "emu" / DEFAULT_CONFIG
-    proc = subprocess.run(["make", "-s", "-j2", "firmware-emu", f"FW_EMU_GEN={voices_build / 'gen'}",
-                           f"FW_EMU_DIR={out}"], cwd=REPO, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    assert proc.returncode == 0, f"make firmware-emu failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    assert image_path(voices_build).is_file()
+    build_emulated_firmware(voices_build)
     summary = harness.run("emu", voices_build, tmp_path, report=True)
     test = np.load(voices_build / "features" / "test.npz")
     assert summary["clips"] == len(test["y"])

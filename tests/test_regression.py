@@ -159,14 +159,9 @@ def test_metrics_give_mse_mae_r2_per_backend(pitch_build: Path) -> None:
 
 def test_emulated_firmware_sends_the_host_value(pitch_build: Path, tmp_path: Path) -> None:
     from host import harness
-    from host.emulator import DEFAULT_CONFIG
-    from test_emulated_firmware import BUILD_TIMEOUT_S, require_emulator
+    from test_emulated_firmware import build_emulated_firmware
 
-    require_emulator()
-    out = pitch_build / "firmware" / "emu" / DEFAULT_CONFIG
-    proc = subprocess.run(["make", "-s", "-j2", "firmware-emu", f"FW_EMU_GEN={pitch_build / 'gen'}",
-                           f"FW_EMU_DIR={out}"], cwd=REPO, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    assert proc.returncode == 0, f"make firmware-emu failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    build_emulated_firmware(pitch_build)
     summary = harness.run("emu", pitch_build, tmp_path, report=True)
     assert summary["identical"]["device_tflm"] == 1.0
     assert summary["identical"]["device_value_host_tflm"] == 1.0  # dequantized on the device, bit for bit
