@@ -2,7 +2,9 @@
 #   make firmware-native-fuzz [FUZZ_SECONDS=20]   libFuzzer + ASan/UBSan: native_model.cc against TFLM's reference
 #                                                 kernels on the same model, for FUZZ_SECONDS; needs `make quantize`
 # NATIVE_FUZZ_GEN points at another model's generated files (the tests' smoke build).
-.PHONY: firmware-native-fuzz native-fuzz-image
+#   make tflm-reference                           the pinned TFLM as a command-line scorer (the native engine's
+#                                                 host reference in tests/test_native.py)
+.PHONY: firmware-native-fuzz native-fuzz-image tflm-reference
 
 NATIVE_FUZZ_GEN ?= $(FW_GEN_SRC)
 NATIVE_FUZZ_DIR ?= $(FW_BUILD)/native-fuzz
@@ -20,9 +22,9 @@ $(NATIVE_FUZZ_DIR)/gen/generated/%: $(NATIVE_FUZZ_GEN)/%
 
 .SECONDARY: $(NATIVE_FUZZ_GEN_FILES)
 
-$(NATIVE_FUZZ_DIR)/native_fuzz: $(NATIVE_FUZZ_GEN_FILES) $(FW)/tests/native_fuzz.cc $(FW)/src/native/kernels.cc \
-                                $(FW)/src/native/kernels.h $(SIM_TFLM_LIB)
-	$(FUZZ_CXX) -std=c++17 -g -O1 -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY -I$(FW)/src \
+$(NATIVE_FUZZ_DIR)/native_fuzz: $(NATIVE_FUZZ_GEN_FILES) $(FW)/tests/native_fuzz.cc $(FW)/tests/reference_ops.h \
+                                $(FW)/src/native/kernels.cc $(FW)/src/native/kernels.h $(SIM_TFLM_LIB)
+	$(FUZZ_CXX) -std=c++17 -g -O1 -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY -I$(FW)/src -I$(FW) \
 	    -I$(NATIVE_FUZZ_DIR)/gen $(SIM_TFLM_INCS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(NATIVE_FUZZ_SRCS) $(SIM_TFLM_LIB) -o $@
 
@@ -33,3 +35,15 @@ firmware-native-fuzz: $(TFLM_HOST_STAMP)
 	@mkdir -p $(NATIVE_FUZZ_DIR)/corpus
 	$(NATIVE_FUZZ_DIR)/native_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=$(NATIVE_FUZZ_MAX_LEN) -timeout=30 \
 	    -print_final_stats=1 $(NATIVE_FUZZ_DIR)/corpus
+
+# The board's TFLM revision on the host: the reference the native engine must equal. (PyPI's tflite-micro, the
+# pipeline's `tflm` backend, forms per-tensor FC multipliers in double and can differ by one on rare inputs.)
+TFLM_REFERENCE := $(FW_BUILD)/tflm-reference/tflm_reference
+
+$(TFLM_REFERENCE): $(FW)/tests/tflm_reference.cc $(FW)/tests/reference_ops.h $(SIM_TFLM_LIB)
+	@mkdir -p $(@D)
+	$(HOST_CXX) -std=c++17 -O2 -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY -I$(FW) $(SIM_TFLM_INCS) $< \
+	    $(SIM_TFLM_LIB) -o $@
+
+tflm-reference: $(TFLM_HOST_STAMP)
+	@$(MAKE) --no-print-directory $(TFLM_REFERENCE)

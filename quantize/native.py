@@ -69,6 +69,14 @@ def f32(x: float) -> float:
     return float(np.float32(x))
 
 
+def per_tensor_fc_scale(input_scale: float, filter_scale: float, output_scale: float) -> float:
+    """The real multiplier of a per-tensor FULLY_CONNECTED (and of every LSTM gate's two FCs) as TFLM 90b983c2's
+    GetQuantizedConvolutionMultipler computes it: the scale product in float, only then widened to double. The
+    PyPI tflite-micro build forms the product in double, which moves the multiplier's low bits and, on rare
+    inputs, a score by one (docs/experiments.md, "Native engine")."""
+    return float(np.float32(input_scale) * np.float32(filter_scale)) / output_scale
+
+
 def sigmoid_table() -> list[int]:
     """TFLM's ``sigmoid_table_uint16`` (sigmoid(i / 24) in 0.16 fixed point, i = 0..255, its values tuned for the
     interpolation: no formula reproduces all of them), read from the compiled ``tflite-micro`` package whose
@@ -324,8 +332,9 @@ class Emitter:
             # Largest |accumulator| for any int8 input: |x| <= 128 times the row's absolute weights, plus the bias.
             max_in = int((np.abs(w_in[rows]).sum(axis=1) * 128 + np.abs(b_in[rows])).max())
             max_rec = int((np.abs(w_rec[rows]).sum(axis=1) * 128 + np.abs(b_rec[rows])).max())
-            in_fc.append(_bounded_requant(in_scale * f32(wi.scale[0]) / GATE_INPUT_SCALE, max_in, "LSTM input FC"))
-            rec_fc.append(_bounded_requant(h_scale * f32(wr.scale[0]) / GATE_INPUT_SCALE, max_rec,
+            in_fc.append(_bounded_requant(per_tensor_fc_scale(in_scale, wi.scale[0], GATE_INPUT_SCALE), max_in,
+                                          "LSTM input FC"))
+            rec_fc.append(_bounded_requant(per_tensor_fc_scale(h_scale, wr.scale[0], GATE_INPUT_SCALE), max_rec,
                                            "LSTM recurrent FC"))
         for arr in (b_in, b_rec):
             if np.abs(arr).max() >= 2 ** 31:
@@ -431,7 +440,9 @@ class Emitter:
             bias = b.data.astype(np.int64).reshape(-1)
         bias = bias - in_zp * weights.sum(axis=1)
         per_channel = len(w.scale) > 1
-        requants = [_requant(in_scale * f32(s) / out_scale) for s in w.scale]
+        # Per-channel multipliers are formed in double (TFLM's per-channel branch), a per-tensor one in float.
+        requants = ([_requant(in_scale * f32(s) / out_scale) for s in w.scale] if per_channel
+                    else [_requant(per_tensor_fc_scale(in_scale, w.scale[0], out_scale))])
         p = f"g_fc{k}"
         self.consts += [_c_array("int8_t", f"{p}_w", weights), _c_array("int32_t", f"{p}_b", bias),
                         f"const native::Requant {p}_q[{len(requants)}] = {{{', '.join(requants)}}};\n",

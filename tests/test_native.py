@@ -1,7 +1,12 @@
 """The native engine (the model compiled to C by quantize/native.py, kernels in firmware/src/native) on the host:
-its int8 scores equal the tflite-micro interpreter's byte for byte on every test clip of the smoke model and on
-random and extreme inputs of models with random weights built through the real converter (BiLSTM and LSTM, two
-sizes, two label counts); a model it cannot run is refused in one line. Needs a C++ compiler (g++).
+its int8 scores equal the TFLM interpreter's byte for byte on every test clip of the smoke model and on random
+and extreme inputs of models with random weights built through the real converter (BiLSTM and LSTM, two sizes,
+two label counts); a model it cannot run is refused in one line. Needs a C++ compiler (g++).
+
+The reference is the board's TFLM revision built for the host (`make tflm-reference`); the pinned PyPI
+tflite-micro (the pipeline's `tflm` backend) must equal it too. Newer PyPI builds form per-tensor FC multipliers in
+double where the board's revision uses float, and differ from the board by one score on about 1 in 10,000 extreme
+inputs: this test is what catches such a version bump.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from tests.conftest import IN_CI
 
 REPO = Path(__file__).resolve().parent.parent
 TFLM_HOST = REPO / "build" / "third_party" / "tflm-90b983c2-host-reference"
+TFLM_REFERENCE = REPO / "build" / "firmware" / "tflm-reference" / "tflm_reference"
 # Random models: (architecture, lstm_units, labels, frames, random inputs). The default model's shape gets the
 # 10,000 inputs of the issue; the others fewer frames and inputs to keep the test short (TFLM runs ~2.5 ms/clip).
 MODELS = [("bilstm", 24, 10, 100, 10_000), ("bilstm", 8, 3, 30, 3_000), ("lstm", 12, 10, 30, 3_000),
@@ -49,34 +55,53 @@ def extreme_and_random(n: int, frames: int, seed: int) -> np.ndarray:
     return x
 
 
-def assert_identical(native: np.ndarray, tflm: np.ndarray) -> None:
-    diff = np.flatnonzero(np.any(native != tflm, axis=1))
-    assert diff.size == 0, (f"{diff.size} of {len(tflm)} clips differ, first {diff[0]}: native "
-                            f"{native[diff[0]].tolist()} tflm {tflm[diff[0]].tolist()}")
-
-
-def test_sigmoid_table_is_the_pinned_tflm_one() -> None:
-    """The table read from the tflite-micro package equals the one in the pinned TFLM source."""
+def require_pinned_tflm() -> None:
     proc = subprocess.run(["make", "-s", str(TFLM_HOST.relative_to(REPO) / ".verified")], cwd=REPO,
                           capture_output=True, text=True)
     if proc.returncode != 0:
         if IN_CI:
             pytest.fail(f"pinned TFLM tree not available: {proc.stderr[-500:]}")
         pytest.skip("pinned TFLM tree not available (make third-party)")
+
+
+def pinned_tflm_scores(model: Path, x: np.ndarray, tmp: Path) -> np.ndarray:
+    """int8 scores of ``model`` on the pinned TFLM (host reference kernels) for clips ``x`` (n, frames, coeffs)."""
+    require_pinned_tflm()
+    proc = subprocess.run(["make", "-s", "tflm-reference"], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, f"make tflm-reference failed:\n{proc.stderr[-2000:]}"
+    clips, scores = tmp / "clips.bin", tmp / "scores.bin"
+    clips.write_bytes(np.ascontiguousarray(x, np.int8).tobytes())
+    proc = subprocess.run([str(TFLM_REFERENCE), str(model), str(clips), str(scores)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return np.frombuffer(scores.read_bytes(), np.int8).reshape(len(x), -1)
+
+
+def assert_identical(actual: np.ndarray, reference: np.ndarray) -> None:
+    diff = np.flatnonzero(np.any(actual != reference, axis=1))
+    assert diff.size == 0, (f"{diff.size} of {len(reference)} clips differ, first {diff[0]}: "
+                            f"{actual[diff[0]].tolist()} against the reference {reference[diff[0]].tolist()}")
+
+
+def test_sigmoid_table_is_the_pinned_tflm_one() -> None:
+    """The table read from the tflite-micro package equals the one in the pinned TFLM source."""
+    require_pinned_tflm()
     text = (TFLM_HOST / "tensorflow/lite/kernels/internal/common.h").read_text()
     body = re.search(r"sigmoid_table_uint16\[256\] = \{([^}]*)\}", text)
     assert body is not None
     assert sigmoid_table() == [int(v) for v in body.group(1).split(",") if v.strip()]
 
 
-def test_native_equals_tflm_on_the_test_split(smoke_build: Path) -> None:
+def test_native_equals_tflm_on_the_test_split(smoke_build: Path, tmp_path: Path) -> None:
+    """Real clips: the pinned TFLM and the PyPI build agree with the engine (and with each other)."""
     require_cxx()
     meta = load_meta(smoke_build)
     from data.datasets import load_split
 
     x = device_input(load_split(smoke_build / "features" / "test.npz")["x"], meta)
     tflm = TflmRunner(smoke_build / INT8_FILE)
-    assert_identical(NativeRunner(smoke_build).batch(x), np.stack([tflm.scores(c) for c in x]))
+    native = NativeRunner(smoke_build).batch(x)
+    assert_identical(native, np.stack([tflm.scores(c) for c in x]))
+    assert_identical(native, pinned_tflm_scores(smoke_build / INT8_FILE, x, tmp_path))
     # The quantize stage generated it and the evaluation (host.evaluate, through host.runtime) measured it.
     metrics = json.loads((smoke_build / "metrics.json").read_text())
     assert metrics["identical"]["native_tflm"] == 1.0
@@ -106,8 +131,9 @@ def test_native_equals_tflm_on_random_models(arch: str, units: int, labels: int,
     (tmp_path / "gen").mkdir()
     write_native(tmp_path / "gen", tflite, "test")
     x = extreme_and_random(n, frames, seed=units)
+    expected = pinned_tflm_scores(tmp_path / INT8_FILE, x, tmp_path)
     tflm = TflmRunner(tmp_path / INT8_FILE)
-    expected = np.stack([tflm.scores(c) for c in x])
+    assert_identical(np.stack([tflm.scores(c) for c in x]), expected)  # the host `tflm` backend is the board's
     # A constant model would prove little (two labels and 8 units still give some 30 distinct score pairs).
     assert len(np.unique(expected, axis=0)) >= MIN_DISTINCT_OUTPUTS, "degenerate model: too few distinct outputs"
     assert_identical(NativeRunner(tmp_path).batch(x), expected)

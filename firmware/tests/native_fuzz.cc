@@ -4,13 +4,14 @@
 // ASan/UBSan over the engine and its kernels (make firmware-native-fuzz).
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
 #include "app/generated_model.h"
 #include "generated/native_model.h"
 #include "tensorflow/lite/micro/micro_interpreter.h"
-#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+#include "tests/reference_ops.h"
 
 namespace {
 
@@ -18,15 +19,10 @@ namespace {
 alignas(16) uint8_t g_arena[kTensorArenaSize];
 
 tflite::MicroInterpreter* Reference() {
-  static tflite::MicroMutableOpResolver<6> resolver;
+  static reference_ops::Resolver resolver;
   static tflite::MicroInterpreter* interpreter = nullptr;
   if (interpreter == nullptr) {
-    resolver.AddUnidirectionalSequenceLSTM();
-    resolver.AddReverseV2();
-    resolver.AddMean();
-    resolver.AddConcatenation();
-    resolver.AddFullyConnected();
-    resolver.AddSoftmax();
+    reference_ops::Register(resolver);
     static tflite::MicroInterpreter instance(tflite::GetModel(g_model_data), resolver, g_arena, sizeof(g_arena));
     if (instance.AllocateTensors() != kTfLiteOk) std::abort();
     interpreter = &instance;
@@ -48,7 +44,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (reference->Reset() != kTfLiteOk) std::abort();
   std::memcpy(reference->input(0)->data.int8, clip, sizeof(clip));
   if (reference->Invoke() != kTfLiteOk) std::abort();
-  if (std::memcmp(native, reference->output(0)->data.int8, sizeof(native)) != 0) {
+  const int8_t* tflm = reference->output(0)->data.int8;
+  if (std::memcmp(native, tflm, sizeof(native)) != 0) {
+    // Both score vectors, so a saved crash input says at once which classes differ and by how much.
+    for (int i = 0; i < native_model::kOutputBytes; ++i) {
+      std::fprintf(stderr, "score %d: native %d tflm %d\n", i, native[i], tflm[i]);
+    }
     __builtin_trap();  // the native engine differs from TFLM: libFuzzer saves the input as a crash
   }
   return 0;
