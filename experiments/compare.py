@@ -22,6 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from data.quiet import import_quietly
+
+import_quietly()  # the imports below load TensorFlow: its start-up log lines hidden first (V=1 shows them)
+
 from data.artifacts import FLOAT_FILE, INT8_FILE
 from data.config import REPO_ROOT, load_config, run_main
 from data.datasets import load_split

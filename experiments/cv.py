@@ -31,6 +31,10 @@ from typing import Any
 
 import numpy as np
 
+from data.quiet import import_quietly
+
+import_quietly()  # the imports below load TensorFlow: its start-up log lines hidden first (V=1 shows them)
+
 from data.artifacts import FLOAT_FILE
 from data.augment_audio import AudioAugmentParams, augmented_features
 from data.config import PipelineError, apply_overrides, load_config, positive_int, run_main
