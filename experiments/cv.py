@@ -785,9 +785,38 @@ def run_real_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict]
                    seeds: list[int]) -> dict[str, Any]:
     """``--real --curve``: every fold retrained on nested subsets of its real training speakers
     (:func:`curve_subsets`), accuracy per source against the number of real training voices, into
-    ``build/cv_curve.json`` / ``build/cv_curve.md``."""
+    ``build/cv_curve.json`` / ``build/cv_curve.md`` (written after every model: an interrupted run keeps the
+    points of its finished folds, marked partial)."""
     backend = "float" if args.float_only else "tflm"
-    entries = []
+    names = [src["name"] for src in sources]
+    entries: list[dict[str, Any]] = []
+    args.build.mkdir(parents=True, exist_ok=True)
+
+    def write(done: bool) -> dict[str, Any]:
+        points = []
+        for n_voices in sorted({e["real_speakers"] for e in entries}):
+            at = [e for e in entries if e["real_speakers"] == n_voices]
+            points.append({"real_speakers": n_voices, "tests": len(at),
+                           "per_source": {n: float(np.mean([e["per_source"][n] for e in at if n in e["per_source"]]))
+                                          for n in names if any(n in e["per_source"] for e in at)}})
+        report = {"real_dirs": [str(d) for d in args.real], "sources": sources, "seeds": seeds, "backend": backend,
+                  "smoke": args.smoke, "overrides": args.set, "complete": done, "entries": entries, "points": points}
+        (args.build / "cv_curve.json").write_text(json.dumps(report, indent=1))
+        folds_done = sorted({(e["seed"], e["fold"]) for e in entries})
+        lines = ["# Learning curve over the number of real training voices", "",
+                 f"Each fold retrained on the synthetic set plus the first k of its real training speakers (a fixed "
+                 f"pseudo-random order), accuracy of the {backend} model on the fold's held-out speakers per source, "
+                 f"mean over folds and seeds {seeds}; overrides of config.toml: {_overrides(report)}."
+                 + ("" if done else f" **Partial: {len(entries)} models of {len(folds_done)} (seed, fold) pairs "
+                    f"finished so far.**"), "",
+                 "| real training voices (per fold) | " + " | ".join(names) + " | models |",
+                 "| --- | " + " | ".join("---" for _ in names) + " | --- |"]
+        lines += [f"| {p['real_speakers']} | " + " | ".join(f"{p['per_source'][n]:.4f}" if n in p["per_source"]
+                                                              else "-" for n in names) + f" | {p['tests']} |"
+                  for p in points]
+        (args.build / "cv_curve.md").write_text("\n".join(lines) + "\n")
+        return report
+
     for seed in seeds:
         for k in sorted(set(fold_of.values())):
             held = sorted(sp for sp, f in fold_of.items() if f == k)
@@ -797,28 +826,11 @@ def run_real_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict]
                 f = run_fold(pool, held, config, seed, length, out, features, args.float_only, subset)
                 entries.append({"real_speakers": len(subset), "seed": seed, "fold": k,
                                 "per_source": {n: v["accuracy"] for n, v in f[f"{backend}_per_source"].items()}})
-    names = [src["name"] for src in sources]
-    points = []
-    for n_voices in sorted({e["real_speakers"] for e in entries}):
-        at = [e for e in entries if e["real_speakers"] == n_voices]
-        points.append({"real_speakers": n_voices, "tests": len(at),
-                       "per_source": {n: float(np.mean([e["per_source"][n] for e in at if n in e["per_source"]]))
-                                      for n in names if any(n in e["per_source"] for e in at)}})
-    report = {"real_dirs": [str(d) for d in args.real], "sources": sources, "seeds": seeds, "backend": backend,
-              "smoke": args.smoke, "overrides": args.set, "entries": entries, "points": points}
-    args.build.mkdir(parents=True, exist_ok=True)
-    (args.build / "cv_curve.json").write_text(json.dumps(report, indent=1))
-    lines = ["# Learning curve over the number of real training voices", "",
-             f"Each fold retrained on the synthetic set plus the first k of its real training speakers (a fixed "
-             f"pseudo-random order), accuracy of the {backend} model on the fold's held-out speakers per source, "
-             f"mean over folds and seeds {seeds}; overrides of config.toml: {_overrides(report)}.", "",
-             "| real training voices (per fold) | " + " | ".join(names) + " | models |",
-             "| --- | " + " | ".join("---" for _ in names) + " | --- |"]
-    lines += [f"| {p['real_speakers']} | " + " | ".join(f"{p['per_source'][n]:.4f}" if n in p["per_source"] else "-"
-                                                          for n in names) + f" | {p['tests']} |" for p in points]
-    (args.build / "cv_curve.md").write_text("\n".join(lines) + "\n")
+                write(False)
+    report = write(True)
     print("cv curve: " + "; ".join(f"{p['real_speakers']} voices " + ", ".join(
-        f"{n} {a:.4f}" for n, a in p["per_source"].items()) for p in points) + f" -> {args.build / 'cv_curve.md'}")
+        f"{n} {a:.4f}" for n, a in p["per_source"].items()) for p in report["points"])
+          + f" -> {args.build / 'cv_curve.md'}")
     return report
 
 

@@ -212,3 +212,12 @@ def test_real_dataset_and_cv_end_to_end_on_fixtures(smoke_build: Path, tmp_path:
     held = [sp for f in report["folds"] for sp in f["holdout"]]
     assert sorted(held) == sorted(report["fold_of"])  # every real speaker is held out exactly once
     assert "| fsdd | fsdd-style |" in (build / "cv_float.md").read_text()
+    # The learning curve over the number of real training voices: every fold at every subset size, 0 voices first.
+    run_stage("experiments.cv", "--smoke", "--float-only", "--curve", "--real", *map(str, real), "--build", str(build))
+    curve = json.loads((build / "cv_curve.json").read_text())
+    folds = sorted(set(report["fold_of"].values()))
+    assert curve["complete"] and curve["points"][0]["real_speakers"] == 0
+    assert [p["tests"] for p in curve["points"]].count(len(folds)) >= 2  # 0 voices and some subset in every fold
+    assert sorted({(e["fold"], e["real_speakers"]) for e in curve["entries"]}) == sorted(
+        (e["fold"], e["real_speakers"]) for e in curve["entries"])  # no (fold, size) trained twice
+    assert "| real training voices (per fold) | fsdd | crowd | other | models |" in (build / "cv_curve.md").read_text()
