@@ -780,6 +780,14 @@ def curve_subsets(train_speakers: list[str], voices: tuple[int, ...] = CURVE_VOI
     return [order[:k] for k in voices if k < len(order)] + [order]
 
 
+def _curve_point_label(point: dict[str, Any]) -> str:
+    """A learning-curve point's first column: its number of voices, or "all (99-110)" for every fold's own."""
+    if point["point"] != "all":
+        return str(point["real_speakers"])
+    sizes = point["real_speakers"] if isinstance(point["real_speakers"], list) else [point["real_speakers"]]
+    return f"all ({sizes[0]}-{sizes[-1]})" if len(sizes) > 1 else f"all ({sizes[0]})"
+
+
 def run_real_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict], sources: list[dict],
                    fold_of: dict[str, int], features: dict[str, Any], length: tuple[int, int],
                    seeds: list[int]) -> dict[str, Any]:
@@ -793,10 +801,12 @@ def run_real_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict]
     args.build.mkdir(parents=True, exist_ok=True)
 
     def write(done: bool) -> dict[str, Any]:
+        # One point per subset size, and one for "all" (each fold's own number of training voices).
         points = []
-        for n_voices in sorted({e["real_speakers"] for e in entries}):
-            at = [e for e in entries if e["real_speakers"] == n_voices]
-            points.append({"real_speakers": n_voices, "tests": len(at),
+        for point in sorted({e["point"] for e in entries}, key=lambda v: (v == "all", v)):
+            at = [e for e in entries if e["point"] == point]
+            sizes = sorted({e["real_speakers"] for e in at})
+            points.append({"point": point, "real_speakers": sizes[0] if len(sizes) == 1 else sizes, "tests": len(at),
                            "per_source": {n: float(np.mean([e["per_source"][n] for e in at if n in e["per_source"]]))
                                           for n in names if any(n in e["per_source"] for e in at)}})
         report = {"real_dirs": [str(d) for d in args.real], "sources": sources, "seeds": seeds, "backend": backend,
@@ -811,7 +821,7 @@ def run_real_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict]
                     f"finished so far.**"), "",
                  "| real training voices (per fold) | " + " | ".join(names) + " | models |",
                  "| --- | " + " | ".join("---" for _ in names) + " | --- |"]
-        lines += [f"| {p['real_speakers']} | " + " | ".join(f"{p['per_source'][n]:.4f}" if n in p["per_source"]
+        lines += [f"| {_curve_point_label(p)} | " + " | ".join(f"{p['per_source'][n]:.4f}" if n in p["per_source"]
                                                               else "-" for n in names) + f" | {p['tests']} |"
                   for p in points]
         (args.build / "cv_curve.md").write_text("\n".join(lines) + "\n")
@@ -824,11 +834,12 @@ def run_real_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict]
             for subset in curve_subsets(others):
                 out = args.build / "cv" / f"curve-fold{k}-{len(subset)}voices-s{seed}"
                 f = run_fold(pool, held, config, seed, length, out, features, args.float_only, subset)
-                entries.append({"real_speakers": len(subset), "seed": seed, "fold": k,
+                entries.append({"point": "all" if len(subset) == len(others) else len(subset),
+                                "real_speakers": len(subset), "seed": seed, "fold": k,
                                 "per_source": {n: v["accuracy"] for n, v in f[f"{backend}_per_source"].items()}})
                 write(False)
     report = write(True)
-    print("cv curve: " + "; ".join(f"{p['real_speakers']} voices " + ", ".join(
+    print("cv curve: " + "; ".join(f"{_curve_point_label(p)} voices " + ", ".join(
         f"{n} {a:.4f}" for n, a in p["per_source"].items()) for p in report["points"])
           + f" -> {args.build / 'cv_curve.md'}")
     return report
