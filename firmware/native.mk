@@ -36,8 +36,8 @@ firmware-native-fuzz: $(TFLM_HOST_STAMP)
 	$(NATIVE_FUZZ_DIR)/native_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=$(NATIVE_FUZZ_MAX_LEN) -timeout=30 \
 	    -print_final_stats=1 $(NATIVE_FUZZ_DIR)/corpus
 
-# The board's TFLM revision on the host: the reference the native engine must equal. (PyPI's tflite-micro, the
-# pipeline's `tflm` backend, forms per-tensor FC multipliers in double and can differ by one on rare inputs.)
+# The board's TFLM revision on the host: the reference the native engine, and the PyPI tflite-micro pinned for the
+# pipeline's `tflm` backend, must equal (later PyPI builds differ by one on rare inputs).
 TFLM_REFERENCE := $(FW_BUILD)/tflm-reference/tflm_reference
 
 $(TFLM_REFERENCE): $(FW)/tests/tflm_reference.cc $(FW)/tests/reference_ops.h $(SIM_TFLM_LIB)

@@ -71,8 +71,8 @@ def f32(x: float) -> float:
 
 def per_tensor_fc_scale(input_scale: float, filter_scale: float, output_scale: float) -> float:
     """The real multiplier of a per-tensor FULLY_CONNECTED (and of every LSTM gate's two FCs) as TFLM 90b983c2's
-    GetQuantizedConvolutionMultipler computes it: the scale product in float, only then widened to double. The
-    PyPI tflite-micro build forms the product in double, which moves the multiplier's low bits and, on rare
+    GetQuantizedConvolutionMultipler computes it: the scale product in float, only then widened to double. PyPI
+    tflite-micro builds from 0.dev20261013 on form it in double, which moves the multiplier's low bits and, on rare
     inputs, a score by one (docs/experiments.md, "Native engine")."""
     return float(np.float32(input_scale) * np.float32(filter_scale)) / output_scale
 
