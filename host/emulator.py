@@ -192,6 +192,17 @@ _STACK = re.compile(r"stack used=(\d+) of (\d+) bytes$")
 _SELFTEST = re.compile(r"self-test (\d+)/(\d+) identical to host$")
 
 
+def _next_line(link: SerialLink, emulator: Emulator | None, deadline: float) -> bytes | None:
+    """The firmware's next UART line, or None once ``deadline`` (``time.monotonic()``) has passed; raises
+    ``EmulatorError`` as soon as QEMU has died (polled at least once a second)."""
+    while True:
+        if emulator is not None:
+            emulator.check_alive()
+        raw = link.read_line(min(1.0, max(0.0, deadline - time.monotonic())))
+        if raw is not None or time.monotonic() >= deadline:
+            return raw
+
+
 def read_boot(link: SerialLink, emulator: Emulator | None = None, timeout_s: float = BOOT_TIMEOUT_S) -> BootReport:
     """Read the boot output (``BOOT``, self-test, platform and stack comments) of a freshly started firmware.
 
@@ -203,13 +214,9 @@ def read_boot(link: SerialLink, emulator: Emulator | None = None, timeout_s: flo
     found: dict[str, object] = {}
     deadline = time.monotonic() + timeout_s
     while "stack" not in found:
-        if emulator is not None:
-            emulator.check_alive()
-        raw = link.read_line(min(1.0, max(0.0, deadline - time.monotonic())))
+        raw = _next_line(link, emulator, deadline)
         if raw is None:
-            if time.monotonic() >= deadline:
-                raise EmulatorError(f"no complete boot output within {timeout_s:g} s (got {sorted(found)})")
-            continue
+            raise EmulatorError(f"no complete boot output within {timeout_s:g} s (got {sorted(found)})")
         line = p.parse_device_line(raw)
         if isinstance(line, p.Boot):
             found = {"boot": line}
@@ -266,12 +273,9 @@ def listen_emulated(image: Path, wav: Path) -> list[str]:
             lines: list[str] = []
             deadline = time.monotonic() + timeout_s
             while not lines or not lines[-1].startswith("# played "):
-                emu.check_alive()
-                raw = link.read_line(min(1.0, max(0.0, deadline - time.monotonic())))
+                raw = _next_line(link, emu, deadline)
                 if raw is None:
-                    if time.monotonic() >= deadline:
-                        raise EmulatorError(f"the listener did not finish {wav} within {timeout_s:.0f} s")
-                    continue
+                    raise EmulatorError(f"the listener did not finish {wav} within {timeout_s:.0f} s")
                 lines.append(raw.decode(errors="replace").rstrip("\r\n"))
                 if lines[-1].startswith("# fatal"):
                     raise EmulatorError(f"firmware: {lines[-1][2:]}")
