@@ -37,8 +37,8 @@ NATIVE_CONFIGS = ("native-Os", "native-O2")
 # Boot = model check + the self-test clips: ~0.1 s of host time with CMSIS-NN, ~0.5 s with reference kernels at
 # -Os on this machine; the margin covers a loaded CI runner.
 BOOT_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 5.0
-MONITOR_TIMEOUT_S = 5.0  # the QEMU monitor answers a command within milliseconds  # QEMU exits within milliseconds of SIGTERM; then SIGKILL
+STOP_TIMEOUT_S = 5.0  # QEMU exits within milliseconds of SIGTERM; then SIGKILL
+MONITOR_TIMEOUT_S = 5.0  # the QEMU monitor answers a command within milliseconds
 # The listener (``make firmware-listen-emu``, firmware/emu/main_listen_emu.cc): its clip goes into the board's PSRAM.
 LISTEN_IMAGE = "listen.elf"
 CLIP_ADDRESS = 0x21000000  # main_listen_emu.cc's kClipBase: QEMU's 16 MB "mps.ram" on mps2-an385/an386

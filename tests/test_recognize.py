@@ -226,15 +226,10 @@ def test_emulated_listener_hears_what_the_simulator_hears(smoke_build: Path, lis
     """The same listener built for the emulated Cortex-M4F (``make firmware-listen-emu``: CMSIS-NN TFLM, the clip
     loaded into QEMU's PSRAM at run time) prints exactly the simulator's lines on the recording: same front end
     code, same integer model, same RecognizeCommands. A WAV it cannot play is named in one line."""
-    from host.emulator import QEMU, LISTEN_IMAGE, image_path, listen_emulated
+    from host.emulator import LISTEN_IMAGE, image_path, listen_emulated
+    from tests.test_emulated_firmware import require_emulator
 
-    missing = [tool for tool in ("arm-none-eabi-g++", QEMU) if shutil.which(tool) is None]
-    if not (ROOT.parent / "shared" / "third_party" / "tflite-micro").is_dir() and \
-            not (ROOT / "build" / "third_party").is_dir():
-        missing.append("the pinned TFLM archive (../shared/third_party)")
-    if missing:
-        pytest.fail(f"missing in CI: {', '.join(missing)}") if IN_CI else \
-            pytest.skip(f"the emulated listener needs {', '.join(missing)}")
+    require_emulator()  # the ARM toolchain, QEMU and the pinned TFLM tree
     out = image_path(smoke_build).parent  # the emulated firmware's folder of test_emulated_firmware.py: shared objects
     proc = subprocess.run(["make", "-s", "-j2", "firmware-listen-emu", f"FW_EMU_GEN={smoke_build / 'gen'}",
                            f"FW_EMU_DIR={out}"], cwd=ROOT, capture_output=True, text=True, timeout=SIM_BUILD_TIMEOUT_S)
