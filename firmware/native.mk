@@ -4,7 +4,9 @@
 # NATIVE_FUZZ_GEN points at another model's generated files (the tests' smoke build).
 #   make tflm-reference                           the pinned TFLM as a command-line scorer (the native engine's
 #                                                 host reference in tests/test_native.py)
-.PHONY: firmware-native-fuzz native-fuzz-image tflm-reference
+#   make native-kernels-test                      the engine's sigmoid/tanh against the pinned TFLM's on every input
+#                                                 (the table from NATIVE_FUZZ_GEN's generated model)
+.PHONY: firmware-native-fuzz native-fuzz-image tflm-reference native-kernels-test
 
 NATIVE_FUZZ_GEN ?= $(FW_GEN_SRC)
 NATIVE_FUZZ_DIR ?= $(FW_BUILD)/native-fuzz
@@ -23,7 +25,8 @@ $(NATIVE_FUZZ_DIR)/gen/generated/%: $(NATIVE_FUZZ_GEN)/%
 .SECONDARY: $(NATIVE_FUZZ_GEN_FILES)
 
 $(NATIVE_FUZZ_DIR)/native_fuzz: $(NATIVE_FUZZ_GEN_FILES) $(FW)/tests/native_fuzz.cc $(FW)/tests/reference_ops.h \
-                                $(FW)/src/native/kernels.cc $(FW)/src/native/kernels.h $(SIM_TFLM_LIB)
+                                $(FW)/src/native/kernels.cc $(FW)/src/native/kernels.h $(FW)/src/native/lstm.h \
+                                $(SIM_TFLM_LIB)
 	$(FUZZ_CXX) -std=c++17 -g -O1 -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY -I$(FW)/src -I$(FW) \
 	    -I$(NATIVE_FUZZ_DIR)/gen $(SIM_TFLM_INCS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(NATIVE_FUZZ_SRCS) $(SIM_TFLM_LIB) -o $@
@@ -47,3 +50,16 @@ $(TFLM_REFERENCE): $(FW)/tests/tflm_reference.cc $(FW)/tests/reference_ops.h $(S
 
 tflm-reference: $(TFLM_HOST_STAMP)
 	@$(MAKE) --no-print-directory $(TFLM_REFERENCE)
+
+NATIVE_KERNELS_TEST := $(NATIVE_FUZZ_DIR)/kernels_test
+
+$(NATIVE_KERNELS_TEST): $(FW)/src/native/kernels_test.cc $(FW)/tests/test_main.cc $(FW)/src/native/kernels.cc \
+                        $(FW_HEADERS) $(NATIVE_FUZZ_DIR)/gen/generated/native_model.cc \
+                        $(NATIVE_FUZZ_DIR)/gen/generated/native_model.h
+	@mkdir -p $(@D)
+	$(HOST_CXX) -std=c++17 -O2 -fno-exceptions -fno-rtti -I$(FW)/src -I$(FW) -I$(NATIVE_FUZZ_DIR)/gen $(SIM_TFLM_INCS) \
+	    $(filter %.cc,$^) -o $@
+
+native-kernels-test: $(TFLM_HOST_STAMP)
+	@$(MAKE) --no-print-directory $(NATIVE_KERNELS_TEST)
+	$(NATIVE_KERNELS_TEST)

@@ -97,6 +97,16 @@ def sigmoid_table() -> list[int]:
     return table
 
 
+def activation_table(table: list[int]) -> list[int]:
+    """``native::kActivationTable`` from TFLM's sigmoid table T: S(j) = T[j] - 32768 (j >= 0, T[256] = T[255])
+    and 32768 - T[-j] (j < 0), entry j + 256 = S(j) | (S(j + 1) - S(j)) << 16 for j = -256..255 (kernels.h)."""
+    if table[255] != 65535:
+        raise Unsupported(f"the sigmoid table ends in {table[255]}, not 65535 (the tanh kernel's saturation)")
+    t = table + [table[255]]
+    s = [32768 - t[-j] for j in range(-256, 0)] + [v - 32768 for v in t]  # S(-256)..S(256)
+    return [(s[i] & 0xFFFF) | ((s[i + 1] - s[i]) << 16) for i in range(512)]
+
+
 def _find_all(data: bytes, pattern: bytes) -> list[int]:
     found, i = [], data.find(pattern)
     while i >= 0:
@@ -196,7 +206,8 @@ def parse(tflite: bytes) -> Graph:
 
 
 def _c_array(ctype: str, name: str, values: np.ndarray | list[int], per_line: int = 16) -> str:
-    fmt = (lambda v: f"0x{int(v):016x}ull") if ctype == "uint64_t" else (lambda v: str(int(v)))
+    fmt = {"uint64_t": lambda v: f"0x{int(v):016x}ull", "uint32_t": lambda v: f"0x{int(v):08x}u"}.get(
+        ctype, lambda v: str(int(v)))
     vals = [fmt(v) for v in np.asarray(values).reshape(-1)]
     body = ",\n".join("    " + ", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line))
     return f"const {ctype} {name}[{len(vals)}] = {{\n{body}\n}};\n"
@@ -211,16 +222,28 @@ def _requant(real: float) -> str:
 MAX_GATE_PRODUCT = 32767 * 32768
 
 
-def _bounded_requant(real: float, max_abs_x: int, what: str) -> str:
+def _bounded_requant(real: float, max_abs_x: int, what: str, rounds: bool = False,
+                     rows: tuple[np.ndarray, np.ndarray] | None = None) -> str:
     """A ``native::BoundedRequant`` of ``real`` for inputs |x| <= ``max_abs_x``: refused when the single high
-    multiply of ``RequantizeBounded`` could overflow (it would then differ from TFLM's arithmetic)."""
+    multiply of ``RequantizeBounded`` could overflow (it would then differ from TFLM's arithmetic), or when
+    ``rounds`` (the kernel always takes the rounding step) and the multiplier does not shift right.
+
+    ``rows`` (an FC's weight rows and biases, changed in place): the left shift is moved into them when the
+    weights still fit int16, so the kernel's shift is zero (x << left is then the accumulator itself: the bound
+    above already covers it)."""
     m, shift = quantize_multiplier(real)
     left, right = max(shift, 0) + 1, max(-shift, 0)
     rounding = (1 << (right - 1)) if right else 0
     doubled = max_abs_x << left
     if doubled >= 2 ** 31 or doubled * m // 2 ** 32 + 1 + rounding >= 2 ** 31:
         raise Unsupported(f"{what}: accumulators up to {max_abs_x} overflow the fast requantization")
-    return f"{{{m}, {left}, {right}, {rounding}, {-1 if right else 0}}}"
+    if rounds and not right:
+        raise Unsupported(f"{what}: scale {real} is not below 1/2")
+    if rows is not None and int(np.abs(rows[0]).max()) << left <= 2 ** 15 - 1:
+        for r in rows:
+            r <<= left
+        left = 0
+    return f"{{{m}, {left}, {right}, {rounding}}}"
 
 
 class Emitter:
@@ -311,11 +334,12 @@ class Emitter:
         if abs(math.log2(cell_scale) - power) >= 1e-3:
             raise Unsupported(f"LSTM cell scale {cell_scale} is not a power of two")
         units = hidden.size
-        in_pad, units_pad = _pad4(in_dim), _pad4(units)
-        w_in = np.zeros((4 * units, in_pad), np.int64)
-        w_rec = np.zeros((4 * units, units_pad), np.int64)
-        b_in = np.zeros(4 * units, np.int64)
-        b_rec = np.zeros(4 * units, np.int64)
+        in_pad, units_pad = _pad4(in_dim + 2), _pad4(units)  # two columns for the input bias (LstmModel)
+        # Each gate has units_pad rows (zero padding), so no block of four rows spans two gates.
+        w_in = np.zeros((4 * units_pad, in_pad), np.int64)
+        w_rec = np.zeros((4 * units_pad, units_pad), np.int64)
+        b_in = np.zeros(4 * units_pad, np.int64)
+        b_rec = np.zeros(4 * units_pad, np.int64)
         in_fc, rec_fc = [], []
         for g in range(4):
             wi, wr, b = self.t(ins[LSTM_IN_WEIGHTS[g]]), self.t(ins[LSTM_REC_WEIGHTS[g]]), self.t(ins[LSTM_BIASES[g]])
@@ -324,7 +348,7 @@ class Emitter:
                     raise Unsupported("LSTM weights other than constant per-tensor symmetric int8")
             if b.type != "int32" or b.data is None:
                 raise Unsupported("LSTM gate bias other than constant int32")
-            rows = slice(g * units, (g + 1) * units)
+            rows = slice(g * units_pad, g * units_pad + units)
             w_in[rows, :in_dim] = wi.data.reshape(units, in_dim)
             w_rec[rows, :units] = wr.data.reshape(units, units)
             b_in[rows] = b.data.astype(np.int64) - in_zp * w_in[rows].sum(axis=1)
@@ -333,9 +357,9 @@ class Emitter:
             max_in = int((np.abs(w_in[rows]).sum(axis=1) * 128 + np.abs(b_in[rows])).max())
             max_rec = int((np.abs(w_rec[rows]).sum(axis=1) * 128 + np.abs(b_rec[rows])).max())
             in_fc.append(_bounded_requant(per_tensor_fc_scale(in_scale, wi.scale[0], GATE_INPUT_SCALE), max_in,
-                                          "LSTM input FC"))
+                                          "LSTM input FC", rows=(w_in[rows], b_in[rows])))
             rec_fc.append(_bounded_requant(per_tensor_fc_scale(h_scale, wr.scale[0], GATE_INPUT_SCALE), max_rec,
-                                           "LSTM recurrent FC"))
+                                           "LSTM recurrent FC", rows=(w_rec[rows], b_rec[rows])))
         for arr in (b_in, b_rec):
             if np.abs(arr).max() >= 2 ** 31:
                 raise Unsupported("LSTM folded bias does not fit int32")
@@ -345,18 +369,27 @@ class Emitter:
         if opts.cellClip > 0:
             clip = int(min(max(f32(opts.cellClip) / cell_scale, -32768.0), 32767.0))
         p = f"g_lstm{k}"
+        # Biases the dot products need not load (LstmModel): the input bias in two columns of the weights (the
+        # kernel's inputs there are 1 and 2^14), a zero recurrent bias left out.
+        if np.abs(b_in).max() >= 2 ** 29:
+            raise Unsupported("LSTM input bias beyond 2^29 (it would not fit its two int16 weight columns)")
+        w_in[:, in_dim] = b_in & 0x3FFF
+        w_in[:, in_dim + 1] = b_in >> 14
+        b_rec_name = "nullptr"
+        if b_rec.any():
+            b_rec_name = f"{p}_b_rec"
+            self.consts.append(_c_array("int32_t", b_rec_name, b_rec))
         self.consts += [_c_array("uint64_t", f"{p}_w_in", interleave(w_in)),
-                        _c_array("uint64_t", f"{p}_w_rec", interleave(w_rec)),
-                        _c_array("int32_t", f"{p}_b_in", b_in), _c_array("int32_t", f"{p}_b_rec", b_rec)]
+                        _c_array("uint64_t", f"{p}_w_rec", interleave(w_rec))]
         requant = ", ".join
         self.consts.append(
-            f"const native::LstmModel {p} = {{{steps}, {in_dim}, {in_pad}, {units}, {units_pad}, "
-            f"{'true' if reverse else 'false'}, {p}_w_in, {p}_w_rec, {p}_b_in, {p}_b_rec,\n"
+            f"constexpr native::LstmModel {p} = {{{steps}, {in_dim}, {in_pad}, {units}, {units_pad}, "
+            f"{'true' if reverse else 'false'}, {p}_w_in, {p}_w_rec, {b_rec_name},\n"
             f"    {{{requant(in_fc)}}},\n    {{{requant(rec_fc)}}},\n"
             f"    {'true' if opts.fusedActivationFunction == ACT_SIGMOID else 'false'}, "
-            f"{_bounded_requant(GATE_OUTPUT_SCALE * cell_scale / cell_scale, MAX_GATE_PRODUCT, 'LSTM cell')}, "
-            f"{_bounded_requant(GATE_OUTPUT_SCALE * GATE_OUTPUT_SCALE / cell_scale, MAX_GATE_PRODUCT, 'LSTM cell')}, "
-            f"{_bounded_requant(GATE_OUTPUT_SCALE * GATE_OUTPUT_SCALE / h_scale, MAX_GATE_PRODUCT, 'LSTM hidden')}, "
+            f"{_bounded_requant(GATE_OUTPUT_SCALE * cell_scale / cell_scale, MAX_GATE_PRODUCT, 'LSTM cell', True)}, "
+            f"{_bounded_requant(GATE_OUTPUT_SCALE ** 2 / cell_scale, MAX_GATE_PRODUCT, 'LSTM cell', True)}, "
+            f"{_bounded_requant(GATE_OUTPUT_SCALE ** 2 / h_scale, MAX_GATE_PRODUCT, 'LSTM hidden', True)}, "
             f"{h_zp}, {tanh_mul}, {tanh_shift}, "
             f"{clip}}};\n")
         for key, v in (("in_pad", in_pad), ("units_pad", units_pad), ("units", units)):
@@ -370,9 +403,9 @@ class Emitter:
             self.buffers.append(f"int32_t {sums}[{units}];")
             self.static_bytes += 4 * units
             self.sums_of[out] = sums
-            self.body.append(f"  native::Lstm({p}, {x_expr}, g_lstm_scratch, nullptr, {sums});")
+            self.body.append(f"  native::Lstm<{p}>({x_expr}, g_lstm_scratch, nullptr, {sums});")
         else:
-            self.body.append(f"  native::Lstm({p}, {x_expr}, g_lstm_scratch, {self.buffer(out)}, nullptr);")
+            self.body.append(f"  native::Lstm<{p}>({x_expr}, g_lstm_scratch, {self.buffer(out)}, nullptr);")
 
     def _is_time_mean(self, op: int, tensor: int) -> bool:
         name, ins, _, _ = self.g.ops[op]
@@ -487,9 +520,9 @@ def generate(tflite: bytes, model_hash: str = "") -> tuple[str, str, dict[str, i
     scratch = ""
     if mx["units"]:
         scratch = (f"int16_t g_x[{mx['in_pad']}];\nint16_t g_h[{mx['units_pad']}];\nint16_t g_cell[{mx['units']}];\n"
-                   f"int16_t g_gates[{4 * mx['units']}];\nint32_t g_acc[{8 * mx['units']}];\n"
-                   "const native::LstmScratch g_lstm_scratch = {g_x, g_h, g_cell, g_gates, g_acc};\n")
-        e.static_bytes += 2 * (mx["in_pad"] + mx["units_pad"] + mx["units"] + 4 * mx["units"]) + 32 * mx["units"]
+                   f"int16_t g_gates[{4 * mx['units_pad']}];\n"
+                   "const native::LstmScratch g_lstm_scratch = {g_x, g_h, g_cell, g_gates};\n")
+        e.static_bytes += 2 * (mx["in_pad"] + mx["units_pad"] + mx["units"] + 4 * mx["units_pad"])
     info = {"input_bytes": g.tensors[g.inputs[0]].size, "output_bytes": g.tensors[g.outputs[0]].size,
             "static_ram_bytes": e.static_bytes}
     header = ("#pragma once\n\n#include <cstdint>\n\n"
@@ -503,8 +536,8 @@ def generate(tflite: bytes, model_hash: str = "") -> tuple[str, str, dict[str, i
               "// Runs the model on `input` (int8, kInputBytes) from a zero state; writes kOutputBytes int8 scores.\n"
               "void Invoke(const int8_t* input, int8_t* output);\n\n}  // namespace native_model\n")
     # kernels.h declares the table extern, so this definition has external linkage.
-    lut = _c_array("uint16_t", "kSigmoidTable", sigmoid_table())
-    cc = ('#include "native_model.h"\n\n#include <cstring>\n\n#include "native/kernels.h"\n\n'
+    lut = _c_array("uint32_t", "kActivationTable", activation_table(sigmoid_table()), per_line=8)
+    cc = ('#include "native_model.h"\n\n#include <cstring>\n\n#include "native/kernels.h"\n#include "native/lstm.h"\n\n'
           f"namespace native {{\n{lut}}}  // namespace native\n\n"
           "namespace native_model {\n\nnamespace {\n\n" + "\n".join(e.consts) + "\n"
           + "\n".join(e.buffers) + "\n" + scratch + "\n}  // namespace\n\n"

@@ -31,7 +31,8 @@ def build_library(build: Path) -> Path:
         raise PipelineError(f"{model_cc}: missing; the quantize stage generates it for models the native engine "
                             "supports (its output says why not)")
     lib = library_path(build)
-    sources = [model_cc, gen / "native_model.h", *(NATIVE_SRC / s for s in LIB_SOURCES), NATIVE_SRC / "kernels.h"]
+    sources = [model_cc, gen / "native_model.h", *(NATIVE_SRC / s for s in LIB_SOURCES), NATIVE_SRC / "kernels.h",
+               NATIVE_SRC / "lstm.h"]
     if lib.is_file() and lib.stat().st_mtime >= max(s.stat().st_mtime for s in sources):
         return lib
     lib.parent.mkdir(parents=True, exist_ok=True)

@@ -91,6 +91,18 @@ def test_sigmoid_table_is_the_pinned_tflm_one() -> None:
     assert sigmoid_table() == [int(v) for v in body.group(1).split(",") if v.strip()]
 
 
+def test_sigmoid_and_tanh_equal_the_pinned_tflm_ones_on_every_input(smoke_build: Path) -> None:
+    """The engine's interpolation on its odd-symmetric table (firmware/src/native/kernels_test.cc) against TFLM's
+    reference_integer_ops::Logistic and Tanh on all 65,536 int16 inputs, for every cell-state scale."""
+    require_cxx()
+    require_pinned_tflm()
+    proc = subprocess.run(["make", "-s", "native-kernels-test", f"NATIVE_FUZZ_GEN={smoke_build / 'gen'}",
+                           f"NATIVE_FUZZ_DIR={smoke_build / 'firmware' / 'native-fuzz'}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    assert proc.stdout.strip().splitlines()[-1] == "2 tests, 0 failures", proc.stdout[-2000:]
+
+
 def test_native_equals_tflm_on_the_test_split(smoke_build: Path, tmp_path: Path) -> None:
     """Real clips: the pinned TFLM and the PyPI build agree with the engine (and with each other)."""
     require_cxx()

@@ -129,7 +129,7 @@ $(FW_EMU_DIR)/obj/%.c.o: %.c
 	@mkdir -p $(@D)
 	@echo "  CC   $<"
 	@$(ARM_CC) $(EMU_FW_CFLAGS) -c $< -o $@
-$(FW_EMU_DIR)/obj/generated/%.cc.o: $(FW_EMU_DIR)/gen/generated/%.cc $(EMU_GEN_FILES)
+$(FW_EMU_DIR)/obj/generated/%.cc.o: $(FW_EMU_DIR)/gen/generated/%.cc $(EMU_GEN_FILES) $(FW_HEADERS)
 	@mkdir -p $(@D)
 	@echo "  CXX  $<"
 	@$(ARM_CXX) $(EMU_FW_CXXFLAGS) -c $< -o $@

@@ -2,188 +2,35 @@
 
 #include <cstring>
 
+#include "native/lstm.h"
+
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
 #include <arm_acle.h>
-#define NATIVE_DSP 1
-#else
-#define NATIVE_DSP 0
 #endif
 
 namespace native {
 
 namespace {
 
-constexpr int32_t kInt16Min = -32768;
-constexpr int32_t kInt16Max = 32767;
-
-inline int16_t Saturate16(int32_t x) {
-#if NATIVE_DSP
-  return static_cast<int16_t>(__ssat(x, 16));
-#else
-  return static_cast<int16_t>(Clamp(x, kInt16Min, kInt16Max));
-#endif
-}
-
 inline int32_t Requantize(int32_t x, const Requant& r) {
   return MultiplyByQuantizedMultiplier(x, r.multiplier, r.shift);
 }
 
-inline uint32_t Load32(const int16_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+// Bytes 1 and 3 sign-extended to halfwords (SXTB16 with its rotation; the compiler rotates separately).
+inline uint32_t Sxtb16Ror8(uint32_t v) {
+  uint32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
 }
-
-// acc[r] = bias[r] + sum_k w[r][k] * x[k] for `rows` rows (a multiple of 4) of `cols` int16 (a multiple of 4), the
-// weights in LstmModel's interleaved layout.
-void MatVec(const uint64_t* w, const int16_t* x, int rows, int cols, const int32_t* bias, int32_t* acc) {
-  for (int r = 0; r < rows; r += 4) {
-    int32_t a0 = bias[r], a1 = bias[r + 1], a2 = bias[r + 2], a3 = bias[r + 3];
-#if NATIVE_DSP
-    // Two multiply-accumulates per SMLAD; four input values are loaded once for four rows, each row's four weights
-    // with one LDRD (written out: the compiler splits the 64-bit loads under this register pressure).
-    const int16_t* xp = x;
-    for (int k = 0; k < cols; k += 4) {
-      uint32_t x01, x23, lo, hi;
-      __asm__(
-          "ldr %[x01], [%[xp]], #4\n\t"
-          "ldr %[x23], [%[xp]], #4\n\t"
-          "ldrd %[lo], %[hi], [%[w]], #8\n\t"
-          "smlad %[a0], %[lo], %[x01], %[a0]\n\t"
-          "smlad %[a0], %[hi], %[x23], %[a0]\n\t"
-          "ldrd %[lo], %[hi], [%[w]], #8\n\t"
-          "smlad %[a1], %[lo], %[x01], %[a1]\n\t"
-          "smlad %[a1], %[hi], %[x23], %[a1]\n\t"
-          "ldrd %[lo], %[hi], [%[w]], #8\n\t"
-          "smlad %[a2], %[lo], %[x01], %[a2]\n\t"
-          "smlad %[a2], %[hi], %[x23], %[a2]\n\t"
-          "ldrd %[lo], %[hi], [%[w]], #8\n\t"
-          "smlad %[a3], %[lo], %[x01], %[a3]\n\t"
-          "smlad %[a3], %[hi], %[x23], %[a3]"
-          : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [xp] "+r"(xp),
-            [x01] "=&r"(x01), [x23] "=&r"(x23), [lo] "=&r"(lo), [hi] "=&r"(hi)
-          :
-          : "memory");
-    }
-#else
-    int32_t* const a[4] = {&a0, &a1, &a2, &a3};
-    for (int k = 0; k < cols; k += 4, w += 4) {
-      for (int q = 0; q < 4; ++q) {
-        for (int c = 0; c < 4; ++c) *a[q] += static_cast<int16_t>((w[q] >> (16 * c)) & 0xFFFFu) * x[k + c];
-      }
-    }
 #endif
-    acc[r] = a0;
-    acc[r + 1] = a1;
-    acc[r + 2] = a2;
-    acc[r + 3] = a3;
-  }
-}
-
-// Inlined into the LSTM's loops; Sigmoid16/Tanh16 below are the same functions for the unit test.
-inline int16_t SigmoidInline(int16_t x) {
-  // TFLM's int16 logistic with the LSTM's Q3.12 input: multiplier 3, no shift, 9 fraction bits of the table index.
-  const int32_t v = x * 3;
-  const uint32_t a = static_cast<uint32_t>(v < 0 ? -v : v);
-  const uint32_t index = a >> 9;
-  uint32_t result;
-  if (index >= 255) {
-    result = 0x7FFFu << 10;
-  } else {
-    const uint32_t lo = kSigmoidTable[index];
-    const uint32_t hi = kSigmoidTable[index + 1];
-    result = (lo << 9) + (a & 0x1FFu) * (hi - lo);
-  }
-  result = v >= 0 ? result + (1u << 9) : (1u << 25) - result + (1u << 9) - 1;
-  return static_cast<int16_t>(result >> 10);
-}
-
-inline int16_t TanhInline(int16_t x, int32_t multiplier, int32_t shift) {
-  const int32_t round = shift > 0 ? 1 << (shift - 1) : 0;
-  const int32_t v = (x * multiplier + round) >> shift;
-  const uint32_t a = static_cast<uint32_t>(v < 0 ? -v : v);
-  const uint32_t index = a >> 8;
-  int32_t result;
-  if (index >= 255) {
-    result = 0xFFFF << 8;
-  } else {
-    const uint32_t lo = kSigmoidTable[index];
-    const uint32_t hi = kSigmoidTable[index + 1];
-    result = static_cast<int32_t>((lo << 8) + (a & 0xFFu) * (hi - lo));
-  }
-  result = v >= 0 ? result - (1 << 23) + (1 << 7) : -result + (1 << 23) + (1 << 7) - 1;
-  return static_cast<int16_t>(result >> 8);
-}
 
 }  // namespace
 
-int16_t Sigmoid16(int16_t x) { return SigmoidInline(x); }
+int16_t Sigmoid16(int16_t x) { return lstm_detail::Sigmoid(x); }
 
-int16_t Tanh16(int16_t x, int32_t multiplier, int32_t shift) { return TanhInline(x, multiplier, shift); }
-
-void Lstm(const LstmModel& m, const int8_t* input, const LstmScratch& s, int8_t* output, int32_t* sums) {
-  const int units = m.units;
-  const int rows = kNumGates * units;
-  std::memset(s.h, 0, sizeof(int16_t) * m.units_pad);
-  std::memset(s.x, 0, sizeof(int16_t) * m.in_pad);
-  std::memset(s.cell, 0, sizeof(int16_t) * units);
-  // The hidden state starts at zero in its own quantization: the raw value is its zero point.
-  for (int u = 0; u < units; ++u) s.h[u] = static_cast<int16_t>(m.hidden_zero_point);
-  if (sums != nullptr) std::memset(sums, 0, sizeof(int32_t) * units);
-
-  for (int t = 0; t < m.steps; ++t) {
-    const int8_t* x = input + (m.reverse_input ? m.steps - 1 - t : t) * m.in_dim;
-    for (int k = 0; k < m.in_dim; ++k) s.x[k] = x[k];
-
-    // Gate pre-activations: each FC requantized to Q3.12 and saturated on its own, then added saturating
-    // (TFLM's CalculateLstmGate).
-    int32_t* acc_in = s.acc;
-    int32_t* acc_rec = s.acc + rows;
-    MatVec(m.input_weights, s.x, rows, m.in_pad, m.input_bias, acc_in);
-    MatVec(m.recurrent_weights, s.h, rows, m.units_pad, m.recurrent_bias, acc_rec);
-    for (int g = 0; g < kNumGates; ++g) {
-      const BoundedRequant& q = m.input_fc[g];
-      const int32_t* acc = acc_in + g * units;
-      int16_t* gate = s.gates + g * units;
-      for (int u = 0; u < units; ++u) gate[u] = Saturate16(RequantizeBounded(acc[u], q));
-    }
-    for (int g = 0; g < kNumGates; ++g) {
-      const BoundedRequant& q = m.recurrent_fc[g];
-      const int32_t* acc = acc_rec + g * units;
-      int16_t* gate = s.gates + g * units;
-      if (g == 2 && !m.cell_gate_sigmoid) {
-        for (int u = 0; u < units; ++u) {
-          gate[u] = TanhInline(Saturate16(gate[u] + Saturate16(RequantizeBounded(acc[u], q))), 3, 0);
-        }
-      } else {
-        for (int u = 0; u < units; ++u) {
-          gate[u] = SigmoidInline(Saturate16(gate[u] + Saturate16(RequantizeBounded(acc[u], q))));
-        }
-      }
-    }
-    const int16_t* in_gate = s.gates;
-    const int16_t* forget_gate = s.gates + units;
-    const int16_t* cell_gate = s.gates + 2 * units;
-    const int16_t* out_gate = s.gates + 3 * units;
-    // Parameters in locals: the int8 stores below may alias anything, which would reload them every unit.
-    const BoundedRequant forget_mul = m.forget_mul, input_mul = m.input_mul, output_mul = m.output_mul;
-    const int32_t clip = m.cell_clip, tanh_multiplier = m.cell_tanh_multiplier, tanh_shift = m.cell_tanh_shift;
-    const int32_t hidden_zero_point = m.hidden_zero_point;
-    for (int u = 0; u < units; ++u) {
-      // Cell: forget x cell + input x cell gate, each product requantized and saturated, the sum saturated.
-      const int32_t kept = Saturate16(RequantizeBounded(forget_gate[u] * s.cell[u], forget_mul));
-      const int32_t added = Saturate16(RequantizeBounded(in_gate[u] * cell_gate[u], input_mul));
-      int32_t cell = Saturate16(kept + added);
-      if (clip > 0) cell = Clamp(cell, -clip, clip);
-      s.cell[u] = static_cast<int16_t>(cell);
-      // Hidden: tanh(cell) x output gate, to int8 with the hidden state's zero point.
-      const int16_t tanh_cell = TanhInline(static_cast<int16_t>(cell), tanh_multiplier, tanh_shift);
-      const int32_t h = Clamp(hidden_zero_point + RequantizeBounded(tanh_cell * out_gate[u], output_mul), -128, 127);
-      s.h[u] = static_cast<int16_t>(h);
-      if (output != nullptr) output[t * units + u] = static_cast<int8_t>(h);
-      if (sums != nullptr) sums[u] += h;
-    }
-  }
+int16_t Tanh16(int16_t x, int32_t multiplier, int32_t shift) {
+  return lstm_detail::TanhScaled(lstm_detail::ScaleTanhInput(x, multiplier, shift));
 }
 
 void MeanFromSums(const MeanModel& m, const int32_t* sums, int n, int8_t* output) {
@@ -209,7 +56,18 @@ void FullyConnected(const FullyConnectedModel& m, const int8_t* input, int batch
     for (int o = 0; o < m.out_dim; ++o) {
       const int8_t* w = m.weights + o * m.in_dim;
       int32_t acc = m.bias[o];
-      for (int k = 0; k < m.in_dim; ++k) acc += w[k] * x[k];
+      int k = 0;
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
+      // Four int8 pairs per two SMLAD: SXTB16 widens bytes 0 and 2 (and, rotated, 1 and 3) of both operands alike.
+      for (; k + 4 <= m.in_dim; k += 4) {
+        uint32_t wv, xv;
+        std::memcpy(&wv, w + k, sizeof(wv));
+        std::memcpy(&xv, x + k, sizeof(xv));
+        acc = __smlad(__sxtb16(wv), __sxtb16(xv), acc);
+        acc = __smlad(Sxtb16Ror8(wv), Sxtb16Ror8(xv), acc);
+      }
+#endif
+      for (; k < m.in_dim; ++k) acc += w[k] * x[k];
       const int32_t scaled = Requantize(acc, m.requant[m.per_channel ? o : 0]) + m.output_zero_point;
       output[b * m.out_dim + o] = static_cast<int8_t>(Clamp(scaled, m.act_min, m.act_max));
     }

@@ -45,50 +45,43 @@ struct Requant {
 };
 
 // The same requantization prepared for a known input range (the LSTM's inner loop): the generator checks that
-// |x| << (1 + left) and the rounding add cannot overflow for any input the model can produce, so that
-// RequantizeBounded(x) == MultiplyByQuantizedMultiplier(x, multiplier, shift) with a single high multiply.
+// |x| << left and the rounding add cannot overflow for any input the model can produce, so that
+// RequantizeBounded(x) (native/lstm.h) == MultiplyByQuantizedMultiplier(x, multiplier, shift) with a single high
+// multiply.
 struct BoundedRequant {
   int32_t multiplier;
-  int32_t left;      // max(shift, 0) + 1 (the doubling of RoundingDoublingHighMul)
+  int32_t left;      // max(shift, 0) + 1 (the doubling of RoundingDoublingHighMul); 0 when the generator has
+                     // moved it into an FC's weights and bias
   int32_t right;     // max(-shift, 0)
   int32_t rounding;  // 2^(right - 1), or 0 when right == 0
-  int32_t negative;  // -1 (all bits) when right > 0: negative values round half away from zero
 };
 
-inline int32_t RequantizeBounded(int32_t x, const BoundedRequant& q) {
-  const int32_t doubled = static_cast<int32_t>(static_cast<uint32_t>(x) << q.left);
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-  // SMMULR: (a * b + 2^31) >> 32, i.e. gemmlowp's rounding doubling high multiply of x (doubled above).
-  int32_t high;
-  __asm__("smmulr %0, %1, %2" : "=r"(high) : "r"(doubled), "r"(q.multiplier));
-#else
-  const int32_t high = static_cast<int32_t>((static_cast<int64_t>(doubled) * q.multiplier + (INT64_C(1) << 31)) >> 32);
-#endif
-  return (high + q.rounding + ((high >> 31) & q.negative)) >> q.right;
-}
-
 // ---- UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input/hidden, int8 weights, int16 cell, batch 1, no peephole,
-// projection or layer norm. Gates in the order input, forget, cell, output.
+// projection or layer norm. Gates in the order input, forget, cell, output. The generator emits one constexpr
+// LstmModel per LSTM and runs it through native/lstm.h.
 constexpr int kNumGates = 4;
 
 struct LstmModel {
   int steps;       // time steps
   int in_dim;      // input features per step
-  int in_pad;      // in_dim rounded up to a multiple of 4 (weights padded with zeros)
+  int in_pad;      // in_dim + 2 rounded up to a multiple of 4: columns in_dim and in_dim + 1 hold the input bias
   int units;       // hidden units
-  int units_pad;   // units rounded up to a multiple of 4
+  int units_pad;   // units rounded up to a multiple of 4: each gate has units_pad rows (padding rows are zero)
   bool reverse_input;  // read the input from the last step to the first (a fused REVERSE_V2 on the time axis)
-  // Weights ([4 * units][in_pad] and [4 * units][units_pad], all gates' rows) as four int16 columns per 64-bit
-  // word, interleaved by four rows: word (g * cols / 4 + j) * 4 + q holds columns 4j..4j + 3 of row 4g + q (bits
-  // 0-15 column 4j, 16-31 4j + 1, ...). Four rows then read one stream: one pointer, LDRD, SMLAD.
+  // Weights ([4 * units_pad][in_pad] and [4 * units_pad][units_pad], gate g's rows from g * units_pad) as four
+  // int16 columns per 64-bit word, interleaved by four rows: word (b * cols / 4 + j) * 4 + q holds columns
+  // 4j..4j + 3 of row 4b + q (bits 0-15 column 4j, 16-31 4j + 1, ...). Four rows then read one stream: one
+  // pointer, LDM, SMLAD; and no block of four rows spans two gates.
   const uint64_t* input_weights;
   const uint64_t* recurrent_weights;
-  // Biases with the zero-point terms folded in: bias - input_zp * sum(row), and -hidden_zp * sum(row).
-  const int32_t* input_bias;
+  // The input FC's bias with its zero-point term folded in (bias - input_zp * sum(row)) is in the input weights:
+  // column in_dim holds bias & 0x3FFF and column in_dim + 1 bias >> 14, against inputs 1 and 2^14, so its dot
+  // products start from zero. The recurrent FC's ([4 * units_pad], -hidden_zp * sum(row)) is null when zero.
   const int32_t* recurrent_bias;
   BoundedRequant input_fc[kNumGates];      // input FC -> Q3.12 gate input
   BoundedRequant recurrent_fc[kNumGates];  // recurrent FC -> Q3.12
   bool cell_gate_sigmoid;                  // the cell gate's activation: tanh (false) or sigmoid
+  // The products' requantizations always shift right (right > 0; the generator checks).
   BoundedRequant forget_mul;               // forget gate x cell -> cell
   BoundedRequant input_mul;                // input gate x cell gate -> cell
   BoundedRequant output_mul;               // tanh(cell) x output gate -> hidden
@@ -100,16 +93,13 @@ struct LstmModel {
 
 // Working memory of one LSTM run, sized for the largest LSTM of the model (the generator allocates it).
 struct LstmScratch {
-  int16_t* x;      // [in_pad] one input step widened to int16
+  int16_t* x;      // [in_pad] one input step widened to int16, then the bias columns' inputs 1 and 2^14
   int16_t* h;      // [units_pad] hidden state widened to int16
   int16_t* cell;   // [units]
-  int16_t* gates;  // [4 * units]
-  int32_t* acc;    // [8 * units]: input and recurrent accumulators
+  int16_t* gates;  // [4 * units_pad]: gate g's units from g * units_pad
 };
 
-// Runs the LSTM over all steps from a zero state. `output` ([steps][units] int8) may be null; `sums` ([units]
-// int32, may be null) receives the sum over the steps of each hidden unit (a fused MEAN over time).
-void Lstm(const LstmModel& model, const int8_t* input, const LstmScratch& scratch, int8_t* output, int32_t* sums);
+// The LSTM itself: native/lstm.h (a template on the constexpr LstmModel).
 
 // ---- MEAN over one axis, from per-output sums: out = requant(sum - count * input_zp) + output_zp.
 struct MeanModel {
@@ -151,11 +141,16 @@ void Reverse(const int8_t* input, int outer, int count, int inner, int8_t* outpu
 // CONCATENATION: `num` inputs of [outer][inner_i] into [outer][sum inner_i].
 void Concatenate(const int8_t* const* inputs, const int* inners, int num, int outer, int8_t* output);
 
-// sigmoid(i / 24) in 0.16 fixed point, i = 0..255: the table of TFLM's int16 sigmoid and tanh (tanh(x) =
-// 2 sigmoid(2x) - 1). Defined by the generated model (quantize/native.py computes it).
-extern const uint16_t kSigmoidTable[256];
+// TFLM's int16 sigmoid/tanh table T (sigmoid(i / 24) in 0.16 fixed point, i = 0..255; T[256] = T[255] = 65535)
+// made odd-symmetric for interpolating signed inputs: S(j) = T[j] - 32768 for j >= 0, 32768 - T[-j] for j < 0.
+// Entry j + 256 (j = -256..255) holds S(j) in bits 0-15 and S(j + 1) - S(j) (0..683) in bits 16-31: one load
+// and one dual multiply-accumulate interpolate, with no absolute value and no saturation branch. Defined by the
+// generated model (quantize/native.py derives it from TFLM's table).
+constexpr int kActivationTableOffset = 256;
+extern const uint32_t kActivationTable[512];
 
-// The int16 sigmoid/tanh of TFLM's LSTM (exposed for the unit test).
+// The int16 sigmoid/tanh of TFLM's LSTM (reference_integer_ops::Logistic and Tanh; kernels_test.cc checks every
+// input against them).
 int16_t Sigmoid16(int16_t x);
 int16_t Tanh16(int16_t x, int32_t multiplier, int32_t shift);
 
