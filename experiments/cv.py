@@ -827,11 +827,22 @@ def run_real_curve(args: argparse.Namespace, config: dict, pool: dict[str, dict]
         (args.build / "cv_curve.md").write_text("\n".join(lines) + "\n")
         return report
 
+    clips_of = dict(zip(*np.unique(pool["real"]["sources"], return_counts=True)))
     for seed in seeds:
+        # 0 voices: the synthetic-only model is the same for every fold, so it is trained once and scored on
+        # every real speaker; a fold's accuracy per source is then its speakers' clip-weighted mean.
+        synth = run_fold(pool, sorted(fold_of), config, seed, length, args.build / "cv" / f"curve-synth-only-s{seed}",
+                         features, args.float_only, [])
+        correct = {sp: acc * clips_of[sp] for sp, acc in synth[f"{backend}_per_speaker"].items()}
         for k in sorted(set(fold_of.values())):
             held = sorted(sp for sp, f in fold_of.items() if f == k)
             others = sorted(sp for sp, f in fold_of.items() if f != k)
-            for subset in curve_subsets(others):
+            by_source = {n: [sp for sp in held if pool["groups"][sp] == n] for n in names}
+            entries.append({"point": 0, "real_speakers": 0, "seed": seed, "fold": k, "per_source": {
+                n: float(sum(correct[sp] for sp in sps) / sum(clips_of[sp] for sp in sps))
+                for n, sps in by_source.items() if sps}})
+            write(False)
+            for subset in [sub for sub in curve_subsets(others) if sub]:  # past the 0-voice point above
                 out = args.build / "cv" / f"curve-fold{k}-{len(subset)}voices-s{seed}"
                 f = run_fold(pool, held, config, seed, length, out, features, args.float_only, subset)
                 entries.append({"point": "all" if len(subset) == len(others) else len(subset),
