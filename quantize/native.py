@@ -360,9 +360,6 @@ class Emitter:
                                           "LSTM input FC", rows=(w_in[rows], b_in[rows])))
             rec_fc.append(_bounded_requant(per_tensor_fc_scale(h_scale, wr.scale[0], GATE_INPUT_SCALE), max_rec,
                                            "LSTM recurrent FC", rows=(w_rec[rows], b_rec[rows])))
-        for arr in (b_in, b_rec):
-            if np.abs(arr).max() >= 2 ** 31:
-                raise Unsupported("LSTM folded bias does not fit int32")
         shift = 15 + power - 3
         tanh_mul, tanh_shift = (3, -shift) if shift < 0 else (3 << shift, 0)
         clip = 0
