@@ -417,7 +417,7 @@ def regression_summary(y: np.ndarray, device_values: list[float | None], device_
                        tflm: np.ndarray, flt: np.ndarray) -> dict[str, Any]:
     """Regression results of a run: ``mse``, ``mae``, ``r2`` of the device (its own ``value=`` when it sends one,
     else its int8 output dequantized here), the host TFLM and the float model; and the device-vs-host error."""
-    from train.regression import regression_scores
+    from train.metrics import regression_scores
 
     sent = all(v is not None for v in device_values)
     device = np.array(device_values, np.float64) if sent else device_dequantized.astype(np.float64)
@@ -432,7 +432,7 @@ def regression_summary(y: np.ndarray, device_values: list[float | None], device_
 def recording_accuracy(recordings: np.ndarray, y: np.ndarray, probs: dict[str, np.ndarray]) -> dict[str, Any]:
     """Per-recording accuracy (mean of each recording's window probabilities) of every backend in ``probs``
     (name -> (n_windows, labels)), and the number of recordings."""
-    from host.recordings import recording_means
+    from train.metrics import recording_means
 
     out: dict[str, Any] = {}
     for name, p in probs.items():
