@@ -54,7 +54,9 @@ def timed_stage(module: str, args: list[str]) -> float:
     """Run ``python -m module args`` and return its wall time in seconds."""
     env = os.environ | {"PYTHONPATH": str(REPO_ROOT), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, env=env, check=True)
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO_ROOT, env=env)
+    if proc.returncode:  # the stage said why in its own line above
+        raise PipelineError(f"python -m {module} {' '.join(args)} failed (exit status {proc.returncode})")
     return time.perf_counter() - start
 
 
