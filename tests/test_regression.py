@@ -25,8 +25,7 @@ CLIPS = 100
 CONFIG_EDITS = {'task = "classification"': 'task = "regression"', "lstm_layers = 1": "lstm_layers = 2",
                 'lr_schedule = "cosine"': 'lr_schedule = "step"', "dropout = 0.1": "dropout = 0.2",
                 "lstm_units = 24": "lstm_units = 16", "smoke_epochs = 2": "smoke_epochs = 15"}
-# The protocol's last version-1.0 host (host/protocol.py before minor version 1), from the repository's history.
-# The host of protocol 2.0 (raw audio, before minor version 1 added value=).
+# The host of protocol 2.0 (raw audio, before minor version 1 added value=), from the repository's history.
 V20_HOST_COMMIT = "0b7f96e505b4"
 
 
@@ -101,8 +100,9 @@ def test_a_version_2_0_host_reads_the_minor_version_1_replies(tmp_path: Path, mo
     """The host/protocol.py of protocol 2.0 (before minor version 1) parses today's golden HELLO and INFER replies."""
     old = subprocess.run(["git", "show", f"{V20_HOST_COMMIT}:host/protocol.py"], cwd=REPO, capture_output=True,
                          text=True)
-    if old.returncode != 0:
-        pytest.skip(f"the repository's history lacks commit {V20_HOST_COMMIT} (a shallow clone?)")
+    # A shallow clone lacks the commit: that is a failure (the compatibility would go unchecked), not a skip.
+    assert old.returncode == 0, (f"the repository's history lacks commit {V20_HOST_COMMIT}: a shallow clone? "
+                                 f"`git fetch --unshallow` ({old.stderr.strip()})")
     (tmp_path / "protocol_v20.py").write_text(old.stdout)
     spec = importlib.util.spec_from_file_location("protocol_v20", tmp_path / "protocol_v20.py")
     v20 = importlib.util.module_from_spec(spec)
@@ -141,6 +141,7 @@ def pitch_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build
 
 
+@pytest.mark.slow
 def test_metrics_give_mse_mae_r2_per_backend(pitch_build: Path) -> None:
     metrics = json.loads((pitch_build / "metrics.json").read_text())
     assert metrics["task"] == "regression" and metrics["labels"] == ["value"]
@@ -157,6 +158,8 @@ def test_metrics_give_mse_mae_r2_per_backend(pitch_build: Path) -> None:
     assert "MSE" in (pitch_build / "report.md").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.firmware
 def test_emulated_firmware_sends_the_host_value(pitch_build: Path, tmp_path: Path) -> None:
     from host import harness
     from test_emulated_firmware import build_emulated_firmware
@@ -172,6 +175,7 @@ def test_emulated_firmware_sends_the_host_value(pitch_build: Path, tmp_path: Pat
     assert "Regression (device value sent by the device)" in (tmp_path / "report.md").read_text()
 
 
+@pytest.mark.slow
 def test_predict_prints_the_value(pitch_build: Path) -> None:
     out = run_stage("host.predict", "--random", "--seed", "1", "--build", str(pitch_build),
                     config=pitch_build.parent / "config.toml").stdout
