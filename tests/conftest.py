@@ -26,6 +26,14 @@ def run_stage(module: str, *args: str, check: bool = True, config: Path | None =
     return proc
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The fast lane (``make test-fast``) must stay fast: a test that needs the smoke build is marked slow."""
+    unmarked = [item.nodeid for item in items if "smoke_build" in getattr(item, "fixturenames", ())
+                and item.get_closest_marker("slow") is None]
+    if unmarked:
+        raise pytest.UsageError(f"uses the smoke build but is not marked @pytest.mark.slow: {', '.join(unmarked)}")
+
+
 @pytest.fixture(scope="session")
 def smoke_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A build folder produced by the real pipeline on the smoke-sized synthetic dataset (about a minute)."""

@@ -157,6 +157,7 @@ def test_per_utterance_mean_removes_a_channel_offset() -> None:
     assert not np.allclose(apply_norm(x + channel, fit_norm(x, False)), apply_norm(x, fit_norm(x, False)), atol=1e-2)
 
 
+@pytest.mark.slow
 def test_data_stage_augments_training_clips_only(smoke_build: Path) -> None:
     feats = smoke_build / "features"
     train, aug = load_split(feats / "train.npz"), load_split(feats / "train_aug.npz")

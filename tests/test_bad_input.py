@@ -294,6 +294,7 @@ def test_one_class_dataset(tmp_path: Path) -> None:
     assert "at least two classes" in line and str(data) in line
 
 
+@pytest.mark.slow
 def test_unknown_label_at_evaluation(tmp_path: Path, smoke_build: Path) -> None:
     data = tmp_path / "eval"
     for label in ("one", "banana"):

@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import run_stage
+
+pytestmark = pytest.mark.slow
 
 CLIPS_PER_SPEAKER = 30
 

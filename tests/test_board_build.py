@@ -47,6 +47,7 @@ def run_board_check(*args: str) -> subprocess.CompletedProcess:
                           timeout=CHECK_TIMEOUT_S)
 
 
+@pytest.mark.board
 def test_board_image_compiles_links_and_reports_size():
     require_board_inputs()
     result = run_board_check()
@@ -65,6 +66,7 @@ def test_board_image_compiles_links_and_reports_size():
     assert "total" in result.stdout and "undefined symbols supplied by mbed-os" in result.stdout
 
 
+@pytest.mark.board
 def test_sense_image_listens_compiles_and_links():
     """BOARD=nano33ble_sense: the listener (PDM microphone, front end, RecognizeCommands) instead of the protocol,
     with the core's PDM library; the same offline recipe and link check (objects shared with the plain board's)."""
@@ -79,6 +81,8 @@ def test_sense_image_listens_compiles_and_links():
     assert not (sketch / "listen/audio_provider_mock.cpp").exists()
 
 
+@pytest.mark.board
+@pytest.mark.slow
 def test_native_image_links_without_any_tflm(smoke_build: Path):
     """ENGINE=native: the board image with the model compiled to C (the smoke model's generated engine) links
     without the TFLM library, and none of its bytes come from TFLM or CMSIS-NN."""
@@ -92,6 +96,7 @@ def test_native_image_links_without_any_tflm(smoke_build: Path):
     assert not (ROOT / "build/firmware/board-native/nano33ble/src/inference/inference_tflm.cpp").exists()
 
 
+@pytest.mark.board
 def test_setup_with_cpp_linkage_fails_the_link(tmp_path: Path):
     """Defect 4 of issue 16: without Arduino.h, setup() and loop() get C++ linkage and the core's main() cannot
     find them; the check must fail and name them."""
@@ -113,6 +118,7 @@ def test_setup_with_cpp_linkage_fails_the_link(tmp_path: Path):
     assert re.search(r"\bsetup\b", message) and re.search(r"\bloop\b", message), message
 
 
+@pytest.mark.firmware
 def test_tflm_port_formats_like_printf(tmp_path: Path):
     """The board's DebugLog/DebugVsnprintf (no vsnprintf on the board) against the host C library's vsnprintf."""
     require_board_inputs()
@@ -194,6 +200,7 @@ def test_mbed_declarations_are_file_scope_only():
     assert missing == ["setup", "arduino::foo()"]
 
 
+@pytest.mark.board
 def test_arduino_cli_gets_the_commands_the_check_runs(tmp_path: Path):
     """`make firmware-arduino` hands Arduino CLI the core's compile recipes behind arduino_recipe.py's wrapper; run
     through a stand-in compiler, they must give exactly the argv that the offline check runs, for a sketch file, a

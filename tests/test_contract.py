@@ -46,6 +46,7 @@ def edited_config(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_predictions_and_metrics_ignore_config_edits_after_training(build: Path, tmp_path: Path) -> None:
     wav = next((build / "synth").rglob("*.wav"))
     edited = {"PIPELINE_CONFIG": str(edited_config(tmp_path))}
@@ -69,6 +70,7 @@ def test_predictions_and_metrics_ignore_config_edits_after_training(build: Path,
                      r"model's values", outputs[1][2]), outputs[1][2]
 
 
+@pytest.mark.slow
 def test_a_failed_quantize_leaves_every_artifact_as_it_was(build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from quantize import build as qbuild
 
@@ -84,6 +86,7 @@ def test_a_failed_quantize_leaves_every_artifact_as_it_was(build: Path, monkeypa
     assert not list(build.glob(".staging-*"))
 
 
+@pytest.mark.slow
 def test_a_failed_training_leaves_every_artifact_as_it_was(build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from train import fit
 
@@ -99,6 +102,7 @@ def test_a_failed_training_leaves_every_artifact_as_it_was(build: Path, monkeypa
     assert snapshot(build) == before
 
 
+@pytest.mark.slow
 def test_a_failed_evaluation_leaves_every_artifact_as_it_was(build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from host import evaluate
 
@@ -117,6 +121,7 @@ def test_a_failed_evaluation_leaves_every_artifact_as_it_was(build: Path, monkey
     ("m.md", "the output must be a .json file"),
     ("folder.json", "is a folder, not a .json file"),
 ])
+@pytest.mark.slow
 def test_evaluate_checks_out_before_any_work(build: Path, tmp_path: Path, out: str, reason: str) -> None:
     (tmp_path / "folder.json").mkdir()
     before = snapshot(build)
@@ -127,6 +132,7 @@ def test_evaluate_checks_out_before_any_work(build: Path, tmp_path: Path, out: s
     assert snapshot(build) == before
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_an_unwritable_out(build: Path) -> None:
     proc = run_stage("host.evaluate", "--data", str(build / "synth"), "--out", "/proc/x.json", "--build", str(build),
                      check=False)
@@ -135,6 +141,7 @@ def test_evaluate_refuses_an_unwritable_out(build: Path) -> None:
                         proc.stderr)
 
 
+@pytest.mark.slow
 def test_a_harness_that_cannot_connect_keeps_the_earlier_results(build: Path) -> None:
     from host import harness
 
@@ -145,6 +152,7 @@ def test_a_harness_that_cannot_connect_keeps_the_earlier_results(build: Path) ->
     assert snapshot(build) == before
 
 
+@pytest.mark.slow
 def test_new_features_from_other_labels_are_refused_by_later_stages(build: Path, tmp_path: Path) -> None:
     """The issue's case: `make train` on a two-label folder replaced the features and failed; quantize, evaluate and
     predict then mixed the old model with the new features."""

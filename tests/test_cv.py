@@ -119,6 +119,7 @@ def test_collapse_check_fires_on_constant_predictions_only() -> None:
         check_collapse(near_constant, "constant")
 
 
+@pytest.mark.slow
 def test_cv_smoke_end_to_end(smoke_build: Path, fsdd_dir: Path) -> None:
     # Reuses the smoke build's synthetic set and feature cache; one fold keeps the test short.
     run_stage("experiments.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "lucas", "--build", str(smoke_build))
@@ -134,6 +135,7 @@ def test_cv_smoke_end_to_end(smoke_build: Path, fsdd_dir: Path) -> None:
     assert np.sum(report["folds"][0]["tflm"]["confusion"]) == report["folds"][0]["n_clips"]
 
 
+@pytest.mark.slow
 def test_cv_float_only_screening_with_an_override(smoke_build: Path, fsdd_dir: Path) -> None:
     run_stage("experiments.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "george", "--build", str(smoke_build),
               "--float-only", "--set", "augment.mixup_alpha=0.0")
@@ -150,6 +152,7 @@ def test_cv_float_only_screening_with_an_override(smoke_build: Path, fsdd_dir: P
     assert "augment.mixup_alpha=0.0" in md and "| george |" in md.split("Most frequent errors")[1]
 
 
+@pytest.mark.slow
 def test_cv_curve_trains_every_subset_of_the_other_speakers(smoke_build: Path, fsdd_dir: Path) -> None:
     run_stage("experiments.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "lucas", "--build", str(smoke_build),
               "--float-only", "--curve")

@@ -163,6 +163,7 @@ def assert_prediction_shown(p: object, expected: dict[str, str]) -> None:
     assert (p.text_content("#message [data-testid=markdown]") or "").strip() == ""
 
 
+@pytest.mark.slow
 def test_uploaded_clip_shows_the_runtime_prediction_of_every_backend(page: tuple, demo_build: Path,
                                                                      spoken_clip: Path) -> None:
     p, requests = page
@@ -172,6 +173,7 @@ def test_uploaded_clip_shows_the_runtime_prediction_of_every_backend(page: tuple
     assert_local(requests)
 
 
+@pytest.mark.slow
 def test_a_microphone_recording_is_predicted(page: tuple, demo_build: Path, tmp_path: Path) -> None:
     p, requests = page
     p.get_by_role("button", name="Record audio").click()
@@ -191,6 +193,7 @@ def test_a_microphone_recording_is_predicted(page: tuple, demo_build: Path, tmp_
 @pytest.mark.parametrize("name, selector, message", [
     ("notes.wav", "#message", "error: notes.wav: not a readable WAV file"),
     ("notes.txt", "[data-testid=toast-text]", "Invalid file type: notes.txt. Only audio/")])
+@pytest.mark.slow
 def test_a_file_that_is_not_audio_is_refused_on_the_page(page: tuple, tmp_path: Path, name: str, selector: str,
                                                          message: str) -> None:
     p, requests = page
@@ -203,6 +206,7 @@ def test_a_file_that_is_not_audio_is_refused_on_the_page(page: tuple, tmp_path: 
     assert_local(requests)
 
 
+@pytest.mark.slow
 def test_the_latest_harness_report_is_shown_with_its_plots(page: tuple, demo_build: Path) -> None:
     p, requests = page
     summary = json.loads((demo_build / "harness" / "summary.json").read_text())

@@ -30,6 +30,8 @@ from data.artifacts import INT8_FILE
 from quantize.model_io import TflmRunner, load_meta
 from quantize.target import TARGET_ARENA_RATIO, check_pinned_tflm, pinned_tflm_ops
 
+pytestmark = pytest.mark.firmware
+
 REPO = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI") == "true"
 TFLM_ARCHIVE = REPO.parent / "shared" / "third_party" / "tflite-micro"
@@ -84,6 +86,7 @@ def host_scores(build: Path, clip: bytes, shape: tuple[int, int]) -> tuple[int, 
     return tuple(int(s) for s in scores)
 
 
+@pytest.mark.slow
 def test_boot_reports_platform_kernels_stack_and_a_passing_self_test(emulator: Emulator, emu_build: Path) -> None:
     with SerialLink(emulator.url) as link:
         boot = read_boot(link, emulator)
@@ -98,6 +101,7 @@ def test_boot_reports_platform_kernels_stack_and_a_passing_self_test(emulator: E
     assert info.arena > 0
 
 
+@pytest.mark.slow
 def test_target_arena_is_covered_by_the_generated_arena(emulator: Emulator, emu_build: Path) -> None:
     """quantize sizes kTensorArenaSize from the host measurement x TARGET_ARENA_RATIO (quantize/target.py): the
     arena CMSIS-NN actually uses on the Cortex-M4F must stay within that ratio and within the generated size."""
@@ -119,6 +123,7 @@ def test_op_check_knows_what_the_pinned_tflm_provides() -> None:
         check_pinned_tflm(["SOFTMAX", "NO_SUCH_OP"], resolver_op_name)
 
 
+@pytest.mark.slow
 def test_harness_streams_clips_identical_to_host_tflm(emu_build: Path, tmp_path: Path) -> None:
     """PORT=emu end to end on >= 100 clips: the smoke set's WAV folder (its test split has only 70)."""
     summary = harness.run("emu", emu_build, tmp_path, data_dir=emu_build / "synth", n=MIN_CLIPS + 20,
@@ -131,6 +136,7 @@ def test_harness_streams_clips_identical_to_host_tflm(emu_build: Path, tmp_path:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.slow
 def test_damaged_lines_lose_nothing_and_corrupt_nothing(emulator: Emulator, emu_build: Path, seed: int) -> None:
     """Dropped, flipped and truncated lines in both directions between harness and firmware: every clip still
     yields exactly the host's scores, and the faults really happened (retries were needed)."""
@@ -144,6 +150,7 @@ def test_damaged_lines_lose_nothing_and_corrupt_nothing(emulator: Emulator, emu_
         assert dut.retries > 0
 
 
+@pytest.mark.slow
 def test_board_resets_mid_session_lose_nothing(emulator: Emulator, emu_build: Path) -> None:
     """A reset of the emulated board (QEMU system_reset) between clips: the firmware reboots (BOOT), the DUT
     re-synchronises and every clip still yields the host's scores."""
@@ -158,6 +165,7 @@ def test_board_resets_mid_session_lose_nothing(emulator: Emulator, emu_build: Pa
         assert dut.resets + dut.retries > 0
 
 
+@pytest.mark.slow
 def test_stale_replies_are_never_taken_for_new_ones(emulator: Emulator, emu_build: Path) -> None:
     with SerialLink(emulator.url) as link:
         dut = Dut(link, timeouts=FAST)
@@ -169,12 +177,14 @@ def test_stale_replies_are_never_taken_for_new_ones(emulator: Emulator, emu_buil
         assert result.scores == host_scores(emu_build, b, (info.frames, info.coeffs))
 
 
+@pytest.mark.slow
 def test_model_mismatch_is_refused(emulator: Emulator) -> None:
     with SerialLink(emulator.url) as link:
         with pytest.raises(DutError, match="but the local build is deadbeef"):
             Dut(link, expected_model="deadbeef").handshake()
 
 
+@pytest.mark.slow
 def test_stopped_emulator_ends_in_a_link_error(emu_build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(serial_device, "REOPEN_ATTEMPTS", 2)
     monkeypatch.setattr(serial_device, "REOPEN_DELAY_S", 0.01)
@@ -191,6 +201,7 @@ def test_stopped_emulator_ends_in_a_link_error(emu_build: Path, monkeypatch: pyt
         emu.stop()
 
 
+@pytest.mark.slow
 def test_host_simulator_is_the_firmware_with_real_tflm(smoke_build: Path) -> None:
     """make firmware-sim: inference_tflm.cc on the host TFLM tree; its scores equal the Python TFLM's."""
     out = smoke_build / "firmware" / "host"
@@ -225,6 +236,7 @@ def build_sim(gen: Path, out: Path) -> Path:
     return out / "sim"
 
 
+@pytest.mark.slow
 def test_model_check_names_a_missing_operator(smoke_build: Path, tmp_path: Path) -> None:
     """The smoke model with its REVERSE_V2 turned into TANH (not registered): the firmware boots, names the operator
     instead of a failed allocation, and still answers HELLO."""
@@ -249,6 +261,7 @@ def test_model_check_names_a_missing_operator(smoke_build: Path, tmp_path: Path)
     assert any(line.startswith("OK HELLO ") for line in lines), lines
 
 
+@pytest.mark.slow
 def test_harness_audio_mode_device_features_are_the_hosts(emu_build: Path, tmp_path: Path) -> None:
     """INPUT=audio on the emulated Cortex-M4F: the firmware's front end computes from 16-bit audio the bytes of
     the same C++ built for the host and the pipeline's features (PROTOCOL.md, HEAR and FEATURES)."""

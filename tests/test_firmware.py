@@ -14,6 +14,8 @@ import subprocess
 
 import pytest
 
+pytestmark = pytest.mark.firmware
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 FIRMWARE = ROOT / "firmware"
 IN_CI = os.environ.get("CI", "").lower() == "true"

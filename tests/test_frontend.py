@@ -67,6 +67,8 @@ def test_fft_size_must_be_a_power_of_two() -> None:
         frontend_tables(features)
 
 
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_mfccs_and_trim_equal_librosa_on_the_same_audio(runtime: Runtime, frontend: DeviceFrontend) -> None:
     params = runtime.params
     worst = 0.0
@@ -78,6 +80,8 @@ def test_mfccs_and_trim_equal_librosa_on_the_same_audio(runtime: Runtime, fronte
     assert worst < MFCC_TOLERANCE
 
 
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_int8_features_equal_the_pipelines(runtime: Runtime, frontend: DeviceFrontend) -> None:
     """Against the features the pipeline stored for the test split (whole recordings, longer than the 1 s the
     device gets for many synthetic clips): the window the host sends reproduces them."""
@@ -89,6 +93,7 @@ def test_int8_features_equal_the_pipelines(runtime: Runtime, frontend: DeviceFro
     assert diff.max() <= 1
 
 
+@pytest.mark.slow
 def test_long_recordings_are_sent_as_their_speech_with_margins(runtime: Runtime) -> None:
     params = runtime.params
     rng = np.random.default_rng(1)
@@ -101,6 +106,7 @@ def test_long_recordings_are_sent_as_their_speech_with_margins(runtime: Runtime)
     assert np.array_equal(mfcc(window, params), mfcc(audio, params))
 
 
+@pytest.mark.firmware
 def test_library_build_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(PipelineError, match="model_settings.h: missing"):
         build_library(tmp_path, tmp_path / "lib.so")
@@ -109,6 +115,7 @@ def test_library_build_errors_are_one_line(tmp_path: Path) -> None:
         build_library(tmp_path, tmp_path / "lib.so")
 
 
+@pytest.mark.firmware
 def test_library_is_built_for_its_models_front_end(tmp_path: Path) -> None:
     """Another front end (20 ms hop: 50 frames) from another model's metadata; a model of the 10 ms front end
     refuses that library."""
@@ -129,6 +136,8 @@ def test_library_is_built_for_its_models_front_end(tmp_path: Path) -> None:
         other.check({**meta, "features": FeatureParams.from_config().to_dict()})
 
 
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_harness_audio_mode_on_the_virtual_device(smoke_build: Path, tmp_path: Path) -> None:
     summary = harness.run("virtual", smoke_build, tmp_path, n=AUDIO_CLIPS, report=False, input_kind="audio")
     fe = summary["frontend"]

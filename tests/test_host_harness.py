@@ -17,6 +17,8 @@ from host.predict import main as predict_main
 from host.ports import VirtualDeviceProcess
 from quantize.model_io import load_meta
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 N = 10  # clips per run: enough for several LOAD/INFER rounds, small enough for a fast suite
 # Short timeouts keep fault tests fast; correctness never depends on them (a late reply is only a retry).

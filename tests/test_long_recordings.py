@@ -102,12 +102,14 @@ def voices_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build
 
 
+@pytest.mark.slow
 def test_fixture_is_two_voices_reading_for_5_to_10_seconds(voices_build: Path) -> None:
     wavs = sorted((voices_build.parent / "data").glob("*/*.wav"))
     assert len(wavs) == 2 * sum(PER_SPLIT.values())
     assert all(5.0 <= seconds_of(w) <= 10.0 for w in wavs), [round(seconds_of(w), 2) for w in wavs]
 
 
+@pytest.mark.slow
 def test_windows_of_a_recording_stay_in_its_split(voices_build: Path) -> None:
     splits = {s: np.load(voices_build / "features" / f"{s}.npz") for s in ("train", "val", "test")}
     recordings = {s: set(z["recordings"].tolist()) for s, z in splits.items()}
@@ -121,6 +123,7 @@ def test_windows_of_a_recording_stay_in_its_split(voices_build: Path) -> None:
     assert summary["windows"]["hop_samples"] == 8000
 
 
+@pytest.mark.slow
 def test_reports_give_window_and_recording_results(voices_build: Path) -> None:
     metrics = json.loads((voices_build / "metrics.json").read_text())
     rec = metrics["recording"]
@@ -137,6 +140,8 @@ def test_reports_give_window_and_recording_results(voices_build: Path) -> None:
     assert "## Long recordings: per window and per recording" in report and "### Duration-bias check" in report
 
 
+@pytest.mark.slow
+@pytest.mark.firmware
 def test_emulated_firmware_classifies_the_windows(voices_build: Path, tmp_path: Path) -> None:
     from host import harness
     from test_emulated_firmware import build_emulated_firmware
@@ -151,6 +156,7 @@ def test_emulated_firmware_classifies_the_windows(voices_build: Path, tmp_path: 
     assert rec["device"]["accuracy"] == rec["host_tflm"]["accuracy"]
 
 
+@pytest.mark.slow
 def test_evaluating_a_folder_of_recordings_windows_them_like_training(voices_build: Path, tmp_path: Path) -> None:
     """`make evaluate DATA=<recordings>`: the model's metadata carries the windows, so recordings are not cropped."""
     env = {"PYTHONPATH": str(REPO), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -168,6 +174,7 @@ def test_evaluating_a_folder_of_recordings_windows_them_like_training(voices_bui
     assert "## Long recordings" in out.with_suffix(".md").read_text()
 
 
+@pytest.mark.slow
 def test_predicting_a_recording_averages_its_windows(voices_build: Path) -> None:
     """`make predict FILE=<recording>` with a windowed model: the mean of the same windows' probabilities."""
     from host.predict import predict_recording

@@ -82,6 +82,7 @@ def assert_identical(actual: np.ndarray, reference: np.ndarray) -> None:
                             f"{actual[diff[0]].tolist()} against the reference {reference[diff[0]].tolist()}")
 
 
+@pytest.mark.firmware
 def test_sigmoid_table_is_the_pinned_tflm_one() -> None:
     """The table read from the tflite-micro package equals the one in the pinned TFLM source."""
     require_pinned_tflm()
@@ -91,6 +92,8 @@ def test_sigmoid_table_is_the_pinned_tflm_one() -> None:
     assert sigmoid_table() == [int(v) for v in body.group(1).split(",") if v.strip()]
 
 
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_sigmoid_and_tanh_equal_the_pinned_tflm_ones_on_every_input(smoke_build: Path) -> None:
     """The engine's interpolation on its odd-symmetric table (firmware/src/native/kernels_test.cc) against TFLM's
     reference_integer_ops::Logistic and Tanh on all 65,536 int16 inputs, for every cell-state scale."""
@@ -103,6 +106,8 @@ def test_sigmoid_and_tanh_equal_the_pinned_tflm_ones_on_every_input(smoke_build:
     assert proc.stdout.strip().splitlines()[-1] == "2 tests, 0 failures", proc.stdout[-2000:]
 
 
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_native_equals_tflm_on_the_test_split(smoke_build: Path, tmp_path: Path) -> None:
     """Real clips: the pinned TFLM and the PyPI build agree with the engine (and with each other)."""
     require_cxx()
@@ -125,6 +130,8 @@ def converter_config() -> dict:
 
 
 @pytest.mark.parametrize("arch,units,labels,frames,n", MODELS)
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_native_equals_tflm_on_random_models(arch: str, units: int, labels: int, frames: int, n: int,
                                              tmp_path: Path, converter_config: dict) -> None:
     """Random weights (Keras' initializers, seeded), the pipeline's own int8 conversion, random calibration."""
@@ -151,6 +158,7 @@ def test_native_equals_tflm_on_random_models(arch: str, units: int, labels: int,
     assert_identical(NativeRunner(tmp_path).batch(x), expected)
 
 
+@pytest.mark.slow
 def test_unsupported_operator_is_refused_in_one_line(smoke_build: Path) -> None:
     """The smoke model with its REVERSE_V2 patched to TANH: the generator names the operator, writes nothing."""
     from tensorflow.lite.python import schema_py_generated as schema
@@ -186,6 +194,8 @@ def native_emu_build(smoke_build: Path) -> Path:
     return smoke_build
 
 
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_emulated_native_firmware_passes_its_self_test_and_reports_its_engine(native_emu_build: Path) -> None:
     from host.dut import Dut
     from host.emulator import Emulator, image_path, read_boot
@@ -204,6 +214,8 @@ def test_emulated_native_firmware_passes_its_self_test_and_reports_its_engine(na
     assert [list(s) for s in scores] == [tflm.scores(c).tolist() for c in x]
 
 
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_harness_on_the_emulated_native_firmware_is_identical_to_tflm(native_emu_build: Path, tmp_path: Path) -> None:
     """``make harness PORT=emu ENGINE=native`` (port emu:native-O2 here): the whole test split, byte-identical."""
     from host import harness
@@ -216,6 +228,8 @@ def test_harness_on_the_emulated_native_firmware_is_identical_to_tflm(native_emu
 NATIVE_FUZZ_SECONDS = 20  # bounded run in the tests; `make firmware-native-fuzz FUZZ_SECONDS=...` for longer
 
 
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_fuzzing_finds_no_input_where_native_and_tflm_differ(smoke_build: Path) -> None:
     """libFuzzer + ASan/UBSan (firmware/tests/native_fuzz.cc): the engine against TFLM's reference kernels."""
     from tests.test_emulated_firmware import require_emulator

@@ -18,6 +18,7 @@ EXPECTED_OPS = ["CONCATENATION", "FULLY_CONNECTED", "MEAN", "REVERSE_V2", "SOFTM
                 "UNIDIRECTIONAL_SEQUENCE_LSTM"]
 
 
+@pytest.mark.slow
 def test_metrics_schema(smoke_build: Path) -> None:
     m = json.loads((smoke_build / "metrics.json").read_text())
     for backend in ("float", "int8", "tflm"):
@@ -37,6 +38,7 @@ def test_metrics_schema(smoke_build: Path) -> None:
     assert (smoke_build / "curves.png").exists() and any((smoke_build / "tensorboard").rglob("events.*"))
 
 
+@pytest.mark.slow
 def test_model_is_full_int8_and_carries_its_metadata(smoke_build: Path) -> None:
     meta = load_meta(smoke_build)
     tflite = (smoke_build / "model_int8.tflite").read_bytes()
@@ -47,6 +49,7 @@ def test_model_is_full_int8_and_carries_its_metadata(smoke_build: Path) -> None:
     assert meta["input"]["shape"] == [1, 100, 13]
 
 
+@pytest.mark.slow
 def test_model_ships_without_the_strings_no_interpreter_reads(smoke_build: Path) -> None:
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -56,6 +59,7 @@ def test_model_ships_without_the_strings_no_interpreter_reads(smoke_build: Path)
     assert not model.signatureDefs
 
 
+@pytest.mark.slow
 def test_tflm_scores_do_not_depend_on_the_previous_clip(smoke_build: Path) -> None:
     meta = load_meta(smoke_build)
     x = device_input(load_split(smoke_build / "features" / "test.npz")["x"][:3], meta)
@@ -66,6 +70,7 @@ def test_tflm_scores_do_not_depend_on_the_previous_clip(smoke_build: Path) -> No
     np.testing.assert_array_equal(runner.scores(x[0]), first)
 
 
+@pytest.mark.slow
 def test_device_input_matches_the_stored_scale(smoke_build: Path) -> None:
     meta = load_meta(smoke_build)
     raw = load_split(smoke_build / "features" / "test.npz")["x"][:2]
@@ -79,6 +84,7 @@ def test_device_input_matches_the_stored_scale(smoke_build: Path) -> None:
     assert np.abs(back - norm)[inside].max() <= meta["input"]["scale"] / 2 + 1e-6
 
 
+@pytest.mark.slow
 def test_generated_firmware_files_agree_with_the_model(smoke_build: Path) -> None:
     meta = load_meta(smoke_build)
     gen = smoke_build / "gen"
@@ -113,6 +119,7 @@ def test_resolver_methods_map_to_builtin_op_names() -> None:
         assert resolver_op_name(method) == op
 
 
+@pytest.mark.slow
 def test_evaluate_on_fsdd_arranged_as_label_folders(tmp_path: Path, smoke_build: Path, fsdd_dir: Path) -> None:
     """`make evaluate` on real speech: FSDD linked into <label>/ folders (a few clips per digit, 8 kHz)."""
     from data.datasets import load_fsdd

@@ -187,6 +187,7 @@ def test_per_source_summary_of_a_known_fixture() -> None:
     assert summarize_real(good_folds, [], sources, load_config()["cv"], "tflm")["passed"]
 
 
+@pytest.mark.slow
 def test_real_dataset_and_cv_end_to_end_on_fixtures(smoke_build: Path, tmp_path: Path) -> None:
     # Reuses the smoke build's synthetic set; tiny real sources of three layouts.
     real = [fsdd_like(tmp_path / "fsdd", ["anna", "bert"], takes=2),

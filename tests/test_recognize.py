@@ -170,6 +170,7 @@ def test_word_pool_needs_digits(tmp_path: Path) -> None:
         word_pool(["a.wav"], ["_unknown_"], shared=tmp_path / "absent")
 
 
+@pytest.mark.firmware
 def test_listener_unit_tests() -> None:
     """The C++ side: ring, mock provider, RecognizeCommands on the same sequences, and the loop end to end with the
     front end's test double."""
@@ -193,6 +194,8 @@ def listen_sim(smoke_build: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     return out / "listen_sim"
 
 
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_listener_on_the_mock_provider(smoke_build: Path, listen_sim: Path, recording: tuple[Path, dict, list],
                                        tmp_path: Path) -> None:
     """The firmware simulator (mock audio provider, on-device front end, host TFLM, the smoke model) on a short
@@ -221,6 +224,8 @@ def test_listener_on_the_mock_provider(smoke_build: Path, listen_sim: Path, reco
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'absent.wav'}: cannot open the file"
 
 
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_emulated_listener_hears_what_the_simulator_hears(smoke_build: Path, listen_sim: Path,
                                                           recording: tuple[Path, dict, list], tmp_path: Path) -> None:
     """The same listener built for the emulated Cortex-M4F (``make firmware-listen-emu``: CMSIS-NN TFLM, the clip
