@@ -49,11 +49,11 @@ SET ?=
 CURVE ?=
 CV_FLAGS := $(if $(FLOAT_ONLY),--float-only,) $(if $(CURVE),--curve,) $(if $(SET),--set $(SET),)
 
-.PHONY: venv features train quantize evaluate bench continuous cv compare-models test clean help
+.PHONY: venv features train quantize evaluate bench continuous cv compare-models test test-fast clean help
 
 help:
 	@echo "make train quantize        set up .venv, build the default dataset, train, quantize to int8, evaluate, emit C"
-	@echo "make test                  the test suite"
+	@echo "make test                  the test suite (CI); make test-fast: the quick lane before every commit"
 	@echo "make features              only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, REAL=, NOISE_DIR=, SKIP_BAD=1)"
 	@echo "make train quantize TARGETS=<csv> DATA_DIR=<clips>   regression (config.toml [model] task = \"regression\")"
 	@echo "make evaluate DATA=<dir>   the built model on a <label>/*.wav folder -> OUT= (default build/evaluate.json)"
@@ -63,7 +63,7 @@ help:
 	@echo "make demo                  the demo page on 127.0.0.1 (DEMO_PORT=; PORT= adds the device backend)"
 	@echo "make bench                 stage times, sizes, accuracies, harness throughput -> build/bench.json"
 	@echo "make continuous            a long recording of digits in noise, streamed: hits, false alarms/hour (MINUTES=)"
-	@echo "make data DATASET=<name>   download speech_commands, audiomnist or fsdd into data/downloads/ (DEST=)"
+	@echo "make data NAME=<name>      download speech_commands, audiomnist or fsdd into data/downloads/ (DEST=)"
 	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1);"
 	@echo "                           REAL=\"<folder> ...\": folds over every real speaker, reported per source"
 	@echo "make compare-models        RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md"
@@ -123,12 +123,14 @@ continuous: venv
 cv: venv
 	$(PY) -m experiments.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS) $(REAL_FLAG)
 
-# make data DATASET=speech_commands|audiomnist|fsdd: download a full public dataset from its official source
-# (pinned checksum, resumed after an interruption) into data/downloads/<name>, or DEST=<folder>/<name>.
+# make data NAME=speech_commands|audiomnist|fsdd: download a full public dataset from its official source
+# (pinned checksum, resumed after an interruption) into data/downloads/<name>, or DEST=<folder>/<name>; its closing
+# line names the DATASET= to train on it with.
+NAME ?=
 DEST ?=
 .PHONY: data
 data: venv
-	$(PY) -m data.download $(DATASET) $(if $(DEST),--dest $(DEST),)
+	$(PY) -m data.download "$(NAME)" $(if $(DEST),--dest $(DEST),)
 
 compare-models: venv
 	$(PY) -m experiments.compare $(SMOKE_FLAG)
@@ -136,6 +138,11 @@ compare-models: venv
 # The 20 slowest tests are listed at the end: where the suite's time goes (CI has a time budget).
 test: venv
 	$(PY) -m pytest -q --durations=20 tests
+
+# Before every commit, in minutes: every test but those that compile firmware, build the board image or run the
+# pipeline (markers in pytest.ini).
+test-fast: venv
+	$(PY) -m pytest -q --durations=5 -m "not slow and not firmware and not board" tests
 
 clean:
 	rm -rf $(BUILD)

@@ -121,7 +121,7 @@ def load_fsdd(root: Path) -> list[Clip]:
     As in :func:`load_folder`, every entry with a recording's name is a clip, whatever it is."""
     root = Path(root)
     rec = root / "recordings" if (root / "recordings").is_dir() else root
-    if rec is root:  # the release archive's layout (make data DATASET=fsdd): free-spoken-digit-dataset-<tag>/recordings
+    if rec is root:  # the release archive's layout (make data NAME=fsdd): free-spoken-digit-dataset-<tag>/recordings
         rec = _single_subfolder(root, "free-spoken-digit-dataset-*/recordings") or root
     if not rec.is_dir():
         raise PipelineError(f"{root}: FSDD folder does not exist")

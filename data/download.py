@@ -1,4 +1,4 @@
-"""`make data DATASET=speech_commands|audiomnist|fsdd`: download a full public dataset from its official source.
+"""`make data NAME=speech_commands|audiomnist|fsdd`: download a full public dataset from its official source.
 
     python -m data.download speech_commands|audiomnist|fsdd [--dest data/downloads]
 
