@@ -105,13 +105,7 @@ class DeviceSession:
             if self.filled != total:
                 return p.encode_error("incomplete", f"filled={self.filled}")
             self.filled = 0  # every clip is loaded from offset 0, whatever the outcome
-            try:
-                scores, us, cycles = self.backend.infer(bytes(self.input))
-            except InvokeError:
-                return p.encode_error("invoke")
-            top = p.top_index(scores)
-            return p.encode_infer(p.InferResult(us=us, cycles=cycles, top=top, scores=scores,
-                                                value=self._value(scores, top)))
+            return self._infer()
         if cmd.word == "SELFTEST":
             return p.encode_selftest(*self.selftest())
         if cmd.word == "STREAM":
@@ -147,13 +141,18 @@ class DeviceSession:
             return p.encode_error("invoke")
         self.input[:] = features
         self.features_ready = True
+        return self._infer(fe_us=fe_us, fe_cycles=fe_cycles)
+
+    def _infer(self, **frontend: int) -> bytes:
+        """The model on the loaded input: the ``INFER`` reply, the ``HEAR`` reply given the front end's latency
+        (``fe_us``, ``fe_cycles``), or ``ERR invoke``."""
         try:
             scores, us, cycles = self.backend.infer(bytes(self.input))
         except InvokeError:
             return p.encode_error("invoke")
         top = p.top_index(scores)
-        return p.encode_infer(p.HearResult(us=us, cycles=cycles, top=top, scores=scores,
-                                           value=self._value(scores, top), fe_us=fe_us, fe_cycles=fe_cycles))
+        fields = {"us": us, "cycles": cycles, "top": top, "scores": scores, "value": self._value(scores, top)}
+        return p.encode_infer(p.HearResult(**fields, **frontend) if frontend else p.InferResult(**fields))
 
     def _value(self, scores: tuple[int, ...], top: int) -> float:
         """``value=`` (minor version 1): the top output dequantized in binary32, like the firmware."""
