@@ -62,7 +62,7 @@ def tiny_splits() -> tuple[dict, dict]:
     import numpy as np
 
     from data.datasets import Clip
-    from experiments.cv import _arrays
+    from experiments.cv.folds import split_arrays
 
     rng = np.random.default_rng(0)
     labels = ["zero", "one"]
@@ -71,6 +71,6 @@ def tiny_splits() -> tuple[dict, dict]:
         clips = [Clip(Path(f"/s/synth-a/{i}.wav"), labels[i % 2], "synth-a") for i in range(n)]
         x = rng.normal(0, 1, (n, 20, 13)).astype(np.float32)
         x[1::2, :, 1] += 2.0
-        return _arrays(x, clips, labels)
+        return split_arrays(x, clips, labels)
 
     return split(64), split(16)

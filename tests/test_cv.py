@@ -1,5 +1,5 @@
-"""Leave-one-speaker-out folds never leak the held-out speaker; the targets can fail; the collapse check fires;
-``experiments.cv --smoke`` runs end to end on FSDD."""
+"""Speaker-independent folds never leak a held-out speaker; the targets can fail; the collapse check fires;
+``experiments.cv --smoke`` runs end to end on FSDD (one folder: leave-one-speaker-out)."""
 from __future__ import annotations
 
 import json
@@ -11,15 +11,17 @@ import pytest
 from conftest import run_stage
 from data.config import PipelineError, load_config
 from data.datasets import Clip
+from experiments.cv.folds import KIND_FSDD, make_fold, split_arrays
+from experiments.cv.report import extrapolate, summarize, summarize_curve, top_confusions
 from train.collapse import check_collapse
-from experiments.cv import _arrays, make_fold, summarize, summarize_curve, top_confusions
 
 LABELS = ["zero", "one"]
+SOURCES = [{"name": "fsdd", "kind": KIND_FSDD, "speakers": ["a", "b"]}]
 
 
 def _split(sources: list[str], tag: str) -> dict[str, np.ndarray]:
     clips = [Clip(Path(f"/{tag}/{s}/{i}_{lab}.wav"), lab, s) for s in sources for i, lab in enumerate(LABELS)]
-    return _arrays(np.zeros((len(clips), 4, 3), np.float32), clips, LABELS)
+    return split_arrays(np.zeros((len(clips), 4, 3), np.float32), clips, LABELS)
 
 
 @pytest.fixture
@@ -63,22 +65,23 @@ def test_fold_rejects_unknown_speaker_and_foreign_augmented_clips(pool: dict) ->
 
 
 def _fold(seed: int, speaker: str, acc: float, agree: float = 1.0, confusion: list | None = None) -> dict:
-    return {"seed": seed, "holdout": speaker, "model_bytes": 20000, "arena_bytes": 10000,
-            "float": {"accuracy": acc}, "int8": {"accuracy": acc},
-            "tflm": {"accuracy": acc, "confusion": confusion or [[10, 0], [0, 10]]},
-            "agreement": {"float_tflm": agree}}
+    scores = {"accuracy": acc, "clips": 20, "confusion": confusion or [[10, 0], [0, 10]]}
+    return {"seed": seed, "fold": 0, "holdout": [speaker], "model_bytes": 20000, "arena_bytes": 10000,
+            "float": {"accuracy": acc}, "int8": {"accuracy": acc}, "tflm": {"accuracy": acc},
+            "agreement": {"float_tflm": agree}, "tflm_per_source": {"fsdd": scores},
+            "tflm_per_speaker": {speaker: scores}}
 
 
 def test_summary_checks_pass_and_fail() -> None:
     limits = load_config()["cv"]
     good = [_fold(s, sp, 0.99) for s in (1, 2) for sp in ("a", "b")]
-    assert summarize(good, [_fold(1, "all", 0.5)], limits, LABELS)["passed"]
+    assert summarize(good, [_fold(1, "all", 0.5)], SOURCES, limits, "tflm", LABELS)["passed"]
     weak_fold = good[:-1] + [_fold(2, "b", 0.90)]
-    s = summarize(weak_fold, [_fold(1, "all", 0.5)], limits, LABELS)
-    assert not s["passed"] and not s["checks"]["min_fold_tflm_accuracy"]
-    assert s["tflm_per_speaker"]["b"]["min"] == pytest.approx(0.90)
-    assert not summarize([_fold(1, "a", 0.99, agree=0.9)], [_fold(1, "all", 0.5)], limits, LABELS)["checks"][
-        "agreement_float_tflm"]
+    s = summarize(weak_fold, [_fold(1, "all", 0.5)], SOURCES, limits, "tflm", LABELS)
+    assert not s["passed"] and not s["checks"]["fsdd: worst fold"]
+    assert s["per_speaker"]["b"]["min"] == pytest.approx(0.90)
+    assert not summarize([_fold(1, "a", 0.99, agree=0.9)], [_fold(1, "all", 0.5)], SOURCES, limits, "tflm",
+                         LABELS)["checks"]["agreement_float_tflm"]
 
 
 def test_top_confusions_sum_seeds_per_speaker() -> None:
@@ -90,21 +93,27 @@ def test_top_confusions_sum_seeds_per_speaker() -> None:
     assert top == {"a": [["two", "one", 7], ["zero", "one", 3]], "b": []}
 
 
-def _entry(k: int, speaker: str, acc: float) -> dict:
-    return {"real_speakers": k, "seed": 1, "holdout": speaker, "train_speakers": [], "accuracy": acc}
+def test_curve_points_average_folds_and_seeds_per_source() -> None:
+    entries = [{"point": 0, "real_speakers": 0, "per_source": {"fsdd": 0.8}},
+               {"point": 0, "real_speakers": 0, "per_source": {"fsdd": 0.6, "crowd": 0.5}},
+               {"point": 2, "real_speakers": 2, "per_source": {"fsdd": 0.9}},
+               {"point": "all", "real_speakers": 3, "per_source": {"fsdd": 0.95}},
+               {"point": "all", "real_speakers": 5, "per_source": {"fsdd": 0.85}}]
+    sources = SOURCES + [{"name": "crowd", "kind": "other", "speakers": ["c"]}]
+    s = summarize_curve(entries, sources, load_config()["cv"])
+    assert [(p["point"], p["real_speakers"], p["tests"]) for p in s["points"]] == [(0, 0, 2), (2, 2, 1),
+                                                                                   ("all", [3, 5], 2)]
+    assert s["points"][0]["per_source"] == {"fsdd": pytest.approx(0.7), "crowd": 0.5}
+    assert s["points"][2]["per_source"] == {"fsdd": pytest.approx(0.9)}
+    assert set(s["extrapolation"]) == {"fsdd"}  # a source without a target is not extrapolated
 
 
-def test_curve_summary_averages_subsets_and_extrapolates_the_error() -> None:
+def test_curve_extrapolates_the_error() -> None:
     # Mean errors 0.2, 0.1, 0.05: each speaker halves the error, 0.03 is reached after log(0.15)/log(0.5) = 2.7.
-    entries = [_entry(0, "a", 0.8), _entry(0, "b", 0.8), _entry(1, "a", 0.85), _entry(1, "a", 0.95),
-               _entry(1, "b", 0.9), _entry(2, "a", 0.95), _entry(2, "b", 0.95)]
-    s = summarize_curve(entries, 0.97)
-    assert [p["real_speakers"] for p in s["points"]] == [0, 1, 2]
-    assert s["points"][1]["per_speaker"] == {"a": pytest.approx(0.9), "b": pytest.approx(0.9)}
-    assert s["points"][1]["worst"] == pytest.approx(0.85) and s["points"][1]["tests"] == 3
-    assert s["error_ratio"] == pytest.approx(0.5) and s["speakers_for_target"] == 3
-    flat = summarize_curve([_entry(0, "a", 0.8), _entry(1, "a", 0.7)], 0.97)
-    assert flat["error_ratio"] > 1 and flat["speakers_for_target"] is None
+    s = extrapolate([(0, 0.8), (1, 0.9), (2, 0.95)], 0.97)
+    assert s["error_ratio"] == pytest.approx(0.5) and s["voices_for_target"] == 3
+    flat = extrapolate([(0, 0.8), (1, 0.7)], 0.97)
+    assert flat["error_ratio"] > 1 and flat["voices_for_target"] is None
 
 
 def test_collapse_check_fires_on_constant_predictions_only() -> None:
@@ -126,7 +135,7 @@ def test_cv_smoke_end_to_end(smoke_build: Path, fsdd_dir: Path) -> None:
     report = json.loads((smoke_build / "cv.json").read_text())
     speakers = report["speakers"]
     assert len(speakers) == 4
-    assert [f["holdout"] for f in report["folds"]] == ["lucas"]
+    assert [f["holdout"] for f in report["folds"]] == [["lucas"]]
     assert report["synthetic_only"][0]["holdout"] == speakers
     assert set(report["synthetic_only"][0]["tflm_per_speaker"]) == set(speakers)
     assert all(f["train_clips"]["real"] > 0 for f in report["folds"])
@@ -141,11 +150,11 @@ def test_cv_float_only_screening_with_an_override(smoke_build: Path, fsdd_dir: P
               "--float-only", "--set", "augment.mixup_alpha=0.0")
     report = json.loads((smoke_build / "cv_float.json").read_text())
     assert report["overrides"] == ["augment.mixup_alpha=0.0"]
-    assert [f["holdout"] for f in report["folds"]] == ["george"]
+    assert [f["holdout"] for f in report["folds"]] == [["george"]]
     fold = report["folds"][0]
     assert 0.0 <= fold["float"]["accuracy"] <= 1.0 and "tflm" not in fold
     assert report["summary"]["float"]["mean"] == fold["float"]["accuracy"]
-    assert "synthetic_only" not in report and not (smoke_build / "cv" / "george-s1234").exists()
+    assert "synthetic_only" not in report and not (smoke_build / "cv" / "fold0-s1234").exists()
     assert list(report["summary"]["float_top_confusions"]) == ["george"]
     assert np.sum(fold["float"]["confusion"]) == fold["n_clips"]
     md = (smoke_build / "cv_float.md").read_text()
@@ -153,14 +162,14 @@ def test_cv_float_only_screening_with_an_override(smoke_build: Path, fsdd_dir: P
 
 
 @pytest.mark.slow
-def test_cv_curve_trains_every_subset_of_the_other_speakers(smoke_build: Path, fsdd_dir: Path) -> None:
+def test_cv_curve_retrains_the_fold_on_nested_subsets_of_the_other_speakers(smoke_build: Path,
+                                                                           fsdd_dir: Path) -> None:
     run_stage("experiments.cv", "--smoke", "--fsdd-dir", str(fsdd_dir), "--speakers", "lucas", "--build", str(smoke_build),
               "--float-only", "--curve")
     report = json.loads((smoke_build / "cv_curve.json").read_text())
-    others = set(report["speakers"]) - {"lucas"}
-    subsets = [tuple(e["train_speakers"]) for e in report["entries"]]
-    assert len(subsets) == 2 ** len(others) == len(set(subsets))  # the empty set (synthetic only) included
-    assert all(set(t) <= others and e["holdout"] == "lucas" for t, e in zip(subsets, report["entries"]))
-    points = report["summary"]["points"]
-    assert [p["tests"] for p in points] == [1, 3, 3, 1]
-    assert "| real training speakers | lucas |" in (smoke_build / "cv_curve.md").read_text()
+    others = len(report["speakers"]) - 1
+    assert report["complete"] and all(set(e["per_speaker"]) == {"lucas"} for e in report["entries"])
+    # 0 voices (the synthetic-only model), 2, then all of the other three FSDD speakers
+    assert [(p["point"], p["real_speakers"], p["tests"]) for p in report["points"]] == [(0, 0, 1), (2, 2, 1),
+                                                                                         ("all", others, 1)]
+    assert "| real training voices (per fold) | fsdd | models |" in (smoke_build / "cv_curve.md").read_text()

@@ -14,8 +14,9 @@ from data.config import PipelineError, load_config
 from data.datasets import (LAYOUT_FOLDER, LAYOUT_FSDD, LAYOUT_SPEECH_COMMANDS, Clip, detect_layout, load_real,
                            load_real_source)
 from data.prepare import SPLIT_MIN_SPEAKERS, split_real
-from experiments.cv import (KIND_FSDD, KIND_OTHER, KIND_SPEECH_COMMANDS, _arrays, assign_folds, curve_subsets,
-                            make_fold, summarize_real)
+from experiments.cv.folds import (KIND_FSDD, KIND_OTHER, KIND_SPEECH_COMMANDS, assign_folds, curve_subsets, make_fold,
+                                  split_arrays)
+from experiments.cv.report import summarize
 from test_bad_input import good
 from train.augment import MfccAugmenter
 from train.fit import clip_weights
@@ -129,7 +130,7 @@ def test_folds_give_small_sources_one_speaker_each_and_hash_large_ones() -> None
 def _pool(groups: dict[str, str]) -> dict:
     def split(sources: list[str], tag: str) -> dict:
         clips = [Clip(Path(f"/{tag}/{s}/{i}.wav"), lab, s) for s in sources for i, lab in enumerate(LABELS)]
-        return _arrays(np.zeros((len(clips), 4, 3), np.float32), clips, LABELS)
+        return split_arrays(np.zeros((len(clips), 4, 3), np.float32), clips, LABELS)
 
     real = split(sorted(groups), "real")
     return {"synth_train": split(["synth-a"], "s"), "synth_val": split(["synth-b"], "s"), "real": real,
@@ -158,9 +159,11 @@ def test_curve_subsets_are_nested_and_end_with_every_speaker() -> None:
 
 
 def _fold(seed: int, k: int, per_source: dict[str, tuple[float, int]], agree: float = 1.0) -> dict:
-    return {"seed": seed, "fold": k, "model_bytes": 16000, "arena_bytes": 10000, "agreement": {"float_tflm": agree},
-            "float": {"accuracy": 0.9}, "tflm": {"accuracy": 0.9},
-            "tflm_per_source": {n: {"accuracy": a, "clips": c} for n, (a, c) in per_source.items()}}
+    confusion = [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    return {"seed": seed, "fold": k, "holdout": ["x", "y"], "model_bytes": 16000, "arena_bytes": 10000,
+            "agreement": {"float_tflm": agree}, "float": {"accuracy": 0.9}, "tflm": {"accuracy": 0.9},
+            "tflm_per_source": {n: {"accuracy": a, "clips": c, "confusion": confusion}
+                                for n, (a, c) in per_source.items()}, "tflm_per_speaker": {}}
 
 
 def test_per_source_summary_of_a_known_fixture() -> None:
@@ -172,7 +175,7 @@ def test_per_source_summary_of_a_known_fixture() -> None:
              _fold(2, 0, {"fsdd": (0.98, 10), "crowd": (1.0, 2), "other": (0.6, 5)}),
              _fold(2, 1, {"fsdd": (0.96, 10), "crowd": (0.5, 6)})]
     synth_only = [_fold(1, -1, {"fsdd": (0.7, 20), "crowd": (0.6, 8), "other": (0.5, 5)})]
-    s = summarize_real(folds, synth_only, sources, load_config()["cv"], "tflm")
+    s = summarize(folds, synth_only, sources, load_config()["cv"], "tflm", LABELS)
     fsdd, crowd, other = (s["per_source"][n] for n in ("fsdd", "crowd", "other"))
     assert fsdd["folds"]["mean"] == pytest.approx(0.96) and fsdd["folds"]["min"] == pytest.approx(0.9)
     assert fsdd["mean_per_seed"]["mean"] == pytest.approx(0.96) and fsdd["mean_per_seed"]["std"] == pytest.approx(0.01)
@@ -184,7 +187,7 @@ def test_per_source_summary_of_a_known_fixture() -> None:
                            "model_bytes": True, "arena_bytes": True, "agreement_float_tflm": True,
                            "accuracy_drop_float_tflm": True}
     good_folds = [_fold(1, k, {"fsdd": (0.98, 10), "crowd": (0.95, 4)}) for k in (0, 1)]
-    assert summarize_real(good_folds, [], sources, load_config()["cv"], "tflm")["passed"]
+    assert summarize(good_folds, [], sources, load_config()["cv"], "tflm", LABELS)["passed"]
 
 
 @pytest.mark.slow
