@@ -115,6 +115,7 @@ ONE_LINE_CASES = ("not_wav.wav", "empty.wav", "zero_bytes.wav", "truncated.wav",
 
 
 @pytest.mark.parametrize("bad", ONE_LINE_CASES)
+@pytest.mark.slow
 def test_bad_file_gives_one_line_naming_it(tmp_path: Path, bad: str) -> None:
     data = make_dataset(tmp_path / "data", bad)
     proc = run_stage("data", "--dataset", "folder", "--data-dir", str(data), "--build", str(tmp_path / "b"),

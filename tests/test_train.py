@@ -12,6 +12,7 @@ from data.config import PipelineError, load_config
 from train.fit import train_model
 
 
+@pytest.mark.slow
 def test_same_seed_same_model_whatever_trained_before(tiny_splits: tuple[dict, dict]) -> None:
     train, val = tiny_splits
     config = load_config()
