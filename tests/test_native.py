@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -124,9 +125,30 @@ def converter_config() -> dict:
     return load_config()
 
 
-@pytest.mark.parametrize("arch,units,labels,frames,n", MODELS)
-def test_native_equals_tflm_on_random_models(arch: str, units: int, labels: int, frames: int, n: int,
-                                             tmp_path: Path, converter_config: dict) -> None:
+@dataclass
+class RandomModel:
+    """A random model's folder (its .tflite and generated C++), its clips and their pinned-TFLM scores."""
+    folder: Path
+    x: np.ndarray
+    expected: np.ndarray
+
+
+@pytest.fixture(scope="module")
+def random_models(tmp_path_factory: pytest.TempPathFactory, converter_config: dict) -> dict[tuple, RandomModel]:
+    """MODELS built on first use (module cache): the host and the emulated engine share one conversion each."""
+    cache: dict[tuple, RandomModel] = {}
+
+    def get(arch: str, units: int, labels: int, frames: int, n: int) -> RandomModel:
+        key = (arch, units, labels, frames, n)
+        if key not in cache:
+            cache[key] = build_random_model(tmp_path_factory.mktemp(f"{arch}{units}"), converter_config, *key)
+        return cache[key]
+
+    return get
+
+
+def build_random_model(folder: Path, converter_config: dict, arch: str, units: int, labels: int, frames: int,
+                       n: int) -> RandomModel:
     """Random weights (Keras' initializers, seeded), the pipeline's own int8 conversion, random calibration."""
     require_cxx()
     import tensorflow as tf
@@ -139,16 +161,61 @@ def test_native_equals_tflm_on_random_models(arch: str, units: int, labels: int,
     model = build_model((frames, NUM_COEFFS), labels, cfg["model"], arch)
     calib = np.random.default_rng(units).normal(0, 1, (16, frames, NUM_COEFFS)).astype(np.float32)
     tflite = convert(model, arch, cfg, calib)
-    (tmp_path / INT8_FILE).write_bytes(tflite)
-    (tmp_path / "gen").mkdir()
-    write_native(tmp_path / "gen", tflite, "test")
+    (folder / INT8_FILE).write_bytes(tflite)
+    (folder / "gen").mkdir()
+    write_native(folder / "gen", tflite, "test")
     x = extreme_and_random(n, frames, seed=units)
-    expected = pinned_tflm_scores(tmp_path / INT8_FILE, x, tmp_path)
-    tflm = TflmRunner(tmp_path / INT8_FILE)
-    assert_identical(np.stack([tflm.scores(c) for c in x]), expected)  # the host `tflm` backend is the board's
+    expected = pinned_tflm_scores(folder / INT8_FILE, x, folder)
     # A constant model would prove little (two labels and 8 units still give some 30 distinct score pairs).
     assert len(np.unique(expected, axis=0)) >= MIN_DISTINCT_OUTPUTS, "degenerate model: too few distinct outputs"
-    assert_identical(NativeRunner(tmp_path).batch(x), expected)
+    return RandomModel(folder, x, expected)
+
+
+@pytest.mark.parametrize("arch,units,labels,frames,n", MODELS)
+def test_native_equals_tflm_on_random_models(arch: str, units: int, labels: int, frames: int, n: int,
+                                             random_models) -> None:
+    """The host build of the engine (its portable path) and the PyPI interpreter against the pinned TFLM."""
+    m = random_models(arch, units, labels, frames, n)
+    tflm = TflmRunner(m.folder / INT8_FILE)
+    assert_identical(np.stack([tflm.scores(c) for c in m.x]), m.expected)  # the host `tflm` backend is the board's
+    assert_identical(NativeRunner(m.folder).batch(m.x), m.expected)
+
+
+# Host seconds for one run of the emulated engine on a model's clips (10,000 clips of the default shape take
+# ~15 s of CPU on this machine; the margin covers a loaded CI runner).
+EMU_CHECK_TIMEOUT_S = 900
+
+
+def emulated_native_scores(folder: Path, x: np.ndarray, opt: str) -> np.ndarray:
+    """int8 scores of ``folder``'s generated model on the emulated Cortex-M4F (``make native-emu-check``: the
+    engine's DSP path, compiled at -``opt``) for clips ``x``."""
+    from host.emulator import MACHINE, QEMU
+
+    out = folder.resolve() / "firmware" / "native-fuzz"
+    proc = subprocess.run(["make", "-s", "native-emu-check", f"OPT={opt}", f"NATIVE_FUZZ_GEN={folder / 'gen'}",
+                           f"NATIVE_FUZZ_DIR={out}"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"make native-emu-check:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    run = folder / f"emu-check-{opt}"
+    run.mkdir(exist_ok=True)
+    (run / "clips.bin").write_bytes(np.ascontiguousarray(x, np.int8).tobytes())
+    proc = subprocess.run([QEMU, "-M", MACHINE, "-cpu", "cortex-m4", "-nographic", "-nodefaults",
+                           "-semihosting-config", "enable=on,target=native",
+                           "-kernel", str(out / f"emu-check-{opt}" / "native_check.elf")],
+                          cwd=run, capture_output=True, text=True, timeout=EMU_CHECK_TIMEOUT_S)
+    assert proc.returncode == 0, f"the emulated engine failed ({proc.returncode}): {proc.stderr[-2000:]}"
+    return np.frombuffer((run / "scores.bin").read_bytes(), np.int8).reshape(len(x), -1)
+
+
+@pytest.mark.parametrize("opt", ["O2", "Os"])
+@pytest.mark.parametrize("arch,units,labels,frames,n", MODELS)
+def test_emulated_native_equals_tflm_on_random_models(arch: str, units: int, labels: int, frames: int, n: int,
+                                                      opt: str, random_models) -> None:
+    """The engine's Cortex-M4 path (the one the board runs) on the same clips, at both optimisation levels."""
+    from tests.test_emulated_firmware import require_emulator
+
+    require_emulator()
+    m = random_models(arch, units, labels, frames, n)
+    assert_identical(emulated_native_scores(m.folder, m.x, opt), m.expected)
 
 
 def test_unsupported_operator_is_refused_in_one_line(smoke_build: Path) -> None:
