@@ -27,11 +27,11 @@ inline uint32_t Sxtb16Ror8(uint32_t v) {
 
 }  // namespace
 
-int16_t Sigmoid16(int16_t x) { return lstm_detail::Sigmoid(x); }
-
-int16_t Tanh16(int16_t x, int32_t multiplier, int32_t shift) {
-  return lstm_detail::TanhScaled(lstm_detail::ScaleTanhInput(x, multiplier, shift));
+int16_t Sigmoid16(int16_t x) {
+  using namespace lstm_detail;
+  return static_cast<int16_t>(SigmoidTop(x * 3, kGateConstants) >> 16);
 }
+
 
 void MeanFromSums(const MeanModel& m, const int32_t* sums, int n, int8_t* output) {
   for (int i = 0; i < n; ++i) {
