@@ -82,3 +82,9 @@ $(NATIVE_EMU_CHECK): $(NATIVE_EMU_CHECK_SRCS) $(NATIVE_FUZZ_DIR)/emu-check-$(OPT
 
 native-emu-check: $(NATIVE_EMU_CHECK)
 
+# make bench-native-seeds [NATIVE_SEEDS="1234 1235 1236"]: the native engine against TFLM + CMSIS-NN (-O2, -Os) on
+# the models of several training seeds (trained on build/features) -> build/bench.json "native_seeds"
+NATIVE_SEEDS ?= 1234 1235 1236
+.PHONY: bench-native-seeds
+bench-native-seeds: venv
+	$(PY) -m experiments.native_seeds --seeds $(NATIVE_SEEDS) --build $(BUILD)
