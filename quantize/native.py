@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,9 @@ LSTM_REC_WEIGHTS = (5, 6, 7, 8)
 LSTM_BIASES = (12, 13, 14, 15)
 LSTM_ABSENT = (9, 10, 11, 16, 17, 20, 21, 22, 23)
 LSTM_HIDDEN, LSTM_CELL = 18, 19
-ACT_NONE, ACT_RELU, ACT_RELU6, ACT_TANH, ACT_SIGMOID = 0, 1, 3, 4, 6
-# native::lstm_detail::StepConstants' first three words, after each unit's multipliers in an LSTM's recurrent stream.
+ACT_NONE, ACT_RELU, ACT_RELU6, ACT_TANH = 0, 1, 3, 4
+# native::lstm_detail::StepConstants, after each unit's multipliers in an LSTM's recurrent stream (then the hidden
+# state's multiplier m as 2m - 2^32).
 STEP_CONSTANTS = ("native::lstm_detail::kGateConstants", "native::lstm_detail::kSigmoidOffset",
                   "native::lstm_detail::kTanhOffset")
 # The first entries of TFLM's int16 sigmoid table (sigmoid(i / 24) * 65536, i = 0..3): how it is found.
@@ -238,8 +239,8 @@ MAX_GATE_PRODUCT = 32767 * 32768
 
 def bounded_requant(real: float, max_abs_x: int, what: str) -> tuple[int, int, int]:
     """(multiplier, left, right) of ``real`` for inputs |x| <= ``max_abs_x``, left with the doubling of
-    RoundingDoublingHighMul (``native::BoundedRequant``): refused when the kernels' single high multiply could
-    overflow (it would then differ from TFLM's arithmetic)."""
+    RoundingDoublingHighMul: refused when the kernels' single high multiply of x << left could overflow (it would
+    then differ from TFLM's MultiplyByQuantizedMultiplier)."""
     m, shift = quantize_multiplier(real)
     left, right = max(shift, 0) + 1, max(-shift, 0)
     rounding = (1 << (right - 1)) if right else 0
@@ -249,13 +250,13 @@ def bounded_requant(real: float, max_abs_x: int, what: str) -> tuple[int, int, i
     return m, left, right
 
 
-def product_requant(real: float, what: str) -> str:
-    """``native::BoundedRequant`` of an LSTM gate product (|x| < 2^30): it must shift right (the kernel always
-    rounds), and its doubling is the kernel's (left 1)."""
+def product_requant(real: float, what: str) -> tuple[int, int]:
+    """(multiplier, right) of an LSTM gate product (|x| < 2^30): it must shift right (the kernel always rounds),
+    its doubling is the kernel's (SMMLAR)."""
     m, left, right = bounded_requant(real, MAX_GATE_PRODUCT, what)
-    if not right:
+    if not right or left != 1:
         raise Unsupported(f"{what}: scale {real} is not below 1/2")
-    return f"{{{m}, {left}, {right}, {1 << (right - 1)}}}"
+    return m, right
 
 
 def power_of_two_shift(real: float, what: str) -> int:
@@ -265,6 +266,35 @@ def power_of_two_shift(real: float, what: str) -> int:
     if m != 1 << 30 or not 1 <= -shift <= 29:
         raise Unsupported(f"{what}: scale {real} is not a power of two below 1/2")
     return -shift
+
+
+@dataclass
+class LstmParams:
+    """One LSTM's ``native::LstmModel`` (kernels.h), field by field in its order (the streams by name)."""
+    steps: int
+    in_dim: int
+    in_cols: int
+    units: int
+    h_cols: int
+    reverse_input: bool
+    input_stream: str
+    recurrent_stream: str
+    recurrent_bias: bool
+    input_right: list[int]
+    recurrent_right: list[int]
+    input_shift: int
+    hidden_right: int
+    hidden_zero_point: int
+    cell_tanh_shift: int
+    cell_clip: int
+
+    def c_initializer(self) -> str:
+        def c(v: Any) -> str:
+            if isinstance(v, bool):
+                return "true" if v else "false"
+            return "{" + ", ".join(map(str, v)) + "}" if isinstance(v, list) else str(v)
+
+        return "{" + ", ".join(c(getattr(self, f.name)) for f in fields(self)) + "}"
 
 
 class Emitter:
@@ -279,6 +309,7 @@ class Emitter:
         self.reversed_of: dict[int, int] = {}  # virtual REVERSE_V2 output -> its input tensor
         self.sums_of: dict[int, str] = {}  # fused LSTM output -> its int32 sums over time
         self.lstm_max = {"in_cols": 0, "h_cols": 0, "units": 0}
+        self.lstms: list[LstmParams] = []  # every LSTM's kernel parameters, in model order
         self.static_bytes = 0
 
     def t(self, i: int) -> Tensor:
@@ -336,8 +367,8 @@ class Emitter:
             raise Unsupported("UNIDIRECTIONAL_SEQUENCE_LSTM with peepholes, projection or layer norm")
         if opts.timeMajor or opts.asymmetricQuantizeInputs or getattr(opts, "diagonalRecurrentTensors", False):
             raise Unsupported("UNIDIRECTIONAL_SEQUENCE_LSTM time-major, hybrid or diagonal")
-        if opts.fusedActivationFunction not in (ACT_TANH, ACT_SIGMOID):
-            raise Unsupported(f"UNIDIRECTIONAL_SEQUENCE_LSTM cell activation {opts.fusedActivationFunction}")
+        if opts.fusedActivationFunction != ACT_TANH:
+            raise Unsupported(f"UNIDIRECTIONAL_SEQUENCE_LSTM cell activation {opts.fusedActivationFunction} (tanh only)")
         src = ins[0]
         reverse = src in self.reversed_of
         base = self.reversed_of.get(src, src)
@@ -396,20 +427,18 @@ class Emitter:
         # The cell's products: forget gate x cell is GATE_OUTPUT_SCALE (the kernel's kForgetShift), input gate x
         # cell gate depends on the cell scale.
         input_shift = power_of_two_shift(GATE_OUTPUT_SCALE ** 2 / cell_scale, "LSTM cell")
+        hidden_m, hidden_right = product_requant(GATE_OUTPUT_SCALE ** 2 / h_scale, "LSTM hidden")
+        hidden_twice = (hidden_m << 1) - 2 ** 32 & 0xFFFFFFFF  # MulHighDoubled's doubling in SMMLAR
         self.consts += [
             _c_array("uint32_t", f"{p}_input", gate_stream(w_in, b_in, [m for m, _ in in_fc], []), per_line=8),
             _c_array("uint32_t", f"{p}_recurrent",
                      gate_stream(w_rec, b_rec if has_rec_bias else None, [m for m, _ in rec_fc],
-                                 [*STEP_CONSTANTS, f"1u << {input_shift}"]), per_line=8)]
-        shifts = ", ".join
-        self.consts.append(
-            f"constexpr native::LstmModel {p} = {{{steps}, {in_dim}, {in_cols}, {units}, {h_cols}, "
-            f"{'true' if reverse else 'false'}, {p}_input, {p}_recurrent, {'true' if has_rec_bias else 'false'},\n"
-            f"    {{{shifts(str(r) for _, r in in_fc)}}}, {{{shifts(str(r) for _, r in rec_fc)}}},\n"
-            f"    {'true' if opts.fusedActivationFunction == ACT_SIGMOID else 'false'}, "
-            f"{input_shift}, "
-            f"{product_requant(GATE_OUTPUT_SCALE ** 2 / h_scale, 'LSTM hidden')}, "
-            f"{h_zp}, {tanh_shift}, {clip}}};\n")
+                                 [*STEP_CONSTANTS, f"0x{hidden_twice:08x}u"]), per_line=8)]
+        lstm = LstmParams(steps, in_dim, in_cols, units, h_cols, reverse, f"{p}_input", f"{p}_recurrent", has_rec_bias,
+                          [r for _, r in in_fc], [r for _, r in rec_fc], input_shift, hidden_right, h_zp, tanh_shift,
+                          clip)
+        self.lstms.append(lstm)
+        self.consts.append(f"constexpr native::LstmModel {p} = {lstm.c_initializer()};\n")
         for key, v in (("in_cols", in_cols), ("h_cols", h_cols), ("units", units)):
             self.lstm_max[key] = max(self.lstm_max[key], v)
         out = outs[0]

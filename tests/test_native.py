@@ -134,21 +134,21 @@ class RandomModel:
 
 
 @pytest.fixture(scope="module")
-def random_models(tmp_path_factory: pytest.TempPathFactory, converter_config: dict) -> dict[tuple, RandomModel]:
-    """MODELS built on first use (module cache): the host and the emulated engine share one conversion each."""
-    cache: dict[tuple, RandomModel] = {}
+def random_models(tmp_path_factory: pytest.TempPathFactory, converter_config: dict):
+    """``get(spec, patches)``: MODELS' or VARIANTS' model, built on first use (the host and the emulated engine
+    share one conversion each)."""
+    cache: dict[str, RandomModel] = {}
 
-    def get(arch: str, units: int, labels: int, frames: int, n: int) -> RandomModel:
-        key = (arch, units, labels, frames, n)
+    def get(spec: tuple, patches: dict | None = None) -> RandomModel:
+        key = repr((spec, patches))
         if key not in cache:
-            cache[key] = build_random_model(tmp_path_factory.mktemp(f"{arch}{units}"), converter_config, *key)
+            cache[key] = build_random_model(tmp_path_factory.mktemp(spec[0]), converter_config, spec, patches or {})
         return cache[key]
 
     return get
 
 
-def build_random_model(folder: Path, converter_config: dict, arch: str, units: int, labels: int, frames: int,
-                       n: int) -> RandomModel:
+def convert_random_model(converter_config: dict, arch: str, units: int, labels: int, frames: int) -> bytes:
     """Random weights (Keras' initializers, seeded), the pipeline's own int8 conversion, random calibration."""
     require_cxx()
     import tensorflow as tf
@@ -160,7 +160,45 @@ def build_random_model(folder: Path, converter_config: dict, arch: str, units: i
     cfg = dict(converter_config, model=dict(converter_config["model"], lstm_units=units))
     model = build_model((frames, NUM_COEFFS), labels, cfg["model"], arch)
     calib = np.random.default_rng(units).normal(0, 1, (16, frames, NUM_COEFFS)).astype(np.float32)
-    tflite = convert(model, arch, cfg, calib)
+    return convert(model, arch, cfg, calib)
+
+
+def patched(tflite: bytes, input_scale: float = 1.0, recurrent_scale: float = 1.0, cell_clip: float | None = None,
+            cell_power: int | None = None, zero_sum_recurrent: bool = False) -> bytes:
+    """``tflite`` with every LSTM changed: its input and recurrent weight scales multiplied, its cell clip and its
+    cell state's scale (2^cell_power) set, its recurrent weight rows made to sum to zero (then its recurrent FC's
+    zero-point term, hidden zp times the row sum, is zero). A valid model still, which TFLM runs as it is."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(tflite, 0))
+    sub = model.subgraphs[0]
+    for op in sub.operators:
+        if not isinstance(op.builtinOptions, schema.UnidirectionalSequenceLSTMOptionsT):
+            continue
+        for inputs, factor in ((op.inputs[1:5], input_scale), (op.inputs[5:9], recurrent_scale)):
+            for i in inputs:
+                q = sub.tensors[i].quantization
+                q.scale = [float(v) * factor for v in q.scale]
+        if zero_sum_recurrent:
+            for i in op.inputs[5:9]:
+                buffer = model.buffers[sub.tensors[i].buffer]
+                w = np.clip(np.asarray(buffer.data, np.uint8).view(np.int8).astype(np.int64), -127, 127)
+                w = w.reshape(sub.tensors[i].shape)
+                half = w.shape[1] // 2  # the second half of each row mirrors the first, negated
+                w[:, w.shape[1] - half:] = -w[:, :half][:, ::-1]
+                w[:, half:w.shape[1] - half] = 0
+                buffer.data = w.astype(np.int8).reshape(-1).view(np.uint8)
+        if cell_clip is not None:
+            op.builtinOptions.cellClip = cell_clip
+        if cell_power is not None:
+            sub.tensors[op.inputs[19]].quantization.scale = [2.0 ** cell_power]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def build_random_model(folder: Path, converter_config: dict, spec: tuple, patches: dict) -> RandomModel:
+    arch, units, labels, frames, n = spec
+    tflite = patched(convert_random_model(converter_config, arch, units, labels, frames), **patches)
     (folder / INT8_FILE).write_bytes(tflite)
     (folder / "gen").mkdir()
     write_native(folder / "gen", tflite, "test")
@@ -171,11 +209,10 @@ def build_random_model(folder: Path, converter_config: dict, arch: str, units: i
     return RandomModel(folder, x, expected)
 
 
-@pytest.mark.parametrize("arch,units,labels,frames,n", MODELS)
-def test_native_equals_tflm_on_random_models(arch: str, units: int, labels: int, frames: int, n: int,
-                                             random_models) -> None:
+@pytest.mark.parametrize("spec", MODELS, ids=str)
+def test_native_equals_tflm_on_random_models(spec: tuple, random_models) -> None:
     """The host build of the engine (its portable path) and the PyPI interpreter against the pinned TFLM."""
-    m = random_models(arch, units, labels, frames, n)
+    m = random_models(spec)
     tflm = TflmRunner(m.folder / INT8_FILE)
     assert_identical(np.stack([tflm.scores(c) for c in m.x]), m.expected)  # the host `tflm` backend is the board's
     assert_identical(NativeRunner(m.folder).batch(m.x), m.expected)
@@ -207,15 +244,56 @@ def emulated_native_scores(folder: Path, x: np.ndarray, opt: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize("opt", ["O2", "Os"])
-@pytest.mark.parametrize("arch,units,labels,frames,n", MODELS)
-def test_emulated_native_equals_tflm_on_random_models(arch: str, units: int, labels: int, frames: int, n: int,
-                                                      opt: str, random_models) -> None:
+@pytest.mark.parametrize("spec", MODELS, ids=str)
+def test_emulated_native_equals_tflm_on_random_models(spec: tuple, opt: str, random_models) -> None:
     """The engine's Cortex-M4 path (the one the board runs) on the same clips, at both optimisation levels."""
     from tests.test_emulated_firmware import require_emulator
 
     require_emulator()
-    m = random_models(arch, units, labels, frames, n)
+    m = random_models(spec)
     assert_identical(emulated_native_scores(m.folder, m.x, opt), m.expected)
+
+
+# Small random models changed (`patched`) so that together they take every code path of the generated LSTM:
+# a gate FC's requantization with and without a rounding shift, a recurrent bias or none, a cell clip or an int16
+# saturation, tanh(cell)'s input scaled up or down, a hidden state with and without a last pair of columns.
+# The trained models take the common ones (no rounding in the input FC, a clip); these the others.
+VARIANT_SPEC = ("lstm", 3, 3, 20, 1_000)  # 6 units
+VARIANTS = {"as converted": (VARIANT_SPEC, {}),
+            "without roundings or a cell clip, cell scale 2^-12": (
+                ("lstm", 2, 3, 20, 1_000), dict(input_scale=8.0, recurrent_scale=32.0, cell_clip=0.0, cell_power=-12)),
+            "without a recurrent bias": (VARIANT_SPEC, dict(zero_sum_recurrent=True))}
+
+
+def test_variant_models_take_every_code_path_of_the_lstm(random_models) -> None:
+    from quantize.native import Emitter, parse
+
+    seen: dict[str, set] = {}
+    for spec, patches in VARIANTS.values():
+        emitter = Emitter(parse((random_models(spec, patches).folder / INT8_FILE).read_bytes()))
+        emitter.emit()
+        for lstm in emitter.lstms:
+            for what, value in (("input FC rounds", any(lstm.input_right)),
+                                ("input FC exact", not all(lstm.input_right)),
+                                ("recurrent FC rounds", any(lstm.recurrent_right)),
+                                ("recurrent FC exact", not all(lstm.recurrent_right)),
+                                ("recurrent bias", lstm.recurrent_bias), ("cell clip", lstm.cell_clip > 0),
+                                ("tanh input shifted left", lstm.cell_tanh_shift >= 0),
+                                ("last pair of hidden columns", lstm.h_cols % 4 == 2)):
+                seen.setdefault(what, set()).add(value)
+    assert {what: values for what, values in seen.items() if values != {True, False}} == {}
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_native_equals_tflm_on_variant_models(name: str, random_models) -> None:
+    """Each variant on the host (portable path) and on the emulated Cortex-M4F at -O2 and -Os."""
+    from tests.test_emulated_firmware import require_emulator
+
+    m = random_models(*VARIANTS[name])
+    assert_identical(NativeRunner(m.folder).batch(m.x), m.expected)
+    require_emulator()
+    for opt in ("O2", "Os"):
+        assert_identical(emulated_native_scores(m.folder, m.x, opt), m.expected)
 
 
 def test_unsupported_operator_is_refused_in_one_line(smoke_build: Path) -> None:
@@ -229,6 +307,20 @@ def test_unsupported_operator_is_refused_in_one_line(smoke_build: Path) -> None:
             code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.TANH
     patched = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
     with pytest.raises(Unsupported, match=r"^operator TANH \(operator 0\)$"):
+        generate(patched)
+
+
+def test_lstm_with_another_cell_activation_is_refused_in_one_line(smoke_build: Path) -> None:
+    """The engine implements the tanh cell activation only (the converter crashes on a Keras LSTM with another)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel((smoke_build / INT8_FILE).read_bytes(), 0))
+    for op in model.subgraphs[0].operators:
+        if isinstance(op.builtinOptions, schema.UnidirectionalSequenceLSTMOptionsT):
+            op.builtinOptions.fusedActivationFunction = schema.ActivationFunctionType.RELU
+    patched = bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    with pytest.raises(Unsupported, match=r"^UNIDIRECTIONAL_SEQUENCE_LSTM cell activation 1 \(tanh only\)$"):
         generate(patched)
 
 

@@ -44,18 +44,8 @@ struct Requant {
   int32_t shift;
 };
 
-// The same requantization prepared for a known input range (the LSTM's inner loop): the generator checks that
-// |x| << left and the rounding add cannot overflow for any input the model can produce, so that the single high
-// multiply of native/lstm.h equals MultiplyByQuantizedMultiplier(x, multiplier, shift).
-struct BoundedRequant {
-  int32_t multiplier;
-  int32_t left;      // max(shift, 0) + 1 (the doubling of RoundingDoublingHighMul)
-  int32_t right;     // max(-shift, 0)
-  int32_t rounding;  // 2^(right - 1), or 0 when right == 0
-};
-
-// ---- UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input/hidden, int8 weights, int16 cell, batch 1, no peephole,
-// projection or layer norm. Gates in the order input, forget, cell, output. The generator emits one constexpr
+// ---- UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input/hidden, int8 weights, int16 cell, batch 1, tanh cell activation, no
+// peephole, projection or layer norm. Gates in the order input, forget, cell, output. The generator emits one constexpr
 // LstmModel per LSTM and runs it through native/lstm.h.
 constexpr int kNumGates = 4;
 
@@ -81,11 +71,11 @@ struct LstmModel {
   // what is left is each gate's rounding right shift.
   int32_t input_right[kNumGates];
   int32_t recurrent_right[kNumGates];
-  bool cell_gate_sigmoid;  // the cell gate's activation: tanh (false) or sigmoid
   // The input gate x cell gate product's right shift: its multiplier is 2^30 (its scale 2^-30 / cell scale is a
   // power of two; the generator checks). The forget gate x cell's is always 2^-15 (native/lstm.h).
   int32_t input_shift;
-  BoundedRequant output_mul;        // tanh(cell) x output gate -> hidden (shifts right; the generator checks)
+  // tanh(cell) x output gate -> hidden: its right shift (> 0; the multiplier, doubled, is in the recurrent stream).
+  int32_t hidden_right;
   int32_t hidden_zero_point;
   int32_t cell_tanh_shift;  // tanh(cell)'s input scaling 3 << shift, or 3 >> -shift (the cell scale 2^(shift - 12))
   int16_t cell_clip;                // 0: no clipping

@@ -282,7 +282,7 @@ NATIVE_INLINE int32_t CellTanh15(int32_t cell, uint32_t constants, int32_t offse
             : "memory");                                                                                     \
   }
 // The last two columns k, k + 1 of the four rows: one word of inputs, one word per row.
-#define NATIVE_DOT2_STEP(ops, acc)                                                                             \
+#define NATIVE_DOT2_STEP                                                                                     \
   {                                                                                                          \
     uint32_t x01;                                                                                            \
     register uint32_t w0 __asm__("r8");                                                                      \
@@ -290,8 +290,10 @@ NATIVE_INLINE int32_t CellTanh15(int32_t cell, uint32_t constants, int32_t offse
     register uint32_t w2 __asm__("r10");                                                                     \
     register uint32_t w3 __asm__("r11");                                                                     \
     __asm__("ldr %[x01], [%[x], %[offset]]\n\t"                                                              \
-            "ldm %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t" ops                                                \
-            : [a0] acc(a0), [a1] acc(a1), [a2] acc(a2), [a3] acc(a3), [w] "+r"(w), [x01] "=&r"(x01),         \
+            "ldm %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                                    \
+            "smlad %[a0], %[w0], %[x01], %[a0]\n\tsmlad %[a1], %[w1], %[x01], %[a1]\n\t"                    \
+            "smlad %[a2], %[w2], %[x01], %[a2]\n\tsmlad %[a3], %[w3], %[x01], %[a3]"                          \
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x01] "=&r"(x01),     \
               [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)                                 \
             : [x] "r"(x), [offset] "i"(2 * kK)                                                              \
             : "memory");                                                                                     \
@@ -325,18 +327,12 @@ NATIVE_INLINE void Dot(const uint32_t*& w, const int16_t* x, int32_t& a0, int32_
     Dot<kCols, kZeroInit, kK + 4>(w, x, a0, a1, a2, a3);
   } else if constexpr (kK < kCols) {
     // The last two columns: one word per row, one LDM for the four rows.
+    if constexpr (kZeroInit && kK == 0) a0 = a1 = a2 = a3 = 0;  // two columns in all
 #if NATIVE_LSTM_DSP
-    if constexpr (kZeroInit && kK == 0) {
-      NATIVE_DOT2_STEP("smuad %[a0], %[w0], %[x01]\n\tsmuad %[a1], %[w1], %[x01]\n\t"
-                       "smuad %[a2], %[w2], %[x01]\n\tsmuad %[a3], %[w3], %[x01]", "=&r")
-    } else {
-      NATIVE_DOT2_STEP("smlad %[a0], %[w0], %[x01], %[a0]\n\tsmlad %[a1], %[w1], %[x01], %[a1]\n\t"
-                       "smlad %[a2], %[w2], %[x01], %[a2]\n\tsmlad %[a3], %[w3], %[x01], %[a3]", "+r")
-    }
+    NATIVE_DOT2_STEP
 #else
     uint32_t x01;
     std::memcpy(&x01, x + kK, sizeof(x01));
-    if constexpr (kZeroInit && kK == 0) a0 = a1 = a2 = a3 = 0;
     a0 = Smlad(w[0], x01, a0);
     a1 = Smlad(w[1], x01, a1);
     a2 = Smlad(w[2], x01, a2);
@@ -405,36 +401,139 @@ NATIVE_INLINE void InputGates(const int16_t* x, LstmUnitState* state) {
 // Phase 2 of a step for unit u: its recurrent FC added (saturating) to the input FC's part, the gates (TFLM's
 // CalculateLstmGate), the cell (UpdateLstmCell) and the hidden state (CalculateLstmOutput). Returns the int8
 // hidden state.
-// The constants of UnitStep after each unit's multipliers in the recurrent stream (one LDM into the dot
-// product's weight registers, free by then; in registers the compiler would otherwise reload them from memory).
+// After each unit's multipliers in the recurrent stream: the constants of its step (the Cortex-M4 code loads
+// them with one LDM; as immediates the compiler would materialize them for every unit), then the hidden state's
+// multiplier as 2m - 2^32 (MulHighDoubled's `twice`).
 struct StepConstants {
   uint32_t gate;           // kGateConstants
   int32_t sigmoid_offset;  // kSigmoidOffset
-  int32_t forget_power;    // kTanhOffset = 2^14, also GateProduct's 2^kRight of the forget gate x cell
-  int32_t input_power;     // GateProduct's 2^kRight of the input gate x cell gate
+  int32_t tanh_offset;     // kTanhOffset = 2^14, also GateProduct's 2^kRight of the forget gate x cell
 };
+constexpr int kStepWords = 4;  // StepConstants and the hidden state's multiplier
 // The forget gate x cell's requantization is always 2^-15 (2^30 * 2^-(14 + 31)): its 2^kRight is the tanh's
 // offset.
 constexpr int kForgetShift = 14;
-static_assert(1 << kForgetShift == kTanhOffset, "StepConstants::forget_power is both");
+static_assert(1 << kForgetShift == kTanhOffset, "StepConstants::tanh_offset is both");
 
-NATIVE_INLINE StepConstants LoadStepConstants(const uint32_t*& w) {
 #if NATIVE_LSTM_DSP
-  register uint32_t c0 __asm__("r8");
-  register uint32_t c1 __asm__("r9");
-  register uint32_t c2 __asm__("r10");
-  register uint32_t c3 __asm__("r11");
-  __asm__("ldm %[w]!, {%[c0], %[c1], %[c2], %[c3]}"
-          : [w] "+r"(w), [c0] "=r"(c0), [c1] "=r"(c1), [c2] "=r"(c2), [c3] "=r"(c3)
-          :
-          : "memory");
-  return {c0, static_cast<int32_t>(c1), static_cast<int32_t>(c2), static_cast<int32_t>(c3)};
-#else
-  const StepConstants c = {w[0], static_cast<int32_t>(w[1]), static_cast<int32_t>(w[2]), static_cast<int32_t>(w[3])};
-  w += 4;
-  return c;
+// One gate's recurrent requantization in the finish below: accumulator `a` times multiplier `m`, rounded by the
+// gate's right shift `r` (GateRequant), saturated to int16, in place.
+#define NATIVE_GATE_REQUANT(a, m, r)                                   \
+  ".if %c[" r "]\n\t"                                                  \
+  "smmulr %[t], %[" a "], " m "\n\t"                                   \
+  "add %[t], %[t], #(1 << (%c[" r "] - 1))\n\t"                        \
+  "sub %[t], %[t], %[" a "], lsr #31\n\t"                              \
+  "ssat %[" a "], #16, %[t], asr #%c[" r "]\n\t"                       \
+  ".else\n\t"                                                          \
+  "smmulr %[" a "], %[" a "], " m "\n\t"                               \
+  "ssat %[" a "], #16, %[" a "]\n\t"                                   \
+  ".endif\n\t"
+// A sigmoid gate (Activation<9> with kSigmoidOffset in r9, kGateConstants in r8): v = 3 x in %[t], the gate
+// (Q0.15) into the top half of `out`.
+#define NATIVE_SIGMOID(out)                                            \
+  "asr %[" out "], %[t], #9\n\t"                                       \
+  "ldr %[" out "], [%[center], %[" out "], lsl #2]\n\t"                \
+  "pkhbt r11, r8, %[t], lsl #22\n\t"                                   \
+  "smlad %[" out "], %[" out "], r11, r9\n\t"                          \
+  "sub %[" out "], %[" out "], %[t], lsr #31\n\t"
+// A tanh (Activation<8> with kTanhOffset in r10) of v in %[t] (already clamped to 17 bits): Q0.15 into `out`.
+#define NATIVE_TANH(out)                                               \
+  "asr %[" out "], %[t], #8\n\t"                                       \
+  "ldr %[" out "], [%[center], %[" out "], lsl #2]\n\t"                \
+  "pkhbt r11, r8, %[t], lsl #23\n\t"                                   \
+  "smlad %[" out "], %[" out "], r11, r10\n\t"                         \
+  "sub %[" out "], %[" out "], %[t], lsr #31\n\t"                      \
+  "asr %[" out "], %[" out "], #15\n\t"
 #endif
+
+#if NATIVE_LSTM_DSP
+// UnitStep's arithmetic after the dot products on the Cortex-M4, scheduled by hand: the compiler's allocation
+// spilled and reloaded constants and pointers around every unit. The same integers as the portable code below
+// (tests/test_native.py compares both with TFLM); registers a0..a3 (the accumulators, then the work), t, r8-r11
+// (from the stream: multipliers, then StepConstants, r11 the interpolation weights). Returns the hidden state.
+template <const LstmModel& M>
+NATIVE_INLINE int32_t FinishUnit(const uint32_t*& w, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
+                                 LstmUnitState& s) {
+  constexpr int32_t kHiddenRounding = (1 << (M.hidden_right - 1)) + M.hidden_zero_point * (1 << M.hidden_right);
+  const uint32_t* center = kActivationTable + kActivationTableOffset;
+  int32_t t;
+  __asm__(
+      // The recurrent FC's four gates, added saturating to the input FC's parts: (i, f) in a0, (c, o) in a2.
+      "ldm %[w]!, {r8, r9, r10, r11}\n\t"
+      NATIVE_GATE_REQUANT("a0", "r8", "r0") NATIVE_GATE_REQUANT("a1", "r9", "r1")
+      NATIVE_GATE_REQUANT("a2", "r10", "r2") NATIVE_GATE_REQUANT("a3", "r11", "r3")
+      "pkhbt %[a0], %[a0], %[a1], lsl #16\n\t"
+      "pkhbt %[a2], %[a2], %[a3], lsl #16\n\t"
+      "ldrd %[a1], %[a3], [%[s]]\n\t"
+      "qadd16 %[a0], %[a1], %[a0]\n\t"
+      "qadd16 %[a2], %[a3], %[a2]\n\t"
+      "ldm %[w]!, {r8, r9, r10}\n\t"
+      // The cell gate (tanh), a SignedWord in a1.
+      "smulbt %[t], %[a2], r8\n\t"
+      "ssat %[t], #17, %[t]\n\t"
+      NATIVE_TANH("a1")
+      "orr %[a1], %[a1], #0x40000000\n\t"
+      // Input gate x cell gate (GateProduct with the immediate 2^input_shift), in a1.
+      "smulbt %[t], %[a0], r8\n\t"
+      NATIVE_SIGMOID("a3")
+      "smultb %[a3], %[a3], %[a1]\n\t"
+      "add %[a3], %[a3], #(1 << %c[input_shift])\n\t"
+      "add %[a3], %[a3], %[a1], asr #30\n\t"
+      "ssat %[a1], #16, %[a3], asr #(%c[input_shift] + 1)\n\t"
+      // Forget gate x cell (GateProduct, 2^14 in r10), the new cell in a1, its SignedWord in a0.
+      "smultt %[t], %[a0], r8\n\t"
+      NATIVE_SIGMOID("a3")
+      "ldr %[a0], [%[s], #8]\n\t"
+      "smlatb %[a3], %[a3], %[a0], r10\n\t"
+      "add %[a3], %[a3], %[a0], asr #30\n\t"
+      "ssat %[a3], #16, %[a3], asr #15\n\t"
+      "add %[a1], %[a1], %[a3]\n\t"
+      ".if %c[clip]\n\t"
+      "movw %[t], #%c[clip]\n\t"
+      "cmp %[a1], %[t]\n\t"
+      "it gt\n\t"
+      "movgt %[a1], %[t]\n\t"
+      "cmn %[a1], %[t]\n\t"
+      "it lt\n\t"
+      "rsblt %[a1], %[t], #0\n\t"
+      ".else\n\t"
+      "ssat %[a1], #16, %[a1]\n\t"
+      ".endif\n\t"
+      "orr %[a0], %[a1], #0x40000000\n\t"
+      // tanh(cell) (CellTanh15) in a1.
+      "add %[t], %[a1], %[a1], lsl #1\n\t"
+      ".if %c[tanh_shift] >= 0\n\t"
+      "ssat %[t], #17, %[t], lsl #%c[tanh_shift]\n\t"
+      ".else\n\t"
+      "add %[t], %[t], #(1 << (-(%c[tanh_shift]) - 1))\n\t"
+      "ssat %[t], #17, %[t], asr #(-(%c[tanh_shift]))\n\t"
+      ".endif\n\t"
+      NATIVE_TANH("a1")
+      // Output gate x tanh(cell) -> the int8 hidden state in a1 (the multiplier's 2m - 2^32 from the stream).
+      "smultt %[t], %[a2], r8\n\t"
+      NATIVE_SIGMOID("a2")
+      "smultb %[a2], %[a2], %[a1]\n\t"
+      "ldr r11, [%[w]], #4\n\t"
+      "smmlar %[a1], %[a2], r11, %[a2]\n\t"
+      "add %[a1], %[a1], #(%c[out_rounding])\n\t"
+      "sub %[a1], %[a1], %[a2], lsr #31\n\t"
+      "ssat %[a1], #8, %[a1], asr #%c[out_right]\n\t"
+      // The cell and the running sum of the hidden state.
+      "ldr %[a3], [%[s], #12]\n\t"
+      "add %[a3], %[a3], %[a1]\n\t"
+      "strd %[a0], %[a3], [%[s], #8]"
+      : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [t] "=&r"(t), [w] "+&r"(w)
+      : [s] "r"(&s), [center] "r"(center), [r0] "i"(M.recurrent_right[0]), [r1] "i"(M.recurrent_right[1]),
+        [r2] "i"(M.recurrent_right[2]), [r3] "i"(M.recurrent_right[3]),
+        [input_shift] "i"(M.input_shift), [clip] "i"(M.cell_clip), [tanh_shift] "i"(M.cell_tanh_shift),
+        [out_rounding] "i"(kHiddenRounding), [out_right] "i"(M.hidden_right)
+      : "r8", "r9", "r10", "r11", "cc", "memory");
+  return a1;
 }
+#undef NATIVE_GATE_REQUANT
+#undef NATIVE_SIGMOID
+#undef NATIVE_TANH
+#endif
 
 // Phase 2 of a step for one unit: its recurrent FC added (saturating) to the input FC's part, the gates (TFLM's
 // CalculateLstmGate), the cell (UpdateLstmCell) and the hidden state (CalculateLstmOutput). Returns the int8
@@ -444,39 +543,41 @@ NATIVE_INLINE int32_t UnitStep(const uint32_t*& w, const int16_t* h, LstmUnitSta
   int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
   if constexpr (M.recurrent_bias) Load4(w, a0, a1, a2, a3);
   Dot<M.h_cols, !M.recurrent_bias>(w, h, a0, a1, a2, a3);
+#if NATIVE_LSTM_DSP
+  return FinishUnit<M>(w, a0, a1, a2, a3, s);
+#else
   uint32_t r01, r23;
   RequantizeGates<M.recurrent_right[0], M.recurrent_right[1], M.recurrent_right[2], M.recurrent_right[3]>(
       w, a0, a1, a2, a3, r01, r23);
-  const StepConstants c = LoadStepConstants(w);
+  const StepConstants c = {w[0], static_cast<int32_t>(w[1]), static_cast<int32_t>(w[2])};
+  const int32_t twice = static_cast<int32_t>(w[3]);
+  w += kStepWords;
   const uint32_t k = c.gate;
   // Gate pre-activations, saturated sums of the two FCs' int16 parts: (input, forget) and (cell, output).
-  uint32_t in01, in23;
-  LoadPair(s.gates, in01, in23);
-  const uint32_t in_forget = Qadd16(in01, r01);
-  const uint32_t cell_out = Qadd16(in23, r23);
-  // Q0.15 gates in the top halves; the cell gate (tanh, or sigmoid when the model says so) as an int32.
+  const uint32_t in_forget = Qadd16(s.gates[0], r01);
+  const uint32_t cell_out = Qadd16(s.gates[1], r23);
+  // Q0.15 gates in the top halves; the cell gate (tanh) as an int32.
   const int32_t input_gate = Activation<9>(MulBT(in_forget, k), c.sigmoid_offset, k);
   const int32_t forget_gate = Activation<9>(MulTT(in_forget, k), c.sigmoid_offset, k);
   const int32_t output_gate = Activation<9>(MulTT(cell_out, k), c.sigmoid_offset, k);
-  const int32_t cell_gate = M.cell_gate_sigmoid ? Activation<9>(MulBT(cell_out, k), c.sigmoid_offset, k) >> 16
-                                                : Tanh15(MulBT(cell_out, k), k, c.forget_power) >> 15;
+  const int32_t cell_gate = Tanh15(MulBT(cell_out, k), k, c.tanh_offset) >> 15;
   // Cell: forget x cell + input x cell gate, each product requantized and saturated, the sum clipped (the clip,
   // <= 32767, makes an int16 saturation before it redundant) or saturated.
-  uint32_t cell_word, sum;
-  LoadPair(&s.cell, cell_word, sum);
-  const int32_t kept = GateProduct<kForgetShift>(forget_gate, cell_word, c.forget_power);
-  const int32_t added = GateProduct<M.input_shift>(input_gate, SignedWord(cell_gate), c.input_power);
-  const int32_t cell = M.cell_clip > 0 ? ClampSymmetric<M.cell_clip>(kept + added) : SsatAsr<16>(kept + added);
+  const int32_t kept = GateProduct<kForgetShift>(forget_gate, s.cell, c.tanh_offset);
+  const int32_t added = GateProduct<M.input_shift>(input_gate, SignedWord(cell_gate), 1 << M.input_shift);
+  const int32_t cell = M.cell_clip > 0 ? Clamp(kept + added, -M.cell_clip, M.cell_clip) : SsatAsr<16>(kept + added);
   // Hidden: tanh(cell) x output gate, requantized to int8 with the hidden state's zero point (in the rounding
   // constant: 2^(r - 1) + zp * 2^r).
-  constexpr BoundedRequant q = M.output_mul;
-  const int32_t tanh_cell = CellTanh15<M.cell_tanh_shift>(cell, k, c.forget_power) >> 15;
+  const int32_t tanh_cell = CellTanh15<M.cell_tanh_shift>(cell, k, c.tanh_offset) >> 15;
   const int32_t product = MulTB(output_gate, static_cast<uint32_t>(tanh_cell));
-  const int32_t high = MulHighDoubled(product, static_cast<int32_t>(static_cast<uint32_t>(q.multiplier) << 1));
-  const int32_t hidden = SsatAsr<8, q.right>(high + q.rounding + M.hidden_zero_point * (1 << q.right) -
-                                             static_cast<int32_t>(SignBit(product)));
-  StorePair(&s.cell, SignedWord(cell), sum + static_cast<uint32_t>(hidden));
+  const int32_t high = MulHighDoubled(product, twice);
+  const int32_t hidden =
+      SsatAsr<8, M.hidden_right>(high + (1 << (M.hidden_right - 1)) + M.hidden_zero_point * (1 << M.hidden_right) -
+                                 static_cast<int32_t>(SignBit(product)));
+  s.cell = SignedWord(cell);
+  s.sum += hidden;
   return hidden;
+#endif
 }
 
 }  // namespace lstm_detail
@@ -486,7 +587,6 @@ NATIVE_INLINE int32_t UnitStep(const uint32_t*& w, const int16_t* h, LstmUnitSta
 template <const LstmModel& M>
 void Lstm(const int8_t* input, const LstmScratch& s, int8_t* output, int32_t* sums) {
   using namespace lstm_detail;
-  static_assert(M.output_mul.left == 1, "the hidden state's requantization doubles with SMMLAR");
   LstmUnitState* const state = s.units;
   std::memset(s.x, 0, sizeof(int16_t) * M.in_cols);
   std::memset(state, 0, sizeof(LstmUnitState) * M.units);
