@@ -368,7 +368,8 @@ class Emitter:
         if opts.timeMajor or opts.asymmetricQuantizeInputs or getattr(opts, "diagonalRecurrentTensors", False):
             raise Unsupported("UNIDIRECTIONAL_SEQUENCE_LSTM time-major, hybrid or diagonal")
         if opts.fusedActivationFunction != ACT_TANH:
-            raise Unsupported(f"UNIDIRECTIONAL_SEQUENCE_LSTM cell activation {opts.fusedActivationFunction} (tanh only)")
+            raise Unsupported(
+                f"UNIDIRECTIONAL_SEQUENCE_LSTM cell activation {opts.fusedActivationFunction} (tanh only)")
         src = ins[0]
         reverse = src in self.reversed_of
         base = self.reversed_of.get(src, src)
@@ -473,8 +474,12 @@ class Emitter:
         s = min(count.bit_length() - 1, 32, 31 + shift)
         mult = (mult << s) // count  # mult >= 0: C's truncating division
         shift -= s
+        left, right = max(shift, 0) + 1, max(-shift, 0)
+        doubled = 255 * count << left  # |sum - count * zp| <= 255 * count
+        if doubled >= 2 ** 31 or doubled * mult // 2 ** 32 + 1 + (1 << right >> 1) >= 2 ** 31:
+            raise Unsupported(f"MEAN over {count} values: its sums overflow the fast requantization")
         p = f"g_mean{k}"
-        self.consts.append(f"const native::MeanModel {p} = {{{count}, {in_zp}, {{{mult}, {shift}}}, {out_zp}}};\n")
+        self.consts.append(f"const native::MeanModel {p} = {{{count}, {in_zp}, {mult}, {left}, {right}, {out_zp}}};\n")
         n = self.t(outs[0]).size
         if ins[0] in self.sums_of:
             sums = self.sums_of[ins[0]]
@@ -545,7 +550,9 @@ class Emitter:
         depth = self.t(ins[0]).shape[-1]
         outer = self.t(ins[0]).size // depth
         p = f"g_softmax{k}"
-        self.consts.append(f"const native::SoftmaxModel {p} = {{{depth}, {mult}, {left_shift}, {diff_min}}};\n")
+        self.static_bytes += 4 * depth
+        self.consts.append(f"int32_t {p}_exps[{depth}];\nconst native::SoftmaxModel {p} = "
+                           f"{{{depth}, {mult}, {left_shift}, {diff_min}, {p}_exps}};\n")
         self.body.append(f"  native::Softmax({p}, {self.buffer(ins[0])}, {outer}, {self.buffer(outs[0])});")
 
 

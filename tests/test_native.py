@@ -163,11 +163,12 @@ def convert_random_model(converter_config: dict, arch: str, units: int, labels: 
     return convert(model, arch, cfg, calib)
 
 
-def patched(tflite: bytes, input_scale: float = 1.0, recurrent_scale: float = 1.0, cell_clip: float | None = None,
-            cell_power: int | None = None, zero_sum_recurrent: bool = False) -> bytes:
-    """``tflite`` with every LSTM changed: its input and recurrent weight scales multiplied, its cell clip and its
-    cell state's scale (2^cell_power) set, its recurrent weight rows made to sum to zero (then its recurrent FC's
-    zero-point term, hidden zp times the row sum, is zero). A valid model still, which TFLM runs as it is."""
+def patched(tflite: bytes, input_scale: float = 1.0, recurrent_scale: tuple[float, ...] = (1.0,) * 4,
+            cell_clip: float | None = None, cell_power: int | None = None, zero_sum_recurrent: bool = False) -> bytes:
+    """``tflite`` with every LSTM changed: its input weight scales multiplied by ``input_scale``, its gates'
+    recurrent weight scales by ``recurrent_scale`` (i, f, c, o), its cell clip and its cell state's scale
+    (2^cell_power) set, its recurrent weight rows made to sum to zero (then its recurrent FC's zero-point term,
+    hidden zp times the row sum, is zero). A valid model still, which TFLM runs as it is."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
@@ -176,10 +177,9 @@ def patched(tflite: bytes, input_scale: float = 1.0, recurrent_scale: float = 1.
     for op in sub.operators:
         if not isinstance(op.builtinOptions, schema.UnidirectionalSequenceLSTMOptionsT):
             continue
-        for inputs, factor in ((op.inputs[1:5], input_scale), (op.inputs[5:9], recurrent_scale)):
-            for i in inputs:
-                q = sub.tensors[i].quantization
-                q.scale = [float(v) * factor for v in q.scale]
+        for i, factor in zip(op.inputs[1:9], (input_scale,) * 4 + tuple(recurrent_scale)):
+            q = sub.tensors[i].quantization
+            q.scale = [float(v) * factor for v in q.scale]
         if zero_sum_recurrent:
             for i in op.inputs[5:9]:
                 buffer = model.buffers[sub.tensors[i].buffer]
@@ -255,14 +255,17 @@ def test_emulated_native_equals_tflm_on_random_models(spec: tuple, opt: str, ran
 
 
 # Small random models changed (`patched`) so that together they take every code path of the generated LSTM:
-# a gate FC's requantization with and without a rounding shift, a recurrent bias or none, a cell clip or an int16
-# saturation, tanh(cell)'s input scaled up or down, a hidden state with and without a last pair of columns.
+# a gate FC's requantization with and without a rounding shift (the same for the four gates or not), a recurrent
+# bias or none, a cell clip or an int16 saturation, tanh(cell)'s input scaled up or down, a hidden state with and
+# without a last pair of columns.
 # The trained models take the common ones (no rounding in the input FC, a clip); these the others.
 VARIANT_SPEC = ("lstm", 3, 3, 20, 1_000)  # 6 units
 VARIANTS = {"as converted": (VARIANT_SPEC, {}),
             "without roundings or a cell clip, cell scale 2^-12": (
-                ("lstm", 2, 3, 20, 1_000), dict(input_scale=8.0, recurrent_scale=32.0, cell_clip=0.0, cell_power=-12)),
-            "without a recurrent bias": (VARIANT_SPEC, dict(zero_sum_recurrent=True))}
+                ("lstm", 2, 3, 20, 1_000),
+                dict(input_scale=8.0, recurrent_scale=(32.0,) * 4, cell_clip=0.0, cell_power=-12)),
+            "without a recurrent bias, the forget gate's shift one less": (
+                VARIANT_SPEC, dict(zero_sum_recurrent=True, recurrent_scale=(1.0, 2.0, 1.0, 1.0)))}
 
 
 def test_variant_models_take_every_code_path_of_the_lstm(random_models) -> None:
@@ -277,6 +280,7 @@ def test_variant_models_take_every_code_path_of_the_lstm(random_models) -> None:
                                 ("input FC exact", not all(lstm.input_right)),
                                 ("recurrent FC rounds", any(lstm.recurrent_right)),
                                 ("recurrent FC exact", not all(lstm.recurrent_right)),
+                                ("gates' recurrent shifts differ", len(set(lstm.recurrent_right)) > 1),
                                 ("recurrent bias", lstm.recurrent_bias), ("cell clip", lstm.cell_clip > 0),
                                 ("tanh input shifted left", lstm.cell_tanh_shift >= 0),
                                 ("last pair of hidden columns", lstm.h_cols % 4 == 2)):

@@ -99,11 +99,15 @@ struct LstmScratch {
 
 // The LSTM itself: native/lstm.h (a template on the constexpr LstmModel).
 
-// ---- MEAN over one axis, from per-output sums: out = requant(sum - count * input_zp) + output_zp.
+// ---- MEAN over one axis, from per-output sums: out = requant(sum - count * input_zp) + output_zp. The
+// requantization is TFLM's multiplier with 1/count folded in, prepared for the sums' range (|x| <= 255 * count,
+// the generator checks that x << left and the rounding cannot overflow): one high multiply (native/lstm.h).
 struct MeanModel {
   int count;  // elements summed per output
   int32_t input_zero_point;
-  Requant requant;  // the generator's multiplier with TFLM's 1/count folded in
+  int32_t multiplier;
+  int32_t left;   // max(shift, 0) + 1 (the doubling of RoundingDoublingHighMul)
+  int32_t right;  // max(-shift, 0)
   int32_t output_zero_point;
 };
 void MeanFromSums(const MeanModel& model, const int32_t* sums, int n, int8_t* output);
@@ -130,6 +134,7 @@ struct SoftmaxModel {
   int32_t input_multiplier;
   int32_t input_left_shift;
   int32_t diff_min;
+  int32_t* exps;  // [depth] working memory: each exponential is computed once, for the sum and the output
 };
 void Softmax(const SoftmaxModel& model, const int8_t* input, int outer, int8_t* output);
 

@@ -169,6 +169,17 @@ NATIVE_INLINE int32_t MulHigh(int32_t a, int32_t b) {
 #endif
 }
 
+// SMMLAR: acc + ((a * b + 2^31) >> 32).
+NATIVE_INLINE int32_t MulHighAdd(int32_t a, int32_t b, int32_t acc) {
+#if NATIVE_LSTM_DSP
+  int32_t r;
+  __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+  return r;
+#else
+  return acc + MulHigh(a, b);
+#endif
+}
+
 // SMMLAR with a as the accumulator: (a * 2^32 + a * (2m - 2^32) + 2^31) >> 32 = (2a * m + 2^31) >> 32, the
 // doubling for free (`twice` = 2m - 2^32 as int32, m >= 2^30).
 NATIVE_INLINE int32_t MulHighDoubled(int32_t a, int32_t twice) {
@@ -189,11 +200,10 @@ NATIVE_INLINE int32_t MulHighDoubled(int32_t a, int32_t twice) {
 // rounds alike either way).
 template <int kRight>
 NATIVE_INLINE int32_t GateRequant(int32_t acc, int32_t m) {
-  const int32_t high = MulHigh(acc, m);
   if constexpr (kRight == 0) {
-    return SsatAsr<16>(high);
+    return SsatAsr<16>(MulHigh(acc, m));
   } else {
-    return SsatAsr<16, kRight>(high + (1 << (kRight - 1)) - static_cast<int32_t>(SignBit(acc)));
+    return SsatAsr<16, kRight>(MulHighAdd(acc, m, 1 << (kRight - 1)) - static_cast<int32_t>(SignBit(acc)));
   }
 }
 
@@ -428,6 +438,11 @@ static_assert(1 << kForgetShift == kTanhOffset, "StepConstants::tanh_offset is b
   "smmulr %[" a "], %[" a "], " m "\n\t"                               \
   "ssat %[" a "], #16, %[" a "]\n\t"                                   \
   ".endif\n\t"
+// The same with the rounding constant 2^(r0 - 1) in %[center] and the shift r0.
+#define NATIVE_GATE_REQUANT_ROUNDED(a, m)                              \
+  "smmlar %[t], %[" a "], " m ", %[center]\n\t"                      \
+  "sub %[t], %[t], %[" a "], lsr #31\n\t"                            \
+  "ssat %[" a "], #16, %[t], asr #%c[r0]\n\t"
 // A sigmoid gate (Activation<9> with kSigmoidOffset in r9, kGateConstants in r8): v = 3 x in %[t], the gate
 // (Q0.15) into the top half of `out`.
 #define NATIVE_SIGMOID(out)                                            \
@@ -455,16 +470,26 @@ template <const LstmModel& M>
 NATIVE_INLINE int32_t FinishUnit(const uint32_t*& w, int32_t a0, int32_t a1, int32_t a2, int32_t a3,
                                  LstmUnitState& s) {
   constexpr int32_t kHiddenRounding = (1 << (M.hidden_right - 1)) + M.hidden_zero_point * (1 << M.hidden_right);
-  const uint32_t* center = kActivationTable + kActivationTableOffset;
+  const uint32_t* center;
   int32_t t;
-  __asm__(
+  __asm__ volatile(  // volatile: it stores the cell and the sum
       // The recurrent FC's four gates, added saturating to the input FC's parts: (i, f) in a0, (c, o) in a2.
       "ldm %[w]!, {r8, r9, r10, r11}\n\t"
+      ".if %c[r0] && %c[r0] == %c[r1] && %c[r0] == %c[r2] && %c[r0] == %c[r3]\n\t"
+      // One right shift for the four gates (the common case): the rounding constant in a register (the table's,
+      // free until later), added by SMMLAR.
+      "mov %[center], #(1 << (%c[r0] - 1))\n\t"
+      NATIVE_GATE_REQUANT_ROUNDED("a0", "r8") NATIVE_GATE_REQUANT_ROUNDED("a1", "r9")
+      NATIVE_GATE_REQUANT_ROUNDED("a2", "r10") NATIVE_GATE_REQUANT_ROUNDED("a3", "r11")
+      ".else\n\t"
       NATIVE_GATE_REQUANT("a0", "r8", "r0") NATIVE_GATE_REQUANT("a1", "r9", "r1")
       NATIVE_GATE_REQUANT("a2", "r10", "r2") NATIVE_GATE_REQUANT("a3", "r11", "r3")
+      ".endif\n\t"
       "pkhbt %[a0], %[a0], %[a1], lsl #16\n\t"
       "pkhbt %[a2], %[a2], %[a3], lsl #16\n\t"
       "ldrd %[a1], %[a3], [%[s]]\n\t"
+      "movw %[center], #:lower16:%c[table]\n\t"
+      "movt %[center], #:upper16:%c[table]\n\t"
       "qadd16 %[a0], %[a1], %[a0]\n\t"
       "qadd16 %[a2], %[a3], %[a2]\n\t"
       "ldm %[w]!, {r8, r9, r10}\n\t"
@@ -522,8 +547,9 @@ NATIVE_INLINE int32_t FinishUnit(const uint32_t*& w, int32_t a0, int32_t a1, int
       "ldr %[a3], [%[s], #12]\n\t"
       "add %[a3], %[a3], %[a1]\n\t"
       "strd %[a0], %[a3], [%[s], #8]"
-      : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [t] "=&r"(t), [w] "+&r"(w)
-      : [s] "r"(&s), [center] "r"(center), [r0] "i"(M.recurrent_right[0]), [r1] "i"(M.recurrent_right[1]),
+      : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [t] "=&r"(t), [w] "+&r"(w),
+        [center] "=&r"(center)
+      : [s] "r"(&s), [table] "i"(kActivationTable + kActivationTableOffset), [r0] "i"(M.recurrent_right[0]), [r1] "i"(M.recurrent_right[1]),
         [r2] "i"(M.recurrent_right[2]), [r3] "i"(M.recurrent_right[3]),
         [input_shift] "i"(M.input_shift), [clip] "i"(M.cell_clip), [tanh_shift] "i"(M.cell_tanh_shift),
         [out_rounding] "i"(kHiddenRounding), [out_right] "i"(M.hidden_right)
@@ -531,6 +557,7 @@ NATIVE_INLINE int32_t FinishUnit(const uint32_t*& w, int32_t a0, int32_t a1, int
   return a1;
 }
 #undef NATIVE_GATE_REQUANT
+#undef NATIVE_GATE_REQUANT_ROUNDED
 #undef NATIVE_SIGMOID
 #undef NATIVE_TANH
 #endif
@@ -589,6 +616,7 @@ void Lstm(const int8_t* input, const LstmScratch& s, int8_t* output, int32_t* su
   using namespace lstm_detail;
   LstmUnitState* const state = s.units;
   std::memset(s.x, 0, sizeof(int16_t) * M.in_cols);
+  // A zero cell word is a zero cell (GateProduct: zero times any gate rounds to zero whatever its bits 30-31).
   std::memset(state, 0, sizeof(LstmUnitState) * M.units);
   // The hidden state, twice (this step's and the next): it starts at zero in its own quantization, the raw value
   // its zero point (the padding columns meet zero weights).
