@@ -238,16 +238,21 @@ MAX_GATE_PRODUCT = 32767 * 32768
 
 
 def bounded_requant(real: float, max_abs_x: int, what: str) -> tuple[int, int, int]:
-    """(multiplier, left, right) of ``real`` for inputs |x| <= ``max_abs_x``, left with the doubling of
+    """(multiplier, left, right) of ``real`` for inputs |x| <= ``max_abs_x`` (:func:`bounded_shifts`)."""
+    m, shift = quantize_multiplier(real)
+    return (m, *bounded_shifts(m, shift, max_abs_x, what))
+
+
+def bounded_shifts(m: int, shift: int, max_abs_x: int, what: str) -> tuple[int, int]:
+    """(left, right) of multiplier ``m`` and ``shift`` for inputs |x| <= ``max_abs_x``, left with the doubling of
     RoundingDoublingHighMul: refused when the kernels' single high multiply of x << left could overflow (it would
     then differ from TFLM's MultiplyByQuantizedMultiplier)."""
-    m, shift = quantize_multiplier(real)
     left, right = max(shift, 0) + 1, max(-shift, 0)
     rounding = (1 << (right - 1)) if right else 0
     doubled = max_abs_x << left
     if doubled >= 2 ** 31 or doubled * m // 2 ** 32 + 1 + rounding >= 2 ** 31:
         raise Unsupported(f"{what}: accumulators up to {max_abs_x} overflow the fast requantization")
-    return m, left, right
+    return left, right
 
 
 def product_requant(real: float, what: str) -> tuple[int, int]:
@@ -474,10 +479,7 @@ class Emitter:
         s = min(count.bit_length() - 1, 32, 31 + shift)
         mult = (mult << s) // count  # mult >= 0: C's truncating division
         shift -= s
-        left, right = max(shift, 0) + 1, max(-shift, 0)
-        doubled = 255 * count << left  # |sum - count * zp| <= 255 * count
-        if doubled >= 2 ** 31 or doubled * mult // 2 ** 32 + 1 + (1 << right >> 1) >= 2 ** 31:
-            raise Unsupported(f"MEAN over {count} values: its sums overflow the fast requantization")
+        left, right = bounded_shifts(mult, shift, 255 * count, "MEAN")  # |sum - count * zp| <= 255 * count
         p = f"g_mean{k}"
         self.consts.append(f"const native::MeanModel {p} = {{{count}, {in_zp}, {mult}, {left}, {right}, {out_zp}}};\n")
         n = self.t(outs[0]).size
