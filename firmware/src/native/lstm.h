@@ -1,14 +1,15 @@
-// The native engine's UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input/hidden, int8 weights, int16 cell, batch 1, no
-// peephole, projection or layer norm (TFLM 90b983c2's integer arithmetic, see kernels.h). A template on the
-// generated model's constexpr LstmModel: sizes, shifts, rounding constants and zero points become immediates and
-// loop bounds (the generated native_model.cc instantiates it once per LSTM).
+// The native engine's UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input/hidden, int8 weights, int16 cell, batch 1, tanh
+// cell activation, no peephole, projection or layer norm (TFLM 90b983c2's integer arithmetic, see kernels.h). A
+// template on the generated model's constexpr LstmModel: sizes, shifts, rounding constants and zero points become
+// immediates and loop bounds (the generated native_model.cc instantiates it once per LSTM).
 //
 // One step: (1) the input FC of every unit, its four gates requantized and packed two per word; (2) per unit, the
 // recurrent FC of its four gates, the gates, the cell and the hidden state, all in registers. The arithmetic is
-// written once, on primitives named after the Cortex-M4 DSP instructions that compute them (SMLAD, PKHBT,
-// QADD16, SSAT, SMMULR, ...); without the DSP extension (the host build) each primitive is the same integer
-// function in portable C++, so the host tests check the arithmetic and tests/test_native.py's emulated runs check
-// the instructions.
+// written in portable C++ on primitives named after the Cortex-M4 DSP instructions that compute it (SMLAD, PKHBT,
+// QADD16, SSAT, SMMULR, ...): the host build runs it. The Cortex-M4 build runs the dot products and the
+// primitives of step (1) as those instructions, and the rest of step (2) as one block of hand-scheduled assembly
+// (FinishUnit). tests/test_native.py checks both against TFLM: the host build directly, the Cortex-M4 build on the
+// emulated board.
 #pragma once
 
 #include <cstdint>
@@ -17,7 +18,6 @@
 #include "native/kernels.h"
 
 #if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP
-#include <arm_acle.h>
 #define NATIVE_LSTM_DSP 1
 #else
 #define NATIVE_LSTM_DSP 0
@@ -26,7 +26,7 @@
 namespace native {
 namespace lstm_detail {
 
-// ---- primitives: one Cortex-M4 instruction each (portable: the same integers) --------------------------------
+// ---- primitives: one Cortex-M4 instruction each (asm where the Cortex-M4 build uses them) ------------------
 #define NATIVE_INLINE [[gnu::always_inline]] inline
 
 NATIVE_INLINE int32_t Bottom(uint32_t v) { return static_cast<int16_t>(v & 0xFFFFu); }
@@ -35,42 +35,17 @@ NATIVE_INLINE uint32_t SignBit(int32_t v) { return static_cast<uint32_t>(v) >> 3
 
 // SMLAD: bottom * bottom + top * top + acc (the callers keep the exact sum within int32).
 NATIVE_INLINE int32_t Smlad(uint32_t a, uint32_t b, int32_t acc) {
-#if NATIVE_LSTM_DSP
-  return __smlad(a, b, acc);
-#else
   return static_cast<int32_t>(static_cast<int64_t>(Bottom(a)) * Bottom(b) + static_cast<int64_t>(Top(a)) * Top(b) +
                               acc);
-#endif
 }
 
-// SMULTB / SMULBT / SMULTT: a product of two halves (T: top, B: bottom; first letter: first operand). In asm:
-// for a known constant operand the compiler splits them into a shift and a multiply.
-#if NATIVE_LSTM_DSP
-#define NATIVE_MUL_HALVES(name, insn, expr)                 \
-  NATIVE_INLINE int32_t name(uint32_t a, uint32_t b) {      \
-    int32_t r;                                              \
-    __asm__(insn " %0, %1, %2" : "=r"(r) : "r"(a), "r"(b)); \
-    return r;                                               \
-  }
-#else
-#define NATIVE_MUL_HALVES(name, insn, expr) \
-  NATIVE_INLINE int32_t name(uint32_t a, uint32_t b) { return expr; }
-#endif
-NATIVE_MUL_HALVES(MulTB, "smultb", Top(a) * Bottom(b))
-NATIVE_MUL_HALVES(MulBT, "smulbt", Bottom(a) * Top(b))
-NATIVE_MUL_HALVES(MulTT, "smultt", Top(a) * Top(b))
-#undef NATIVE_MUL_HALVES
+// SMULTB / SMULBT / SMULTT: a product of two halves (T: top, B: bottom; first letter: first operand).
+NATIVE_INLINE int32_t MulTB(uint32_t a, uint32_t b) { return Top(a) * Bottom(b); }
+NATIVE_INLINE int32_t MulBT(uint32_t a, uint32_t b) { return Bottom(a) * Top(b); }
+NATIVE_INLINE int32_t MulTT(uint32_t a, uint32_t b) { return Top(a) * Top(b); }
 
 // SMLATB: top(a) * bottom(b) + acc.
-NATIVE_INLINE int32_t MlaTB(uint32_t a, uint32_t b, int32_t acc) {
-#if NATIVE_LSTM_DSP
-  int32_t r;
-  __asm__("smlatb %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
-  return r;
-#else
-  return Top(a) * Bottom(b) + acc;
-#endif
-}
+NATIVE_INLINE int32_t MlaTB(uint32_t a, uint32_t b, int32_t acc) { return Top(a) * Bottom(b) + acc; }
 
 // PKHBT: the bottom half of `bottom`, above it the bottom half of `top` (top << 16).
 NATIVE_INLINE uint32_t Pack(int32_t bottom, int32_t top) {
@@ -86,53 +61,21 @@ NATIVE_INLINE uint32_t Pack(int32_t bottom, int32_t top) {
 // PKHBT with a shift: the bottom half of `bottom`, above it bits 16..31 of v << kShift.
 template <int kShift>
 NATIVE_INLINE uint32_t PackShifted(uint32_t bottom, int32_t v) {
-#if NATIVE_LSTM_DSP
-  uint32_t r;
-  __asm__("pkhbt %0, %1, %2, lsl %3" : "=r"(r) : "r"(bottom), "r"(v), "i"(kShift));
-  return r;
-#else
   return (bottom & 0xFFFFu) | ((static_cast<uint32_t>(v) << kShift) & 0xFFFF0000u);
-#endif
 }
 
 // QADD16: both halves added, each saturated to int16.
 NATIVE_INLINE uint32_t Qadd16(uint32_t a, uint32_t b) {
-#if NATIVE_LSTM_DSP
-  return __qadd16(a, b);
-#else
   return Pack(Clamp(Bottom(a) + Bottom(b), INT16_MIN, INT16_MAX), Clamp(Top(a) + Top(b), INT16_MIN, INT16_MAX));
-#endif
 }
 
-// LDRD / STRD: two adjacent words.
-NATIVE_INLINE void LoadPair(const uint32_t* p, uint32_t& a, uint32_t& b) {
-#if NATIVE_LSTM_DSP
-  __asm__("ldrd %0, %1, [%2]" : "=r"(a), "=r"(b) : "r"(p), "m"(*reinterpret_cast<const uint64_t*>(p)));
-#else
-  a = p[0];
-  b = p[1];
-#endif
-}
+// STRD: two adjacent words.
 NATIVE_INLINE void StorePair(uint32_t* p, uint32_t a, uint32_t b) {
 #if NATIVE_LSTM_DSP
   __asm__("strd %1, %2, [%3]" : "=m"(*reinterpret_cast<uint64_t*>(p)) : "r"(a), "r"(b), "r"(p));
 #else
   p[0] = a;
   p[1] = b;
-#endif
-}
-
-// x clamped to [-kLimit, kLimit]: two compares and two conditional moves (IT blocks).
-template <int32_t kLimit>
-NATIVE_INLINE int32_t ClampSymmetric(int32_t x) {
-#if NATIVE_LSTM_DSP
-  __asm__("cmp %0, %1\n\tit gt\n\tmovgt %0, %1\n\tcmn %0, %1\n\tit lt\n\tmvnlt %0, %2"
-          : "+r"(x)
-          : "rI"(kLimit), "rI"(kLimit - 1)
-          : "cc");
-  return x;
-#else
-  return Clamp(x, -kLimit, kLimit);
 #endif
 }
 
@@ -183,14 +126,8 @@ NATIVE_INLINE int32_t MulHighAdd(int32_t a, int32_t b, int32_t acc) {
 // SMMLAR with a as the accumulator: (a * 2^32 + a * (2m - 2^32) + 2^31) >> 32 = (2a * m + 2^31) >> 32, the
 // doubling for free (`twice` = 2m - 2^32 as int32, m >= 2^30).
 NATIVE_INLINE int32_t MulHighDoubled(int32_t a, int32_t twice) {
-#if NATIVE_LSTM_DSP
-  int32_t r;
-  __asm__("smmlar %0, %1, %2, %1" : "=r"(r) : "r"(a), "r"(twice));
-  return r;
-#else
   return static_cast<int32_t>((static_cast<int64_t>(a) * (static_cast<int64_t>(twice) + (INT64_C(1) << 32)) +
                                (INT64_C(1) << 31)) >> 32);
-#endif
 }
 
 // ---- requantizations ------------------------------------------------------------------------------------------
@@ -229,10 +166,6 @@ NATIVE_INLINE uint32_t SignedWord(int32_t v) { return static_cast<uint32_t>(v) |
 template <int kBits>
 NATIVE_INLINE int32_t Activation(int32_t v, int32_t offset, uint32_t constants) {
   const uint32_t* center = kActivationTable + kActivationTableOffset;
-#if NATIVE_LSTM_DSP
-  // The table's center as one address: otherwise the compiler adds the offset to every index.
-  __asm__("" : "+r"(center));
-#endif
   return Smlad(center[v >> kBits], PackShifted<31 - kBits>(constants, v), offset) -
          static_cast<int32_t>(SignBit(v));
 }
@@ -549,8 +482,8 @@ NATIVE_INLINE int32_t FinishUnit(const uint32_t*& w, int32_t a0, int32_t a1, int
       "strd %[a0], %[a3], [%[s], #8]"
       : [a0] "+&r"(a0), [a1] "+&r"(a1), [a2] "+&r"(a2), [a3] "+&r"(a3), [t] "=&r"(t), [w] "+&r"(w),
         [center] "=&r"(center)
-      : [s] "r"(&s), [table] "i"(kActivationTable + kActivationTableOffset), [r0] "i"(M.recurrent_right[0]), [r1] "i"(M.recurrent_right[1]),
-        [r2] "i"(M.recurrent_right[2]), [r3] "i"(M.recurrent_right[3]),
+      : [s] "r"(&s), [table] "i"(kActivationTable + kActivationTableOffset), [r0] "i"(M.recurrent_right[0]),
+        [r1] "i"(M.recurrent_right[1]), [r2] "i"(M.recurrent_right[2]), [r3] "i"(M.recurrent_right[3]),
         [input_shift] "i"(M.input_shift), [clip] "i"(M.cell_clip), [tanh_shift] "i"(M.cell_tanh_shift),
         [out_rounding] "i"(kHiddenRounding), [out_right] "i"(M.hidden_right)
       : "r8", "r9", "r10", "r11", "cc", "memory");
