@@ -395,3 +395,15 @@ def test_fuzzing_finds_no_input_where_native_and_tflm_differ(smoke_build: Path) 
     assert proc.returncode == 0, f"fuzzing failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     runs = re.search(r"stat::number_of_executed_units:\s+(\d+)", proc.stderr)
     assert runs and int(runs.group(1)) > 0, proc.stderr[-2000:]
+
+
+def test_seed_measurement_trains_each_seed_with_only_its_seed_changed(tmp_path: Path) -> None:
+    """`make bench-native-seeds` (experiments/native_seeds.py): each seed's configuration is the active one with
+    [train] seed set to it, nothing else ([dataset] has a seed of its own)."""
+    from experiments.native_seeds import seed_config
+
+    active = load_config()
+    written = load_config(seed_config(active["train"]["seed"] + 7, tmp_path))
+    assert written["train"]["seed"] == active["train"]["seed"] + 7
+    assert written["dataset"]["seed"] == active["dataset"]["seed"]
+    assert {**written, "train": {**written["train"], "seed": active["train"]["seed"]}} == active
