@@ -47,16 +47,26 @@ NATIVE_INLINE int32_t MulTT(uint32_t a, uint32_t b) { return Top(a) * Top(b); }
 // SMLATB: top(a) * bottom(b) + acc.
 NATIVE_INLINE int32_t MlaTB(uint32_t a, uint32_t b, int32_t acc) { return Top(a) * Bottom(b) + acc; }
 
-// PKHBT: the bottom half of `bottom`, above it the bottom half of `top` (top << 16).
-NATIVE_INLINE uint32_t Pack(int32_t bottom, int32_t top) {
+
+// A primitive of two operands a and b: the instruction (asm template) on the Cortex-M4, `portable` elsewhere.
 #if NATIVE_LSTM_DSP
-  uint32_t r;
-  __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(bottom), "r"(top));
-  return r;
+#define NATIVE_BINARY(type, name, insn, portable)                 \
+  NATIVE_INLINE type name(int32_t a, int32_t b) {                 \
+    type r;                                                       \
+    __asm__(insn : "=r"(r) : "r"(a), "r"(b));                     \
+    return r;                                                     \
+  }
 #else
-  return (static_cast<uint32_t>(bottom) & 0xFFFFu) | (static_cast<uint32_t>(top) << 16);
+#define NATIVE_BINARY(type, name, insn, portable) \
+  NATIVE_INLINE type name(int32_t a, int32_t b) { return portable; }
 #endif
-}
+// PKHBT: the bottom half of a, above it the bottom half of b (b << 16).
+NATIVE_BINARY(uint32_t, Pack, "pkhbt %0, %1, %2, lsl #16",
+              (static_cast<uint32_t>(a) & 0xFFFFu) | (static_cast<uint32_t>(b) << 16))
+// SMMULR: (a * b + 2^31) >> 32, gemmlowp's rounding doubling high multiply of a / 2 by b.
+NATIVE_BINARY(int32_t, MulHigh, "smmulr %0, %1, %2",
+              static_cast<int32_t>((static_cast<int64_t>(a) * b + (INT64_C(1) << 31)) >> 32))
+#undef NATIVE_BINARY
 
 // PKHBT with a shift: the bottom half of `bottom`, above it bits 16..31 of v << kShift.
 template <int kShift>
@@ -101,16 +111,6 @@ NATIVE_INLINE int32_t SsatAsr(int32_t x) {
 #endif
 }
 
-// SMMULR: (a * b + 2^31) >> 32, gemmlowp's rounding doubling high multiply of a / 2 by b.
-NATIVE_INLINE int32_t MulHigh(int32_t a, int32_t b) {
-#if NATIVE_LSTM_DSP
-  int32_t r;
-  __asm__("smmulr %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
-  return r;
-#else
-  return static_cast<int32_t>((static_cast<int64_t>(a) * b + (INT64_C(1) << 31)) >> 32);
-#endif
-}
 
 // SMMLAR: acc + ((a * b + 2^31) >> 32).
 NATIVE_INLINE int32_t MulHighAdd(int32_t a, int32_t b, int32_t acc) {
@@ -200,46 +200,38 @@ NATIVE_INLINE int32_t CellTanh15(int32_t cell, uint32_t constants, int32_t offse
 // Four columns k..k + 3 of the four gate rows of one unit: a[q] (+)= w[q][k..k + 3] . x[k..k + 3]. Two
 // multiply-accumulates per SMLAD; the four input values are loaded once for the four rows (one LDRD at a constant
 // offset, so the input pointer stays in its register), two rows' weights with one LDM into four fixed, ascending
-// registers (LDM's register list is fixed in the encoding). The first step without a bias starts the sums (SMUAD).
+// registers r8-r11 (LDM's register list is fixed in the encoding). The first step without a bias starts the sums
+// (SMUAD).
 #define NATIVE_DOT4_STEP(op0, op1, op2, op3, acc)                                                              \
   {                                                                                                          \
     uint32_t x01, x23;                                                                                       \
-    register uint32_t w0 __asm__("r8");                                                                      \
-    register uint32_t w1 __asm__("r9");                                                                      \
-    register uint32_t w2 __asm__("r10");                                                                     \
-    register uint32_t w3 __asm__("r11");                                                                     \
     __asm__("ldrd %[x01], %[x23], [%[x], %[offset]]\n\t"                                                      \
-            "ldm %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                                    \
+            "ldm %[w]!, {r8, r9, r10, r11}\n\t"                                                              \
             op0 "\n\t"                                                                                       \
-            "smlad %[a0], %[w1], %[x23], %[a0]\n\t"                                                          \
+            "smlad %[a0], r9, %[x23], %[a0]\n\t"                                                             \
             op1 "\n\t"                                                                                       \
-            "smlad %[a1], %[w3], %[x23], %[a1]\n\t"                                                          \
-            "ldm %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                                    \
+            "smlad %[a1], r11, %[x23], %[a1]\n\t"                                                            \
+            "ldm %[w]!, {r8, r9, r10, r11}\n\t"                                                              \
             op2 "\n\t"                                                                                       \
-            "smlad %[a2], %[w1], %[x23], %[a2]\n\t"                                                          \
+            "smlad %[a2], r9, %[x23], %[a2]\n\t"                                                             \
             op3 "\n\t"                                                                                       \
-            "smlad %[a3], %[w3], %[x23], %[a3]"                                                              \
+            "smlad %[a3], r11, %[x23], %[a3]"                                                                 \
             : [a0] acc(a0), [a1] acc(a1), [a2] acc(a2), [a3] acc(a3), [w] "+r"(w), [x01] "=&r"(x01),         \
-              [x23] "=&r"(x23), [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)                 \
+              [x23] "=&r"(x23)                                                                               \
             : [x] "r"(x), [offset] "i"(2 * kK)                                                              \
-            : "memory");                                                                                     \
+            : "r8", "r9", "r10", "r11", "memory");                                                          \
   }
 // The last two columns k, k + 1 of the four rows: one word of inputs, one word per row.
 #define NATIVE_DOT2_STEP                                                                                     \
   {                                                                                                          \
     uint32_t x01;                                                                                            \
-    register uint32_t w0 __asm__("r8");                                                                      \
-    register uint32_t w1 __asm__("r9");                                                                      \
-    register uint32_t w2 __asm__("r10");                                                                     \
-    register uint32_t w3 __asm__("r11");                                                                     \
     __asm__("ldr %[x01], [%[x], %[offset]]\n\t"                                                              \
-            "ldm %[w]!, {%[w0], %[w1], %[w2], %[w3]}\n\t"                                                    \
-            "smlad %[a0], %[w0], %[x01], %[a0]\n\tsmlad %[a1], %[w1], %[x01], %[a1]\n\t"                    \
-            "smlad %[a2], %[w2], %[x01], %[a2]\n\tsmlad %[a3], %[w3], %[x01], %[a3]"                          \
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x01] "=&r"(x01),     \
-              [w0] "=&r"(w0), [w1] "=&r"(w1), [w2] "=&r"(w2), [w3] "=&r"(w3)                                 \
+            "ldm %[w]!, {r8, r9, r10, r11}\n\t"                                                              \
+            "smlad %[a0], r8, %[x01], %[a0]\n\tsmlad %[a1], r9, %[x01], %[a1]\n\t"                          \
+            "smlad %[a2], r10, %[x01], %[a2]\n\tsmlad %[a3], r11, %[x01], %[a3]"                              \
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [w] "+r"(w), [x01] "=&r"(x01)      \
             : [x] "r"(x), [offset] "i"(2 * kK)                                                              \
-            : "memory");                                                                                     \
+            : "r8", "r9", "r10", "r11", "memory");                                                          \
   }
 #endif
 
@@ -252,11 +244,11 @@ NATIVE_INLINE void Dot(const uint32_t*& w, const int16_t* x, int32_t& a0, int32_
   if constexpr (kK + 4 <= kCols) {
 #if NATIVE_LSTM_DSP
     if constexpr (kZeroInit && kK == 0) {
-      NATIVE_DOT4_STEP("smuad %[a0], %[w0], %[x01]", "smuad %[a1], %[w2], %[x01]", "smuad %[a2], %[w0], %[x01]",
-                       "smuad %[a3], %[w2], %[x01]", "=&r")
+      NATIVE_DOT4_STEP("smuad %[a0], r8, %[x01]", "smuad %[a1], r10, %[x01]", "smuad %[a2], r8, %[x01]",
+                       "smuad %[a3], r10, %[x01]", "=&r")
     } else {
-      NATIVE_DOT4_STEP("smlad %[a0], %[w0], %[x01], %[a0]", "smlad %[a1], %[w2], %[x01], %[a1]",
-                       "smlad %[a2], %[w0], %[x01], %[a2]", "smlad %[a3], %[w2], %[x01], %[a3]", "+r")
+      NATIVE_DOT4_STEP("smlad %[a0], r8, %[x01], %[a0]", "smlad %[a1], r10, %[x01], %[a1]",
+                       "smlad %[a2], r8, %[x01], %[a2]", "smlad %[a3], r10, %[x01], %[a3]", "+r")
     }
 #else
     if (kZeroInit && kK == 0) a0 = a1 = a2 = a3 = 0;
