@@ -288,6 +288,13 @@ def test_variant_models_take_every_code_path_of_the_lstm(random_models) -> None:
     assert {what: values for what, values in seen.items() if values != {True, False}} == {}
 
 
+def test_gate_fc_whose_shifted_weights_overflow_int16_is_refused_in_one_line(converter_config: dict) -> None:
+    """The kernels take a gate FC's left shift in its int16 weights; a multiplier of 2^9 or more does not fit."""
+    tflite = patched(convert_random_model(converter_config, *VARIANT_SPEC[:4]), input_scale=1024.0)
+    with pytest.raises(Unsupported, match=r"^LSTM input FC: weights shifted left by \d+ do not fit int16$"):
+        generate(tflite)
+
+
 @pytest.mark.parametrize("name", VARIANTS)
 def test_native_equals_tflm_on_variant_models(name: str, random_models) -> None:
     """Each variant on the host (portable path) and on the emulated Cortex-M4F at -O2 and -Os."""
