@@ -37,7 +37,7 @@ import numpy as np
 from data.artifacts import write_text_atomic
 from data.config import REPO_ROOT, PipelineError, run_main
 from host.dut import Dut
-from host.emulator import CONFIGS, NATIVE_CONFIGS, QEMU, Emulator, image_path, read_boot
+from host.emulator import CONFIGS, NATIVE_CONFIGS, QEMU, Emulator, image_path, make_args, read_boot
 from host.serial_device import SerialLink
 
 sys.path.insert(0, str(REPO_ROOT / "firmware" / "tools"))
@@ -57,11 +57,8 @@ def selftest_clips(generated: Path) -> list[bytes]:
 
 def build_image(build_dir: Path, config: str) -> Path:
     """``make firmware-emu`` for ``config`` (``<kernels>-<opt>``, ``native-<opt>``) of ``build_dir``'s model."""
-    kernels, opt = config.split("-")
     image = image_path(build_dir, config)
-    engine = ["ENGINE=native"] if kernels == "native" else [f"KERNELS={kernels}"]
-    cmd = ["make", "-s", "-j2", "firmware-emu", *engine, f"OPT={opt}",
-           f"FW_EMU_GEN={build_dir.resolve() / 'gen'}", f"FW_EMU_DIR={image.parent.resolve()}"]
+    cmd = ["make", "-s", "-j2", "firmware-emu", *make_args(config), f"FW_MODEL={build_dir.resolve()}"]
     # A fresh make: a BUILD=… of an outer `make bench` must not move the TFLM cache (build/firmware/tflm) along.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
