@@ -3,7 +3,7 @@ built for the Cortex-M4F and run on QEMU mps2-an386: boot and self-test, >= 100 
 scores identical to the host's TFLM, and the serial fault cases of test_host_virtual.py against it.
 
 Skips without the ARM toolchain, qemu-system-arm or the pinned TFLM archive (../shared); fails under CI=true.
-TFLM is compiled once per session into build/firmware/tflm/ (kept across runs).
+TFLM is compiled once into the third-party cache (TP_CACHE, firmware/third_party.mk; kept across runs and clones).
 """
 from __future__ import annotations
 
