@@ -54,5 +54,5 @@ $(FW_EMU_DIR)/listen.elf: $(LISTEN_EMU_OBJS) $(EMU_LIBS) $(EMU_LDSCRIPT)
 
 listen-emu-image: $(FW_EMU_DIR)/listen.elf  ## (used by firmware-listen-emu, after the TFLM tree is unpacked) link the emulated listener
 
-firmware-listen-emu: $(EMU_TFLM_TREES)  ## the listener on the emulated board: python -m host.emulator <16 kHz WAV> (ENGINE=, KERNELS=, OPT=)
+firmware-listen-emu: $(EMU_TFLM_TREES)  ## the listener on the emulated board (ENGINE=, KERNELS=, OPT=); play a clip: python -m host.emulator [--engine tflm] <16 kHz WAV>
 	@$(MAKE) --no-print-directory listen-emu-image
