@@ -51,37 +51,12 @@ CV_FLAGS := $(if $(FLOAT_ONLY),--float-only,) $(if $(CURVE),--curve,) $(if $(SET
 
 .PHONY: venv features train quantize evaluate bench continuous cv compare-models test test-fast clean help
 
-help:
-	@echo "make train quantize        set up .venv, build the default dataset, train, quantize to int8, evaluate, emit C"
-	@echo "make test                  the test suite (CI); make test-fast: the quick lane before every commit"
-	@echo "make features              only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, REAL=, NOISE_DIR=, SKIP_BAD=1)"
-	@echo "make train quantize TARGETS=<csv> DATA_DIR=<clips>   regression (config.toml [model] task = \"regression\")"
-	@echo "make evaluate DATA=<dir>   the built model on a <label>/*.wav folder -> OUT= (default build/evaluate.json)"
-	@echo "make predict FILE=<wav>    one clip (or RANDOM=1) on BACKEND=float|int8|tflm|native|device [PORT=]"
-	@echo "make harness PORT=<port>   stream the test split to a board, or PORT=virtual; N=, DATA=, RESUME=1, ENGINE=native"
-	@echo "make virtual-device        a virtual board on a pseudo-terminal at build/virtual-tty"
-	@echo "make demo                  the demo page on 127.0.0.1 (DEMO_PORT=; PORT= adds the device backend)"
-	@echo "make bench                 stage times, sizes, accuracies, harness throughput -> build/bench.json"
-	@echo "make continuous            a long recording of digits in noise, streamed: hits, false alarms/hour (MINUTES=)"
-	@echo "make data NAME=<name>      download speech_commands, audiomnist or fsdd into data/downloads/ (DEST=)"
-	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1);"
-	@echo "                           REAL=\"<folder> ...\": folds over every real speaker, reported per source"
-	@echo "make compare-models        RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md"
-	@echo "make firmware | flash      build / upload the Nano 33 BLE firmware (firmware/README.md); BOARD=nano33ble_sense: the listener"
-	@echo "make firmware-arduino      the same build with Arduino CLI; flash-arduino uploads it"
-	@echo "make firmware-board-check  compile every board source with Arduino CLI's recipe offline, link check, sizes"
-	@echo "make firmware-listen-sim   the Sense's listener on the host: build/firmware/listen/listen_sim <16 kHz WAV>"
-	@echo "make firmware-listen-emu   the same listener on the emulated board: python -m host.emulator <16 kHz WAV>"
-	@echo "make firmware-check        host unit tests, Cortex-M4F cross-compile with sizes, fuzzing of the parser"
-	@echo "make firmware-emu          the real firmware for QEMU mps2-an386 (KERNELS=cmsis|ref OPT=Os|O2, ENGINE=native)"
-	@echo "make harness PORT=emu      the test split through the emulated firmware, QEMU always stopped"
-	@echo "make bench-emulated        instructions, flash/RAM by origin, stack per configuration, TFLM and native (emulated)"
-	@echo "make firmware-native-fuzz  the native engine against TFLM under libFuzzer + ASan/UBSan (FUZZ_SECONDS=)"
-	@echo "make harness INPUT=audio   the clips' audio instead of features: the device's front end, fidelity figures"
-	@echo "make frontend-lib          the firmware's audio front end as a host library (build/frontend/libfrontend.so)"
-	@echo "make firmware-sim          the firmware with host TFLM on stdin/stdout (firmware-sim-fake: fake inference)"
-	@echo "make third-party           unpack the pinned TFLM and Arduino core trees into build/third_party"
-	@echo "make clean                 remove build/"
+# Every target with a one-line `## ` comment after its prerequisites, in the order of the makefiles: the only list of
+# targets there is (tests/test_board_build.py checks that each .PHONY target has one).
+help:  ## this list
+	@echo "make train quantize: build the default dataset, train, quantize to int8, evaluate, emit C; make test: the suite"
+	@echo "ENGINE=native (default) or tflm picks the inference engine of every firmware image (firmware/README.md)"
+	@awk -F':[^#]*## ' '/^[a-zA-Z0-9_.-]+:[^=#]*## / {printf "  make %-22s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON_SYS) -m venv $(VENV)
@@ -94,33 +69,33 @@ $(VENV)/.installed: requirements.txt
 		for deb in $(VENV)/flite/debs/*.deb; do dpkg-deb -x $$deb $(VENV)/flite; done; fi
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed  ## the virtual environment .venv (requirements.txt; Flite unpacked when missing)
 
-features: venv
+features: venv  ## only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, REAL=, NOISE_DIR=, SKIP_BAD=1)
 	$(PY) -m data --dataset $(DATASET) --fsdd-dir $(FSDD_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR),) \
 		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG) $(REAL_FLAG) $(TARGETS_FLAG)
 
-train: features
+train: features  ## the data stage, then training (SEEDS=, SMOKE=1; TARGETS=<csv> for regression)
 	$(PY) -m train --seeds $(SEEDS) $(SMOKE_FLAG)
 
 # The quantize stage, then the evaluation of the int8 model three ways on the test split (metrics.json, report.md).
-quantize: venv
+quantize: venv  ## int8 model, its evaluation three ways, the firmware's C files (build/gen)
 	$(PY) -m quantize $(SMOKE_FLAG)
 	$(PY) -m host.evaluate
 
-evaluate: venv
+evaluate: venv  ## the built model on a <label>/*.wav folder: DATA=<dir> [OUT=build/evaluate.json]
 	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=<folder of <label>/*.wav> OUT=<file.json>"; exit 2; }
 	$(PY) -m host.evaluate --data "$(DATA)" --out "$(or $(OUT),$(BUILD)/evaluate.json)" $(if $(SKIP_BAD),--skip-bad,)
 
-bench: venv
+bench: venv  ## stage times, sizes, accuracies, harness throughput -> build/bench.json
 	$(PY) -m experiments.bench $(SMOKE_FLAG)
 
 # Continuous recognition on a long recording built at run time (experiments/continuous.py) -> build/continuous.json.
 MINUTES ?= 10
-continuous: venv
+continuous: venv  ## a long recording of digits in noise, streamed: hits, false alarms/hour (MINUTES=)
 	$(PY) -m experiments.continuous --minutes $(MINUTES)
 
-cv: venv
+cv: venv  ## leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1, REAL="<folder> ...")
 	$(PY) -m experiments.cv --fsdd-dir $(FSDD_DIR) --seeds $(SEEDS) $(NOISE_FLAG) $(SMOKE_FLAG) $(CV_FLAGS) $(REAL_FLAG)
 
 # make data NAME=speech_commands|audiomnist|fsdd: download a full public dataset from its official source
@@ -129,22 +104,22 @@ cv: venv
 NAME ?=
 DEST ?=
 .PHONY: data
-data: venv
+data: venv  ## download speech_commands, audiomnist or fsdd into data/downloads/ (NAME=, DEST=)
 	$(PY) -m data.download "$(NAME)" $(if $(DEST),--dest $(DEST),)
 
-compare-models: venv
+compare-models: venv  ## RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md
 	$(PY) -m experiments.compare $(SMOKE_FLAG)
 
 # The 20 slowest tests are listed at the end: where the suite's time goes (CI has a time budget).
-test: venv
+test: venv  ## the test suite
 	$(PY) -m pytest -q --durations=20 tests
 
 # Before every commit, in minutes: every test but those that compile firmware, build the board image or run the
 # pipeline (markers in pytest.ini).
-test-fast: venv
+test-fast: venv  ## the quick lane before every commit: no firmware compile, training or long run
 	$(PY) -m pytest -q --durations=5 -m "not slow and not firmware and not board" tests
 
-clean:
+clean:  ## remove build/
 	rm -rf $(BUILD)
 
 include firmware/third_party.mk

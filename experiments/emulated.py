@@ -37,7 +37,7 @@ import numpy as np
 from data.artifacts import write_text_atomic
 from data.config import REPO_ROOT, PipelineError, run_main
 from host.dut import Dut
-from host.emulator import CONFIGS, NATIVE_CONFIGS, QEMU, Emulator, image_path, read_boot
+from host.emulator import CONFIGS, NATIVE_CONFIGS, QEMU, Emulator, image_path, make_args, read_boot
 from host.serial_device import SerialLink
 
 sys.path.insert(0, str(REPO_ROOT / "firmware" / "tools"))
@@ -57,12 +57,9 @@ def selftest_clips(generated: Path) -> list[bytes]:
 
 def build_image(build_dir: Path, config: str) -> Path:
     """``make firmware-emu`` for ``config`` (``<kernels>-<opt>``, ``native-<opt>``) of ``build_dir``'s model."""
-    kernels, opt = config.split("-")
     image = image_path(build_dir, config)
-    engine = ["ENGINE=native"] if kernels == "native" else [f"KERNELS={kernels}"]
-    cmd = ["make", "-s", "-j2", "firmware-emu", *engine, f"OPT={opt}",
-           f"FW_EMU_GEN={build_dir.resolve() / 'gen'}", f"FW_EMU_DIR={image.parent.resolve()}"]
-    # A fresh make: a BUILD=… of an outer `make bench` must not move the TFLM cache (build/firmware/tflm) along.
+    cmd = ["make", "-s", "-j2", "firmware-emu", *make_args(config), f"FW_MODEL={build_dir.resolve()}"]
+    # A fresh make: a BUILD=… of an outer `make bench` must not reach the firmware build's variables.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     if proc.returncode != 0:
@@ -106,16 +103,17 @@ def measure_emulated(build_dir: Path) -> dict[str, dict[str, Any]]:
 
 
 def markdown_table(results: dict[str, dict[str, Any]]) -> str:
-    """One row per configuration: instructions, flash, RAM, stack, arena, then flash by origin."""
+    """One row per configuration: instructions, flash, RAM, stack, arena, then flash by origin (the origins an
+    emulated image has: no Arduino core)."""
+    origins = [o for o in ORIGINS if o != "tensor_arena" and any(r["flash_by_origin"][o] for r in results.values())]
     head = ["configuration", "instructions / inference", "flash B", "flash without self-test B", "static RAM B",
-            "stack B", "arena B",
-            *[f"flash {o} B" for o in ORIGINS if o != "tensor_arena"]]
+            "stack B", "arena B", *[f"flash {o} B" for o in origins]]
     rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for name, r in results.items():
         cells = [name, f"{r['instructions_per_inference']:,}", f"{r['flash_bytes']:,}",
                  f"{r['flash_without_selftest_bytes']:,}", f"{r['static_ram_bytes']:,}",
                  f"{r['stack_bytes']:,}", f"{r['arena_used_bytes']:,}",
-                 *[f"{r['flash_by_origin'][o]:,}" for o in ORIGINS if o != "tensor_arena"]]
+                 *[f"{r['flash_by_origin'][o]:,}" for o in origins]]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows) + "\n"
 

@@ -1,41 +1,35 @@
 # The native engine's fuzz target (included by firmware.mk after emu.mk, whose host TFLM library it links):
 #   make firmware-native-fuzz [FUZZ_SECONDS=20]   libFuzzer + ASan/UBSan: native_model.cc against TFLM's reference
-#                                                 kernels on the same model, for FUZZ_SECONDS; needs `make quantize`
-# NATIVE_FUZZ_GEN points at another model's generated files (the tests' smoke build).
+#                                                 kernels on the same model (FW_MODEL's), for FUZZ_SECONDS; needs
+#                                                 `make quantize`
 #   make tflm-reference                           the pinned TFLM as a command-line scorer (the native engine's
 #                                                 host reference in tests/test_native.py)
 #   make native-kernels-test                      the engine's sigmoid/tanh against the pinned TFLM's on every input
-#                                                 (the table from NATIVE_FUZZ_GEN's generated model)
-#   make native-emu-check [OPT=Os|O2]             NATIVE_FUZZ_GEN's model on the Cortex-M4 path: a QEMU image that
+#                                                 (the table from FW_MODEL's generated model)
+#   make native-emu-check [OPT=Os|O2]             FW_MODEL's model on the Cortex-M4 path: a QEMU image that
 #                                                 scores clips.bin into scores.bin by semihosting (tests/test_native.py)
 .PHONY: firmware-native-fuzz native-fuzz-image tflm-reference native-kernels-test native-emu-check
 
-NATIVE_FUZZ_GEN ?= $(FW_GEN_SRC)
-NATIVE_FUZZ_DIR ?= $(FW_BUILD)/native-fuzz
+NATIVE_FUZZ_DIR := $(FW_MODEL_BUILD)/native-fuzz
 # One clip of the default model is 1,300 bytes; longer inputs add nothing (they are cut to one clip).
 NATIVE_FUZZ_MAX_LEN := 1300
-NATIVE_FUZZ_GEN_FILES := $(addprefix $(NATIVE_FUZZ_DIR)/gen/generated/,model_data.h model_data.cc model_settings.h \
-                           selftest_data.h $(FW_NATIVE_GEN_FILES))
-# The engine and its kernels under the sanitizers; the TFLM library as built for the host simulator.
+# Both engines' generated files: the fuzz target compares them. The engine and its kernels under the sanitizers;
+# the TFLM library as built for the host simulator.
+NATIVE_FUZZ_GEN_FILES := $(addprefix $(FW_GEN_INC)/generated/,$(sort $(FW_GEN_FILES_native) $(FW_GEN_FILES_tflm)))
 NATIVE_FUZZ_SRCS := $(FW)/tests/native_fuzz.cc $(FW)/src/native/kernels.cc \
-                    $(NATIVE_FUZZ_DIR)/gen/generated/native_model.cc $(NATIVE_FUZZ_DIR)/gen/generated/model_data.cc
-
-$(NATIVE_FUZZ_DIR)/gen/generated/%: $(NATIVE_FUZZ_GEN)/%
-	@mkdir -p $(@D)
-	@cp $< $@
-
+                    $(FW_GEN_INC)/generated/native_model.cc $(FW_GEN_INC)/generated/model_data.cc
 .SECONDARY: $(NATIVE_FUZZ_GEN_FILES)
 
 $(NATIVE_FUZZ_DIR)/native_fuzz: $(NATIVE_FUZZ_GEN_FILES) $(FW)/tests/native_fuzz.cc $(FW)/tests/reference_ops.h \
                                 $(FW)/src/native/kernels.cc $(FW)/src/native/kernels.h $(FW)/src/native/lstm.h \
                                 $(SIM_TFLM_LIB)
-	$(FUZZ_CXX) -std=c++17 -g -O1 -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY -I$(FW)/src -I$(FW) \
-	    -I$(NATIVE_FUZZ_DIR)/gen $(SIM_TFLM_INCS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    $(NATIVE_FUZZ_SRCS) $(SIM_TFLM_LIB) -o $@
+	@mkdir -p $(@D)
+	$(FUZZ_CXX) -std=c++17 -g -O1 -I$(FW)/src -I$(FW) $(SIM_FW_FLAGS) -fsanitize=fuzzer,address,undefined \
+	    -fno-sanitize-recover=all $(NATIVE_FUZZ_SRCS) $(SIM_TFLM_LIB) -o $@
 
-native-fuzz-image: $(NATIVE_FUZZ_DIR)/native_fuzz
+native-fuzz-image: $(NATIVE_FUZZ_DIR)/native_fuzz  ## (used by firmware-native-fuzz, after the TFLM tree is unpacked) build the fuzz target
 
-firmware-native-fuzz: $(TFLM_HOST_STAMP)
+firmware-native-fuzz: $(TFLM_HOST_STAMP)  ## the native engine against TFLM under libFuzzer + ASan/UBSan (FUZZ_SECONDS=)
 	@$(MAKE) --no-print-directory native-fuzz-image
 	@mkdir -p $(NATIVE_FUZZ_DIR)/corpus
 	$(NATIVE_FUZZ_DIR)/native_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=$(NATIVE_FUZZ_MAX_LEN) -timeout=30 \
@@ -50,41 +44,39 @@ $(TFLM_REFERENCE): $(FW)/tests/tflm_reference.cc $(FW)/tests/reference_ops.h $(S
 	$(HOST_CXX) -std=c++17 -O2 -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY -I$(FW) $(SIM_TFLM_INCS) $< \
 	    $(SIM_TFLM_LIB) -o $@
 
-tflm-reference: $(TFLM_HOST_STAMP)
+tflm-reference: $(TFLM_HOST_STAMP)  ## the pinned TFLM as a command-line scorer (the native engine's host reference)
 	@$(MAKE) --no-print-directory $(TFLM_REFERENCE)
 
 NATIVE_KERNELS_TEST := $(NATIVE_FUZZ_DIR)/kernels_test
 
 $(NATIVE_KERNELS_TEST): $(FW)/src/native/kernels_test.cc $(FW)/tests/test_main.cc $(FW)/src/native/kernels.cc \
-                        $(FW_HEADERS) $(NATIVE_FUZZ_DIR)/gen/generated/native_model.cc \
-                        $(NATIVE_FUZZ_DIR)/gen/generated/native_model.h
+                        $(FW_HEADERS) $(FW_GEN_INC)/generated/native_model.cc $(FW_GEN_INC)/generated/native_model.h
 	@mkdir -p $(@D)
-	$(HOST_CXX) -std=c++17 -O2 -fno-exceptions -fno-rtti -I$(FW)/src -I$(FW) -I$(NATIVE_FUZZ_DIR)/gen $(SIM_TFLM_INCS) \
-	    $(filter %.cc,$^) -o $@
+	$(HOST_CXX) -std=c++17 -O2 -I$(FW)/src -I$(FW) $(SIM_FW_FLAGS) $(filter %.cc,$^) -o $@
 
-native-kernels-test: $(TFLM_HOST_STAMP)
+native-kernels-test: $(TFLM_HOST_STAMP)  ## the native engine's sigmoid/tanh against the pinned TFLM's on every input
 	@$(MAKE) --no-print-directory $(NATIVE_KERNELS_TEST)
 	$(NATIVE_KERNELS_TEST)
 
 NATIVE_EMU_CHECK := $(NATIVE_FUZZ_DIR)/emu-check-$(OPT)/native_check.elf
 NATIVE_EMU_CHECK_SRCS := $(FW)/tests/native_emu_check.cc $(FW)/src/native/kernels.cc \
-                         $(NATIVE_FUZZ_DIR)/gen/generated/native_model.cc
+                         $(FW_GEN_INC)/generated/native_model.cc
 
 $(NATIVE_FUZZ_DIR)/emu-check-$(OPT)/startup.o: $(FW)/emu/startup.c
 	@mkdir -p $(@D)
 	$(ARM_CC) $(EMU_FW_CFLAGS) -c $< -o $@
 
 $(NATIVE_EMU_CHECK): $(NATIVE_EMU_CHECK_SRCS) $(NATIVE_FUZZ_DIR)/emu-check-$(OPT)/startup.o \
-                     $(NATIVE_FUZZ_DIR)/gen/generated/native_model.h $(FW_HEADERS) $(EMU_LDSCRIPT)
+                     $(FW_GEN_INC)/generated/native_model.h $(FW_HEADERS) $(EMU_LDSCRIPT)
 	$(ARM_CXX) $(EMU_COMMON) -std=c++17 -fno-exceptions -fno-rtti -fno-threadsafe-statics -Wall -Wextra -Werror \
-	    -I$(FW)/src -I$(NATIVE_FUZZ_DIR)/gen $(filter %.cc %.o,$^) --specs=nano.specs -nostartfiles \
+	    -I$(FW)/src -I$(FW_GEN_INC) $(filter %.cc %.o,$^) --specs=nano.specs -nostartfiles \
 	    -T $(EMU_LDSCRIPT) -Wl,--gc-sections -o $@
 
-native-emu-check: $(NATIVE_EMU_CHECK)
+native-emu-check: $(NATIVE_EMU_CHECK)  ## FW_MODEL's native engine as a QEMU image scoring clips.bin by semihosting (OPT=)
 
 # make bench-native-seeds [NATIVE_SEEDS="1234 1235 1236"]: the native engine against TFLM + CMSIS-NN (-O2, -Os) on
 # the models of several training seeds (trained on build/features) -> build/bench.json "native_seeds"
 NATIVE_SEEDS ?= 1234 1235 1236
 .PHONY: bench-native-seeds
-bench-native-seeds: venv
+bench-native-seeds: venv  ## the native engine against TFLM + CMSIS-NN on the models of several seeds (NATIVE_SEEDS=)
 	$(PY) -m experiments.native_seeds --seeds $(NATIVE_SEEDS) --build $(BUILD)

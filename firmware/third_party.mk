@@ -1,25 +1,44 @@
-# Pinned third-party source trees (firmware/third_party/pins.json), unpacked into build/third_party/ and verified
-# by checksum: from THIRD_PARTY_DIR (../shared/third_party, offline) when the archive is there, otherwise generated
-# from the pinned upstream revision (network). Nothing of them is ever committed. Point TFLM_CM4 / TFLM_HOST /
-# ARDUINO_MBED at another tree to use it instead (no checksum is checked then). Rules depend on the *_STAMP files.
+# Pinned third-party source trees (firmware/third_party/pins.json, the only file that names their revisions), unpacked
+# into build/third_party/ and verified by checksum: from THIRD_PARTY_DIR (../shared/third_party, offline) when the
+# archive is there, otherwise generated from the pinned upstream revision (network). Nothing of them is ever
+# committed. Point TFLM_CM4 / TFLM_HOST / ARDUINO_MBED at another tree to use it instead (no checksum is checked then,
+# and its objects are not cached). Rules depend on the *_STAMP files.
 THIRD_PARTY_DIR ?= ../shared/third_party
 TP_BUILD := $(BUILD)/third_party
 TP_TOOL := $(PYTHON_SYS) firmware/tools/third_party.py
-TFLM_CM4 ?= $(TP_BUILD)/tflm-90b983c2-cortex-m4f-cmsis-nn
-TFLM_HOST ?= $(TP_BUILD)/tflm-90b983c2-host-reference
-ARDUINO_MBED ?= $(TP_BUILD)/ArduinoCore-mbed-4.5.0
+# TFLM_CM4_DIR, TFLM_CM4_TREE (content checksum), TFLM_CM4_REV, ... of every pin.
+$(foreach assignment,$(shell $(TP_TOOL) vars),$(eval $(assignment)))
+ifeq ($(TFLM_CM4_DIR),)
+$(error firmware/third_party/pins.json: cannot be read with $(PYTHON_SYS) firmware/tools/third_party.py vars)
+endif
+TFLM_CM4 ?= $(TP_BUILD)/$(TFLM_CM4_DIR)
+TFLM_HOST ?= $(TP_BUILD)/$(TFLM_HOST_DIR)
+ARDUINO_MBED ?= $(TP_BUILD)/$(ARDUINO_MBED_DIR)
 
-$(TP_BUILD)/tflm-90b983c2-cortex-m4f-cmsis-nn/.verified: firmware/third_party/pins.json
-	$(TP_TOOL) tflm-cm4 --dest $(TP_BUILD) --shared $(THIRD_PARTY_DIR)
-$(TP_BUILD)/tflm-90b983c2-host-reference/.verified: firmware/third_party/pins.json
-	$(TP_TOOL) tflm-host --dest $(TP_BUILD) --shared $(THIRD_PARTY_DIR)
-$(TP_BUILD)/ArduinoCore-mbed-4.5.0/.verified: firmware/third_party/pins.json
-	$(TP_TOOL) arduino-mbed --dest $(TP_BUILD) --shared $(THIRD_PARTY_DIR)
+# One rule per pin: $(TP_BUILD)/<dir>/.verified.
+define TP_UNPACK
+$$(TP_BUILD)/$$($(1)_DIR)/.verified: firmware/third_party/pins.json
+	$$(TP_TOOL) $(2) --dest $$(TP_BUILD) --shared $$(THIRD_PARTY_DIR)
+endef
+$(eval $(call TP_UNPACK,TFLM_CM4,tflm-cm4))
+$(eval $(call TP_UNPACK,TFLM_HOST,tflm-host))
+$(eval $(call TP_UNPACK,ARDUINO_MBED,arduino-mbed))
 
 stamp_of = $(if $(filter $(TP_BUILD)/%,$(1)),$(1)/.verified,)
 TFLM_CM4_STAMP := $(call stamp_of,$(TFLM_CM4))
 TFLM_HOST_STAMP := $(call stamp_of,$(TFLM_HOST))
 ARDUINO_MBED_STAMP := $(call stamp_of,$(ARDUINO_MBED))
 
+# ---- the cache of compiled third-party objects, outside the clone -----------------------------------------------
+# TFLM for the emulator and the host simulator (emu.mk), the board's Arduino core and TFLM library (board_check.py):
+# a second build on the same machine, in any clone, skips them; a fresh machine builds them. Each folder is keyed on
+# what decides its objects: the pinned tree's checksum, the compiler's version and the compile flags.
+# TP_CACHE= (empty) keeps them in build/ instead.
+TP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tinyml-bilstm
+# $(call tp_key,<text>): 16 hex digits of the text's sha256.
+tp_key = $(shell printf '%s' '$(subst ','"'"',$(1))' | sha256sum | cut -c1-16)
+# $(call tree_id,<tree>,<pin>): the pinned checksum of a tree under build/third_party, the path of any other tree.
+tree_id = $(if $(filter $(TP_BUILD)/%,$(1)),$($(2)_TREE),$(abspath $(1)))
+
 .PHONY: third-party
-third-party: $(TFLM_CM4_STAMP) $(TFLM_HOST_STAMP) $(ARDUINO_MBED_STAMP)
+third-party: $(TFLM_CM4_STAMP) $(TFLM_HOST_STAMP) $(ARDUINO_MBED_STAMP)  ## unpack the pinned TFLM and Arduino core trees into build/third_party

@@ -5,8 +5,10 @@ on errors and Ctrl-C through ``__exit__``, and when this process dies through th
 QEMU runs with ``-icount shift=0``: every guest instruction advances virtual time by 1 ns, so the firmware's
 clock (``platform_mps2.cc``) counts instructions and the runs are deterministic.
 
-``PORT=emu`` (or ``emu:<kernels>-<opt>``, e.g. ``emu:ref-O2``) in the harness and ``predict`` names the image
-``<build>/firmware/emu/<config>/firmware.elf``.
+``PORT=emu`` (or ``emu:<config>``, e.g. ``emu:ref-O2``, ``emu:native-O2``) in the harness and ``predict`` names the
+image ``<build>/firmware/emu/<config>/firmware.elf``. The port syntax is parsed here only: make asks
+``python -m host.emulator --resolve PORT --engine … --opt …`` (host/host.mk) which image a port names and how to
+build it.
 """
 from __future__ import annotations
 
@@ -30,10 +32,15 @@ from host.serial_device import SerialLink
 QEMU = "qemu-system-arm"
 MACHINE = "mps2-an386"
 EMU_PORT = "emu"  # the harness's PORT value for the emulator (optionally ``emu:<config>``)
-DEFAULT_CONFIG = "cmsis-Os"  # emu.mk's default KERNELS=cmsis OPT=Os
-CONFIGS = ("ref-Os", "ref-O2", "cmsis-Os", "cmsis-O2")
-# The native engine (ENGINE=native; no TFLM kernels) at the same optimisation levels.
-NATIVE_CONFIGS = ("native-Os", "native-O2")
+# A configuration is <kernels>-<opt> for TFLM (ENGINE=tflm KERNELS=… OPT=…), native-<opt> for the native engine.
+ENGINES = ("native", "tflm")
+KERNELS = ("cmsis", "ref")
+OPTS = ("Os", "O2")
+CONFIGS = tuple(f"{k}-{o}" for k in ("ref", "cmsis") for o in OPTS)
+NATIVE_CONFIGS = tuple(f"native-{o}" for o in OPTS)
+# Plain ``emu`` from Python (tests, demo): the TFLM + CMSIS-NN reference image. make resolves plain ``emu`` with its
+# ENGINE (native by default), KERNELS and OPT instead (``--resolve``).
+DEFAULT_CONFIG = "cmsis-Os"
 # Boot = model check + the self-test clips: ~0.1 s of host time with CMSIS-NN, ~0.5 s with reference kernels at
 # -Os on this machine; the margin covers a loaded CI runner.
 BOOT_TIMEOUT_S = 60.0
@@ -80,10 +87,19 @@ class BootReport:
     stack_size: int
 
 
-def parse_port(port: str) -> str | None:
-    """The configuration named by an ``emu`` port (``emu`` → the default), ``None`` for any other port."""
+def config_of(engine: str, kernels: str = "cmsis", opt: str = "Os") -> str:
+    """The configuration emu.mk builds for ENGINE, KERNELS and OPT (KERNELS is TFLM's only)."""
+    if engine not in ENGINES or kernels not in KERNELS or opt not in OPTS:
+        raise EmulatorError(f"no emulated configuration for ENGINE={engine} KERNELS={kernels} OPT={opt}; ENGINE is "
+                            f"{' or '.join(ENGINES)}, KERNELS {' or '.join(KERNELS)}, OPT {' or '.join(OPTS)}")
+    return f"native-{opt}" if engine == "native" else f"{kernels}-{opt}"
+
+
+def parse_port(port: str, engine: str | None = None, kernels: str = "cmsis", opt: str = "Os") -> str | None:
+    """The configuration an ``emu`` port names, ``None`` for any other port. ``emu:<config>`` names its own; plain
+    ``emu`` takes ``engine``/``kernels``/``opt`` (no engine: ``DEFAULT_CONFIG``)."""
     if port == EMU_PORT:
-        return DEFAULT_CONFIG
+        return DEFAULT_CONFIG if engine is None else config_of(engine, kernels, opt)
     if port.startswith(EMU_PORT + ":"):
         config = port[len(EMU_PORT) + 1:]
         if config not in CONFIGS + NATIVE_CONFIGS:
@@ -91,6 +107,25 @@ def parse_port(port: str) -> str | None:
                                 f"{', '.join(CONFIGS + NATIVE_CONFIGS)}")
         return config
     return None
+
+
+def make_args(config: str) -> list[str]:
+    """The make variables of ``make firmware-emu`` that build ``config``."""
+    first, opt = config.split("-")
+    return ["ENGINE=native", f"OPT={opt}"] if first == "native" else ["ENGINE=tflm", f"KERNELS={first}", f"OPT={opt}"]
+
+
+def resolve(port: str, engine: str, kernels: str, opt: str, engine_given: bool = False) -> list[str]:
+    """What make needs for ``PORT``: ``[port]`` for a port that is not the emulator's, else ``[emu:<config>,
+    <make args>...]``. ``engine_given``: ENGINE was set by the user, so an ``emu:<config>`` of the other engine is
+    refused instead of silently winning."""
+    config = parse_port(port, engine, kernels, opt)
+    if config is None:
+        return [port]
+    config_engine = "native" if config.startswith("native-") else "tflm"
+    if engine_given and config_engine != engine:
+        raise EmulatorError(f"PORT={port} runs the {config_engine} engine, but ENGINE={engine}; drop one of them")
+    return [f"{EMU_PORT}:{config}", *make_args(config)]
 
 
 def image_path(build_dir: Path, config: str = DEFAULT_CONFIG) -> Path:
@@ -283,18 +318,36 @@ def listen_emulated(image: Path, wav: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: the emulated listener on one WAV file."""
+    """Command line: the emulated listener on one WAV file, or (``--resolve``) what make builds for a port."""
     import argparse
 
-    from data.config import run_main
+    from data.config import PipelineError, run_main
 
     parser = argparse.ArgumentParser(prog="python -m host.emulator",
                                      description="Play a 16 kHz mono WAV to the emulated listener and print its lines.")
-    parser.add_argument("wav", type=Path)
-    parser.add_argument("--image", type=Path, default=image_path(Path("build")).with_name(LISTEN_IMAGE),
-                        help="make firmware-listen-emu's image")
+    parser.add_argument("wav", type=Path, nargs="?")
+    parser.add_argument("--image", type=Path, help="make firmware-listen-emu's image (default: the one of --engine "
+                        "and --opt under build/)")
+    parser.add_argument("--resolve", metavar="PORT",
+                        help="print the port and the make arguments of its emulated image instead (host/host.mk)")
+    parser.add_argument("--engine", choices=ENGINES, default="native")
+    parser.add_argument("--engine-given", action="store_true", help="ENGINE was set by the user (--resolve)")
+    parser.add_argument("--kernels", choices=KERNELS, default="cmsis")
+    parser.add_argument("--opt", choices=OPTS, default="Os")
     args = parser.parse_args(argv)
-    run_main(lambda: _print_lines(args.image, args.wav))
+    if args.resolve is not None:
+        def show() -> None:
+            try:
+                print(" ".join(resolve(args.resolve, args.engine, args.kernels, args.opt, args.engine_given)))
+            except EmulatorError as e:
+                raise PipelineError(str(e)) from None
+        run_main(show)
+        return
+    if args.wav is None:
+        parser.error("a WAV file (or --resolve PORT) is required")
+    image = args.image or image_path(Path("build"), config_of(args.engine, args.kernels, args.opt)).with_name(
+        LISTEN_IMAGE)
+    run_main(lambda: _print_lines(image, args.wav))
 
 
 def _print_lines(image: Path, wav: Path) -> None:

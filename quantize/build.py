@@ -37,6 +37,9 @@ from train.model import build_model
 
 # The firmware's TFLM file registers its ops as `op_resolver.AddXxx();` lines; we read them from there.
 FIRMWARE_OPS_GLOB = "firmware/**/inference_tflm.cc"
+# Written into gen/ instead of native_model.* when the native engine cannot run the model: the reason, which the
+# firmware builds print (firmware/sources.mk's FW_GEN_NATIVE_UNSUPPORTED names the same file).
+NATIVE_UNSUPPORTED_FILE = "native_unsupported.txt"
 
 
 def firmware_ops(root: Path = REPO_ROOT) -> list[str]:
@@ -232,7 +235,9 @@ def run(build: Path, smoke: bool) -> dict[str, Any]:
             native = write_native(gen, tflite, src)
         except Unsupported as e:
             native = None
-            print(f"note: native engine: {e}; the firmware uses TFLM (ENGINE=tflm)")
+            # The firmware builds (ENGINE=native, their default) stop with this reason and name ENGINE=tflm.
+            (gen / NATIVE_UNSUPPORTED_FILE).write_text(f"{e}\n")
+            print(f"note: native engine: {e}; build the firmware with ENGINE=tflm")
     print(f"int8 model {meta['model_bytes']} bytes, arena {meta['arena_bytes']} bytes (firmware "
           f"{meta['tensor_arena_size']}), ops {', '.join(meta['ops'])}")
     if native is not None:

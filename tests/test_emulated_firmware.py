@@ -3,7 +3,7 @@ built for the Cortex-M4F and run on QEMU mps2-an386: boot and self-test, >= 100 
 scores identical to the host's TFLM, and the serial fault cases of test_host_virtual.py against it.
 
 Skips without the ARM toolchain, qemu-system-arm or the pinned TFLM archive (../shared); fails under CI=true.
-TFLM is compiled once per session into build/firmware/tflm/ (kept across runs).
+TFLM is compiled once into the third-party cache (TP_CACHE, firmware/third_party.mk; kept across runs and clones).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from data.config import PipelineError
 from host import harness, serial_device
 from host import protocol as p
 from host.dut import Dut, DutError, Timeouts
-from host.emulator import DEFAULT_CONFIG, QEMU, Emulator, image_path, read_boot
+from host.emulator import DEFAULT_CONFIG, QEMU, Emulator, image_path, make_args, read_boot
 from host.fault_proxy import FaultProxy
 from host.serial_device import LinkError, SerialLink
 from host.faults import FaultInjector
@@ -55,9 +55,8 @@ def require_emulator() -> None:
 def build_emulated_firmware(build: Path) -> Path:
     """``build``'s model compiled into the emulated firmware at ``<build>/firmware/emu/cmsis-Os/firmware.elf``."""
     require_emulator()
-    out = build / "firmware" / "emu" / DEFAULT_CONFIG
-    proc = subprocess.run(["make", "-s", "-j2", "firmware-emu", f"FW_EMU_GEN={build / 'gen'}",
-                           f"FW_EMU_DIR={out}"], cwd=REPO, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    proc = subprocess.run(["make", "-s", "-j2", "firmware-emu", *make_args(DEFAULT_CONFIG), f"FW_MODEL={build}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     assert proc.returncode == 0, f"make firmware-emu failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert image_path(build).is_file()
     return build
@@ -203,9 +202,8 @@ def test_stopped_emulator_ends_in_a_link_error(emu_build: Path, monkeypatch: pyt
 
 @pytest.mark.slow
 def test_host_simulator_is_the_firmware_with_real_tflm(smoke_build: Path) -> None:
-    """make firmware-sim: inference_tflm.cc on the host TFLM tree; its scores equal the Python TFLM's."""
-    out = smoke_build / "firmware" / "host"
-    build_sim(smoke_build / "gen", out)
+    """make firmware-sim ENGINE=tflm: inference_tflm.cc on the host TFLM tree; its scores equal the Python TFLM's."""
+    sim = build_sim(smoke_build)
     frames, coeffs = np.load(smoke_build / "features" / "test.npz")["x"].shape[1:]
     clips = random_clips(4, seed=6, size=frames * coeffs)
     commands = p.encode_command("HELLO")
@@ -214,7 +212,7 @@ def test_host_simulator_is_the_firmware_with_real_tflm(smoke_build: Path) -> Non
             commands += p.encode_command("LOAD", offset, clip[offset:offset + p.PROTO_MAX_CHUNK])
         commands += p.encode_command("INFER")
     commands += p.encode_command("SELFTEST")
-    run = subprocess.run([str(out / "sim")], input=commands, capture_output=True, timeout=60)
+    run = subprocess.run([str(sim)], input=commands, capture_output=True, timeout=60)
     replies = [p.parse_device_line(line) for line in run.stdout.splitlines(keepends=True)]
     infos = [r for r in replies if isinstance(r, p.HelloInfo)]
     results = [r for r in replies if isinstance(r, p.InferResult)]
@@ -224,16 +222,16 @@ def test_host_simulator_is_the_firmware_with_real_tflm(smoke_build: Path) -> Non
     assert selftest and selftest[0].passed == selftest[0].total > 0
 
 
-def build_sim(gen: Path, out: Path) -> Path:
-    """``make firmware-sim`` of the generated files in ``gen`` into ``out``; the simulator's path."""
+def build_sim(model: Path) -> Path:
+    """``make firmware-sim ENGINE=tflm`` of the model of the build folder ``model``; the simulator's path."""
     if not TFLM_ARCHIVE.is_dir() and not (REPO / "build" / "third_party").is_dir():
         if IN_CI:
             pytest.fail(f"missing in CI: {TFLM_ARCHIVE}")
         pytest.skip(f"the simulator with real TFLM needs {TFLM_ARCHIVE}")
-    proc = subprocess.run(["make", "-s", "-j2", "firmware-sim", f"FW_SIM_GEN={gen}", f"FW_SIM_DIR={out}"],
+    proc = subprocess.run(["make", "-s", "-j2", "firmware-sim", "ENGINE=tflm", f"FW_MODEL={model}"],
                           cwd=REPO, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     assert proc.returncode == 0, f"make firmware-sim failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return out / "sim"
+    return model / "firmware" / "host-tflm" / "sim"
 
 
 @pytest.mark.slow
@@ -254,7 +252,7 @@ def test_model_check_names_a_missing_operator(smoke_build: Path, tmp_path: Path)
     gen = tmp_path / "gen"
     shutil.copytree(smoke_build / "gen", gen)
     write_model_data(gen, bytes(builder.Output()), "test: REVERSE_V2 -> TANH")
-    sim = build_sim(gen, tmp_path / "sim")
+    sim = build_sim(tmp_path)
     run = subprocess.run([str(sim)], input=p.encode_command("HELLO"), capture_output=True, timeout=60)
     lines = run.stdout.decode().splitlines()
     assert "# model check failed: operator TANH not registered" in lines, lines

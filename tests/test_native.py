@@ -28,7 +28,8 @@ from quantize.native_runner import NativeRunner
 from tests.conftest import IN_CI
 
 REPO = Path(__file__).resolve().parent.parent
-TFLM_HOST = REPO / "build" / "third_party" / "tflm-90b983c2-host-reference"
+TFLM_HOST = REPO / "build" / "third_party" / json.loads((REPO / "firmware/third_party/pins.json").read_text())[
+    "tflm-host"]["dir"]
 TFLM_REFERENCE = REPO / "build" / "firmware" / "tflm-reference" / "tflm_reference"
 # Random models: (architecture, lstm_units, labels, frames, random inputs). The default model's shape gets the
 # 10,000 inputs of the issue; the others fewer frames and inputs to keep the test short (TFLM runs ~2.5 ms/clip).
@@ -100,8 +101,7 @@ def test_sigmoid_and_tanh_equal_the_pinned_tflm_ones_on_every_input(smoke_build:
     reference_integer_ops::Logistic and Tanh on all 65,536 int16 inputs, for every cell-state scale."""
     require_cxx()
     require_pinned_tflm()
-    proc = subprocess.run(["make", "-s", "native-kernels-test", f"NATIVE_FUZZ_GEN={smoke_build / 'gen'}",
-                           f"NATIVE_FUZZ_DIR={smoke_build / 'firmware' / 'native-fuzz'}"], cwd=REPO,
+    proc = subprocess.run(["make", "-s", "native-kernels-test", f"FW_MODEL={smoke_build}"], cwd=REPO,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     assert proc.stdout.strip().splitlines()[-1] == "2 tests, 0 failures", proc.stdout[-2000:]
@@ -236,8 +236,8 @@ def emulated_native_scores(folder: Path, x: np.ndarray, opt: str) -> np.ndarray:
     from host.emulator import MACHINE, QEMU
 
     out = folder.resolve() / "firmware" / "native-fuzz"
-    proc = subprocess.run(["make", "-s", "native-emu-check", f"OPT={opt}", f"NATIVE_FUZZ_GEN={folder / 'gen'}",
-                           f"NATIVE_FUZZ_DIR={out}"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(["make", "-s", "native-emu-check", f"OPT={opt}", f"FW_MODEL={folder.resolve()}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"make native-emu-check:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     run = folder / f"emu-check-{opt}"
     run.mkdir(exist_ok=True)
@@ -365,8 +365,7 @@ def native_emu_build(smoke_build: Path) -> Path:
     require_emulator()
     out = image_path(smoke_build, NATIVE_EMU_CONFIG).parent
     proc = subprocess.run(["make", "-s", "-j2", "firmware-emu", "ENGINE=native", "OPT=O2",
-                           f"FW_EMU_GEN={smoke_build / 'gen'}", f"FW_EMU_DIR={out}"], cwd=REPO, capture_output=True,
-                          text=True, timeout=600)
+                           f"FW_MODEL={smoke_build}"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"make firmware-emu ENGINE=native:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert "libtflm" not in (out / "firmware.map").read_text(), "the native image must not link TFLM"
     return smoke_build
@@ -417,10 +416,8 @@ def test_fuzzing_finds_no_input_where_native_and_tflm_differ(smoke_build: Path) 
         if IN_CI:
             pytest.fail("missing in CI: clang++")
         pytest.skip("the fuzz target needs clang++ (libFuzzer)")
-    out = smoke_build / "firmware" / "native-fuzz"
     proc = subprocess.run(["make", "-s", "firmware-native-fuzz", f"FUZZ_SECONDS={NATIVE_FUZZ_SECONDS}",
-                           f"NATIVE_FUZZ_GEN={smoke_build / 'gen'}", f"NATIVE_FUZZ_DIR={out}"], cwd=REPO,
-                          capture_output=True, text=True, timeout=1800)
+                           f"FW_MODEL={smoke_build}"], cwd=REPO, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, f"fuzzing failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     runs = re.search(r"stat::number_of_executed_units:\s+(\d+)", proc.stderr)
     assert runs and int(runs.group(1)) > 0, proc.stderr[-2000:]

@@ -177,9 +177,11 @@ def load_make_fixture() -> ModuleType:
 
 
 def generated_files() -> list[str]:
-    """The files the board build copies from build/gen/ (firmware.mk's FW_GEN_FILES)."""
-    mk = (FIRMWARE / "firmware.mk").read_text()
-    return re.search(r"^FW_GEN_FILES := (.*)$", mk, re.M).group(1).split()
+    """The files a TFLM build copies from build/gen/ (firmware/sources.mk's FW_GEN_FILES_tflm)."""
+    sys.path.insert(0, str(FIRMWARE / "tools"))
+    import sources
+
+    return sources.generated_files("tflm")
 
 
 def declared_names(header_text: str) -> list[str]:

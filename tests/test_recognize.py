@@ -183,15 +183,19 @@ def test_listener_unit_tests() -> None:
 
 
 @pytest.fixture(scope="module")
-def listen_sim(smoke_build: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def listen_sim(smoke_build: Path) -> Path:
     """The firmware simulator of the listener (``make firmware-listen-sim``) on the smoke model."""
     if shutil.which("g++") is None:
         pytest.fail("g++ missing") if IN_CI else pytest.skip("needs g++")
-    out = tmp_path_factory.mktemp("listen")
-    proc = subprocess.run(["make", "-s", "-j2", "firmware-listen-sim", f"FW_LISTEN_GEN={smoke_build / 'gen'}",
-                           f"LISTEN_DIR={out}"], cwd=ROOT, capture_output=True, text=True, timeout=SIM_BUILD_TIMEOUT_S)
+    return build_listen_sim(smoke_build, "tflm")
+
+
+def build_listen_sim(model: Path, engine: str) -> Path:
+    """``make firmware-listen-sim ENGINE=<engine>`` for the model of the build folder ``model``; the binary."""
+    proc = subprocess.run(["make", "-s", "-j2", "firmware-listen-sim", f"ENGINE={engine}", f"FW_MODEL={model}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=SIM_BUILD_TIMEOUT_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return out / "listen_sim"
+    return model / "firmware" / f"listen-{engine}" / "listen_sim"
 
 
 @pytest.mark.firmware
@@ -226,6 +230,20 @@ def test_listener_on_the_mock_provider(smoke_build: Path, listen_sim: Path, reco
 
 @pytest.mark.firmware
 @pytest.mark.slow
+def test_native_listener_hears_what_the_tflm_listener_hears(smoke_build: Path, listen_sim: Path,
+                                                           recording: tuple[Path, dict, list]) -> None:
+    """The listener with the native engine (ENGINE=native, the default of every listener build) prints exactly the
+    TFLM listener's lines on the recording: the engine is bit-exact with TFLM."""
+    native = build_listen_sim(smoke_build, "native")
+    wav = recording[0]
+    runs = [subprocess.run([str(sim), str(wav)], capture_output=True, text=True, timeout=SIM_RUN_TIMEOUT_S)
+            for sim in (listen_sim, native)]
+    assert all(run.returncode == 0 for run in runs), [run.stderr[-1000:] for run in runs]
+    assert runs[1].stdout == runs[0].stdout and "# played" in runs[0].stdout
+
+
+@pytest.mark.firmware
+@pytest.mark.slow
 def test_emulated_listener_hears_what_the_simulator_hears(smoke_build: Path, listen_sim: Path,
                                                           recording: tuple[Path, dict, list], tmp_path: Path) -> None:
     """The same listener built for the emulated Cortex-M4F (``make firmware-listen-emu``: CMSIS-NN TFLM, the clip
@@ -236,8 +254,8 @@ def test_emulated_listener_hears_what_the_simulator_hears(smoke_build: Path, lis
 
     require_emulator()  # the ARM toolchain, QEMU and the pinned TFLM tree
     out = image_path(smoke_build).parent  # the emulated firmware's folder of test_emulated_firmware.py: shared objects
-    proc = subprocess.run(["make", "-s", "-j2", "firmware-listen-emu", f"FW_EMU_GEN={smoke_build / 'gen'}",
-                           f"FW_EMU_DIR={out}"], cwd=ROOT, capture_output=True, text=True, timeout=SIM_BUILD_TIMEOUT_S)
+    proc = subprocess.run(["make", "-s", "-j2", "firmware-listen-emu", "ENGINE=tflm", f"FW_MODEL={smoke_build}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=SIM_BUILD_TIMEOUT_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     wav, truth, _ = recording
     sim = subprocess.run([str(listen_sim), str(wav)], capture_output=True, text=True, timeout=SIM_RUN_TIMEOUT_S)

@@ -1,38 +1,20 @@
 # The real firmware on an emulated Cortex-M4F (QEMU -M mps2-an386), included by firmware.mk.
-#   make firmware-emu [KERNELS=cmsis|ref] [OPT=Os|O2]   -> $(FW_BUILD)/emu/<kernels>-<opt>/firmware.elf (+ .map)
+#   make firmware-emu [ENGINE=native|tflm] [KERNELS=cmsis|ref] [OPT=Os|O2]
+#                     -> $(FW_MODEL)/firmware/emu/<config>/firmware.elf (+ .map); <config> native-<opt> or <kernels>-<opt>
 #   make harness PORT=emu                                 starts QEMU on the image and streams the test clips
-# Same sources as the board (src/core, app.cc, inference_tflm.cc, the generated model of `make quantize`) with
-# platform_mps2.cc, firmware/emu/ (startup, linker script, syscalls, TFLM log/timer hooks, main) and the pinned
-# TFLM tree $(TFLM_CM4). TFLM is compiled once per configuration into a static library under
-# $(FW_BUILD)/tflm/<kernels>-<opt>/ (kept across runs and models); the linker takes only what the model needs.
-# FW_EMU_GEN / FW_EMU_DIR point at another model's generated files and image folder (the tests' smoke build).
+# Sources: IMAGE_emu_<engine> of firmware/sources.mk (the board's, with platform_mps2.cc and firmware/emu/: startup,
+# linker script, syscalls, TFLM log/timer hooks, main). TFLM is compiled once per configuration into a static library
+# in the third-party cache (TP_CACHE, kept across runs, models and clones); the linker takes only what the model needs.
 
 .PHONY: firmware-emu emu-image
 
-KERNELS ?= cmsis
-OPT ?= Os
-# ENGINE=native: the native engine (src/native, the generated native_model.cc) instead of TFLM; KERNELS unused.
-ENGINE ?= tflm
-ifneq ($(filter firmware-emu emu-image firmware-sim sim-image firmware-listen-emu listen-emu-image,$(MAKECMDGOALS)),)
-ifeq ($(filter $(KERNELS),cmsis ref),)
-$(error KERNELS must be cmsis or ref, not '$(KERNELS)')
-endif
-ifeq ($(filter $(ENGINE),tflm native),)
-$(error ENGINE must be tflm or native, not '$(ENGINE)')
-endif
-ifeq ($(filter $(OPT),Os O2),)
-$(error OPT must be Os or O2, not '$(OPT)')
-endif
-endif
 EMU_NATIVE := $(filter native,$(ENGINE))
 EMU_CONFIG := $(if $(EMU_NATIVE),native,$(KERNELS))-$(OPT)
 EMU_KERNELS_NAME := $(if $(EMU_NATIVE),native,$(if $(filter cmsis,$(KERNELS)),cmsis-nn,reference))
-FW_EMU_GEN ?= $(FW_GEN_SRC)
-FW_EMU_DIR ?= $(FW_BUILD)/emu/$(EMU_CONFIG)
-EMU_TFLM_DIR := $(FW_BUILD)/tflm/$(EMU_CONFIG)
-EMU_TFLM_LIB := $(EMU_TFLM_DIR)/libtflm.a
+FW_EMU_DIR := $(FW_MODEL_BUILD)/emu/$(EMU_CONFIG)
 
 ARM_CC ?= arm-none-eabi-gcc
+ARM_AR ?= arm-none-eabi-ar
 EMU_ARCH := -mcpu=cortex-m4 -mthumb -mfpu=fpv4-sp-d16 -mfloat-abi=hard
 EMU_COMMON := $(EMU_ARCH) -$(OPT) -ffunction-sections -fdata-sections -g
 # TFLM's own compile flags (its Makefile and ext_libs/cmsis_nn.inc); -isystem keeps its warnings out of -Werror.
@@ -44,7 +26,7 @@ EMU_CXX_BASE := $(EMU_COMMON) -std=c++17 -fno-exceptions -fno-rtti -fno-threadsa
                 $(TFLM_DEFS) $(TFLM_INCS)
 TFLM_CXXFLAGS := $(EMU_CXX_BASE) -w
 TFLM_CFLAGS := $(EMU_COMMON) -std=c11 $(TFLM_DEFS) $(TFLM_INCS) -w
-EMU_FW_CXXFLAGS := $(EMU_CXX_BASE) -Wall -Wextra -Werror -I$(FW)/src -I$(FW_EMU_DIR)/gen \
+EMU_FW_CXXFLAGS := $(EMU_CXX_BASE) -Wall -Wextra -Werror -I$(FW)/src -I$(FW_GEN_INC) \
                    -DFW_KERNELS='"$(EMU_KERNELS_NAME)"' -DFW_OPT='"$(OPT)"'
 EMU_FW_CFLAGS := $(EMU_COMMON) -std=c11 -Wall -Wextra -Werror
 
@@ -71,6 +53,14 @@ CMSIS_NN_GROUPS := ActivationFunctions BasicMathFunctions ConvolutionFunctions F
 CMSIS_NN_SRCS = $(shell cd $(TFLM_CM4)/third_party/cmsis_nn/Source 2>/dev/null && \
                   find $(CMSIS_NN_GROUPS) -name '*.c' | sort)
 
+# The library's folder in the third-party cache: keyed on the trees, the compiler and everything that picks the files
+# and flags (TP_CACHE= keeps it in build/firmware/tflm/).
+EMU_TFLM_KEY := $(call tp_key,$(call tree_id,$(TFLM_CM4),TFLM_CM4) $(call tree_id,$(TFLM_HOST),TFLM_HOST) \
+    $(shell $(ARM_CXX) -dumpfullversion 2>/dev/null) $(subst $(TFLM_HOST),<host>,$(subst $(TFLM_CM4),<cm4>,\
+    $(TFLM_CXXFLAGS) $(TFLM_CFLAGS))) $(TFLM_KERNEL_STEMS) $(CMSIS_NN_GROUPS))
+EMU_TFLM_DIR := $(if $(TP_CACHE),$(TP_CACHE)/tflm-emu-$(KERNELS)-$(OPT)-$(EMU_TFLM_KEY),$(FW_BUILD)/tflm/$(KERNELS)-$(OPT))
+EMU_TFLM_LIB := $(EMU_TFLM_DIR)/libtflm.a
+
 ifeq ($(KERNELS),cmsis)
 TFLM_LIB_OBJS = $(patsubst %,$(EMU_TFLM_DIR)/obj/%.o,$(TFLM_CORE_SRCS) \
                   $(patsubst %,$(TFLM_KDIR)/%.cc,$(TFLM_GENERIC_STEMS)) \
@@ -82,54 +72,45 @@ TFLM_LIB_OBJS = $(patsubst %,$(EMU_TFLM_DIR)/obj/%.o,$(TFLM_CORE_SRCS) \
                 $(patsubst %,$(EMU_TFLM_DIR)/obj/host-kernels/%.cc.o,$(TFLM_OPT_STEMS))
 endif
 
+# Objects and archives of the shared cache are written under a name of this process and renamed: two builds sharing
+# the cache never see half a file. $(call tp_out,<command writing $$tmp>)
+tp_out = @tmp=$@.$$$$.tmp; $(1) && mv -f $$tmp $@ || { rm -f $$tmp; exit 1; }
 $(EMU_TFLM_DIR)/obj/host-kernels/%.cc.o: $(TFLM_HOST)/$(TFLM_KDIR)/%.cc
 	@mkdir -p $(@D)
 	@echo "  CXX  $(EMU_CONFIG) $*.cc (reference)"
-	@$(ARM_CXX) $(TFLM_CXXFLAGS) -c $< -o $@
+	$(call tp_out,$(ARM_CXX) $(TFLM_CXXFLAGS) -c $< -o $$tmp)
 $(EMU_TFLM_DIR)/obj/%.cc.o: $(TFLM_CM4)/%.cc
 	@mkdir -p $(@D)
 	@echo "  CXX  $(EMU_CONFIG) $*.cc"
-	@$(ARM_CXX) $(TFLM_CXXFLAGS) -c $< -o $@
+	$(call tp_out,$(ARM_CXX) $(TFLM_CXXFLAGS) -c $< -o $$tmp)
 $(EMU_TFLM_DIR)/obj/%.c.o: $(TFLM_CM4)/%.c
 	@mkdir -p $(@D)
 	@echo "  CC   $(EMU_CONFIG) $*.c"
-	@$(ARM_CC) $(TFLM_CFLAGS) -c $< -o $@
+	$(call tp_out,$(ARM_CC) $(TFLM_CFLAGS) -c $< -o $$tmp)
 
-$(EMU_TFLM_LIB): $(TFLM_LIB_OBJS)
-	@rm -f $@
+# A library in the cache is complete (it is renamed into place last) and its key says what it was built from: it is
+# not checked against its objects, whose sources a fresh clone unpacks with new times. A tree of your own is.
+EMU_TFLM_PINNED := $(and $(TP_CACHE),$(TFLM_CM4_STAMP),$(or $(filter cmsis,$(KERNELS)),$(TFLM_HOST_STAMP)))
+$(EMU_TFLM_LIB): $(if $(and $(EMU_TFLM_PINNED),$(wildcard $(EMU_TFLM_LIB))),,$(TFLM_LIB_OBJS))
 	@echo "  AR   $@"
-	@$(ARM_AR) rcs $@ $^
+	$(call tp_out,$(ARM_AR) rcs $$tmp $^)
 
 # ---- the firmware image ------------------------------------------------------------------------------------
-ARM_AR ?= arm-none-eabi-ar
-# The native engine needs its generated model and kernels instead of the flatbuffer, TFLM and its port.
-EMU_GEN_FILES := $(addprefix $(FW_EMU_DIR)/gen/generated/,$(FW_GEN_FILES) $(if $(EMU_NATIVE),$(FW_NATIVE_GEN_FILES)))
-EMU_ENGINE_SRCS := $(if $(EMU_NATIVE),$(FW_NATIVE_SRCS),$(FW)/src/inference/inference_tflm.cc $(FW)/emu/tflm_port.cc)
-EMU_FW_SRCS := $(FW_CORE_SRCS) $(FW_FRONTEND_SRCS) $(FW)/src/app/app.cc $(EMU_ENGINE_SRCS) $(FW)/src/platform/platform_mps2.cc \
-               $(FW)/emu/main_emu.cc
-EMU_FW_OBJS := $(patsubst %,$(FW_EMU_DIR)/obj/%.o,$(EMU_FW_SRCS) $(FW)/emu/startup.c $(FW)/emu/syscalls.c) \
-               $(FW_EMU_DIR)/obj/generated/selftest_data.cc.o \
-               $(FW_EMU_DIR)/obj/generated/$(if $(EMU_NATIVE),native_model,model_data).cc.o
-EMU_LIBS := $(if $(EMU_NATIVE),,$(EMU_TFLM_LIB))
 EMU_LDSCRIPT := $(FW)/emu/mps2_an386.ld
-.SECONDARY: $(EMU_GEN_FILES)
+# $(call emu_objs,<sources.mk list>): the objects of a list in $(FW_EMU_DIR)/obj/ (generated/... included).
+emu_objs = $(patsubst %,$(FW_EMU_DIR)/obj/%.o,$(1))
+EMU_FW_OBJS := $(call emu_objs,$(IMAGE_emu_$(ENGINE)))
+EMU_LIBS := $(if $(EMU_NATIVE),,$(EMU_TFLM_LIB))
 
-$(FW_EMU_DIR)/gen/generated/%: $(FW_EMU_GEN)/%
-	@mkdir -p $(@D)
-	@cp $< $@
-
-$(FW_EMU_GEN)/%:
-	@echo "error: $@ is missing: run 'make quantize' first (it generates the model C array and settings)" >&2; exit 1
-
-$(FW_EMU_DIR)/obj/%.cc.o: %.cc $(FW_HEADERS) $(EMU_GEN_FILES)
+$(FW_EMU_DIR)/obj/%.cc.o: $(FW)/%.cc $(FW_HEADERS) $(FW_GEN_COPIES)
 	@mkdir -p $(@D)
 	@echo "  CXX  $<"
 	@$(ARM_CXX) $(EMU_FW_CXXFLAGS) -c $< -o $@
-$(FW_EMU_DIR)/obj/%.c.o: %.c
+$(FW_EMU_DIR)/obj/%.c.o: $(FW)/%.c
 	@mkdir -p $(@D)
 	@echo "  CC   $<"
 	@$(ARM_CC) $(EMU_FW_CFLAGS) -c $< -o $@
-$(FW_EMU_DIR)/obj/generated/%.cc.o: $(FW_EMU_DIR)/gen/generated/%.cc $(EMU_GEN_FILES) $(FW_HEADERS)
+$(FW_EMU_DIR)/obj/generated/%.cc.o: $(FW_GEN_INC)/generated/%.cc $(FW_GEN_COPIES) $(FW_HEADERS)
 	@mkdir -p $(@D)
 	@echo "  CXX  $<"
 	@$(ARM_CXX) $(EMU_FW_CXXFLAGS) -c $< -o $@
@@ -140,62 +121,54 @@ $(FW_EMU_DIR)/firmware.elf: $(EMU_FW_OBJS) $(EMU_LIBS) $(EMU_LDSCRIPT)
 	    -Wl,-Map=$(FW_EMU_DIR)/firmware.map $(EMU_FW_OBJS) $(EMU_LIBS) -lm -o $@
 	@$(ARM_SIZE) $@
 
-emu-image: $(FW_EMU_DIR)/firmware.elf
+emu-image: $(FW_EMU_DIR)/firmware.elf  ## (used by firmware-emu, after the TFLM tree is unpacked) link the emulated image
 
-firmware-emu: $(if $(EMU_NATIVE),,$(TFLM_CM4_STAMP) $(if $(filter ref,$(KERNELS)),$(TFLM_HOST_STAMP),))
+# TFLM's trees are unpacked first: the library's source lists are read from them (emu-image in a sub-make).
+EMU_TFLM_TREES := $(if $(EMU_NATIVE),,$(TFLM_CM4_STAMP) $(if $(filter ref,$(KERNELS)),$(TFLM_HOST_STAMP),))
+firmware-emu: $(EMU_TFLM_TREES)  ## the real firmware for QEMU mps2-an386 (ENGINE=native|tflm, KERNELS=cmsis|ref, OPT=Os|O2)
 	@$(MAKE) --no-print-directory emu-image
 
-# ---- cost per configuration (ref/CMSIS-NN x Os/O2) into $(BUILD)/bench.json under "emulated" ---------------
+# ---- cost per configuration (ref/CMSIS-NN x Os/O2, native) into $(BUILD)/bench.json under "emulated" -------------
 .PHONY: bench-emulated
-bench-emulated: venv
+bench-emulated: venv  ## instructions, flash/RAM by origin, stack per configuration, TFLM and native (emulated)
 	$(PY) -m experiments.emulated --build $(BUILD)
 
-# ---- host simulator with the real inference: inference_tflm.cc on the host TFLM tree (reference kernels) -------
-#   make firmware-sim  -> $(FW_SIM_DIR)/sim: the firmware on stdin/stdout (main_host.cc), the model of FW_SIM_GEN
-#   make firmware-sim ENGINE=native -> the same with the native engine (portable C path, no TFLM)
-# ENGINE=native: the native engine instead of TFLM (no TFLM library), image in $(FW_BUILD)/host-native.
-FW_SIM_GEN ?= $(FW_GEN_SRC)
-FW_SIM_DIR ?= $(FW_BUILD)/host$(if $(EMU_NATIVE),-native,)
-SIM_TFLM_DIR := $(FW_BUILD)/tflm/host
-SIM_TFLM_LIB := $(SIM_TFLM_DIR)/libtflm.a
+# ---- host simulator with the real inference: the firmware on stdin/stdout (IMAGE_host_<engine>) ------------------
+#   make firmware-sim [ENGINE=native|tflm]  -> $(FW_MODEL)/firmware/host-<engine>/sim; TFLM: the host tree's
+#                                               reference kernels, native: the portable C path
+FW_SIM_DIR := $(FW_MODEL_BUILD)/host-$(ENGINE)
 SIM_TFLM_INCS := $(addprefix -isystem $(TFLM_HOST)/,. third_party/flatbuffers/include third_party/gemmlowp \
                    third_party/ruy third_party/kissfft)
 SIM_TFLM_CXXFLAGS := -std=c++17 -O2 -g -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY $(SIM_TFLM_INCS) -w
+SIM_TFLM_KEY := $(call tp_key,$(call tree_id,$(TFLM_HOST),TFLM_HOST) $(shell $(HOST_CXX) -dumpfullversion 2>/dev/null) \
+    $(subst $(TFLM_HOST),<host>,$(SIM_TFLM_CXXFLAGS)) $(TFLM_KERNEL_STEMS))
+SIM_TFLM_DIR := $(if $(TP_CACHE),$(TP_CACHE)/tflm-host-$(SIM_TFLM_KEY),$(FW_BUILD)/tflm/host)
+SIM_TFLM_LIB := $(SIM_TFLM_DIR)/libtflm.a
 # The host tree's own debug_log.cc (stderr) and micro_time.cc are part of its framework sources.
 SIM_TFLM_SRCS = $(shell cd $(TFLM_HOST) 2>/dev/null && find tensorflow -name '*.cc' -not -path '$(TFLM_KDIR)/*' \
     -not -name '*test*' -not -name 'fake_micro_context.cc' -not -name 'mock_micro_graph.cc' | sort) \
     $(patsubst %,$(TFLM_KDIR)/%.cc,$(TFLM_KERNEL_STEMS))
-SIM_GEN_FILES := $(addprefix $(FW_SIM_DIR)/gen/generated/,$(FW_GEN_FILES) $(if $(EMU_NATIVE),$(FW_NATIVE_GEN_FILES)))
-SIM_SRCS := $(FW_CORE_SRCS) $(FW_FRONTEND_SRCS) $(FW)/src/app/app.cc $(FW)/src/app/main_host.cc \
-            $(FW)/src/platform/platform_host.cc \
-            $(if $(EMU_NATIVE),$(FW_NATIVE_SRCS),$(FW)/src/inference/inference_tflm.cc)
-SIM_MODEL_SRCS := $(FW_SIM_DIR)/gen/generated/selftest_data.cc \
-                  $(FW_SIM_DIR)/gen/generated/$(if $(EMU_NATIVE),native_model,model_data).cc
+SIM_SRCS := $(call fw_srcs,$(IMAGE_host_$(ENGINE)))
 SIM_LIBS := $(if $(EMU_NATIVE),,$(SIM_TFLM_LIB))
+# The flags of every host image that may include TFLM headers (the simulators, the native engine's host tools).
+SIM_FW_FLAGS := -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY $(SIM_TFLM_INCS) -I$(FW_GEN_INC)
 
 $(SIM_TFLM_DIR)/obj/%.cc.o: $(TFLM_HOST)/%.cc
 	@mkdir -p $(@D)
 	@echo "  CXX  host $*.cc"
-	@$(HOST_CXX) $(SIM_TFLM_CXXFLAGS) -c $< -o $@
+	$(call tp_out,$(HOST_CXX) $(SIM_TFLM_CXXFLAGS) -c $< -o $$tmp)
 
-$(SIM_TFLM_LIB): $(patsubst %,$(SIM_TFLM_DIR)/obj/%.o,$(SIM_TFLM_SRCS))
-	@rm -f $@
+SIM_TFLM_PINNED := $(and $(TP_CACHE),$(TFLM_HOST_STAMP))
+$(SIM_TFLM_LIB): $(if $(and $(SIM_TFLM_PINNED),$(wildcard $(SIM_TFLM_LIB))),,$(patsubst %,$(SIM_TFLM_DIR)/obj/%.o,$(SIM_TFLM_SRCS)))
 	@echo "  AR   $@"
-	@ar rcs $@ $^
+	$(call tp_out,ar rcs $$tmp $^)
 
-$(FW_SIM_DIR)/gen/generated/%: $(FW_SIM_GEN)/%
+$(FW_SIM_DIR)/sim: $(SIM_SRCS) $(FW_GEN_COPIES) $(SIM_LIBS) $(FW_HEADERS)
 	@mkdir -p $(@D)
-	cp $< $@
-
-.SECONDARY: $(SIM_GEN_FILES)
-
-$(FW_SIM_DIR)/sim: $(SIM_SRCS) $(SIM_GEN_FILES) $(SIM_LIBS) $(FW_HEADERS)
-	@mkdir -p $(@D)
-	$(HOST_CXX) $(FW_HOST_FLAGS) $(FW_SANITIZE) -fno-exceptions -fno-rtti -DTF_LITE_STATIC_MEMORY $(SIM_TFLM_INCS) -I$(FW_SIM_DIR)/gen \
-	    $(SIM_SRCS) $(SIM_MODEL_SRCS) $(SIM_LIBS) -o $@
+	$(HOST_CXX) $(FW_HOST_FLAGS) $(FW_SANITIZE) $(SIM_FW_FLAGS) $(SIM_SRCS) $(SIM_LIBS) -o $@
 
 .PHONY: firmware-sim sim-image
-sim-image: $(FW_SIM_DIR)/sim
+sim-image: $(FW_SIM_DIR)/sim  ## (used by firmware-sim, after the TFLM tree is unpacked) build the host simulator
 
-firmware-sim: $(if $(EMU_NATIVE),,$(TFLM_HOST_STAMP))
+firmware-sim: $(if $(EMU_NATIVE),,$(TFLM_HOST_STAMP))  ## the firmware on the host, stdin/stdout (ENGINE=native|tflm; TFLM: host reference kernels)
 	@$(MAKE) --no-print-directory sim-image

@@ -9,8 +9,10 @@ per-library or per-sketch flags, so `make firmware-arduino` prefixes the compile
 command (see `arduino_cli_properties`), which adds those flags to the files under the sketch and the TFLM library
 and runs everything else unchanged.
 
-    arduino_recipe.py props --core DIR --lib DIR      print Arduino CLI's --build-property arguments (one a line)
-    arduino_recipe.py cc --lib DIR --sketch DIR -- <compiler command...>   compile one file (the wrapper)
+    arduino_recipe.py props --core DIR [--lib DIR]    print Arduino CLI's --build-property arguments (one a line)
+    arduino_recipe.py cc [--lib DIR] --sketch DIR -- <compiler command...>   compile one file (the wrapper)
+
+--lib is the TFLM Arduino library of a TFLM build; the native engine's build has none.
 """
 from __future__ import annotations
 
@@ -89,25 +91,27 @@ def tflm_flags(lib: Path, suffix: str) -> list[str]:
     return flags + TFLM_DEFINES + [f"-I{lib / 'src' / d}" for d in TFLM_INCLUDE_DIRS]
 
 
-def extra_flags(source: Path, lib: Path, sketch: Path) -> list[str]:
+def extra_flags(source: Path, lib: Path | None, sketch: Path) -> list[str]:
     """What this firmware adds to the core's recipe for one file: TFLM's flags for the library's and the sketch's
-    sources (plus the sketch's src/ as include root), nothing for the mbed core, its variant and .S files."""
+    sources (plus the sketch's src/ as include root), nothing for the mbed core, its variant and .S files. Without a
+    TFLM library (the native engine) the sketch gets C++17 and its include root only."""
     suffix = source.suffix
     if suffix not in C_SUFFIXES | CXX_SUFFIXES:
         return []
     resolved = source.resolve()
-    if resolved.is_relative_to(lib.resolve()):
+    if lib is not None and resolved.is_relative_to(lib.resolve()):
         return tflm_flags(lib, suffix)
     if resolved.is_relative_to(sketch.resolve()):
-        return tflm_flags(lib, suffix) + [f"-I{sketch / 'src'}"]
+        own = tflm_flags(lib, suffix) if lib is not None else [CXX17] if suffix in CXX_SUFFIXES else []
+        return own + [f"-I{sketch / 'src'}"]
     return []
 
 
-def arduino_cli_properties(core: Path, lib: Path) -> list[str]:
+def arduino_cli_properties(core: Path, lib: Path | None) -> list[str]:
     """--build-property values for Arduino CLI: the core's C and C++ compile recipes behind the `cc` wrapper."""
     props = read_properties(core / "platform.txt")
-    wrapper = (f'"{sys.executable}" "{Path(__file__).resolve()}" cc --lib "{lib.resolve()}" '
-               '--sketch "{build.path}/sketch" --')
+    lib_arg = f'--lib "{lib.resolve()}" ' if lib is not None else ""
+    wrapper = f'"{sys.executable}" "{Path(__file__).resolve()}" cc {lib_arg}--sketch "{{build.path}}/sketch" --'
     return [f"{key}={wrapper} {props[key]}" for key in ("recipe.c.o.pattern", "recipe.cpp.o.pattern")]
 
 
@@ -124,9 +128,9 @@ def main() -> None:
     sub = ap.add_subparsers(dest="cmd", required=True)
     props = sub.add_parser("props")
     props.add_argument("--core", type=Path, required=True)
-    props.add_argument("--lib", type=Path, required=True)
+    props.add_argument("--lib", type=Path, help="the TFLM Arduino library (none for the native engine)")
     cc = sub.add_parser("cc")
-    cc.add_argument("--lib", type=Path, required=True)
+    cc.add_argument("--lib", type=Path)
     cc.add_argument("--sketch", type=Path, required=True)
     cc.add_argument("command", nargs=argparse.REMAINDER)
     args = ap.parse_args()

@@ -1,94 +1,122 @@
-"""Flash and RAM of a linked firmware image by origin, from its GNU ld map file (``-Wl,-Map=…``).
+"""Flash and RAM of a linked firmware image by origin, from its GNU ld map file (``-Wl,-Map=…``): the one map parser
+of the emulated images (experiments/emulated.py) and the offline board check (board_check.py).
 
     python firmware/tools/map_report.py build/firmware/emu/cmsis-Os/firmware.map
 
-Every input section the linker placed is attributed by the object or archive member it came from: TFLM (the
-framework and its kernels, including the CMSIS-NN glue files), CMSIS-NN (its C library), the native engine (its
-kernels and inference_native.cc), the model (the flatbuffer, or the native engine's generated native_model.cc), the
-self-test clips, the tensor arena, app/core (the firmware's own sources, platform and startup) and libc/libgcc
-(newlib-nano, libm, libgcc, libstdc++). Flash counts .text/.rodata, the exception index, init arrays and the initial
-values of .data; RAM counts .data and .bss (the stack is reserved apart from these and measured at run time).
+Every input section the linker placed is attributed by the object or archive member it came from (``origin_of``):
+TFLM (the framework and its kernels, including the CMSIS-NN glue files), CMSIS-NN (its C library), the native engine
+(its kernels and inference_native.cc), the model (the flatbuffer, or the native engine's generated native_model.cc),
+the self-test clips, the tensor arena, the Arduino core (the board's mbed core, its variant and libraries), libc
+(newlib, libm, libgcc, libstdc++), the application (the firmware's own sources, platform and startup) and other
+(linker-generated). Flash counts program, constants, exception tables, init arrays and the initial values of .data;
+RAM counts .data, .bss and the board's uninitialized sections (the stack and heap are reserved apart from these).
+Standard library only.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
-ORIGINS = ("tflm", "cmsis_nn", "native_engine", "model", "selftest_clips", "tensor_arena", "app_core", "libc")
-FLASH_SECTIONS = {".text", ".ARM.exidx", ".preinit_array", ".init_array", ".fini_array", ".data"}
-RAM_SECTIONS = {".data", ".bss"}
+ORIGINS = ("tflm", "cmsis_nn", "native_engine", "model", "selftest_clips", "tensor_arena", "arduino_core", "libc",
+           "app", "other")
+# Output sections (the emulated image's linker script and the mbed core's) in flash / in static RAM.
+FLASH_SECTIONS = re.compile(r"^\.(text|rodata|ARM\.(exidx|extab)|preinit_array|init_array|fini_array|data|sdh_\w+)$")
+RAM_SECTIONS = re.compile(r"^\.(data|bss|uninitialized|noinit)$")
 
-_OUTPUT = re.compile(r"^(\.[\w.]+)\s+0x[0-9a-f]+\s+0x[0-9a-f]+")
 _INPUT = re.compile(r"^ (\S+)\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
 _INPUT_NAME_ONLY = re.compile(r"^ (\S+)$")
 _CONTINUATION = re.compile(r"^\s+0x([0-9a-f]+)\s+0x([0-9a-f]+)\s+(\S.*)$")
+_LIBC = re.compile(r"/lib(c_nano|c|m|g|gcc|stdc\+\+_nano|stdc\+\+|supc\+\+_nano|supc\+\+|nosys)\.a\b|/crt\w*\.o$")
 
 
-def origin_of(section: str, source: str) -> str:
-    """The origin of one input section, from its name and the object (``lib.a(member.o)``) it came from."""
-    if "g_tensor_arena" in section:
-        return "tensor_arena"
-    if source.endswith(("model_data.cc.o", "native_model.cc.o")):
-        return "model"
-    if "/src/native/" in source or "/src/inference/inference_native" in source:
-        return "native_engine"
-    if source.endswith("selftest_data.cc.o"):
-        return "selftest_clips"
-    member = re.search(r"libtflm\.a\((.+)\)$", source)
-    if member:
-        return "cmsis_nn" if member.group(1).endswith(".c.o") else "tflm"
-    if re.search(r"/lib(c_nano|c|m|gcc|stdc\+\+_nano|stdc\+\+|supc\+\+_nano|supc\+\+|nosys)\.a\(", source):
-        return "libc"
-    return "app_core"
+@dataclass(frozen=True)
+class Placed:
+    """One input section the linker placed: its output section, name, address, size and object file."""
+
+    output: str
+    name: str
+    address: int
+    size: int
+    source: str
 
 
-def parse_map(text: str) -> dict[str, dict[str, int]]:
-    """``{"flash": {origin: bytes}, "ram": {origin: bytes}}`` of one map file (origins with 0 bytes included).
+def placed_sections(text: str) -> list[Placed]:
+    """The input sections of a map's "Linker script and memory map" part, by output section and address.
 
-    Merged string sections (``.str1.1``) are listed with their size before merging at overlapping addresses, so
-    each input section counts only up to the address where the next one starts.
+    Map lines: an output section starts in column 0 (its address on the next line when the name is long); an input
+    section is `` name 0xADDR 0xSIZE file``, its name alone on the line before when it is long; fill and symbol lines
+    have no file after the size. Merged string sections (``.str1.1``) are listed with their size before merging at
+    overlapping addresses, so each input section counts only up to the address where the next one starts.
     """
-    report = {"flash": dict.fromkeys(ORIGINS, 0), "ram": dict.fromkeys(ORIGINS, 0)}
-    entries: list[tuple[str, int, int, str]] = []  # (output section, address, size, origin)
+    entries: list[Placed] = []
     body = text.split("Linker script and memory map", 1)[-1]
-    output = None
-    pending_name = None
+    output, pending = "", None
     for line in body.splitlines():
-        match = _OUTPUT.match(line)
-        if match:
-            output, pending_name = match.group(1), None
-            continue
         if line and not line[0].isspace():
-            output, pending_name = None, None  # an output section that holds nothing placed (discarded, debug)
-            continue
-        if output not in FLASH_SECTIONS | RAM_SECTIONS:
+            output, pending = line.split()[0], None
             continue
         match = _INPUT.match(line)
         if match:
-            name, address, size, source = match.group(1), match.group(2), match.group(3), match.group(4)
+            name, address, size, source = match.groups()
         else:
             named = _INPUT_NAME_ONLY.match(line)
             if named and not named.group(1).startswith("*"):
-                pending_name = named.group(1)  # a long section name: address, size and file on the next line
+                pending = named.group(1)  # a long section name: address, size and file on the next line
                 continue
             cont = _CONTINUATION.match(line)
-            if not (cont and pending_name):
+            if not (cont and pending):
                 continue
-            name, address, size, source = pending_name, cont.group(1), cont.group(2), cont.group(3)
-            pending_name = None
+            name, (address, size, source) = pending, cont.groups()
+        pending = None
         if not name.startswith("*") and int(size, 16):
-            entries.append((output, int(address, 16), int(size, 16), origin_of(name, source)))
-    entries.sort(key=lambda e: (e[0], e[1]))
-    for i, (output, address, size, origin) in enumerate(entries):
+            entries.append(Placed(output, name, int(address, 16), int(size, 16), source.strip()))
+    entries.sort(key=lambda e: (e.output, e.address))
+    clamped = []
+    for i, e in enumerate(entries):
         nxt = entries[i + 1] if i + 1 < len(entries) else None
-        if nxt is not None and nxt[0] == output:
-            size = max(0, min(size, nxt[1] - address))
-        if output in FLASH_SECTIONS:
-            report["flash"][origin] += size
-        if output in RAM_SECTIONS:
-            report["ram"][origin] += size
+        size = max(0, min(e.size, nxt.address - e.address)) if nxt is not None and nxt.output == e.output else e.size
+        clamped.append(Placed(e.output, e.name, e.address, size, e.source))
+    return clamped
+
+
+def origin_of(section: str, source: str, tflm_lib: str = "", third_party: Sequence[str] = ()) -> str:
+    """The origin of one input section from its name and object (``lib.a(member.o)`` or a path). ``tflm_lib``: the
+    board's TFLM Arduino library folder name; ``third_party``: folders of the board's Arduino core objects."""
+    p = source.replace("\\", "/")
+    if "g_tensor_arena" in section:
+        return "tensor_arena"
+    if re.search(r"/(model_data|native_model)\.(cc|cpp)\.o$", p):
+        return "model"
+    if re.search(r"/selftest_data\.(cc|cpp)\.o$", p):
+        return "selftest_clips"
+    if "/src/native/" in p or "/inference/inference_native." in p:
+        return "native_engine"
+    member = re.search(r"libtflm\.a\((.+)\)$", p)
+    if member:
+        return "cmsis_nn" if member.group(1).endswith(".c.o") else "tflm"
+    if tflm_lib and f"/libraries/{tflm_lib}/" in p:
+        return "cmsis_nn" if f"/libraries/{tflm_lib}/third_party/cmsis_nn/" in p else "tflm"
+    if _LIBC.search(p):
+        return "libc"
+    if any(p.startswith(root.rstrip("/") + "/") for root in third_party) or "/libcc_310" in p:
+        return "arduino_core"
+    return "app" if p.endswith((".o", ".o)")) else "other"
+
+
+def parse_map(text: str, origin: Callable[[str, str], str] = origin_of) -> dict[str, dict[str, int]]:
+    """``{"flash": {origin: bytes}, "ram": {origin: bytes}}`` of one map file (every origin, 0 included);
+    ``origin(section, source)`` attributes an input section."""
+    report = {"flash": dict.fromkeys(ORIGINS, 0), "ram": dict.fromkeys(ORIGINS, 0)}
+    for e in placed_sections(text):
+        where = origin(e.name, e.source)
+        if FLASH_SECTIONS.match(e.output):
+            report["flash"][where] += e.size
+        if RAM_SECTIONS.match(e.output):
+            report["ram"][where] += e.size
     return report
 
 

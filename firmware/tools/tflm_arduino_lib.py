@@ -1,7 +1,7 @@
 """Packages a pinned TFLM tree (the Cortex-M4F + CMSIS-NN one) as an Arduino library that PlatformIO reads too:
 library.properties, library.json and src/ with the tree's sources. Written into build/, never committed.
 
-    python3 tflm_arduino_lib.py --tflm build/third_party/tflm-... --out build/arduino-libs/tflite_micro_90b983c2
+    python3 tflm_arduino_lib.py --tflm build/third_party/tflm-... --out build/arduino-libs/tflite_micro
 
 Arduino CLI compiles only .c/.cpp/.S files of a library, so TFLM's .cc files become .cpp. Left out: TFLM's generic
 Cortex-M port (debug_log.cc, micro_time.cc; the firmware's src/platform/tflm_port_arduino.cc replaces them: the
@@ -13,6 +13,7 @@ them): about 40 files less for every build to compile. Standard library only.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import sys
@@ -20,9 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import arduino_recipe  # noqa: E402
+import third_party  # noqa: E402
 
 NAME = "tflite-micro"
-VERSION = "0.0.0-90b983c2"
+# The content stamp of the library (arduino_build.py keys its object cache on it): the tree's own checksum stamp
+# and this script's checksum, as the library is the tree rewritten by this script.
+SOURCE_STAMP = ".source"
 # Header the sketch includes so that Arduino CLI's library discovery picks this library (it only matches headers
 # at a library's src/ root).
 HEADER = "tflite_micro.h"
@@ -48,6 +52,9 @@ def write_library(tflm: Path, out: Path) -> None:
     missing = [d for d in COPIED_DIRS if not (tflm / d).is_dir()]
     if missing:
         sys.exit(f"error: {tflm}: not a TFLM tree (no {', '.join(missing)}/); run 'make third-party'")
+    rev = third_party.revision("tflm-cm4")
+    version = f"0.0.0-{rev}"
+    what = f"TensorFlow Lite Micro {rev} with CMSIS-NN kernels (generated from the pinned tree)"
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     src = tmp / "src"
@@ -64,9 +71,9 @@ def write_library(tflm: Path, out: Path) -> None:
         "// Marker header: including it makes Arduino CLI link this library. Include TFLM's own headers for its API.\n"
         "#pragma once\n")
     (tmp / "library.properties").write_text(
-        f"name={NAME}\nversion={VERSION}\nauthor=The TensorFlow Authors\n"
+        f"name={NAME}\nversion={version}\nauthor=The TensorFlow Authors\n"
         "maintainer=firmware/tools/tflm_arduino_lib.py\n"
-        "sentence=TensorFlow Lite Micro 90b983c2 with CMSIS-NN kernels (generated from the pinned tree).\n"
+        f"sentence={what}.\n"
         "paragraph=Needs -std=gnu++17, -DTF_LITE_STATIC_MEMORY -DCMSIS_NN and the third_party include paths "
         "(firmware/tools/arduino_recipe.py adds them).\n"
         "category=Data Processing\nurl=https://github.com/tensorflow/tflite-micro\narchitectures=mbed,mbed_nano\n"
@@ -74,14 +81,18 @@ def write_library(tflm: Path, out: Path) -> None:
     flags = arduino_recipe.TFLM_DEFINES + [f"-Isrc/{d}" for d in arduino_recipe.TFLM_INCLUDE_DIRS]
     manifest = {
         "name": NAME,
-        "version": VERSION,
-        "description": "TensorFlow Lite Micro 90b983c2 with CMSIS-NN kernels (generated from the pinned tree)",
+        "version": version,
+        "description": what,
         "frameworks": "arduino",
         "platforms": "nordicnrf52",
         # C++17 for TFLM only: the mbed core keeps its gnu++14 (arduino_recipe.py explains why).
         "build": {"flags": [arduino_recipe.CXX17, *flags], "unflags": "-std=gnu++14", "libArchive": False},
     }
     (tmp / "library.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    tree_stamp = tflm / third_party.STAMP
+    if tree_stamp.is_file():  # a pinned, verified tree (one of your own gets no stamp and is never cached)
+        script = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+        (tmp / SOURCE_STAMP).write_text(f"{tree_stamp.read_text().strip()} {script}\n")
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
 

@@ -1,9 +1,11 @@
 """Unpack (or, on a networked machine, generate) a pinned third-party source tree into build/, verified by checksum.
 
     python3 firmware/tools/third_party.py NAME --dest build/third_party [--shared ../shared/third_party]
+    python3 firmware/tools/third_party.py vars       the pins as make assignments (firmware/third_party.mk reads them)
 
 NAME is a key of ``firmware/third_party/pins.json``. The tree lands in ``DEST/<dir>`` only when its content checksum
 matches the pin; a failed or interrupted run leaves nothing half-unpacked. Standard library only (runs before the venv).
+pins.json is the only place that names a revision: make, PlatformIO's extra script and the tools read it from here.
 """
 from __future__ import annotations
 
@@ -70,11 +72,35 @@ def generate_upstream(pin: dict, work: Path) -> Path:
     return work / pin["dir"]
 
 
+def load_pins() -> dict[str, dict]:
+    return {k: v for k, v in json.loads(PINS.read_text()).items() if not k.startswith("_")}
+
+
+def pin_of(name: str) -> dict:
+    pins = load_pins()
+    if name not in pins:
+        raise PinError(f"unknown tree {name!r}; pinned: {', '.join(pins)}")
+    return pins[name]
+
+
+def revision(name: str) -> str:
+    """A pinned tree's short revision: its upstream commit's first 8 digits, else its version."""
+    pin = pin_of(name)
+    return pin["upstream"]["commit"][:8] if "upstream" in pin else pin["version"]
+
+
+def make_vars() -> list[str]:
+    """``<NAME>_DIR``, ``<NAME>_TREE`` (content checksum) and ``<NAME>_REV`` of every pin, NAME upper-cased with
+    ``_`` for ``-`` (tflm-cm4 -> TFLM_CM4_DIR): one word each, so make can $(eval) them."""
+    lines = []
+    for name, pin in load_pins().items():
+        var = name.upper().replace("-", "_")
+        lines += [f"{var}_DIR={pin['dir']}", f"{var}_TREE={pin['tree_sha256']}", f"{var}_REV={revision(name)}"]
+    return lines
+
+
 def ensure(name: str, dest: Path, shared: Path) -> Path:
-    pins = json.loads(PINS.read_text())
-    if name not in pins or name.startswith("_"):
-        raise PinError(f"unknown tree {name!r}; pinned: {', '.join(k for k in pins if not k.startswith('_'))}")
-    pin = pins[name]
+    pin = pin_of(name)
     target = dest / pin["dir"]
     if (target / STAMP).exists():
         return target
@@ -94,11 +120,16 @@ def ensure(name: str, dest: Path, shared: Path) -> Path:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("name")
-    parser.add_argument("--dest", type=Path, required=True)
+    parser.add_argument("name", help="a pinned tree, or `vars`")
+    parser.add_argument("--dest", type=Path)
     parser.add_argument("--shared", type=Path, default=Path("../shared/third_party"))
     args = parser.parse_args()
     try:
+        if args.name == "vars":
+            print("\n".join(make_vars()))
+            return
+        if args.dest is None:
+            parser.error("--dest is required")
         print(ensure(args.name, args.dest, args.shared))
     except PinError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -4,6 +4,10 @@
 // padding, left justification and h/l/ll/z sizes; %f rounds ties to even like printf) are formatted here instead
 // and sent to Serial as protocol comment lines ("# ...").
 #include <Arduino.h>
+// The pinned TFLM library's marker header (firmware/tools/tflm_arduino_lib.py): Arduino CLI's library discovery links
+// a library only when a sketch file includes a header at its root. This file is in the TFLM builds only
+// (firmware/sources.mk), so the native engine's sketch links no TFLM.
+#include <tflite_micro.h>
 
 #include <cstdarg>
 #include <cstddef>
