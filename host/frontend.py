@@ -84,6 +84,8 @@ class DeviceFrontend:
                                                 ctypes.POINTER(out_type), ctypes.c_size_t]
         self.lib.fe_trim.argtypes = [ctypes.POINTER(ctypes.c_int16), ctypes.c_size_t,
                                      ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t)]
+        self.lib.fe_stream.argtypes = [ctypes.POINTER(ctypes.c_int16), ctypes.c_uint32,
+                                       ctypes.POINTER(ctypes.c_int8), ctypes.c_size_t]
 
     def check(self, meta: dict[str, Any]) -> None:
         """Refuse a library built for another model's front end."""
@@ -112,6 +114,21 @@ class DeviceFrontend:
     def mfcc(self, audio: np.ndarray) -> np.ndarray:
         """The MFCCs before normalization (frames, coeffs), float32."""
         return self._call("fe_mfcc", audio, np.float32)
+
+    def stream(self, window: np.ndarray, end: int) -> tuple[np.ndarray, int]:
+        """The listener's features of one window (``clip_samples`` samples ending at sample ``end`` of a recording,
+        after :meth:`reset_stream` and the recording's earlier windows) and how many frame spectra it computed."""
+        window = np.ascontiguousarray(window, np.int16)
+        if len(window) != self.clip_samples:
+            raise PipelineError(f"a stream window has {self.clip_samples} samples, got {len(window)}")
+        out = np.zeros(self.frames * self.coeffs, np.int8)
+        self.lib.fe_stream(window.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), end % 2**32,
+                           out.ctypes.data_as(ctypes.POINTER(ctypes.c_int8)), len(out))
+        return out.reshape(self.frames, self.coeffs), int(self.lib.fe_spectra())
+
+    def reset_stream(self) -> None:
+        """Forget the stream's frames: the next :meth:`stream` window starts a new recording."""
+        self.lib.fe_stream_reset()
 
     def trim(self, audio: np.ndarray) -> tuple[int, int]:
         """``[start, end)`` of the trimmed audio, as the device finds it."""

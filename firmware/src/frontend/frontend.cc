@@ -21,33 +21,61 @@ constexpr float kInt16Scale = 1.0f / 32768.0f;                // what soundfile 
 constexpr float kLog10Of2 = 0.301029995663981f;
 constexpr float kLog10OfE = 0.434294481903252f;
 constexpr float kSqrt2 = 1.41421356237310f;
+constexpr float kNoFloor = -1e30f;  // below every dB value: a DCT without the kTopDb floor
+
+// A frame centred at sample c reads [c + kSpectrumFirst, + kFrameLength) for its spectrum (STFT, center=True) and
+// [c + kTrimFirst, + kFrameLength) for the trimming RMS (librosa.feature.rms, center=True); kSpan* covers both.
+constexpr long kSpectrumFirst = kWindowOffset - kFftSize / 2;
+constexpr long kTrimFirst = -(kFrameLength / 2);
+constexpr long kSpanFirst = kSpectrumFirst < kTrimFirst ? kSpectrumFirst : kTrimFirst;
+constexpr long kSpanEnd = (kSpectrumFirst > kTrimFirst ? kSpectrumFirst : kTrimFirst) + kFrameLength;
+// Frames that straddle one cut (trimmed audio | zeros): centres on the hop grid in an open interval of the span's
+// length around the cut. Two cuts per window.
+constexpr int kCutFrames = 2 * static_cast<int>((kSpanEnd - kSpanFirst + kFrameHop - 1) / kFrameHop);
+// Frames kept: at least the frames of one window (consecutive frames get consecutive slots, modulo kKeptFrames).
+constexpr int kKeptFrames = kStftFrames;
 
 static_assert(kFrameLength <= kFftSize && (kFftSize & (kFftSize - 1)) == 0, "FFT size: a power of two >= window");
 static_assert(kNumSpectrumBins <= kHalf + 1, "mel filters read past the spectrum");
 static_assert(kStftFrames >= kNumFrames, "fewer STFT frames than model frames");
 static_assert(kNumCoeffs <= kNumMels, "more coefficients than mel bands");
 
+// One frame's mel-band dB and what a window needs of it.
+struct Spectrum {
+  float mel_db[kNumMels];
+  float dct[kNumCoeffs];  // the DCT of mel_db as it is: a window's floor leaves most frames untouched
+  float min_db;
+  float max_db;
+};
+
+// A frame wholly inside the audio: the same in every window of the stream that holds it.
+struct KeptFrame {
+  Spectrum spectrum;
+  float trim_rms;
+  float trim_db;
+  uint32_t id;  // stream frame number (the frame centred at window sample 0 is g_origin_id)
+  bool valid;
+};
+
 // Working memory (static: no heap, and the stack stays small on the board).
 float g_frame[kFftSize];
 float g_power[kNumSpectrumBins];
-float g_mel_db[kStftFrames][kNumMels];
 float g_mfcc[kNumFrames * kNumCoeffs];
-float g_trim_rms[kAudioSamples / kFrameHop + 1];
-
-// The trimmed audio [start, end) of the input, centred in a clip of kAudioSamples (zeros around it).
-struct Clip {
-  const int16_t* audio;
-  long start;
-  long end;
-  long shift;  // input index of clip sample 0
-
-  float At(long i) const {
-    const long j = i + shift;
-    return (j >= start && j < end) ? static_cast<float>(audio[j]) * kInt16Scale : 0.0f;
-  }
-};
+float g_trim_rms[kStftFrames];
+float g_trim_db[kStftFrames];
+const Spectrum* g_frames[kStftFrames];  // the window's frames: kept, cut or silent
+Spectrum g_cut[kCutFrames];
+Spectrum g_silent;  // a frame of zeros (computed once)
+bool g_silent_ready = false;
+KeptFrame g_kept[kKeptFrames];
+uint32_t g_origin_id = 0;
+int g_origin_slot = 0;
+uint32_t g_last_end = 0;
+bool g_streaming = false;
+int g_spectra = 0;
 
 float Max(float a, float b) { return a > b ? a : b; }
+float Min(float a, float b) { return a < b ? a : b; }
 
 float PowerDb(float power, float floor) { return 10.0f * Log10(Max(floor, power)); }
 
@@ -97,29 +125,188 @@ void ComplexFft(float* z) {
   }
 }
 
-// Mel-band dB of every STFT frame of `clip` into g_mel_db; returns the largest value.
-float MelDb(const Clip& clip) {
-  float max_db = -1e30f;
-  for (int t = 0; t < kStftFrames; ++t) {
-    const long first = static_cast<long>(t) * kFrameHop - kFftSize / 2 + kWindowOffset;
-    for (int k = 0; k < kFftSize; ++k) g_frame[k] = 0.0f;
-    for (int k = 0; k < kFrameLength; ++k) g_frame[kWindowOffset + k] = kWindow[k] * clip.At(first + k);
-    PowerSpectrum(g_frame, g_power, kNumSpectrumBins);
-    const float* weight = kMelWeights;
-    for (int m = 0; m < kNumMels; ++m) {
-      float sum = 0.0f;
-      for (int j = 0; j < kMelCount[m]; ++j) sum += weight[j] * g_power[kMelFirst[m] + j];
-      weight += kMelCount[m];
-      const float db = PowerDb(sum, kPowerFloor);
-      g_mel_db[t][m] = db;
-      max_db = Max(max_db, db);
-    }
+// Coefficients c < kNumCoeffs of the orthonormal DCT-II of max(db, floor).
+void Dct(const float* db, float floor, float* out) {
+  for (int c = 0; c < kNumCoeffs; ++c) {
+    float sum = 0.0f;
+    for (int m = 0; m < kNumMels; ++m) sum += kDct[c][m] * Max(db[m], floor);
+    out[c] = sum;
   }
-  return max_db;
+}
+
+void Finish(Spectrum* s) {
+  s->min_db = s->max_db = s->mel_db[0];
+  for (int m = 1; m < kNumMels; ++m) {
+    s->min_db = Min(s->min_db, s->mel_db[m]);
+    s->max_db = Max(s->max_db, s->mel_db[m]);
+  }
+  Dct(s->mel_db, kNoFloor, s->dct);
+}
+
+// The spectrum of the frame whose window starts at input sample `first`; samples outside [start, end) are zeros.
+void ComputeSpectrum(const int16_t* audio, long first, long start, long end, Spectrum* out) {
+  ++g_spectra;
+  for (int k = 0; k < kFftSize; ++k) g_frame[k] = 0.0f;
+  for (int k = 0; k < kFrameLength; ++k) {
+    const long j = first + k;
+    const float x = (j >= start && j < end) ? static_cast<float>(audio[j]) * kInt16Scale : 0.0f;
+    g_frame[kWindowOffset + k] = kWindow[k] * x;
+  }
+  PowerSpectrum(g_frame, g_power, kNumSpectrumBins);
+  const float* weight = kMelWeights;
+  for (int m = 0; m < kNumMels; ++m) {
+    float sum = 0.0f;
+    for (int j = 0; j < kMelCount[m]; ++j) sum += weight[j] * g_power[kMelFirst[m] + j];
+    weight += kMelCount[m];
+    out->mel_db[m] = PowerDb(sum, kPowerFloor);
+  }
+  Finish(out);
+}
+
+// A frame of zeros: power 0 in every band, what the FFT of zeros gives.
+const Spectrum& Silent() {
+  if (!g_silent_ready) {
+    for (int m = 0; m < kNumMels; ++m) g_silent.mel_db[m] = PowerDb(0.0f, kPowerFloor);
+    Finish(&g_silent);
+    g_silent_ready = true;
+  }
+  return g_silent;
+}
+
+// Frame-RMS of librosa.effects.trim: centred frames, zeros beyond the input's `n` samples.
+float TrimRms(const int16_t* audio, long first, long n) {
+  float sum = 0.0f;
+  for (long j = first < 0 ? 0 : first; j < first + kFrameLength && j < n; ++j) {
+    const float x = static_cast<float>(audio[j]) * kInt16Scale;
+    sum += x * x;
+  }
+  return __builtin_sqrtf(sum / static_cast<float>(kFrameLength));
+}
+
+// Whether the frame centred at `centre` reads only samples of [start, end).
+bool Inside(long centre, long start, long end) { return centre + kSpanFirst >= start && centre + kSpanEnd <= end; }
+
+// The kept frame centred at input sample `centre` (on the hop grid, Inside() the `n` input samples): computed
+// unless an earlier window of the stream computed it.
+const KeptFrame& Kept(const int16_t* audio, long n, long centre) {
+  const uint32_t index = static_cast<uint32_t>(centre / kFrameHop);
+  const uint32_t id = g_origin_id + index;
+  KeptFrame& frame = g_kept[(static_cast<uint32_t>(g_origin_slot) + index) % kKeptFrames];
+  if (!frame.valid || frame.id != id) {
+    ComputeSpectrum(audio, centre + kSpectrumFirst, 0, n, &frame.spectrum);
+    frame.trim_rms = TrimRms(audio, centre + kTrimFirst, n);
+    frame.trim_db = PowerDb(frame.trim_rms * frame.trim_rms, kTrimPowerFloor);
+    frame.id = id;
+    frame.valid = true;
+  }
+  return frame;
+}
+
+void Forget() {
+  for (KeptFrame& frame : g_kept) frame.valid = false;
 }
 
 bool ValidAudio(const int16_t* audio, size_t num_samples) {
   return audio != nullptr && num_samples >= 1 && num_samples <= static_cast<size_t>(kAudioSamples);
+}
+
+// librosa.effects.trim on `n` input samples: frame RMS (centred frames, zero padding) in dB against the loudest
+// frame; bounds on the hop grid. With `kept`, frames inside the input come from Kept().
+void Trim(const int16_t* audio, long n, bool kept, long* start, long* end) {
+  *start = 0;
+  *end = n;
+  if (!(kTrimDb > 0.0f)) return;
+  const int frames = static_cast<int>(n / kFrameHop) + 1;
+  float ref = 0.0f;
+  for (int t = 0; t < frames; ++t) {
+    const long centre = static_cast<long>(t) * kFrameHop;
+    if (kept && Inside(centre, 0, n)) {
+      const KeptFrame& frame = Kept(audio, n, centre);
+      g_trim_rms[t] = frame.trim_rms;
+      g_trim_db[t] = frame.trim_db;
+    } else {
+      g_trim_rms[t] = TrimRms(audio, centre + kTrimFirst, n);
+      g_trim_db[t] = PowerDb(g_trim_rms[t] * g_trim_rms[t], kTrimPowerFloor);
+    }
+    ref = Max(ref, g_trim_rms[t]);
+  }
+  const float ref_db = PowerDb(ref * ref, kTrimPowerFloor);
+  int first = -1, last = -1;
+  for (int t = 0; t < frames; ++t) {
+    if (g_trim_db[t] - ref_db > -kTrimDb) {
+      if (first < 0) first = t;
+      last = t;
+    }
+  }
+  if (first < 0) {
+    *end = 0;
+    return;
+  }
+  *start = static_cast<long>(first) * kFrameHop;
+  const long stop = static_cast<long>(last + 1) * kFrameHop;
+  *end = stop < n ? stop : n;
+}
+
+// The MFCCs (kNumFrames x kNumCoeffs) of `n` input samples: trimmed, centred in one clip, librosa's MFCC.
+void WindowMfcc(const int16_t* audio, long n, float* mfcc) {
+  long start = 0, end = 0;
+  Trim(audio, n, true, &start, &end);
+  // data.features.fit_length: the trimmed audio in the middle of a clip, its offset on the hop grid like the trim
+  // bounds, so every frame centre is a hop-grid sample of the input: a frame inside the trimmed audio is a kept one.
+  const long left = (kAudioSamples - (end - start)) / 2 / kFrameHop * kFrameHop;
+  const long shift = start - left;  // input index of clip sample 0
+  int cuts = 0;
+  float max_db = kNoFloor;
+  for (int t = 0; t < kStftFrames; ++t) {
+    const long centre = static_cast<long>(t) * kFrameHop + shift;
+    const long first = centre + kSpectrumFirst;
+    if (Inside(centre, start, end)) {
+      g_frames[t] = &Kept(audio, n, centre).spectrum;
+    } else if (first + kFrameLength <= start || first >= end) {
+      g_frames[t] = &Silent();
+    } else {  // across a cut
+      ComputeSpectrum(audio, first, start, end, &g_cut[cuts]);
+      g_frames[t] = &g_cut[cuts++];
+    }
+    max_db = Max(max_db, g_frames[t]->max_db);
+  }
+  // power_to_db's top_db over the whole clip; most frames stay above it and keep their DCT.
+  const float floor_db = max_db - kTopDb;
+  float silent_dct[kNumCoeffs];
+  bool silent_done = false;
+  for (int t = 0; t < kNumFrames; ++t) {
+    const Spectrum* s = g_frames[t];
+    float* out = mfcc + t * kNumCoeffs;
+    const float* dct = s->dct;
+    if (s->min_db < floor_db) {
+      if (s != &g_silent) {
+        Dct(s->mel_db, floor_db, out);
+        continue;
+      }
+      if (!silent_done) Dct(s->mel_db, floor_db, silent_dct);
+      silent_done = true;
+      dct = silent_dct;
+    }
+    for (int c = 0; c < kNumCoeffs; ++c) out[c] = dct[c];
+  }
+}
+
+// quantize.model_io.device_input: data.features.apply_norm, then the input tensor's quantization.
+void Normalize(const float* mfcc, int8_t* features) {
+  for (int c = 0; c < kNumCoeffs; ++c) {
+    float mean = 0.0f;
+    if (kPerUtteranceMean) {
+      for (int t = 0; t < kNumFrames; ++t) mean += mfcc[t * kNumCoeffs + c];
+      mean /= static_cast<float>(kNumFrames);
+    }
+    for (int t = 0; t < kNumFrames; ++t) {
+      float z = ((mfcc[t * kNumCoeffs + c] - mean) - kNormMean[c]) / kNormStd[c];
+      if (kNormClip > 0.0f) z = z < -kNormClip ? -kNormClip : (z > kNormClip ? kNormClip : z);
+      float q = RoundHalfEven(z / kInputScale) + static_cast<float>(kInputZeroPoint);
+      q = q < -128.0f ? -128.0f : (q > 127.0f ? 127.0f : q);
+      features[t * kNumCoeffs + c] = static_cast<int8_t>(q);
+    }
+  }
 }
 
 }  // namespace
@@ -167,79 +354,53 @@ void PowerSpectrum(float* frame, float* power, int num_bins) {
 void TrimBounds(const int16_t* audio, size_t num_samples, size_t* start, size_t* end) {
   *start = 0;
   *end = num_samples;
-  if (!(kTrimDb > 0.0f) || !ValidAudio(audio, num_samples)) return;
-  // librosa.effects.trim: frame RMS (centred frames, zero padding), dB against the loudest frame.
-  const long n = static_cast<long>(num_samples);
-  const int frames = static_cast<int>(n / kFrameHop) + 1;
-  float ref = 0.0f;
-  for (int t = 0; t < frames; ++t) {
-    const long lo = static_cast<long>(t) * kFrameHop - kFrameLength / 2;
-    float sum = 0.0f;
-    for (long j = lo < 0 ? 0 : lo; j < lo + kFrameLength && j < n; ++j) {
-      const float x = static_cast<float>(audio[j]) * kInt16Scale;
-      sum += x * x;
-    }
-    const float rms = __builtin_sqrtf(sum / static_cast<float>(kFrameLength));
-    g_trim_rms[t] = rms;
-    ref = Max(ref, rms);
-  }
-  const float ref_db = PowerDb(ref * ref, kTrimPowerFloor);
-  int first = -1, last = -1;
-  for (int t = 0; t < frames; ++t) {
-    const float rms = g_trim_rms[t];
-    if (PowerDb(rms * rms, kTrimPowerFloor) - ref_db > -kTrimDb) {
-      if (first < 0) first = t;
-      last = t;
-    }
-  }
-  if (first < 0) {
-    *end = 0;
-    return;
-  }
-  *start = static_cast<size_t>(first) * kFrameHop;
-  const size_t stop = static_cast<size_t>(last + 1) * kFrameHop;
-  *end = stop < num_samples ? stop : num_samples;
+  if (!ValidAudio(audio, num_samples)) return;
+  long first = 0, stop = 0;
+  Trim(audio, static_cast<long>(num_samples), false, &first, &stop);
+  *start = static_cast<size_t>(first);
+  *end = static_cast<size_t>(stop);
 }
 
 bool ComputeMfcc(const int16_t* audio, size_t num_samples, float* mfcc, size_t mfcc_len) {
   if (!ValidAudio(audio, num_samples) || mfcc == nullptr || mfcc_len != kFeatureBytes) return false;
-  size_t start = 0, end = 0;
-  TrimBounds(audio, num_samples, &start, &end);
-  // data.features.fit_length: the trimmed audio padded symmetrically to one clip (it never exceeds one here).
-  const long length = static_cast<long>(end - start);
-  const long left = (kAudioSamples - length) / 2;
-  const Clip clip{audio, static_cast<long>(start), static_cast<long>(end), static_cast<long>(start) - left};
-  const float floor_db = MelDb(clip) - kTopDb;
-  for (int t = 0; t < kNumFrames; ++t) {
-    for (int m = 0; m < kNumMels; ++m) g_mel_db[t][m] = Max(g_mel_db[t][m], floor_db);
-    for (int c = 0; c < kNumCoeffs; ++c) {
-      float sum = 0.0f;
-      for (int m = 0; m < kNumMels; ++m) sum += kDct[c][m] * g_mel_db[t][m];
-      mfcc[t * kNumCoeffs + c] = sum;
-    }
-  }
+  g_spectra = 0;
+  // A clip shares the kept frames' memory: the stream starts afresh after it.
+  Forget();
+  g_streaming = false;
+  WindowMfcc(audio, static_cast<long>(num_samples), mfcc);
   return true;
 }
 
 bool Compute(const int16_t* audio, size_t num_samples, int8_t* features, size_t features_len) {
   if (features == nullptr || features_len != kFeatureBytes) return false;
   if (!ComputeMfcc(audio, num_samples, g_mfcc, kFeatureBytes)) return false;
-  // quantize.model_io.device_input: data.features.apply_norm, then the input tensor's quantization.
-  for (int c = 0; c < kNumCoeffs; ++c) {
-    float mean = 0.0f;
-    if (kPerUtteranceMean) {
-      for (int t = 0; t < kNumFrames; ++t) mean += g_mfcc[t * kNumCoeffs + c];
-      mean /= static_cast<float>(kNumFrames);
-    }
-    for (int t = 0; t < kNumFrames; ++t) {
-      float z = ((g_mfcc[t * kNumCoeffs + c] - mean) - kNormMean[c]) / kNormStd[c];
-      if (kNormClip > 0.0f) z = z < -kNormClip ? -kNormClip : (z > kNormClip ? kNormClip : z);
-      float q = RoundHalfEven(z / kInputScale) + static_cast<float>(kInputZeroPoint);
-      q = q < -128.0f ? -128.0f : (q > 127.0f ? 127.0f : q);
-      features[t * kNumCoeffs + c] = static_cast<int8_t>(q);
-    }
-  }
+  Normalize(g_mfcc, features);
   return true;
 }
+
+bool ComputeStream(const int16_t* window, uint32_t end, int8_t* features, size_t features_len) {
+  if (window == nullptr || features == nullptr || features_len != kFeatureBytes) return false;
+  g_spectra = 0;
+  // The frame centred at window sample 0 moves on by the step in frames; any other step shares no frame.
+  const uint32_t step = end - g_last_end;
+  if (g_streaming && step % kFrameHop == 0 && step < static_cast<uint32_t>(kAudioSamples)) {
+    g_origin_id += step / kFrameHop;
+    g_origin_slot = static_cast<int>((static_cast<uint32_t>(g_origin_slot) + step / kFrameHop) % kKeptFrames);
+  } else {
+    Forget();
+  }
+  g_last_end = end;
+  g_streaming = true;
+  WindowMfcc(window, kAudioSamples, g_mfcc);
+  Normalize(g_mfcc, features);
+  return true;
+}
+
+void ResetStream() {
+  Forget();
+  g_streaming = false;
+}
+
+int SpectraComputed() { return g_spectra; }
 
 }  // namespace frontend
