@@ -21,7 +21,6 @@ constexpr float kInt16Scale = 1.0f / 32768.0f;                // what soundfile 
 constexpr float kLog10Of2 = 0.301029995663981f;
 constexpr float kLog10OfE = 0.434294481903252f;
 constexpr float kSqrt2 = 1.41421356237310f;
-constexpr float kNoFloor = -1e30f;  // below every dB value: a DCT without the kTopDb floor
 
 // A frame centred at sample c reads [c + kSpectrumFirst, + kFrameLength) for its spectrum (STFT, center=True) and
 // [c + kTrimFirst, + kFrameLength) for the trimming RMS (librosa.feature.rms, center=True); kSpan* covers both.
@@ -40,6 +39,31 @@ static_assert(kNumSpectrumBins <= kHalf + 1, "mel filters read past the spectrum
 static_assert(kStftFrames >= kNumFrames, "fewer STFT frames than model frames");
 static_assert(kNumCoeffs <= kNumMels, "more coefficients than mel bands");
 
+template <typename T, int N>
+struct Table {
+  T at[N];
+};
+
+// Where FFT point p goes in bit-reversed order (the FFT's input order).
+constexpr Table<uint16_t, kHalf> BitReversal() {
+  Table<uint16_t, kHalf> table{};
+  for (int p = 0; p < kHalf; ++p) {
+    int r = 0;
+    for (int bit = 1, mirror = kHalf >> 1; bit < kHalf; bit <<= 1, mirror >>= 1) r |= (p & bit) ? mirror : 0;
+    table.at[p] = static_cast<uint16_t>(r);
+  }
+  return table;
+}
+constexpr Table<uint16_t, kHalf> kBitReversed = BitReversal();
+
+// kWindow scaled to 16-bit samples: w * (x / 32768) == (w / 32768) * x exactly (a power of two, no subnormals).
+constexpr Table<float, kFrameLength> ScaledWindow() {
+  Table<float, kFrameLength> table{};
+  for (int k = 0; k < kFrameLength; ++k) table.at[k] = kWindow[k] * kInt16Scale;
+  return table;
+}
+constexpr Table<float, kFrameLength> kScaledWindow = ScaledWindow();
+
 // One frame's mel-band dB and what a window needs of it.
 struct Spectrum {
   float mel_db[kNumMels];
@@ -51,7 +75,7 @@ struct Spectrum {
 // A frame wholly inside the audio: the same in every window of the stream that holds it.
 struct KeptFrame {
   Spectrum spectrum;
-  float trim_rms;
+  float trim_power;
   float trim_db;
   uint32_t id;  // stream frame number (the frame centred at window sample 0 is g_origin_id)
   bool valid;
@@ -61,7 +85,7 @@ struct KeptFrame {
 float g_frame[kFftSize];
 float g_power[kNumSpectrumBins];
 float g_mfcc[kNumFrames * kNumCoeffs];
-float g_trim_rms[kStftFrames];
+float g_trim_power[kStftFrames];
 float g_trim_db[kStftFrames];
 const Spectrum* g_frames[kStftFrames];  // the window's frames: kept, cut or silent
 Spectrum g_cut[kCutFrames];
@@ -90,47 +114,97 @@ float RoundHalfEven(float v) {
   return (static_cast<int32_t>(whole) % 2 == 0) ? whole : whole + sign;
 }
 
-// In-place complex FFT of kHalf points, interleaved (re, im), forward (exp(-i ...)).
-void ComplexFft(float* z) {
-  for (int i = 1, j = 0; i < kHalf; ++i) {  // bit-reversal permutation
-    int bit = kHalf >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j |= bit;
-    if (i < j) {
-      float t = z[2 * i];
-      z[2 * i] = z[2 * j];
-      z[2 * j] = t;
-      t = z[2 * i + 1];
-      z[2 * i + 1] = z[2 * j + 1];
-      z[2 * j + 1] = t;
-    }
+// e^(-2 pi i m / kFftSize) for 0 <= m < 3 kFftSize / 4 as (cos, sin): the tables cover half a turn, the rest is
+// their negation (exact).
+__attribute__((always_inline)) inline void Twiddle(int m, float* c, float* s) {
+  if (m < kHalf) {
+    *c = kFftCos[m];
+    *s = kFftSin[m];
+  } else {
+    *c = -kFftCos[m - kHalf];
+    *s = -kFftSin[m - kHalf];
   }
-  for (int len = 2; len <= kHalf; len <<= 1) {
-    const int half = len / 2;
-    const int step = 2 * (kHalf / len);  // W_kHalf^j = W_kFftSize^(2j): the tables are for kFftSize
-    for (int i = 0; i < kHalf; i += len) {
-      for (int j = 0; j < half; ++j) {
-        const float c = kFftCos[j * step];
-        const float s = kFftSin[j * step];
-        float* a = z + 2 * (i + j);
-        float* b = z + 2 * (i + j + half);
-        const float vr = b[0] * c + b[1] * s;
-        const float vi = b[1] * c - b[0] * s;
-        b[0] = a[0] - vr;
-        b[1] = a[1] - vi;
-        a[0] = a[0] + vr;
-        a[1] = a[1] + vi;
+}
+
+// z *= (c - i s), on (re, im) pairs.
+__attribute__((always_inline)) inline void Rotate(float* re, float* im, float c, float s) {
+  const float r = *re * c + *im * s;
+  *im = *im * c - *re * s;
+  *re = r;
+}
+
+// In-place complex FFT of kHalf points, interleaved (re, im), forward (exp(-i ...)), of input in bit-reversed order
+// (kBitReversed): radix-4 decimation-in-time stages (one radix-2 stage first when kHalf is an odd power of two). A
+// radix-4 stage does the work of two radix-2 stages with fewer multiplications and memory accesses: the FFT is most
+// of a frame's cost.
+void ComplexFftOfReversed(float* z) {
+  int len = 1;
+  if (__builtin_ctz(kHalf) % 2 != 0) {  // radix 2, length 2: twiddles 1
+    for (int i = 0; i < 2 * kHalf; i += 4) {
+      const float ar = z[i], ai = z[i + 1];
+      z[i] = ar + z[i + 2];
+      z[i + 1] = ai + z[i + 3];
+      z[i + 2] = ar - z[i + 2];
+      z[i + 3] = ai - z[i + 3];
+    }
+    len = 2;
+  }
+  // Radix 4: a block of 4 q points holds, in bit-reversed order, the length-q DFTs of its samples 0, 2, 1, 3 mod 4
+  // (A0, A2, A1, A3); with B_r = W^(r k) A_r: X[k + m q] = B0 + (-i)^m B1 + (-1)^m B2 + i^m B3.
+  for (int q = len; 4 * q <= kHalf; q *= 4) {
+    const int stride = kFftSize / (4 * q);  // W_(4q)^j = W_kFftSize^(j stride)
+    for (int k = 0; k < q; ++k) {
+      float c1, s1, c2, s2, c3, s3;
+      Twiddle(k * stride, &c1, &s1);
+      Twiddle(2 * k * stride, &c2, &s2);
+      Twiddle(3 * k * stride, &c3, &s3);
+      for (int i = k; i < kHalf; i += 4 * q) {
+        float* p0 = z + 2 * i;
+        float* p1 = p0 + 2 * q;
+        float* p2 = p1 + 2 * q;
+        float* p3 = p2 + 2 * q;
+        float b1r = p2[0], b1i = p2[1], b2r = p1[0], b2i = p1[1], b3r = p3[0], b3i = p3[1];
+        if (k != 0) {
+          Rotate(&b1r, &b1i, c1, s1);
+          Rotate(&b2r, &b2i, c2, s2);
+          Rotate(&b3r, &b3i, c3, s3);
+        }
+        const float t0r = p0[0] + b2r, t0i = p0[1] + b2i;
+        const float t1r = p0[0] - b2r, t1i = p0[1] - b2i;
+        const float t2r = b1r + b3r, t2i = b1i + b3i;
+        const float t3r = b1r - b3r, t3i = b1i - b3i;
+        p0[0] = t0r + t2r;
+        p0[1] = t0i + t2i;
+        p2[0] = t0r - t2r;
+        p2[1] = t0i - t2i;
+        p1[0] = t1r + t3i;  // t1 - i t3
+        p1[1] = t1i - t3r;
+        p3[0] = t1r - t3i;  // t1 + i t3
+        p3[1] = t1i + t3r;
       }
     }
   }
 }
 
-// Coefficients c < kNumCoeffs of the orthonormal DCT-II of max(db, floor).
-void Dct(const float* db, float floor, float* out) {
-  for (int c = 0; c < kNumCoeffs; ++c) {
-    float sum = 0.0f;
-    for (int m = 0; m < kNumMels; ++m) sum += kDct[c][m] * Max(db[m], floor);
-    out[c] = sum;
+// The power spectrum |X[k]|^2, k < num_bins, of kFftSize real points whose pairs (even sample real, odd imaginary)
+// `z` holds in bit-reversed order; z is overwritten.
+void PowerSpectrumOfReversed(float* z, float* power, int num_bins) {
+  ComplexFftOfReversed(z);
+  for (int k = 0; k < num_bins; ++k) {  // split the kHalf-point FFT into the real sequence's
+    const int k1 = k % kHalf;
+    const int k2 = (kHalf - k) % kHalf;
+    const float ar = z[2 * k1], ai = z[2 * k1 + 1];
+    const float br = z[2 * k2], bi = -z[2 * k2 + 1];  // conj(Z[kHalf - k])
+    const float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);  // FFT of the even samples
+    const float orr = 0.5f * (ai - bi), oi = -0.5f * (ar - br);  // FFT of the odd samples
+    float c = -1.0f, s = 0.0f;  // W^kHalf
+    if (k < kHalf) {
+      c = kFftCos[k];
+      s = kFftSin[k];
+    }
+    const float xr = er + (orr * c + oi * s);
+    const float xi = ei + (oi * c - orr * s);
+    power[k] = xr * xr + xi * xi;
   }
 }
 
@@ -140,19 +214,40 @@ void Finish(Spectrum* s) {
     s->min_db = Min(s->min_db, s->mel_db[m]);
     s->max_db = Max(s->max_db, s->mel_db[m]);
   }
-  Dct(s->mel_db, kNoFloor, s->dct);
+  for (int c = 0; c < kNumCoeffs; ++c) {  // the orthonormal DCT-II, coefficients c < kNumCoeffs
+    float sum = 0.0f;
+    for (int m = 0; m < kNumMels; ++m) sum += kDct[c][m] * s->mel_db[m];
+    s->dct[c] = sum;
+  }
+}
+
+// The DCT of max(mel_db, floor) from the frame's DCT: only the bands below the floor add (floor - dB) times their
+// DCT column, so a frame above the floor costs nothing.
+void FlooredDct(const Spectrum& s, float floor, float* out) {
+  for (int c = 0; c < kNumCoeffs; ++c) out[c] = s.dct[c];
+  if (s.min_db >= floor) return;
+  for (int m = 0; m < kNumMels; ++m) {
+    if (s.mel_db[m] >= floor) continue;
+    const float lift = floor - s.mel_db[m];
+    for (int c = 0; c < kNumCoeffs; ++c) out[c] += kDct[c][m] * lift;
+  }
 }
 
 // The spectrum of the frame whose window starts at input sample `first`; samples outside [start, end) are zeros.
 void ComputeSpectrum(const int16_t* audio, long first, long start, long end, Spectrum* out) {
   ++g_spectra;
-  for (int k = 0; k < kFftSize; ++k) g_frame[k] = 0.0f;
-  for (int k = 0; k < kFrameLength; ++k) {
-    const long j = first + k;
-    const float x = (j >= start && j < end) ? static_cast<float>(audio[j]) * kInt16Scale : 0.0f;
-    g_frame[kWindowOffset + k] = kWindow[k] * x;
+  // Window positions [lo, hi) hold audio; the FFT frame is the window centred in kFftSize points, filled straight
+  // into the FFT's bit-reversed input order.
+  const long lo = start - first > 0 ? start - first : 0;
+  const long hi = end - first < kFrameLength ? end - first : kFrameLength;
+  const int16_t* x = audio + first;
+  for (int p = 0; p < kHalf; ++p) {
+    const long k = 2 * p - kWindowOffset;
+    float* pair = g_frame + 2 * kBitReversed.at[p];
+    pair[0] = (k >= lo && k < hi) ? kScaledWindow.at[k] * static_cast<float>(x[k]) : 0.0f;
+    pair[1] = (k + 1 >= lo && k + 1 < hi) ? kScaledWindow.at[k + 1] * static_cast<float>(x[k + 1]) : 0.0f;
   }
-  PowerSpectrum(g_frame, g_power, kNumSpectrumBins);
+  PowerSpectrumOfReversed(g_frame, g_power, kNumSpectrumBins);
   const float* weight = kMelWeights;
   for (int m = 0; m < kNumMels; ++m) {
     float sum = 0.0f;
@@ -173,14 +268,14 @@ const Spectrum& Silent() {
   return g_silent;
 }
 
-// Frame-RMS of librosa.effects.trim: centred frames, zeros beyond the input's `n` samples.
-float TrimRms(const int16_t* audio, long first, long n) {
-  float sum = 0.0f;
+// Mean square of librosa.effects.trim's frame RMS: centred frames, zeros beyond the input's `n` samples. The sum
+// of squares is exact (integers), so it does not depend on the order of the samples.
+float TrimPower(const int16_t* audio, long first, long n) {
+  int64_t sum = 0;
   for (long j = first < 0 ? 0 : first; j < first + kFrameLength && j < n; ++j) {
-    const float x = static_cast<float>(audio[j]) * kInt16Scale;
-    sum += x * x;
+    sum += static_cast<int32_t>(audio[j]) * audio[j];
   }
-  return __builtin_sqrtf(sum / static_cast<float>(kFrameLength));
+  return static_cast<float>(sum) * (kInt16Scale * kInt16Scale / static_cast<float>(kFrameLength));
 }
 
 // Whether the frame centred at `centre` reads only samples of [start, end).
@@ -194,8 +289,8 @@ const KeptFrame& Kept(const int16_t* audio, long n, long centre) {
   KeptFrame& frame = g_kept[(static_cast<uint32_t>(g_origin_slot) + index) % kKeptFrames];
   if (!frame.valid || frame.id != id) {
     ComputeSpectrum(audio, centre + kSpectrumFirst, 0, n, &frame.spectrum);
-    frame.trim_rms = TrimRms(audio, centre + kTrimFirst, n);
-    frame.trim_db = PowerDb(frame.trim_rms * frame.trim_rms, kTrimPowerFloor);
+    frame.trim_power = TrimPower(audio, centre + kTrimFirst, n);
+    frame.trim_db = PowerDb(frame.trim_power, kTrimPowerFloor);
     frame.id = id;
     frame.valid = true;
   }
@@ -222,15 +317,15 @@ void Trim(const int16_t* audio, long n, bool kept, long* start, long* end) {
     const long centre = static_cast<long>(t) * kFrameHop;
     if (kept && Inside(centre, 0, n)) {
       const KeptFrame& frame = Kept(audio, n, centre);
-      g_trim_rms[t] = frame.trim_rms;
+      g_trim_power[t] = frame.trim_power;
       g_trim_db[t] = frame.trim_db;
     } else {
-      g_trim_rms[t] = TrimRms(audio, centre + kTrimFirst, n);
-      g_trim_db[t] = PowerDb(g_trim_rms[t] * g_trim_rms[t], kTrimPowerFloor);
+      g_trim_power[t] = TrimPower(audio, centre + kTrimFirst, n);
+      g_trim_db[t] = PowerDb(g_trim_power[t], kTrimPowerFloor);
     }
-    ref = Max(ref, g_trim_rms[t]);
+    ref = Max(ref, g_trim_power[t]);
   }
-  const float ref_db = PowerDb(ref * ref, kTrimPowerFloor);
+  const float ref_db = PowerDb(ref, kTrimPowerFloor);
   int first = -1, last = -1;
   for (int t = 0; t < frames; ++t) {
     if (g_trim_db[t] - ref_db > -kTrimDb) {
@@ -256,7 +351,7 @@ void WindowMfcc(const int16_t* audio, long n, float* mfcc) {
   const long left = (kAudioSamples - (end - start)) / 2 / kFrameHop * kFrameHop;
   const long shift = start - left;  // input index of clip sample 0
   int cuts = 0;
-  float max_db = kNoFloor;
+  float max_db = -1e30f;
   for (int t = 0; t < kStftFrames; ++t) {
     const long centre = static_cast<long>(t) * kFrameHop + shift;
     const long first = centre + kSpectrumFirst;
@@ -270,24 +365,19 @@ void WindowMfcc(const int16_t* audio, long n, float* mfcc) {
     }
     max_db = Max(max_db, g_frames[t]->max_db);
   }
-  // power_to_db's top_db over the whole clip; most frames stay above it and keep their DCT.
+  // power_to_db's top_db over the whole clip.
   const float floor_db = max_db - kTopDb;
   float silent_dct[kNumCoeffs];
   bool silent_done = false;
   for (int t = 0; t < kNumFrames; ++t) {
-    const Spectrum* s = g_frames[t];
     float* out = mfcc + t * kNumCoeffs;
-    const float* dct = s->dct;
-    if (s->min_db < floor_db) {
-      if (s != &g_silent) {
-        Dct(s->mel_db, floor_db, out);
-        continue;
-      }
-      if (!silent_done) Dct(s->mel_db, floor_db, silent_dct);
-      silent_done = true;
-      dct = silent_dct;
+    if (g_frames[t] != &g_silent) {
+      FlooredDct(*g_frames[t], floor_db, out);
+      continue;
     }
-    for (int c = 0; c < kNumCoeffs; ++c) out[c] = dct[c];
+    if (!silent_done) FlooredDct(g_silent, floor_db, silent_dct);
+    silent_done = true;
+    for (int c = 0; c < kNumCoeffs; ++c) out[c] = silent_dct[c];
   }
 }
 
@@ -331,24 +421,18 @@ float Log10(float x) {
 }
 
 void PowerSpectrum(float* frame, float* power, int num_bins) {
-  // A real sequence of kFftSize points as kHalf complex ones (even samples real, odd imaginary), then split.
-  ComplexFft(frame);
-  for (int k = 0; k < num_bins; ++k) {
-    const int k1 = k % kHalf;
-    const int k2 = (kHalf - k) % kHalf;
-    const float ar = frame[2 * k1], ai = frame[2 * k1 + 1];
-    const float br = frame[2 * k2], bi = -frame[2 * k2 + 1];  // conj(Z[kHalf - k])
-    const float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);  // FFT of the even samples
-    const float orr = 0.5f * (ai - bi), oi = -0.5f * (ar - br);  // FFT of the odd samples
-    float c = -1.0f, s = 0.0f;  // W^kHalf
-    if (k < kHalf) {
-      c = kFftCos[k];
-      s = kFftSin[k];
+  for (int p = 0; p < kHalf; ++p) {  // into bit-reversed order
+    const int r = kBitReversed.at[p];
+    if (p < r) {
+      float t = frame[2 * p];
+      frame[2 * p] = frame[2 * r];
+      frame[2 * r] = t;
+      t = frame[2 * p + 1];
+      frame[2 * p + 1] = frame[2 * r + 1];
+      frame[2 * r + 1] = t;
     }
-    const float xr = er + (orr * c + oi * s);
-    const float xi = ei + (oi * c - orr * s);
-    power[k] = xr * xr + xi * xi;
   }
+  PowerSpectrumOfReversed(frame, power, num_bins);
 }
 
 void TrimBounds(const int16_t* audio, size_t num_samples, size_t* start, size_t* end) {
