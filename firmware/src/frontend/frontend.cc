@@ -103,15 +103,11 @@ float Min(float a, float b) { return a < b ? a : b; }
 
 float PowerDb(float power, float floor) { return 10.0f * Log10(Max(floor, power)); }
 
-// Round half to even, like np.round, for |v| < 2^23 (no libm).
+// Round half to even, like np.round, for |v| <= 2^22: v + 1.5 * 2^23 has no fraction bits left, so the FPU's
+// round-to-nearest-even rounds it (fp-contract off and no -ffast-math keep the two operations).
 float RoundHalfEven(float v) {
-  const float whole = static_cast<float>(static_cast<int32_t>(v));  // towards zero
-  const float frac = v - whole;                                     // exact
-  const float sign = v < 0.0f ? -1.0f : 1.0f;
-  const float away = frac * sign;
-  if (away > 0.5f) return whole + sign;
-  if (away < 0.5f) return whole;
-  return (static_cast<int32_t>(whole) % 2 == 0) ? whole : whole + sign;
+  constexpr float kShift = 12582912.0f;
+  return (v + kShift) - kShift;
 }
 
 // e^(-2 pi i m / kFftSize) for 0 <= m < 3 kFftSize / 4 as (cos, sin): the tables cover half a turn, the rest is
@@ -126,11 +122,25 @@ __attribute__((always_inline)) inline void Twiddle(int m, float* c, float* s) {
   }
 }
 
-// z *= (c - i s), on (re, im) pairs.
-__attribute__((always_inline)) inline void Rotate(float* re, float* im, float c, float s) {
-  const float r = *re * c + *im * s;
-  *im = *im * c - *re * s;
-  *re = r;
+// The radix-4 butterfly on the points p, p + q, p + 2q, p + 3q (interleaved, q in points) given B1..B3 (B0 is p's):
+// X[m q] = B0 + (-i)^m B1 + (-1)^m B2 + i^m B3.
+__attribute__((always_inline)) inline void Butterfly(float* p0, int q, float b1r, float b1i, float b2r, float b2i,
+                                                     float b3r, float b3i) {
+  float* p1 = p0 + 2 * q;
+  float* p2 = p1 + 2 * q;
+  float* p3 = p2 + 2 * q;
+  const float t0r = p0[0] + b2r, t0i = p0[1] + b2i;
+  const float t1r = p0[0] - b2r, t1i = p0[1] - b2i;
+  const float t2r = b1r + b3r, t2i = b1i + b3i;
+  const float t3r = b1r - b3r, t3i = b1i - b3i;
+  p0[0] = t0r + t2r;
+  p0[1] = t0i + t2i;
+  p2[0] = t0r - t2r;
+  p2[1] = t0i - t2i;
+  p1[0] = t1r + t3i;  // t1 - i t3
+  p1[1] = t1i - t3r;
+  p3[0] = t1r - t3i;  // t1 + i t3
+  p3[1] = t1i + t3r;
 }
 
 // In-place complex FFT of kHalf points, interleaved (re, im), forward (exp(-i ...)), of input in bit-reversed order
@@ -150,37 +160,24 @@ void ComplexFftOfReversed(float* z) {
     len = 2;
   }
   // Radix 4: a block of 4 q points holds, in bit-reversed order, the length-q DFTs of its samples 0, 2, 1, 3 mod 4
-  // (A0, A2, A1, A3); with B_r = W^(r k) A_r: X[k + m q] = B0 + (-i)^m B1 + (-1)^m B2 + i^m B3.
+  // (A0, A2, A1, A3); B_r = W^(r k) A_r, W = e^(-2 pi i / 4q).
   for (int q = len; 4 * q <= kHalf; q *= 4) {
-    const int stride = kFftSize / (4 * q);  // W_(4q)^j = W_kFftSize^(j stride)
-    for (int k = 0; k < q; ++k) {
+    for (int i = 0; i < kHalf; i += 4 * q) {  // k = 0: every twiddle is 1
+      const float* a = z + 2 * i;
+      Butterfly(z + 2 * i, q, a[4 * q], a[4 * q + 1], a[2 * q], a[2 * q + 1], a[6 * q], a[6 * q + 1]);
+    }
+    const int stride = kFftSize / (4 * q);  // W^j = W_kFftSize^(j stride)
+    for (int k = 1; k < q; ++k) {
       float c1, s1, c2, s2, c3, s3;
       Twiddle(k * stride, &c1, &s1);
       Twiddle(2 * k * stride, &c2, &s2);
       Twiddle(3 * k * stride, &c3, &s3);
-      for (int i = k; i < kHalf; i += 4 * q) {
-        float* p0 = z + 2 * i;
-        float* p1 = p0 + 2 * q;
-        float* p2 = p1 + 2 * q;
-        float* p3 = p2 + 2 * q;
-        float b1r = p2[0], b1i = p2[1], b2r = p1[0], b2i = p1[1], b3r = p3[0], b3i = p3[1];
-        if (k != 0) {
-          Rotate(&b1r, &b1i, c1, s1);
-          Rotate(&b2r, &b2i, c2, s2);
-          Rotate(&b3r, &b3i, c3, s3);
-        }
-        const float t0r = p0[0] + b2r, t0i = p0[1] + b2i;
-        const float t1r = p0[0] - b2r, t1i = p0[1] - b2i;
-        const float t2r = b1r + b3r, t2i = b1i + b3i;
-        const float t3r = b1r - b3r, t3i = b1i - b3i;
-        p0[0] = t0r + t2r;
-        p0[1] = t0i + t2i;
-        p2[0] = t0r - t2r;
-        p2[1] = t0i - t2i;
-        p1[0] = t1r + t3i;  // t1 - i t3
-        p1[1] = t1i - t3r;
-        p3[0] = t1r - t3i;  // t1 + i t3
-        p3[1] = t1i + t3r;
+      for (int i = k; i < kHalf; i += 4 * q) {  // (x + i y) (c - i s) = (x c + y s) + i (y c - x s)
+        const float* a = z + 2 * i;
+        const float a1r = a[4 * q], a1i = a[4 * q + 1], a2r = a[2 * q], a2i = a[2 * q + 1];
+        const float a3r = a[6 * q], a3i = a[6 * q + 1];
+        Butterfly(z + 2 * i, q, a1r * c1 + a1i * s1, a1i * c1 - a1r * s1, a2r * c2 + a2i * s2, a2i * c2 - a2r * s2,
+                  a3r * c3 + a3i * s3, a3i * c3 - a3r * s3);
       }
     }
   }
@@ -190,9 +187,11 @@ void ComplexFftOfReversed(float* z) {
 // `z` holds in bit-reversed order; z is overwritten.
 void PowerSpectrumOfReversed(float* z, float* power, int num_bins) {
   ComplexFftOfReversed(z);
-  for (int k = 0; k < num_bins; ++k) {  // split the kHalf-point FFT into the real sequence's
-    const int k1 = k % kHalf;
-    const int k2 = (kHalf - k) % kHalf;
+  // Split the kHalf-point FFT Z into the real sequence's X: with E (of the even samples) and O (of the odd ones),
+  // X[k] = E[k] + W^k O[k], E[k] = (Z[k] + conj Z[kHalf - k]) / 2, O[k] = -i (Z[k] - conj Z[kHalf - k]) / 2.
+  for (int k = 0; k < num_bins; ++k) {
+    const int k1 = k < kHalf ? k : 0;  // Z is kHalf-periodic: Z[kHalf] = Z[0]
+    const int k2 = k == 0 || k == kHalf ? 0 : kHalf - k;
     const float ar = z[2 * k1], ai = z[2 * k1 + 1];
     const float br = z[2 * k2], bi = -z[2 * k2 + 1];  // conj(Z[kHalf - k])
     const float er = 0.5f * (ar + br), ei = 0.5f * (ai + bi);  // FFT of the even samples
@@ -224,12 +223,23 @@ void Finish(Spectrum* s) {
 // The DCT of max(mel_db, floor) from the frame's DCT: only the bands below the floor add (floor - dB) times their
 // DCT column, so a frame above the floor costs nothing.
 void FlooredDct(const Spectrum& s, float floor, float* out) {
-  for (int c = 0; c < kNumCoeffs; ++c) out[c] = s.dct[c];
-  if (s.min_db >= floor) return;
+  if (s.min_db >= floor) {
+    for (int c = 0; c < kNumCoeffs; ++c) out[c] = s.dct[c];
+    return;
+  }
+  int bands[kNumMels];
+  float lifts[kNumMels];
+  int count = 0;
   for (int m = 0; m < kNumMels; ++m) {
-    if (s.mel_db[m] >= floor) continue;
-    const float lift = floor - s.mel_db[m];
-    for (int c = 0; c < kNumCoeffs; ++c) out[c] += kDct[c][m] * lift;
+    if (s.mel_db[m] < floor) {
+      bands[count] = m;
+      lifts[count++] = floor - s.mel_db[m];
+    }
+  }
+  for (int c = 0; c < kNumCoeffs; ++c) {
+    float sum = s.dct[c];
+    for (int i = 0; i < count; ++i) sum += kDct[c][bands[i]] * lifts[i];
+    out[c] = sum;
   }
 }
 
@@ -244,8 +254,13 @@ void ComputeSpectrum(const int16_t* audio, long first, long start, long end, Spe
   for (int p = 0; p < kHalf; ++p) {
     const long k = 2 * p - kWindowOffset;
     float* pair = g_frame + 2 * kBitReversed.at[p];
-    pair[0] = (k >= lo && k < hi) ? kScaledWindow.at[k] * static_cast<float>(x[k]) : 0.0f;
-    pair[1] = (k + 1 >= lo && k + 1 < hi) ? kScaledWindow.at[k + 1] * static_cast<float>(x[k + 1]) : 0.0f;
+    if (k >= lo && k + 1 < hi) {  // both samples hold audio (most pairs)
+      pair[0] = kScaledWindow.at[k] * static_cast<float>(x[k]);
+      pair[1] = kScaledWindow.at[k + 1] * static_cast<float>(x[k + 1]);
+    } else {
+      pair[0] = (k >= lo && k < hi) ? kScaledWindow.at[k] * static_cast<float>(x[k]) : 0.0f;
+      pair[1] = (k + 1 >= lo && k + 1 < hi) ? kScaledWindow.at[k + 1] * static_cast<float>(x[k + 1]) : 0.0f;
+    }
   }
   PowerSpectrumOfReversed(g_frame, g_power, kNumSpectrumBins);
   const float* weight = kMelWeights;
@@ -271,10 +286,10 @@ const Spectrum& Silent() {
 // Mean square of librosa.effects.trim's frame RMS: centred frames, zeros beyond the input's `n` samples. The sum
 // of squares is exact (integers), so it does not depend on the order of the samples.
 float TrimPower(const int16_t* audio, long first, long n) {
+  const int16_t* x = audio + (first < 0 ? 0 : first);
+  const int16_t* stop = audio + (first + kFrameLength < n ? first + kFrameLength : n);
   int64_t sum = 0;
-  for (long j = first < 0 ? 0 : first; j < first + kFrameLength && j < n; ++j) {
-    sum += static_cast<int32_t>(audio[j]) * audio[j];
-  }
+  for (; x < stop; ++x) sum += static_cast<int32_t>(*x) * *x;
   return static_cast<float>(sum) * (kInt16Scale * kInt16Scale / static_cast<float>(kFrameLength));
 }
 
@@ -381,8 +396,15 @@ void WindowMfcc(const int16_t* audio, long n, float* mfcc) {
   }
 }
 
-// quantize.model_io.device_input: data.features.apply_norm, then the input tensor's quantization.
+// quantize.model_io.device_input: data.features.apply_norm, then the input tensor's quantization. Both clips are
+// one: clipping z to +-kNormClip is clipping z / kInputScale to +-(kNormClip / kInputScale) (division is monotonic
+// and rounds alike), and clipping the rounded value to int8 is clipping before rounding to the integers that give
+// -128 and 127 (rounding is monotonic and keeps integers).
 void Normalize(const float* mfcc, int8_t* features) {
+  const float clip = kNormClip > 0.0f ? kNormClip / kInputScale : 1e30f;
+  const float int8_low = static_cast<float>(-128 - kInputZeroPoint), int8_high = static_cast<float>(127 - kInputZeroPoint);
+  const float low = -clip > int8_low ? -clip : int8_low;
+  const float high = clip < int8_high ? clip : int8_high;
   for (int c = 0; c < kNumCoeffs; ++c) {
     float mean = 0.0f;
     if (kPerUtteranceMean) {
@@ -390,11 +412,9 @@ void Normalize(const float* mfcc, int8_t* features) {
       mean /= static_cast<float>(kNumFrames);
     }
     for (int t = 0; t < kNumFrames; ++t) {
-      float z = ((mfcc[t * kNumCoeffs + c] - mean) - kNormMean[c]) / kNormStd[c];
-      if (kNormClip > 0.0f) z = z < -kNormClip ? -kNormClip : (z > kNormClip ? kNormClip : z);
-      float q = RoundHalfEven(z / kInputScale) + static_cast<float>(kInputZeroPoint);
-      q = q < -128.0f ? -128.0f : (q > 127.0f ? 127.0f : q);
-      features[t * kNumCoeffs + c] = static_cast<int8_t>(q);
+      const float v = (((mfcc[t * kNumCoeffs + c] - mean) - kNormMean[c]) / kNormStd[c]) / kInputScale;
+      features[t * kNumCoeffs + c] =
+          static_cast<int8_t>(RoundHalfEven(v < low ? low : (v > high ? high : v)) + kInputZeroPoint);
     }
   }
 }

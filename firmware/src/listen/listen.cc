@@ -18,7 +18,7 @@ constexpr uint32_t kHopSamples = audio_provider::kSampleRate / 1000 * kEvaluateE
 static_assert(kWindowSamples + audio_provider::kGuardSamples <= audio_provider::kRingSamples,
               "the audio ring must hold a window");
 
-int16_t g_window[kWindowSamples];
+alignas(4) int16_t g_window[kWindowSamples];  // word-aligned: AudioRing copies it a word at a time
 int8_t g_features[kInputBytes];
 int8_t g_scores[kNumLabels];
 float g_probabilities[kNumLabels];
