@@ -64,6 +64,17 @@ constexpr Table<float, kFrameLength> ScaledWindow() {
 }
 constexpr Table<float, kFrameLength> kScaledWindow = ScaledWindow();
 
+// kDct by columns: band m's weights of every coefficient, contiguous (the DCT loops keep the coefficients' sums in
+// registers and add one band at a time, in the same order as a row-by-row sum).
+constexpr Table<float, kNumMels * kNumCoeffs> DctColumns() {
+  Table<float, kNumMels * kNumCoeffs> table{};
+  for (int m = 0; m < kNumMels; ++m) {
+    for (int c = 0; c < kNumCoeffs; ++c) table.at[m * kNumCoeffs + c] = kDct[c][m];
+  }
+  return table;
+}
+constexpr Table<float, kNumMels * kNumCoeffs> kDctColumns = DctColumns();
+
 // One frame's mel-band dB and what a window needs of it.
 struct Spectrum {
   float mel_db[kNumMels];
@@ -207,40 +218,35 @@ void PowerSpectrumOfReversed(float* z, float* power, int num_bins) {
   }
 }
 
+// acc[c] += kDct[c][m] * value for every coefficient c.
+__attribute__((always_inline)) inline void AddBand(int m, float value, float* acc) {
+  const float* column = &kDctColumns.at[m * kNumCoeffs];
+#pragma GCC unroll 32
+  for (int c = 0; c < kNumCoeffs; ++c) acc[c] += column[c] * value;
+}
+
 void Finish(Spectrum* s) {
   s->min_db = s->max_db = s->mel_db[0];
   for (int m = 1; m < kNumMels; ++m) {
     s->min_db = Min(s->min_db, s->mel_db[m]);
     s->max_db = Max(s->max_db, s->mel_db[m]);
   }
-  for (int c = 0; c < kNumCoeffs; ++c) {  // the orthonormal DCT-II, coefficients c < kNumCoeffs
-    float sum = 0.0f;
-    for (int m = 0; m < kNumMels; ++m) sum += kDct[c][m] * s->mel_db[m];
-    s->dct[c] = sum;
-  }
+  float acc[kNumCoeffs] = {};  // the orthonormal DCT-II, coefficients c < kNumCoeffs
+  for (int m = 0; m < kNumMels; ++m) AddBand(m, s->mel_db[m], acc);
+  for (int c = 0; c < kNumCoeffs; ++c) s->dct[c] = acc[c];
 }
 
 // The DCT of max(mel_db, floor) from the frame's DCT: only the bands below the floor add (floor - dB) times their
 // DCT column, so a frame above the floor costs nothing.
 void FlooredDct(const Spectrum& s, float floor, float* out) {
-  if (s.min_db >= floor) {
-    for (int c = 0; c < kNumCoeffs; ++c) out[c] = s.dct[c];
-    return;
-  }
-  int bands[kNumMels];
-  float lifts[kNumMels];
-  int count = 0;
-  for (int m = 0; m < kNumMels; ++m) {
-    if (s.mel_db[m] < floor) {
-      bands[count] = m;
-      lifts[count++] = floor - s.mel_db[m];
+  float acc[kNumCoeffs];
+  for (int c = 0; c < kNumCoeffs; ++c) acc[c] = s.dct[c];
+  if (s.min_db < floor) {
+    for (int m = 0; m < kNumMels; ++m) {
+      if (s.mel_db[m] < floor) AddBand(m, floor - s.mel_db[m], acc);
     }
   }
-  for (int c = 0; c < kNumCoeffs; ++c) {
-    float sum = s.dct[c];
-    for (int i = 0; i < count; ++i) sum += kDct[c][bands[i]] * lifts[i];
-    out[c] = sum;
-  }
+  for (int c = 0; c < kNumCoeffs; ++c) out[c] = acc[c];
 }
 
 // The spectrum of the frame whose window starts at input sample `first`; samples outside [start, end) are zeros.
