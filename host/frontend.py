@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -117,7 +117,8 @@ class DeviceFrontend:
 
     def stream(self, window: np.ndarray, end: int) -> tuple[np.ndarray, int]:
         """The listener's features of one window (``clip_samples`` samples ending at sample ``end`` of a recording,
-        after :meth:`reset_stream` and the recording's earlier windows) and how many frame spectra it computed."""
+        after :meth:`reset_stream` and the recording's earlier windows) and how many frame spectra it computed.
+        :meth:`features` and :meth:`mfcc` forget the stream (the device's clip path shares its memory)."""
         window = np.ascontiguousarray(window, np.int16)
         if len(window) != self.clip_samples:
             raise PipelineError(f"a stream window has {self.clip_samples} samples, got {len(window)}")
@@ -136,6 +137,24 @@ class DeviceFrontend:
         start, end = ctypes.c_size_t(), ctypes.c_size_t()
         self.lib.fe_trim(audio.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), len(audio), start, end)
         return start.value, end.value
+
+
+def stream_recording(fe: DeviceFrontend, audio: np.ndarray, ends: Iterable[int]) -> tuple[np.ndarray, list[int]]:
+    """The listener's features of the windows of a 16-bit recording that end at ``ends`` (ascending), streamed as
+    the device's listener computes them, and the frame spectra each window computed.
+
+    Returns
+    -------
+    features : np.ndarray, shape (windows, frames, coeffs), int8
+    spectra : list of int
+    """
+    fe.reset_stream()
+    features, spectra = [], []
+    for end in ends:
+        x, computed = fe.stream(audio[end - fe.clip_samples:end], end)
+        features.append(x)
+        spectra.append(computed)
+    return np.stack(features), spectra
 
 
 def wav_audio(path: Path, params: FeatureParams) -> np.ndarray:
