@@ -1,18 +1,25 @@
 #include "listen/audio_ring.h"
 
-#include <cstring>
-
 namespace {
+
+// Words that may alias the int16 samples they are copied as.
+typedef uint32_t __attribute__((may_alias)) Word;
 
 // Copies `count` samples: eight at a time as words when both ends are word-aligned (the listener's windows start
 // on even samples), the rest one by one. A window is copied every hop: a sample at a time cost 10 instructions.
 void CopySamples(const int16_t* from, size_t count, int16_t* to) {
   if (((reinterpret_cast<uintptr_t>(from) | reinterpret_cast<uintptr_t>(to)) & 3u) == 0) {
-    for (; count >= 8; count -= 8, from += 8, to += 8) {
-      uint32_t words[4];
-      std::memcpy(words, from, sizeof(words));
-      std::memcpy(to, words, sizeof(words));
+    const Word* in = reinterpret_cast<const Word*>(from);
+    Word* out = reinterpret_cast<Word*>(to);
+    for (; count >= 8; count -= 8, in += 4, out += 4) {
+      const Word a = in[0], b = in[1], c = in[2], d = in[3];
+      out[0] = a;
+      out[1] = b;
+      out[2] = c;
+      out[3] = d;
     }
+    from = reinterpret_cast<const int16_t*>(in);
+    to = reinterpret_cast<int16_t*>(out);
   }
   for (; count > 0; --count) *to++ = *from++;
 }
