@@ -89,9 +89,9 @@ bool Loop() {
   platform::SetLed(true);
   inference::Timing timing;
   const uint32_t start_cycles = platform::CyclesNow();
-  const bool heard = frontend::ComputeStream(g_window, end, g_features, kInputBytes);
+  const bool computed = frontend::ComputeStream(g_window, end, g_features, kInputBytes);
   const uint32_t frontend_cycles = platform::CyclesNow() - start_cycles;
-  const bool ok = heard && inference::Run(g_features, kInputBytes, g_scores, kNumLabels, &timing);
+  const bool ok = computed && inference::Run(g_features, kInputBytes, g_scores, kNumLabels, &timing);
   platform::SetLed(false);
   g_hop = Hop{g_hop.count + 1, end_ms, frontend_cycles, timing.cycles, frontend::SpectraComputed(), g_features};
   if (!ok) {
