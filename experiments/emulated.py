@@ -75,18 +75,21 @@ def selftest_clips(generated: Path) -> list[bytes]:
     return [np.array([int(v) for v in row.split(",") if v.strip()], np.int8).tobytes() for row in rows]
 
 
-def build_image(build_dir: Path, config: str) -> Path:
-    """``make firmware-emu`` for ``config`` (``<kernels>-<opt>``, ``native-<opt>``) of ``build_dir``'s model."""
+def build_image(build_dir: Path, config: str, listener: bool = False) -> Path:
+    """``make firmware-emu`` for ``config`` (``<kernels>-<opt>``, ``native-<opt>``) of ``build_dir``'s model; with
+    ``listener``, ``make firmware-listen-emu`` (the listener's image, next to that configuration's firmware)."""
     kernels, opt = config.split("-")
     image = image_path(build_dir, config)
-    engine = ["ENGINE=native"] if kernels == "native" else [f"KERNELS={kernels}"]
-    cmd = ["make", "-s", "-j2", "firmware-emu", *engine, f"OPT={opt}",
+    image = image.with_name(LISTEN_IMAGE) if listener else image
+    target = "firmware-listen-emu" if listener else "firmware-emu"
+    engine = ["ENGINE=native"] if kernels == "native" else ["ENGINE=tflm", f"KERNELS={kernels}"]
+    cmd = ["make", "-s", "-j2", target, *engine, f"OPT={opt}",
            f"FW_EMU_GEN={build_dir.resolve() / 'gen'}", f"FW_EMU_DIR={image.parent.resolve()}"]
     # A fresh make: a BUILD=… of an outer `make bench` must not move the TFLM cache (build/firmware/tflm) along.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     if proc.returncode != 0:
-        raise PipelineError(f"{image}: make firmware-emu failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
+        raise PipelineError(f"{image}: make {target} failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
     return image
 
 
@@ -123,21 +126,6 @@ def listener_recording(out: Path) -> Path:
     return out
 
 
-def build_listener(build_dir: Path, engine: str) -> Path:
-    """``make firmware-listen-emu`` for ``engine`` (-Os) of ``build_dir``'s model, next to that configuration's
-    serial firmware."""
-    config = LISTEN_CONFIGS[engine]
-    image = image_path(build_dir, config).with_name(LISTEN_IMAGE)
-    engine_args = ["ENGINE=native"] if engine == "native" else ["ENGINE=tflm", "KERNELS=cmsis"]
-    cmd = ["make", "-s", "-j2", "firmware-listen-emu", *engine_args, "OPT=Os",
-           f"FW_EMU_GEN={build_dir.resolve() / 'gen'}", f"FW_EMU_DIR={image.parent.resolve()}"]
-    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
-    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
-    if proc.returncode != 0:
-        raise PipelineError(f"{image}: make firmware-listen-emu failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
-    return image
-
-
 def measure_listener(image: Path, wav: Path) -> dict[str, Any]:
     """The listener ``image`` on ``wav``: instructions per hop; see the module docstring."""
     run = listen_emulated(image, wav)
@@ -163,7 +151,8 @@ def measure_listeners(build_dir: Path) -> dict[str, dict[str, Any]]:
     """``{"listener-native": …, "listener-tflm": …}`` (native when the quantize stage generated it)."""
     wav = listener_recording(build_dir / "listen_bench.wav")
     engines = [e for e in LISTEN_CONFIGS if e != "native" or (build_dir / "gen" / "native_model.cc").is_file()]
-    return {f"listener-{engine}": measure_listener(build_listener(build_dir, engine), wav) for engine in engines}
+    return {f"listener-{engine}": measure_listener(build_image(build_dir, LISTEN_CONFIGS[engine], listener=True), wav)
+            for engine in engines}
 
 
 def measure_emulated(build_dir: Path) -> dict[str, dict[str, Any]]:
