@@ -334,9 +334,14 @@ def _print_lines(image: Path, wav: Path) -> None:
     from data.config import PipelineError
 
     try:
-        print("\n".join(listen_emulated(image, wav).lines))
+        run = listen_emulated(image, wav)
     except EmulatorError as e:
         raise PipelineError(str(e)) from None
+    print("\n".join(run.lines))
+    if len(run.hops) > 1:  # the first window computes every frame: apart
+        later = sorted(h.instructions for h in run.hops[1:])
+        print(f"instructions per hop: median {later[len(later) // 2]:,}, max {later[-1]:,} over {len(later)} hops "
+              f"after the first window ({run.hops[0].instructions:,}); QEMU -icount shift=0, not board cycles")
 
 
 if __name__ == "__main__":
