@@ -21,8 +21,9 @@ SILENCE_PEAK = 1e-4
 # resampling, samples are rounded to this full scale, so the device's front end sees exactly the training audio.
 INT16_FULL_SCALE = 32768
 # Part of every feature-cache key: bumped when the front end changes what the same parameters compute (2: audio
-# rounded to 16-bit samples; speech longer than a clip trimmed again in its loudest clip-long window).
-FRONTEND_VERSION = 2
+# rounded to 16-bit samples; speech longer than a clip trimmed again in its loudest clip-long window; 3: trimmed
+# audio centred on the hop grid).
+FRONTEND_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -307,13 +308,17 @@ def check_speech(path: Path, audio: np.ndarray, sample_rate: int) -> None:
                             f"than {STEADY_DB:g} dB: a tone, hum or square wave?)")
 
 
-def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
+def fit_length(audio: np.ndarray, n: int, grid: int = 1) -> np.ndarray:
     """Pad a short clip symmetrically, or crop a long one to its loudest window of ``n`` samples.
 
     Parameters
     ----------
     audio : np.ndarray, shape (m,)
     n : int
+    grid : int
+        The padding before the clip is a multiple of this (rounded down): :func:`mfcc` passes the hop, so that a
+        clip cut from a stream on the hop grid keeps every frame on the stream's frame grid (the device's listener
+        then computes each frame once, firmware/src/frontend).
 
     Returns
     -------
@@ -321,7 +326,7 @@ def fit_length(audio: np.ndarray, n: int) -> np.ndarray:
     """
     m = audio.shape[0]
     if m <= n:
-        left = (n - m) // 2
+        left = (n - m) // 2 // grid * grid
         return np.pad(audio, (left, n - m - left))
     energy = np.concatenate([[0.0], np.cumsum(audio.astype(np.float64) ** 2)])
     start = int(np.argmax(energy[n:] - energy[:-n]))
@@ -383,8 +388,9 @@ def clip_window(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
 
 def mfcc(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
     """MFCCs of one clip already at ``params.sample_rate``: the part a device hears (:func:`clip_window`), trimmed
-    (:func:`trim`), centred in the clip length (:func:`fit_length`), then librosa's MFCC. The device's front end
-    (firmware/src/frontend) computes the same from that window, so its features are the training features.
+    (:func:`trim`), centred in the clip length on the hop grid (:func:`fit_length`), then librosa's MFCC. The
+    device's front end (firmware/src/frontend) computes the same from that window, so its features are the training
+    features.
 
     Parameters
     ----------
@@ -397,7 +403,7 @@ def mfcc(audio: np.ndarray, params: FeatureParams) -> np.ndarray:
     """
     import librosa
 
-    clip = fit_length(trim(clip_window(audio, params), params), params.clip_samples)
+    clip = fit_length(trim(clip_window(audio, params), params), params.clip_samples, params.hop_length)
     m = librosa.feature.mfcc(
         y=clip, sr=params.sample_rate, n_mfcc=params.num_mfcc, n_fft=params.n_fft,
         win_length=params.win_length, hop_length=params.hop_length, n_mels=params.num_mels,

@@ -29,7 +29,7 @@ from data.features import FeatureParams, extract_file
 from host.dut import Dut
 from experiments.continuous import measure_continuous
 from experiments.emulated import measure_emulated
-from experiments.frontend import measure_cost, measure_fidelity
+from experiments.frontend import STREAM_CLIPS, measure_cost, measure_fidelity, measure_streaming
 from host.harness import ClipSet, read_results, stream_clips
 from host.ports import open_port
 from host.runtime import Runtime
@@ -134,7 +134,8 @@ def main(args: argparse.Namespace) -> dict:
         out["emulated"] = {"error": str(e)}
     # The device's audio front end: features and top-1 against the host's, cost on the emulated Cortex-M4F
     # (experiments/frontend.py).
-    out["frontend"] = {"fidelity": measure_fidelity(bench, SMOKE_FRONTEND_CLIPS if args.smoke else None)}
+    out["frontend"] = {"fidelity": measure_fidelity(bench, SMOKE_FRONTEND_CLIPS if args.smoke else None),
+                       "streaming": measure_streaming(bench, SMOKE_FRONTEND_CLIPS if args.smoke else STREAM_CLIPS)}
     try:
         out["frontend"]["cost"] = measure_cost(bench)
     except PipelineError as e:

@@ -18,6 +18,20 @@ firmware-emu``, TFLM cached) and measures, per configuration:
   engine, whose buffers are static RAM);
 - ``flash_without_selftest_bytes``: ``flash_bytes`` less the self-test clips (the image a product would ship).
 
+``listener-<engine>`` (``native`` when the model has it, ``tflm`` with CMSIS-NN): the continuous listener of the
+Sense board (``make firmware-listen-emu``, -Os like the board build) on a real recording, the first clip of each
+word of the Speech Commands sample in data/ back to back (10 s: 36 hops after the first window). The image prints
+every hop's instructions (firmware/emu/main_listen_emu.cc: all of ``listen::Loop()`` since the previous window: the
+mock provider's copying into the ring, the window copy, the streaming front end, the inference, the recognition):
+
+- ``instructions_per_hop_median``, ``instructions_per_hop_max`` over the hops after the first window, and
+  ``budget_share``: the max over the ``BUDGET_CYCLES_PER_HOP`` cycles the nRF52840 has per 250 ms hop at 64 MHz
+  (instructions are not cycles: a Cortex-M4 with flash wait states takes about 1.2-1.5 cycles per instruction);
+- ``first_window_instructions``: the first window, whose every frame is new (once after start, or after the
+  listener fell behind);
+- the same split into ``frontend_*``, ``inference_*`` and the rest (``bookkeeping_per_hop_max``), and the frame
+  spectra the front end computed per hop (``spectra_per_hop_max``).
+
 The result goes into ``<build>/bench.json`` under ``emulated`` (other keys kept) and ``<build>/bench_emulated.md``.
 """
 from __future__ import annotations
@@ -37,7 +51,8 @@ import numpy as np
 from data.artifacts import write_text_atomic
 from data.config import REPO_ROOT, PipelineError, run_main
 from host.dut import Dut
-from host.emulator import CONFIGS, NATIVE_CONFIGS, QEMU, Emulator, image_path, make_args, read_boot
+from host.emulator import (CONFIGS, DEFAULT_CONFIG, LISTEN_IMAGE, NATIVE_CONFIGS, QEMU, Emulator, image_path,
+                           listen_emulated, make_args, read_boot)
 from host.serial_device import SerialLink
 
 sys.path.insert(0, str(REPO_ROOT / "firmware" / "tools"))
@@ -45,6 +60,11 @@ from map_report import ORIGINS, parse_map  # noqa: E402  (a script folder, not a
 
 ARM_SIZE = "arm-none-eabi-size"
 BUILD_TIMEOUT_S = 1800  # four TFLM configurations from scratch on a loaded 2-core machine; seconds once cached
+# The nRF52840's cycles per listener hop: 64 MHz x 250 ms (firmware/src/listen/recognition_settings.h).
+BUDGET_CYCLES_PER_HOP = 16_000_000
+# The listener's configuration per engine: the board's (CMSIS-NN kernels for TFLM, -Os as Arduino/PlatformIO build).
+LISTEN_CONFIGS = {"native": "native-Os", "tflm": DEFAULT_CONFIG}
+LISTEN_SAMPLE = REPO_ROOT / "data" / "speech_commands_sample"  # real Speech Commands clips shipped in the repository
 
 
 def selftest_clips(generated: Path) -> list[bytes]:
@@ -55,15 +75,18 @@ def selftest_clips(generated: Path) -> list[bytes]:
     return [np.array([int(v) for v in row.split(",") if v.strip()], np.int8).tobytes() for row in rows]
 
 
-def build_image(build_dir: Path, config: str) -> Path:
-    """``make firmware-emu`` for ``config`` (``<kernels>-<opt>``, ``native-<opt>``) of ``build_dir``'s model."""
+def build_image(build_dir: Path, config: str, listener: bool = False) -> Path:
+    """``make firmware-emu`` for ``config`` (``<kernels>-<opt>``, ``native-<opt>``) of ``build_dir``'s model; with
+    ``listener``, ``make firmware-listen-emu`` (the listener's image, next to that configuration's firmware)."""
     image = image_path(build_dir, config)
-    cmd = ["make", "-s", "-j2", "firmware-emu", *make_args(config), f"FW_MODEL={build_dir.resolve()}"]
+    image = image.with_name(LISTEN_IMAGE) if listener else image
+    target = "firmware-listen-emu" if listener else "firmware-emu"
+    cmd = ["make", "-s", "-j2", target, *make_args(config), f"FW_MODEL={build_dir.resolve()}"]
     # A fresh make: a BUILD=… of an outer `make bench` must not reach the firmware build's variables.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     proc = subprocess.run(cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     if proc.returncode != 0:
-        raise PipelineError(f"{image}: make firmware-emu failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
+        raise PipelineError(f"{image}: make {target} failed: {(proc.stderr or proc.stdout).strip()[-500:]}")
     return image
 
 
@@ -88,6 +111,47 @@ def measure_image(image: Path) -> dict[str, Any]:
             "clips_averaged": len(clips)}
 
 
+def listener_recording(out: Path) -> Path:
+    """``out``: the first clip of every word of the Speech Commands sample, back to back (16 kHz 16-bit WAV)."""
+    from data.features import read_audio, to_int16
+    from data.synth import write_wav
+
+    words = sorted(d for d in LISTEN_SAMPLE.iterdir() if d.is_dir() and not d.name.startswith("_"))
+    audio = np.concatenate([to_int16(read_audio(min(d.glob("*.wav")), 16000)) for d in words])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(out, audio, 16000)
+    return out
+
+
+def measure_listener(image: Path, wav: Path) -> dict[str, Any]:
+    """The listener ``image`` on ``wav``: instructions per hop; see the module docstring."""
+    run = listen_emulated(image, wav)
+    if len(run.hops) < 2:
+        raise PipelineError(f"{wav}: too short for the listener ({len(run.hops)} windows)")
+    hops = run.hops[1:]
+    total = [h.instructions for h in hops]
+    return {"instructions_per_hop_median": round(float(np.median(total))), "instructions_per_hop_max": max(total),
+            "budget_share": round(max(total) / BUDGET_CYCLES_PER_HOP, 4),
+            "first_window_instructions": run.hops[0].instructions,
+            "frontend_per_hop_median": round(float(np.median([h.frontend for h in hops]))),
+            "frontend_per_hop_max": max(h.frontend for h in hops),
+            "inference_per_hop_median": round(float(np.median([h.inference for h in hops]))),
+            "inference_per_hop_max": max(h.inference for h in hops),
+            "bookkeeping_per_hop_max": max(h.instructions - h.frontend - h.inference for h in hops),
+            "spectra_per_hop_max": max(h.spectra for h in hops), "hops": len(hops),
+            "heard": [line for line in run.lines if line.startswith("# heard")],
+            "how": f"guest instructions under QEMU -icount shift=0 (to the nearest 40) per 250 ms hop, not board "
+                   f"cycles; budget {BUDGET_CYCLES_PER_HOP:,} cycles (64 MHz x 250 ms)"}
+
+
+def measure_listeners(build_dir: Path) -> dict[str, dict[str, Any]]:
+    """``{"listener-native": …, "listener-tflm": …}`` (native when the quantize stage generated it)."""
+    wav = listener_recording(build_dir / "listen_bench.wav")
+    engines = [e for e in LISTEN_CONFIGS if e != "native" or (build_dir / "gen" / "native_model.cc").is_file()]
+    return {f"listener-{engine}": measure_listener(build_image(build_dir, LISTEN_CONFIGS[engine], listener=True), wav)
+            for engine in engines}
+
+
 def measure_emulated(build_dir: Path) -> dict[str, dict[str, Any]]:
     """``{"tflm-ref-Os": {...}, "tflm-ref-O2": …, "tflm-cmsis-Os": …, "tflm-cmsis-O2": …}`` for ``build_dir``, and
     ``native-Os``, ``native-O2`` (the native engine) when the quantize stage generated it."""
@@ -99,7 +163,7 @@ def measure_emulated(build_dir: Path) -> dict[str, dict[str, Any]]:
     results = {f"tflm-{config}": measure_image(build_image(build_dir, config)) for config in CONFIGS}
     if (build_dir / "gen" / "native_model.cc").is_file():
         results |= {config: measure_image(build_image(build_dir, config)) for config in NATIVE_CONFIGS}
-    return results
+    return results | measure_listeners(build_dir)
 
 
 def markdown_table(results: dict[str, dict[str, Any]]) -> str:
@@ -110,12 +174,28 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
             "stack B", "arena B", *[f"flash {o} B" for o in origins]]
     rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for name, r in results.items():
+        if "instructions_per_inference" not in r:
+            continue  # a listener: listener_table
         cells = [name, f"{r['instructions_per_inference']:,}", f"{r['flash_bytes']:,}",
                  f"{r['flash_without_selftest_bytes']:,}", f"{r['static_ram_bytes']:,}",
                  f"{r['stack_bytes']:,}", f"{r['arena_used_bytes']:,}",
                  *[f"{r['flash_by_origin'][o]:,}" for o in origins]]
         rows.append("| " + " | ".join(cells) + " |")
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows) + "\n" + listener_table(results)
+
+
+def listener_table(results: dict[str, dict[str, Any]]) -> str:
+    """One row per listener: instructions per hop (median, max, share of the budget), front end, inference."""
+    head = ["listener", "hops", "instructions / hop median", "max", "of 16 M cycles", "front end max",
+            "inference max", "rest max", "first window"]
+    rows = ["", "| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for name, r in results.items():
+        if "instructions_per_hop_max" in r:
+            rows.append(f"| {name} | {r['hops']} | {r['instructions_per_hop_median']:,} | "
+                        f"{r['instructions_per_hop_max']:,} | {r['budget_share']:.1%} | {r['frontend_per_hop_max']:,} | "
+                        f"{r['inference_per_hop_max']:,} | {r['bookkeeping_per_hop_max']:,} | "
+                        f"{r['first_window_instructions']:,} |")
+    return "\n".join(rows) + "\n" if len(rows) > 3 else ""
 
 
 def write_results(build_dir: Path, results: dict[str, dict[str, Any]]) -> None:

@@ -7,7 +7,11 @@ int8 features two ways: the host's (data/features.py: librosa, the pipeline's ow
 :func:`host.frontend.wav_audio`); the fraction of identical int8 values, the largest difference, and the top-1
 agreement of the int8 model on TFLM between the two. ``measure_cost``: the front end on the emulated Cortex-M4F
 (``fe_cycles=`` of ``HEAR``, guest instructions under QEMU ``-icount shift=0``, averaged over clips) and its RAM
-(the linker map's .bss of frontend.o and the audio buffer).
+(the linker map's .bss of frontend.o and the audio buffer). ``measure_streaming``: the listener's streaming front end
+(``frontend::ComputeStream``: each frame computed once per recording) against the clip path (``frontend::Compute``,
+what ``HEAR`` runs) on every 1 s window, 250 ms apart, of recordings made of real clips back to back (the Speech
+Commands sample in data/ and the shared sets): how many windows have byte-identical int8 features, and how many
+frame spectra a window computed.
 """
 from __future__ import annotations
 
@@ -24,7 +28,8 @@ from data.artifacts import write_text_atomic
 from data.config import REPO_ROOT, PipelineError, run_main
 from data.datasets import Clip, load_folder, load_fsdd
 from data.features import check_speech, clip_window, mfcc, read_audio, to_int16
-from host.frontend import DeviceFrontend, library_for
+from host.frontend import DeviceFrontend, library_for, stream_recording
+from host.recognize import RecognitionSettings, window_ends
 from host.runtime import Runtime
 
 SHARED = REPO_ROOT.parent / "shared" / "data"
@@ -35,6 +40,8 @@ REAL_SETS = {"fsdd": lambda labels: load_fsdd(SHARED / "fsdd" / "recordings"),
                                                         [d.name for d in (SHARED / "other_digits").iterdir()
                                                          if d.is_dir()])}
 COST_CLIPS = 4  # clips sent to the emulated firmware for the instruction count (the count varies little)
+SAMPLE = REPO_ROOT / "data" / "speech_commands_sample"  # real Speech Commands clips shipped with the repository
+STREAM_CLIPS = 300  # clips per recording of measure_streaming (one recording per set)
 
 
 def compare_clips(rt: Runtime, fe: DeviceFrontend, paths: list[Path], labels: list[int], name: str,
@@ -83,6 +90,43 @@ def measure_fidelity(build_dir: Path, limit: int | None = None) -> dict[str, Any
     return out
 
 
+def compare_streaming(fe: DeviceFrontend, audio: np.ndarray, settings: RecognitionSettings,
+                      rate: int) -> dict[str, Any]:
+    """Every listener window of one 16-bit recording, streamed and through the clip path; see the module docstring."""
+    ends = list(window_ends(len(audio), rate, settings))
+    streamed, spectra = stream_recording(fe, audio, ends)
+    clip = np.stack([fe.features(audio[end - fe.clip_samples:end]) for end in ends])
+    return {"recording_s": round(len(audio) / rate, 1), "windows": len(ends),
+            "identical_windows": int((streamed == clip).all(axis=(1, 2)).sum()),
+            "spectra_first_window": spectra[0], "spectra_per_window_median": float(np.median(spectra[1:])),
+            "spectra_per_window_max": max(spectra[1:])}
+
+
+def measure_streaming(build_dir: Path, limit: int = STREAM_CLIPS) -> dict[str, Any]:
+    """Per set (the Speech Commands sample of data/ and each available real set of ../shared): its first ``limit``
+    clips back to back as one recording, :func:`compare_streaming`."""
+    rt = Runtime.open(build_dir, warn=False)
+    fe = DeviceFrontend(library_for(build_dir))
+    fe.check(rt.meta)
+    rate = rt.params.sample_rate
+    settings = RecognitionSettings.from_config()
+    listers = {"speech_commands_sample": lambda labels: load_folder(SAMPLE, labels), **REAL_SETS}
+    out = {}
+    for name, lister in listers.items():
+        try:
+            clips: list[Clip] = lister(rt.labels)
+        except PipelineError:
+            continue  # not in this workspace
+        audio = []
+        for clip in tqdm(clips[:limit], desc=f"{name} (stream)", unit="clip", disable=None):
+            try:
+                audio.append(to_int16(read_audio(Path(clip.path), rate)))
+            except PipelineError:
+                continue  # the pipeline refuses it too
+        out[name] = compare_streaming(fe, np.concatenate(audio), settings, rate)
+    return out
+
+
 def frontend_ram(image: Path) -> dict[str, int]:
     """Static RAM of the front end in an emulator image, from its linker map: frontend.o's .bss and the audio
     buffer (app.cc's ``g_audio``)."""
@@ -124,7 +168,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     def go() -> None:
-        out: dict[str, Any] = {"fidelity": measure_fidelity(args.build, args.n)}
+        out: dict[str, Any] = {"fidelity": measure_fidelity(args.build, args.n),
+                               "streaming": measure_streaming(args.build, args.n or STREAM_CLIPS)}
         try:
             out["cost"] = measure_cost(args.build)
         except PipelineError as e:  # no ARM toolchain or QEMU: the fidelity still counts

@@ -17,6 +17,14 @@ INFER_TIMEOUT_S = 5.0  # the BiLSTM takes a few hundred ms on the Cortex-M4; ten
 HEAR_TIMEOUT_S = 10.0  # front end (tens of ms on the board) plus the model; generous for the emulator
 SELFTEST_TIMEOUT_S = 30.0  # SELFTEST runs every embedded clip (8 x a few hundred ms on the board)
 CLIP_ATTEMPTS = 4  # tries per clip (first one included); every failure re-synchronises before the next try
+# The timeouts above are floors, for a board: a reply may take LATENCY_MARGIN times the slowest reply of its kind
+# measured in the session (the handshake's HELLO measures the first exchange), up to MAX_REPLY_TIMEOUT_S; every
+# retry of a clip waits TIMEOUT_BACKOFF times longer than the try before. An emulated board on a loaded machine
+# answers a hundred times slower than a board, and unevenly: a fixed 1 s lost clips there (issue 26: at load 7-11
+# every try of an audio clip, about 130 exchanges, had one reply later than 1 s).
+LATENCY_MARGIN = 10.0
+TIMEOUT_BACKOFF = 2.0
+MAX_REPLY_TIMEOUT_S = 120.0
 
 R = TypeVar("R")
 
@@ -69,6 +77,30 @@ class Dut:
         self.info: p.HelloInfo | None = None
         self.resets = 0  # BOOT lines seen after the first handshake
         self.retries = 0  # clip attempts that failed and were retried
+        # The slowest reply of each kind so far, seconds from the command to its reply: "reply" (HELLO, LOAD,
+        # AUDIO, FEATURES: parsing only), "infer", "hear".
+        self.slowest: dict[str, float] = {}
+        self._attempt = 1  # the current clip's try
+
+    def timeout(self, kind: str, floor_s: float) -> float:
+        """The reply timeout of a ``kind`` of command on the current try: ``floor_s``, or more on a device measured
+        slow (a cheap reply's latency is part of every reply's), times the backoff of the retries."""
+        latency = max(self.slowest.get(kind, 0.0), self.slowest.get("reply", 0.0))
+        measured = max(floor_s, LATENCY_MARGIN * latency)
+        return min(max(floor_s, MAX_REPLY_TIMEOUT_S), measured * TIMEOUT_BACKOFF ** (self._attempt - 1))
+
+    def _record(self, kind: str, seconds: float) -> None:
+        self.slowest[kind] = max(self.slowest.get(kind, 0.0), seconds)
+
+    def _command(self, line: bytes, kind: type[R], latency: str, floor_s: float) -> R:
+        """Send one command and return its reply of type ``kind`` within the timeout of its ``latency`` kind; the
+        reply's latency is measured."""
+        timeout_s = self.timeout(latency, floor_s)
+        start = time.monotonic()
+        self.link.write(line)
+        reply = self._expect(kind, timeout_s)
+        self._record(latency, time.monotonic() - start)
+        return reply
 
     def _read_reply(self, timeout_s: float) -> p.Reply:
         """Next protocol reply, skipping commentary; raises on BOOT, timeout and invalid lines."""
@@ -111,8 +143,9 @@ class Dut:
         for _ in range(self.timeouts.handshake_attempts):
             try:
                 self.link.discard_input()
+                start = time.monotonic()
                 self.link.write(p.encode_command("HELLO"))
-                deadline = time.monotonic() + self.timeouts.hello_s
+                deadline = start + max(self.timeouts.hello_s, LATENCY_MARGIN * self.slowest.get("reply", 0.0))
                 while True:
                     try:
                         reply = self._read_reply(max(0.0, deadline - time.monotonic()))
@@ -120,6 +153,7 @@ class Dut:
                         last = e  # garbage, or a device still booting: keep listening until the deadline
                         continue
                     if isinstance(reply, p.HelloInfo):
+                        self._record("reply", time.monotonic() - start)  # the first exchange measured
                         return self._accept(reply)
             except ReplyTimeout as e:
                 last = last or e
@@ -142,13 +176,11 @@ class Dut:
     def _load_and_infer(self, clip: bytes) -> p.InferResult:
         for offset in range(0, len(clip), p.PROTO_MAX_CHUNK):
             chunk = clip[offset: offset + p.PROTO_MAX_CHUNK]
-            self.link.write(p.encode_command("LOAD", offset, chunk))
-            ack = self._expect(p.LoadAck, self.timeouts.reply_s)
+            ack = self._command(p.encode_command("LOAD", offset, chunk), p.LoadAck, "reply", self.timeouts.reply_s)
             # a stale acknowledgement would carry another count: never mistake it for this chunk's
             if ack.filled != offset + len(chunk):
                 raise p.ProtocolError(f"LOAD acknowledged {ack.filled} bytes, expected {offset + len(chunk)}")
-        self.link.write(p.encode_command("INFER"))
-        result = self._expect(p.InferResult, self.timeouts.infer_s)
+        result = self._command(p.encode_command("INFER"), p.InferResult, "infer", self.timeouts.infer_s)
         if len(result.scores) != self.info.outputs:
             raise p.ProtocolError(f"INFER returned {len(result.scores)} scores, expected {self.info.outputs}")
         return result
@@ -156,18 +188,16 @@ class Dut:
     def _hear_and_fetch(self, audio: bytes) -> tuple[p.HearResult, bytes]:
         for offset in range(0, len(audio), p.PROTO_MAX_CHUNK):
             chunk = audio[offset: offset + p.PROTO_MAX_CHUNK]
-            self.link.write(p.encode_command("AUDIO", offset, chunk))
-            ack = self._expect(p.LoadAck, self.timeouts.reply_s)
+            ack = self._command(p.encode_command("AUDIO", offset, chunk), p.LoadAck, "reply", self.timeouts.reply_s)
             if ack.word != "AUDIO" or ack.filled != offset + len(chunk):
                 raise p.ProtocolError(f"AUDIO acknowledged {ack}, expected {offset + len(chunk)} bytes")
-        self.link.write(p.encode_command("HEAR"))
-        result = self._expect(p.HearResult, self.timeouts.hear_s)
+        result = self._command(p.encode_command("HEAR"), p.HearResult, "hear", self.timeouts.hear_s)
         if len(result.scores) != self.info.outputs:
             raise p.ProtocolError(f"HEAR returned {len(result.scores)} scores, expected {self.info.outputs}")
         features = bytearray()
         while len(features) < self.info.input_bytes:
-            self.link.write(p.encode_command("FEATURES", len(features)))
-            chunk = self._expect(p.FeaturesChunk, self.timeouts.reply_s)
+            chunk = self._command(p.encode_command("FEATURES", len(features)), p.FeaturesChunk, "reply",
+                                  self.timeouts.reply_s)
             if chunk.offset != len(features) or not chunk.data:
                 raise p.ProtocolError(f"FEATURES answered offset {chunk.offset}, expected {len(features)}")
             features += chunk.data
@@ -237,6 +267,7 @@ class Dut:
         """``attempt_once()``'s values plus the number of tries, re-synchronising after every failure."""
         last: Exception | None = None
         for attempt in range(1, self.timeouts.clip_attempts + 1):
+            self._attempt = attempt
             try:
                 if last is not None:
                     self.retries += 1

@@ -290,9 +290,36 @@ def clip_blob(wav: Path) -> bytes:
     return CLIP_MAGIC + (len(samples) // 2).to_bytes(4, "little") + samples
 
 
-def listen_emulated(image: Path, wav: Path) -> list[str]:
-    """Play ``wav`` to the emulated listener (``image``: ``make firmware-listen-emu``'s listen.elf) and return its
-    UART lines up to and including ``# played <ms> ms`` (``# listening ...``, the ``# heard ...`` lines).
+@dataclass(frozen=True)
+class Hop:
+    """One evaluated window of the emulated listener (its ``# hop`` line, main_listen_emu.cc): instructions of the
+    whole hop (everything ``listen::Loop()`` did since the previous window), of the front end and of the inference;
+    the frame spectra the streaming front end computed; the CRC-16 of the model's int8 input."""
+
+    count: int
+    end_ms: int
+    instructions: int
+    frontend: int
+    inference: int
+    spectra: int
+    features_crc: int
+
+
+_HOP = re.compile(r"^# hop (\d+) at (\d+) instructions=(\d+) frontend=(\d+) inference=(\d+) spectra=(\d+) "
+                  r"features=([0-9A-F]{4})$")
+
+
+@dataclass(frozen=True)
+class ListenRun:
+    """What the emulated listener printed: its own lines (those of the host simulator) and one ``Hop`` per window."""
+
+    lines: list[str]
+    hops: list[Hop]
+
+
+def listen_emulated(image: Path, wav: Path) -> ListenRun:
+    """Play ``wav`` to the emulated listener (``image``: ``make firmware-listen-emu``'s listen.elf): its UART lines
+    up to and including ``# played <ms> ms`` (``# listening ...``, the ``# heard ...`` lines) and its hops.
 
     Raises ``EmulatorError`` when QEMU dies, the firmware reports a fatal error, or it does not finish in time.
     """
@@ -306,15 +333,21 @@ def listen_emulated(image: Path, wav: Path) -> list[str]:
         loader = ["-device", f"loader,file={clip},addr={CLIP_ADDRESS:#x},force-raw=on"]
         with Emulator(image, loader) as emu, SerialLink(emu.url) as link:
             lines: list[str] = []
+            hops: list[Hop] = []
             deadline = time.monotonic() + timeout_s
             while not lines or not lines[-1].startswith("# played "):
                 raw = _next_line(link, emu, deadline)
                 if raw is None:
                     raise EmulatorError(f"the listener did not finish {wav} within {timeout_s:.0f} s")
-                lines.append(raw.decode(errors="replace").rstrip("\r\n"))
-                if lines[-1].startswith("# fatal"):
-                    raise EmulatorError(f"firmware: {lines[-1][2:]}")
-    return lines
+                line = raw.decode(errors="replace").rstrip("\r\n")
+                hop = _HOP.match(line)
+                if hop:
+                    hops.append(Hop(*(int(v) for v in hop.groups()[:-1]), int(hop.group(7), 16)))
+                    continue
+                lines.append(line)
+                if line.startswith("# fatal"):
+                    raise EmulatorError(f"firmware: {line[2:]}")
+    return ListenRun(lines, hops)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -354,9 +387,14 @@ def _print_lines(image: Path, wav: Path) -> None:
     from data.config import PipelineError
 
     try:
-        print("\n".join(listen_emulated(image, wav)))
+        run = listen_emulated(image, wav)
     except EmulatorError as e:
         raise PipelineError(str(e)) from None
+    print("\n".join(run.lines))
+    if len(run.hops) > 1:  # the first window computes every frame: apart
+        later = sorted(h.instructions for h in run.hops[1:])
+        print(f"instructions per hop: median {later[len(later) // 2]:,}, max {later[-1]:,} over {len(later)} hops "
+              f"after the first window ({run.hops[0].instructions:,}); QEMU -icount shift=0, not board cycles")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -84,6 +84,8 @@ class DeviceFrontend:
                                                 ctypes.POINTER(out_type), ctypes.c_size_t]
         self.lib.fe_trim.argtypes = [ctypes.POINTER(ctypes.c_int16), ctypes.c_size_t,
                                      ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t)]
+        self.lib.fe_stream.argtypes = [ctypes.POINTER(ctypes.c_int16), ctypes.c_uint32,
+                                       ctypes.POINTER(ctypes.c_int8), ctypes.c_size_t]
 
     def check(self, meta: dict[str, Any]) -> None:
         """Refuse a library built for another model's front end."""
@@ -113,12 +115,46 @@ class DeviceFrontend:
         """The MFCCs before normalization (frames, coeffs), float32."""
         return self._call("fe_mfcc", audio, np.float32)
 
+    def stream(self, window: np.ndarray, end: int) -> tuple[np.ndarray, int]:
+        """The listener's features of one window (``clip_samples`` samples ending at sample ``end`` of a recording,
+        after :meth:`reset_stream` and the recording's earlier windows) and how many frame spectra it computed.
+        :meth:`features` and :meth:`mfcc` forget the stream (the device's clip path shares its memory)."""
+        window = np.ascontiguousarray(window, np.int16)
+        if len(window) != self.clip_samples:
+            raise PipelineError(f"a stream window has {self.clip_samples} samples, got {len(window)}")
+        out = np.zeros(self.frames * self.coeffs, np.int8)
+        self.lib.fe_stream(window.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), end % 2**32,
+                           out.ctypes.data_as(ctypes.POINTER(ctypes.c_int8)), len(out))
+        return out.reshape(self.frames, self.coeffs), int(self.lib.fe_spectra())
+
+    def reset_stream(self) -> None:
+        """Forget the stream's frames: the next :meth:`stream` window starts a new recording."""
+        self.lib.fe_stream_reset()
+
     def trim(self, audio: np.ndarray) -> tuple[int, int]:
         """``[start, end)`` of the trimmed audio, as the device finds it."""
         audio = np.ascontiguousarray(audio, np.int16)
         start, end = ctypes.c_size_t(), ctypes.c_size_t()
         self.lib.fe_trim(audio.ctypes.data_as(ctypes.POINTER(ctypes.c_int16)), len(audio), start, end)
         return start.value, end.value
+
+
+def stream_recording(fe: DeviceFrontend, audio: np.ndarray, ends: Iterable[int]) -> tuple[np.ndarray, list[int]]:
+    """The listener's features of the windows of a 16-bit recording that end at ``ends`` (ascending), streamed as
+    the device's listener computes them, and the frame spectra each window computed.
+
+    Returns
+    -------
+    features : np.ndarray, shape (windows, frames, coeffs), int8
+    spectra : list of int
+    """
+    fe.reset_stream()
+    features, spectra = [], []
+    for end in ends:
+        x, computed = fe.stream(audio[end - fe.clip_samples:end], end)
+        features.append(x)
+        spectra.append(computed)
+    return np.stack(features), spectra
 
 
 def wav_audio(path: Path, params: FeatureParams) -> np.ndarray:

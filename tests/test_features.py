@@ -38,6 +38,8 @@ def test_fit_length_pads_centred_and_crops_loudest_window() -> None:
     short = np.ones(10, np.float32)
     padded = fit_length(short, 20)
     assert padded.shape == (20,) and padded[:5].sum() == 0 and padded[5:15].sum() == 10 and padded[15:].sum() == 0
+    on_grid = fit_length(short, 20, grid=4)  # the padding before the clip rounded down to the grid (the hop)
+    assert on_grid[:4].sum() == 0 and on_grid[4:14].sum() == 10 and on_grid[14:].sum() == 0
     long = np.zeros(100, np.float32)
     long[60:70] = 1.0
     cropped = fit_length(long, 30)

@@ -27,6 +27,7 @@ from quantize.codegen import frontend_tables, write_settings
 MFCC_TOLERANCE = 5e-3  # largest |device - librosa| MFCC difference on the same audio (measured 4e-4)
 CLIPS = 24  # test clips compared through the binding
 AUDIO_CLIPS = 6  # clips through the harness in audio mode
+STREAM_CLIPS = 20  # test clips in the streamed recording
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +105,35 @@ def test_long_recordings_are_sent_as_their_speech_with_margins(runtime: Runtime)
     window = clip_window(audio, params)
     assert len(word) < len(window) < params.clip_samples
     assert np.array_equal(mfcc(window, params), mfcc(audio, params))
+
+
+@pytest.mark.firmware
+@pytest.mark.slow
+def test_the_listeners_streamed_features_are_the_clip_paths(runtime: Runtime, frontend: DeviceFrontend) -> None:
+    """The listener's streaming front end (frontend::ComputeStream: each frame computed once per recording) gives
+    every 1 s window, 250 ms apart, the int8 features of the clip path (frontend::Compute, what HEAR runs) byte for
+    byte, on real Speech Commands clips (data/speech_commands_sample) and the test split's clips back to back with
+    gaps of quiet noise off the hop grid; after the first window it computes only the new audio's frames and those
+    across the trimming cuts."""
+    from experiments.frontend import SAMPLE, compare_streaming
+    from data.datasets import load_folder
+    from host.recognize import RecognitionSettings
+
+    params = runtime.params
+    rng = np.random.default_rng(5)
+    paths = [c.path for c in load_folder(SAMPLE, runtime.labels)[::10]] + list(runtime.test_split()["ids"][:STREAM_CLIPS])
+    parts = []
+    for path in paths:
+        parts.append(to_int16(read_audio(Path(path), params.sample_rate)))
+        parts.append(np.round(rng.normal(0, 3, int(rng.integers(100, 9000)))).astype(np.int16))
+    settings = RecognitionSettings.from_config()
+    result = compare_streaming(frontend, np.concatenate(parts), settings, params.sample_rate)
+    assert result["windows"] >= 100
+    assert result["identical_windows"] == result["windows"]
+    new_frames = settings.evaluate_every_ms * params.sample_rate // 1000 // params.hop_length
+    cut_frames = 2 * -(-params.win_length // params.hop_length)
+    assert result["spectra_first_window"] >= params.num_frames
+    assert new_frames <= result["spectra_per_window_max"] <= new_frames + cut_frames
 
 
 @pytest.mark.firmware

@@ -17,6 +17,7 @@ import pytest
 
 from data.config import PipelineError, load_config
 from data.features import read_audio
+from host import protocol as p
 from host.long_recording import build_recording, word_pool
 from host.recognize import (Detection, RecognitionSettings, RecognizeCommands, parse_heard, score_detections,
                             window_ends)
@@ -242,14 +243,11 @@ def test_native_listener_hears_what_the_tflm_listener_hears(smoke_build: Path, l
     assert runs[1].stdout == runs[0].stdout and "# played" in runs[0].stdout
 
 
-@pytest.mark.firmware
-@pytest.mark.slow
-def test_emulated_listener_hears_what_the_simulator_hears(smoke_build: Path, listen_sim: Path,
-                                                          recording: tuple[Path, dict, list], tmp_path: Path) -> None:
-    """The same listener built for the emulated Cortex-M4F (``make firmware-listen-emu``: CMSIS-NN TFLM, the clip
-    loaded into QEMU's PSRAM at run time) prints exactly the simulator's lines on the recording: same front end
-    code, same integer model, same RecognizeCommands. A WAV it cannot play is named in one line."""
-    from host.emulator import LISTEN_IMAGE, image_path, listen_emulated
+@pytest.fixture(scope="module")
+def listen_emu(smoke_build: Path) -> Path:
+    """The listener built for the emulated Cortex-M4F (``make firmware-listen-emu``: CMSIS-NN TFLM, the clip loaded
+    into QEMU's PSRAM at run time) on the smoke model."""
+    from host.emulator import LISTEN_IMAGE, image_path
     from tests.test_emulated_firmware import require_emulator
 
     require_emulator()  # the ARM toolchain, QEMU and the pinned TFLM tree
@@ -257,17 +255,53 @@ def test_emulated_listener_hears_what_the_simulator_hears(smoke_build: Path, lis
     proc = subprocess.run(["make", "-s", "-j2", "firmware-listen-emu", "ENGINE=tflm", f"FW_MODEL={smoke_build}"],
                           cwd=ROOT, capture_output=True, text=True, timeout=SIM_BUILD_TIMEOUT_S)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return out / LISTEN_IMAGE
+
+
+@pytest.mark.firmware
+@pytest.mark.slow
+def test_emulated_listener_hears_what_the_simulator_hears(listen_emu: Path, listen_sim: Path,
+                                                          recording: tuple[Path, dict, list], tmp_path: Path) -> None:
+    """The emulated listener prints exactly the simulator's lines on the recording: same front end code, same
+    integer model, same RecognizeCommands. A WAV it cannot play is named in one line."""
+    from host.emulator import listen_emulated
+
     wav, truth, _ = recording
     sim = subprocess.run([str(listen_sim), str(wav)], capture_output=True, text=True, timeout=SIM_RUN_TIMEOUT_S)
     assert sim.returncode == 0, sim.stderr[-2000:]
-    emulated = listen_emulated(out / LISTEN_IMAGE, wav)
+    emulated = listen_emulated(listen_emu, wav).lines
     assert emulated == sim.stdout.splitlines()
     assert emulated[-1] == f"# played {round(truth['duration_s'] * truth['rate']) * 1000 // truth['rate']} ms"
     stereo = tmp_path / "stereo.wav"
     with wave.open(str(stereo), "wb") as w:
         w.setnchannels(2), w.setsampwidth(2), w.setframerate(16000), w.writeframes(bytes(64))
     with pytest.raises(PipelineError, match=f"^{re.escape(str(stereo))}: not 16 kHz mono 16-bit PCM$"):
-        listen_emulated(out / LISTEN_IMAGE, stereo)
+        listen_emulated(listen_emu, stereo)
+
+
+@pytest.mark.firmware
+@pytest.mark.slow
+def test_emulated_listeners_features_are_the_clip_paths(smoke_build: Path, listen_emu: Path,
+                                                        recording: tuple[Path, dict, list]) -> None:
+    """Every window the emulated listener evaluated (its streaming front end, each frame computed once) fed the
+    model the features of the clip path on that window (frontend::Compute, what HEAR runs; through the host
+    binding of the same C++): the CRC-16 of each hop's int8 input equals theirs. After the first window, a hop
+    computes the new audio's frames and those across the cuts only."""
+    from host.emulator import listen_emulated
+    from host.frontend import DeviceFrontend, library_for
+
+    wav, truth, _ = recording
+    with wave.open(str(wav), "rb") as w:
+        audio = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    fe = DeviceFrontend(library_for(smoke_build))
+    settings = RecognitionSettings.from_config()
+    hops = listen_emulated(listen_emu, wav).hops
+    ends = list(window_ends(len(audio), truth["rate"], settings))
+    assert [h.end_ms for h in hops] == [end * 1000 // truth["rate"] for end in ends]
+    for hop, end in zip(hops, ends):
+        assert hop.features_crc == p.crc16(fe.features(audio[end - fe.clip_samples:end]).tobytes())
+    assert max(h.spectra for h in hops[1:]) <= settings.evaluate_every_ms // 10 + 6
+    assert all(h.instructions >= h.frontend + h.inference > 0 for h in hops)
 
 
 def test_extra_classes_are_checked() -> None:

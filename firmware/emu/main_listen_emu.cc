@@ -4,9 +4,17 @@
 //   qemu-system-arm -M mps2-an386 ... -kernel listen.elf -device loader,file=clip.bin,addr=0x21000000,force-raw=on
 // clip.bin: the magic "CLIP", the sample count (uint32, little-endian), then the 16 kHz mono int16 samples
 // (host/emulator.py writes it). The listener prints the "# heard ..." lines of the host simulator
-// (main_listen_host.cc), then "# played <ms> ms", and halts.
+// (main_listen_host.cc), then "# played <ms> ms", and halts. After every evaluated window it also prints what the
+// hop cost (host/emulator.py separates these lines from the listener's):
+//   # hop <n> at <ms> instructions=<all of Loop() since the last window> frontend=<..> inference=<..>
+//     spectra=<frame spectra computed> features=<CRC-16 of the model's input, 4 hex digits>
+// Under QEMU -icount shift=0 the cycle counter counts instructions (platform_mps2.cc); "all of Loop()" is the
+// hop's whole work: the mock provider's copying into the ring (the PDM interrupt's on the board), the window copy,
+// front end, inference, recognition and its report.
 #include <cstdint>
 
+#include "app/generated_model.h"
+#include "core/crc16.h"
 #include "core/line_writer.h"
 #include "core/platform.h"
 #include "listen/audio_provider.h"
@@ -26,6 +34,17 @@ void SendComment(LineWriter& writer) {
   if (writer.FinishComment()) platform::Write(writer.data(), writer.size());
 }
 
+void ReportHop(const listen::Hop& hop, uint32_t instructions) {
+  LineWriter writer;
+  writer.Put("# hop ").PutUint(hop.count).Put(" at ").PutUint(hop.end_ms).Put(" instructions=").PutUint(instructions)
+      .Put(" frontend=").PutUint(hop.frontend_cycles).Put(" inference=").PutUint(hop.inference_cycles)
+      .Put(" spectra=").PutUint(static_cast<uint32_t>(hop.spectra)).Put(" features=");
+  const uint16_t crc = crc16::Compute(hop.features, kInputBytes);
+  const int8_t crc_bytes[] = {static_cast<int8_t>(crc >> 8), static_cast<int8_t>(crc & 0xFF)};
+  writer.PutHexBytes(crc_bytes, 2);
+  SendComment(writer);
+}
+
 }  // namespace
 
 int main() {
@@ -41,7 +60,17 @@ int main() {
   }
   audio_provider_mock::SetClip(reinterpret_cast<const int16_t*>(kClipBase + kHeaderBytes), count);
   if (listen::Setup()) {
-    while (listen::Loop()) {
+    uint32_t reported = 0, instructions = 0;
+    for (bool more = true; more;) {
+      const uint32_t start = platform::CyclesNow();
+      more = listen::Loop();
+      instructions += platform::CyclesNow() - start;
+      const listen::Hop& hop = listen::LastHop();
+      if (hop.count != reported) {
+        ReportHop(hop, instructions);
+        reported = hop.count;
+        instructions = 0;
+      }
     }
     LineWriter writer;
     writer.Put("# played ").PutUint(static_cast<uint32_t>(static_cast<uint64_t>(count) * 1000 /

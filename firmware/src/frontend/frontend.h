@@ -23,6 +23,21 @@ constexpr size_t kFeatureBytes = static_cast<size_t>(kNumFrames) * kNumMfcc;
 // `features` (`features_len` must be kFeatureBytes). False (nothing written) for any other sizes.
 bool Compute(const int16_t* audio, size_t num_samples, int8_t* features, size_t features_len);
 
+// Streaming (the listener): the features of one window of a continuous recording, bit for bit Compute()'s on the
+// same kAudioSamples samples, but every frame that lies wholly in the trimmed audio is computed once per recording
+// and kept: trimming cuts and centres on the frame hop grid (data/features.py does the same), so such a frame is
+// the same stream frame in every window that holds it. Per window only the frames of the newest audio, those next
+// to the cuts and the window's edges are computed. `window`: kAudioSamples samples that end at sample index `end`
+// of the recording (any counter that advances with the audio and may wrap); windows kFrameHop apart or a multiple
+// of it share frames, any other step starts afresh.
+bool ComputeStream(const int16_t* window, uint32_t end, int8_t* features, size_t features_len);
+
+// Forgets every kept frame: the next ComputeStream() starts a new recording.
+void ResetStream();
+
+// Frame spectra (FFT, mel, dB) the last Compute() or ComputeStream() computed: what streaming saves.
+int SpectraComputed();
+
 // The same up to the MFCCs (before normalization): kNumFrames x kNumMfcc floats, for comparisons with librosa.
 bool ComputeMfcc(const int16_t* audio, size_t num_samples, float* mfcc, size_t mfcc_len);
 

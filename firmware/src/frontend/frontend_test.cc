@@ -130,3 +130,76 @@ TEST(FrontendLoudnessMovesOnlyC0) {
     for (int c = 1; c < frontend::kNumMfcc; ++c) EXPECT_TRUE(std::fabs(l[c] - q[c]) < 0.5);
   }
 }
+
+namespace {
+
+// A recording of `seconds`: quiet noise, with bursts of several lengths, gains and gaps.
+std::vector<int16_t> Recording(int seconds) {
+  std::vector<int16_t> audio(static_cast<size_t>(seconds) * frontend::kSampleRate);
+  std::srand(11);
+  for (int16_t& v : audio) v = static_cast<int16_t>(std::rand() % 41 - 20);
+  size_t at = 3000;
+  for (double gain = 0.7; at + frontend::kSampleRate / 10 < audio.size(); gain *= 0.8) {
+    const std::vector<int16_t> burst = Burst(audio.size(), at, gain);
+    for (size_t i = 0; i < audio.size(); ++i) audio[i] = static_cast<int16_t>(audio[i] + burst[i]);
+    at += 2100 + (at * 7) % 9000;  // irregular gaps, off the hop grid
+  }
+  return audio;
+}
+
+}  // namespace
+
+TEST(FrontendStreamEqualsTheClipPathAndComputesOnlyNewFrames) {
+  // The listener's windows: 1 s every 250 ms. Every window's features are Compute()'s bit for bit; after the
+  // first window only the new audio's frames and those across the cuts and edges are computed.
+  const std::vector<int16_t> audio = Recording(8);
+  constexpr size_t kStep = frontend::kSampleRate / 4;
+  const int cut_frames = 2 * ((kFrameLength + kFrameHop - 1) / kFrameHop);
+  std::vector<std::vector<int8_t>> streamed;
+  frontend::ResetStream();
+  int windows = 0;
+  for (size_t end = frontend::kAudioSamples; end <= audio.size(); end += kStep, ++windows) {
+    std::vector<int8_t> features(frontend::kFeatureBytes);
+    EXPECT_TRUE(frontend::ComputeStream(&audio[end - frontend::kAudioSamples], static_cast<uint32_t>(end),
+                                        features.data(), features.size()));
+    streamed.push_back(features);
+    const int computed = frontend::SpectraComputed();
+    if (windows == 0) {
+      EXPECT_TRUE(computed >= frontend::kNumFrames - 4);
+    } else {
+      EXPECT_TRUE(computed <= static_cast<int>(kStep / kFrameHop) + cut_frames);
+    }
+  }
+  EXPECT_EQ(windows, 29);
+  for (int w = 0; w < windows; ++w) {
+    const size_t end = frontend::kAudioSamples + static_cast<size_t>(w) * kStep;
+    std::vector<int8_t> clip(frontend::kFeatureBytes);
+    EXPECT_TRUE(frontend::Compute(&audio[end - frontend::kAudioSamples], frontend::kAudioSamples, clip.data(),
+                                  clip.size()));
+    EXPECT_TRUE(clip == streamed[w]);
+  }
+}
+
+TEST(FrontendStreamStartsAfreshOffTheGrid) {
+  // A step off the hop grid or backwards shares no frame (every frame is computed again); on the grid it does;
+  // the features stay the clip's throughout.
+  const std::vector<int16_t> audio = Recording(3);
+  const size_t ends[] = {16000, 20000, 20080, 24080, 16000, 20000};
+  const bool afresh[] = {true, false, true, false, true, false};
+  std::vector<std::vector<int8_t>> streamed;
+  frontend::ResetStream();
+  for (size_t end : ends) {
+    std::vector<int8_t> features(frontend::kFeatureBytes);
+    EXPECT_TRUE(frontend::ComputeStream(&audio[end - frontend::kAudioSamples], static_cast<uint32_t>(end),
+                                        features.data(), features.size()));
+    streamed.push_back(features);
+    const bool full = frontend::SpectraComputed() > frontend::kNumFrames / 2;
+    EXPECT_EQ(full, afresh[streamed.size() - 1]);
+  }
+  for (size_t i = 0; i < streamed.size(); ++i) {
+    std::vector<int8_t> clip(frontend::kFeatureBytes);
+    EXPECT_TRUE(frontend::Compute(&audio[ends[i] - frontend::kAudioSamples], frontend::kAudioSamples, clip.data(),
+                                  clip.size()));
+    EXPECT_TRUE(clip == streamed[i]);
+  }
+}

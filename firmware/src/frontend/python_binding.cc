@@ -20,6 +20,14 @@ int fe_mfcc(const int16_t* audio, size_t num_samples, float* mfcc, size_t mfcc_l
   return frontend::ComputeMfcc(audio, num_samples, mfcc, mfcc_len) ? 1 : 0;
 }
 
+int fe_stream(const int16_t* window, uint32_t end, int8_t* features, size_t features_len) {
+  return frontend::ComputeStream(window, end, features, features_len) ? 1 : 0;
+}
+
+void fe_stream_reset() { frontend::ResetStream(); }
+
+int fe_spectra() { return frontend::SpectraComputed(); }
+
 void fe_trim(const int16_t* audio, size_t num_samples, size_t* start, size_t* end) {
   frontend::TrimBounds(audio, num_samples, start, end);
 }

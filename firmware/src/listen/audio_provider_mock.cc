@@ -4,7 +4,7 @@
 #include "listen/audio_provider_mock.h"
 
 namespace {
-int16_t g_storage[audio_provider::kRingSamples];
+alignas(4) int16_t g_storage[audio_provider::kRingSamples];
 AudioRing g_ring(g_storage, audio_provider::kRingSamples);
 const int16_t* g_clip = nullptr;
 size_t g_clip_len = 0;

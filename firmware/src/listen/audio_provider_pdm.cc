@@ -17,7 +17,7 @@ constexpr int kGain = 20;
 // Largest block the PDM library hands over at once: its buffer of 512 bytes by default.
 constexpr size_t kBlockSamples = audio_provider::kGuardSamples;
 
-int16_t g_storage[audio_provider::kRingSamples];
+alignas(4) int16_t g_storage[audio_provider::kRingSamples];
 AudioRing g_ring(g_storage, audio_provider::kRingSamples);
 int16_t g_block[kBlockSamples];
 

@@ -64,3 +64,23 @@ TEST(AudioRingResetStartsOver) {
   ring.Reset();
   EXPECT_EQ(ring.written(), 0u);
 }
+
+TEST(AudioRingCopiesLongWindowsAcrossTheEndWordsOrNot) {
+  // Windows of 40 samples out of a 64-sample ring written in blocks of 13: every start (even ones are copied a
+  // word at a time, odd ones sample by sample), before and across the end of the storage.
+  alignas(4) int16_t storage[64];
+  AudioRing ring(storage, 64);
+  int16_t block[13];
+  for (int16_t n = 0; n < 15; ++n) {  // 195 samples
+    for (int16_t i = 0; i < 13; ++i) block[i] = static_cast<int16_t>(n * 13 + i);
+    ring.Write(block, 13);
+    for (uint32_t end = 40; end <= ring.written(); ++end) {
+      alignas(4) int16_t out[40] = {};
+      if (!ring.Copy(end, 40, 0, out)) continue;  // already overwritten
+      bool same = true;
+      for (int i = 0; i < 40; ++i) same = same && out[i] == static_cast<int16_t>(end - 40 + i);
+      EXPECT_TRUE(same);
+    }
+  }
+  EXPECT_EQ(storage[195 % 64 - 1], 194);
+}

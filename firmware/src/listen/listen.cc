@@ -18,13 +18,14 @@ constexpr uint32_t kHopSamples = audio_provider::kSampleRate / 1000 * kEvaluateE
 static_assert(kWindowSamples + audio_provider::kGuardSamples <= audio_provider::kRingSamples,
               "the audio ring must hold a window");
 
-int16_t g_window[kWindowSamples];
+alignas(4) int16_t g_window[kWindowSamples];  // word-aligned: AudioRing copies it a word at a time
 int8_t g_features[kInputBytes];
 int8_t g_scores[kNumLabels];
 float g_probabilities[kNumLabels];
 RecognizeCommands* g_recognizer = nullptr;
 // Absolute sample index at which the next evaluated window ends.
 uint32_t g_next_end = kWindowSamples;
+Hop g_hop;
 
 void Send(LineWriter& writer) {
   if (writer.FinishComment()) platform::Write(writer.data(), writer.size());
@@ -63,6 +64,8 @@ bool Setup() {
   recognizer = RecognizeCommands(config, kLabels, kNumLabels);  // a new recording forgets the old results
   g_recognizer = &recognizer;
   g_next_end = kWindowSamples;
+  frontend::ResetStream();
+  g_hop = Hop{0, 0, 0, 0, 0, g_features};
   LineWriter writer;
   writer.Put("# listening model=").Put(kModelHash).Put(" window=").PutUint(kWindowMs).Put("ms every=")
       .PutUint(kEvaluateEveryMs).Put("ms");
@@ -80,13 +83,17 @@ bool Loop() {
     g_next_end = ring.written() - ring.written() % kHopSamples;
     return true;
   }
-  const uint32_t end_ms = static_cast<uint32_t>(static_cast<uint64_t>(g_next_end) * 1000 / audio_provider::kSampleRate);
+  const uint32_t end = g_next_end;
+  const uint32_t end_ms = static_cast<uint32_t>(static_cast<uint64_t>(end) * 1000 / audio_provider::kSampleRate);
   g_next_end += kHopSamples;
   platform::SetLed(true);
   inference::Timing timing;
-  const bool ok = frontend::Compute(g_window, kWindowSamples, g_features, kInputBytes) &&
-                  inference::Run(g_features, kInputBytes, g_scores, kNumLabels, &timing);
+  const uint32_t start_cycles = platform::CyclesNow();
+  const bool computed = frontend::ComputeStream(g_window, end, g_features, kInputBytes);
+  const uint32_t frontend_cycles = platform::CyclesNow() - start_cycles;
+  const bool ok = computed && inference::Run(g_features, kInputBytes, g_scores, kNumLabels, &timing);
   platform::SetLed(false);
+  g_hop = Hop{g_hop.count + 1, end_ms, frontend_cycles, timing.cycles, frontend::SpectraComputed(), g_features};
   if (!ok) {
     Report("error: ", "front end or inference failed");
     return true;
@@ -102,5 +109,7 @@ bool Loop() {
   Send(writer);
   return true;
 }
+
+const Hop& LastHop() { return g_hop; }
 
 }  // namespace listen

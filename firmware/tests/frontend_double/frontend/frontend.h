@@ -11,4 +11,9 @@ namespace frontend {
 // 1 s of 16 kHz int16 audio -> the model's int8 input (`features_len` bytes). False on wrong sizes.
 bool Compute(const int16_t* audio, size_t num_samples, int8_t* features, size_t features_len);
 
+// The listener's path: the same features for a window of a recording; the double keeps no state.
+bool ComputeStream(const int16_t* window, uint32_t end, int8_t* features, size_t features_len);
+void ResetStream();
+int SpectraComputed();
+
 }  // namespace frontend
