@@ -2,8 +2,9 @@
 extra_classes``), so that a model fed a sliding 1 s window can say that no digit is there.
 
 * ``_silence_``: 1 s of background noise at a random level: excerpts of the recordings in
-  ``NOISE_DIR_DEFAULT`` (Speech Commands' ``_background_noise_``; only their first ``TRAIN_NOISE_FRACTION``, the
-  rest is kept for the long test recording of :mod:`host.long_recording`), generated white/pink/brown noise and
+  ``NOISE_DIR_DEFAULT`` (the start of Speech Commands' ``_background_noise_`` shipped in the repository; only their
+  first ``TRAIN_NOISE_FRACTION``: the long test recording of :mod:`host.long_recording` takes the end of the full
+  recordings), generated white/pink/brown noise and
   near-digital silence. Written as WAVs under ``build/nothing/`` (cached by request); their features are put into
   the data stage's feature cache here, without the speech check that :func:`data.datasets.extract_clips` applies to
   files it featurizes itself (noise is steady by nature). Training copies are augmented like every clip.
@@ -31,7 +32,11 @@ from data.synth import generate, write_wav
 SILENCE = "_silence_"
 UNKNOWN = "_unknown_"
 EXTRA_CLASSES = (SILENCE, UNKNOWN)
-NOISE_DIR_DEFAULT = REPO_ROOT.parent / "shared" / "data" / "speech_commands_digits" / "_background_noise_"
+# The real noise of ``_silence_`` when no noise folder is given: the one shipped with the repository (the first 15 s
+# of Speech Commands' recordings), so every clone trains on the same clips.
+NOISE_DIR_DEFAULT = REPO_ROOT / "data" / "speech_commands_sample" / "_background_noise_"
+# The full recordings in the team's shared copy: the long test recording takes its noise from their held-out part.
+HELDOUT_NOISE_DIR = REPO_ROOT.parent / "shared" / "data" / "speech_commands_digits" / "_background_noise_"
 # Each background recording is cut here: training takes excerpts before, the long test recording after.
 TRAIN_NOISE_FRACTION = 0.7
 # Level of a silence clip: peak amplitude drawn log-uniformly between these (full scale 1.0); near-digital silence

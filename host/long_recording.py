@@ -20,10 +20,10 @@ from data.augment_audio import colored_noise
 from data.config import PipelineError
 from data.datasets import DIGITS, load_folder
 from data.features import read_audio
-from data.nothing import NOISE_DIR_DEFAULT, noise_recordings
+from data.nothing import HELDOUT_NOISE_DIR, noise_recordings
 from data.synth import write_wav
 
-SPEECH_COMMANDS_DIGITS = NOISE_DIR_DEFAULT.parent
+SPEECH_COMMANDS_DIGITS = HELDOUT_NOISE_DIR.parent
 # Gap between words (uniform, seconds): longer than the refractory period plus a window, so that each word can be
 # heard on its own.
 GAP_S = (1.5, 4.0)
@@ -38,13 +38,14 @@ TRIM_DB = 25.0
 
 def word_pool(test_ids: list[str], labels: list[str], shared: Path = SPEECH_COMMANDS_DIGITS) -> list[tuple[Path, str]]:
     """Held-out digit clips: the test split's files whose label is a digit, plus Speech Commands' digits when the
-    shared copy exists. (resolved path, label) pairs, sorted: the same clips give the same pool from any build."""
+    shared copy exists. (resolved path, label) pairs, sorted by label and file name (then path): the same clips give
+    the same pool from any build, wherever the clone is."""
     pool = [(Path(p).resolve(), lab) for p, lab in zip(test_ids, labels) if lab in DIGITS]
     if shared.is_dir():
         pool += [(c.path.resolve(), c.label) for c in load_folder(shared, DIGITS)]
     if not pool:
         raise PipelineError("no held-out digit clips for the long recording (is the test split empty?)")
-    return sorted(pool)
+    return sorted(pool, key=lambda item: (item[1], item[0].name, str(item[0])))
 
 
 def bed(n: int, rate: int, noises: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
@@ -75,7 +76,7 @@ def voiced(audio: np.ndarray, rate: int) -> np.ndarray:
 
 
 def build_recording(out: Path, pool: list[tuple[Path, str]], words: int, rate: int, seed: int,
-                    noise_dir: Path = NOISE_DIR_DEFAULT) -> dict[str, Any]:
+                    noise_dir: Path = HELDOUT_NOISE_DIR) -> dict[str, Any]:
     """Write ``out`` (16-bit mono WAV) with ``words`` digits drawn from ``pool``, and ``out`` with suffix ``.json``
     (the ground truth). Returns the truth: ``rate``, ``duration_s``, ``words`` (``label``, ``onset_ms``,
     ``offset_ms``, ``source``)."""
