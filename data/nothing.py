@@ -43,15 +43,54 @@ TRAIN_NOISE_FRACTION = 0.7
 # (the quietest) is what a muted microphone gives.
 SILENCE_PEAK_MIN = 3e-4
 SILENCE_PEAK_MAX = 0.5
+# Kinds of _silence_ clips, in turn: real noise, generated noise, near-digital silence, artificial sounds (a tone, a
+# note or clicks in near-silence: what a microphone hears that is no word and no steady noise).
+SILENCE_KINDS = 4
+# Fundamental frequencies of the artificial notes (Hz).
+NOTE_HZ = (80.0, 2500.0)
 # Unknown words each synthetic speaker contributes (a digit has two takes per speaker).
 UNKNOWN_WORDS_PER_SPEAKER = 2
 # Silence clips per synthetic "speaker" source: sources are the split unit, so they fall in every split by hash.
 SILENCE_CLIPS_PER_SOURCE = 4
 
 
+# The answer to one clip, on every surface (predict, evaluate, the harness, the demo page, the board's INFER/HEAR
+# replies: protocol.h kAnswer*): a word, or why there is none.
+WORD = "word"
+NOT_A_WORD = "not-a-word"
+LOW_CONFIDENCE = "low-confidence"
+ANSWERS = (WORD, NOT_A_WORD, LOW_CONFIDENCE)
+
+
 def is_nothing(label: str) -> bool:
     """Labels of the nothing classes start with an underscore (the firmware applies the same rule)."""
     return label.startswith("_")
+
+
+def answer(label: str, confident: bool) -> str:
+    """The answer for a clip whose top label is ``label``: ``NOT_A_WORD`` for a nothing class, else ``WORD`` when its
+    probability reaches ``config.toml [answer] min_confidence`` (``confident``), ``LOW_CONFIDENCE`` otherwise."""
+    if is_nothing(label):
+        return NOT_A_WORD
+    return WORD if confident else LOW_CONFIDENCE
+
+
+def int8_answer(labels: list[str] | tuple[str, ...], scores: list[int] | tuple[int, ...] | np.ndarray,
+                min_score: int) -> tuple[int, str]:
+    """The top index of a clip's int8 ``scores`` (the first of equal maxima, as the board) and its answer, with the
+    model's ``min_word_score`` (what the board's INFER/HEAR replies say)."""
+    top = int(np.argmax(scores))
+    return top, answer(labels[top], int(scores[top]) >= min_score)
+
+
+def min_word_score(min_confidence: float, scale: float, zero_point: int) -> int:
+    """The int8 form of ``min_confidence`` for a model's output quantization: the smallest int8 score whose
+    probability ``(score - zero_point) * scale`` (binary32, as the board dequantizes) reaches it; 128 (above every
+    score) when none does. Host and board compare int8 scores with it, so they decide alike."""
+    for score in range(-128, 128):
+        if np.float32(score - zero_point) * np.float32(scale) >= np.float32(min_confidence):
+            return score
+    return 128
 
 
 def check_extra_classes(extra: list[str]) -> None:
@@ -74,14 +113,48 @@ def noise_recordings(noise_dir: Path, sample_rate: int, part: str) -> list[np.nd
     return out
 
 
-def silence_audio(n: int, count: int, noises: list[np.ndarray], seed: int) -> list[np.ndarray]:
-    """``count`` clips of ``n`` samples: a third each real-noise excerpts (when ``noises``), generated colored noise
-    and near-digital silence, at log-uniform random peak levels."""
+def artificial_sound(n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of near-silence with a sound that is no word in it: a harmonic note (``NOTE_HZ``, 1-6 partials,
+    0.1-1 s, random attack and decay, sometimes vibrato; a pure tone when it has one partial) or a few clicks."""
+    out = colored_noise(n, 0.0, rng) * 1e-4
+    if rng.random() < 2 / 3:
+        m = int(rng.uniform(0.1, min(1.0, n / rate)) * rate)
+        t = np.arange(m) / rate
+        f0 = float(np.exp(rng.uniform(*np.log(NOTE_HZ))))
+        vibrato = 1 + (rng.uniform(0.005, 0.03) * np.sin(2 * np.pi * rng.uniform(3, 7) * t) if rng.random() < 0.3
+                       else 0)
+        phase = 2 * np.pi * np.cumsum(f0 * vibrato) / rate
+        partials = int(rng.integers(1, 7))
+        sound = sum(np.sin(k * phase) / k ** rng.uniform(0.5, 2.0) for k in range(1, partials + 1)
+                    if f0 * k < rate / 2)
+        attack, decay = int(rng.uniform(0.002, 0.1) * rate), rng.uniform(0.05, 2.0)
+        env = np.exp(-t / decay)
+        env[:attack] *= np.linspace(0, 1, attack)
+        env[-int(0.01 * rate):] *= np.linspace(1, 0, int(0.01 * rate))
+        sound = sound * env
+    else:
+        sound = np.zeros(n)
+        for _ in range(int(rng.integers(1, 9))):
+            m = int(rng.integers(1, int(0.01 * rate)))
+            start = int(rng.integers(0, n - m))
+            sound[start:start + m] += colored_noise(m, 0.0, rng) * np.exp(-np.arange(m) / max(1, m / 4))
+    start = int(rng.integers(0, n - len(sound) + 1))
+    out[start:start + len(sound)] += sound / (np.abs(sound).max() + 1e-12)
+    return out
+
+
+def silence_audio(n: int, count: int, noises: list[np.ndarray], seed: int, rate: int) -> list[np.ndarray]:
+    """``count`` clips of ``n`` samples at ``rate``, the ``SILENCE_KINDS`` in turn: real-noise excerpts (when
+    ``noises``), generated colored noise, near-digital silence and artificial sounds, at log-uniform random peak
+    levels."""
     rng = np.random.default_rng(seed)
     clips = []
     for i in range(count):
-        kind = i % 3
-        if kind == 0 and noises:
+        kind = i % SILENCE_KINDS
+        if kind == 3:
+            audio = artificial_sound(n, rate, rng)
+            peak = 10 ** rng.uniform(np.log10(SILENCE_PEAK_MIN * 10), np.log10(SILENCE_PEAK_MAX))
+        elif kind == 0 and noises:
             src = noises[int(rng.integers(len(noises)))]
             start = int(rng.integers(0, max(1, len(src) - n)))
             audio = np.resize(src[start:start + n], n).astype(np.float64)
@@ -103,7 +176,7 @@ def silence_clips(out: Path, sources: list[str], per_source: int, params: Featur
     folder = out / SILENCE
     request = {"sources": sources, "per_source": per_source, "rate": params.sample_rate, "n": params.clip_samples,
                "noise_dir": str(noise_dir), "train_fraction": TRAIN_NOISE_FRACTION, "seed": seed,
-               "peaks": [SILENCE_PEAK_MIN, SILENCE_PEAK_MAX]}
+               "peaks": [SILENCE_PEAK_MIN, SILENCE_PEAK_MAX], "kinds": SILENCE_KINDS, "note_hz": list(NOTE_HZ)}
     manifest = folder / "manifest.json"
     if not (manifest.exists() and json.loads(manifest.read_text()) == request):
         folder.mkdir(parents=True, exist_ok=True)
@@ -112,7 +185,8 @@ def silence_clips(out: Path, sources: list[str], per_source: int, params: Featur
         noises = noise_recordings(noise_dir, params.sample_rate, "train")
         for source in sources:
             source_seed = int(hashlib.sha1(f"{source}|{seed}".encode()).hexdigest()[:12], 16)
-            for k, audio in enumerate(silence_audio(params.clip_samples, per_source, noises, source_seed)):
+            for k, audio in enumerate(silence_audio(params.clip_samples, per_source, noises, source_seed,
+                                                    params.sample_rate)):
                 write_wav(folder / f"{source}_{k}.wav", np.round(audio * 32767).astype(np.int16),
                           params.sample_rate)
         manifest.write_text(json.dumps(request))
