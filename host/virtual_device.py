@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from data.nothing import WORD, int8_answer
 from host import protocol as p
 
 VIRTUAL_FW = "0.1.0-virtual"  # firmware version the virtual device reports (fw=…)
@@ -39,7 +40,7 @@ REFERENCE_INFO = p.HelloInfo(
     proto=p.PROTOCOL_VERSION, fw="0.1.0", model="0123abcd", frames=100, coeffs=13, in_scale=0.0625, in_zp=-128,
     outputs=10, out_scale=1 / 256, out_zp=-128, arena=9999,
     labels=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"), engine="fake",
-    audio=16000, rate=16000, minor=p.PROTOCOL_MINOR,
+    audio=16000, rate=16000, minor=p.PROTOCOL_MINOR, min_score=0,
 )
 
 
@@ -127,6 +128,7 @@ class TflmBackend:
             outputs=len(meta["labels"]), out_scale=meta["output"]["scale"], out_zp=meta["output"]["zero_point"],
             arena=meta["arena_bytes"], labels=tuple(meta["labels"]), audio=rt.params.clip_samples,
             rate=rt.params.sample_rate, engine="tflm", minor=p.PROTOCOL_MINOR,
+            min_score=meta["answer"]["min_word_score"],
         )
         # The same test clips the firmware embeds (quantize's choice), with the scores the host's TFLM computes.
         test = rt.test_split()
@@ -256,7 +258,7 @@ class DeviceSession:
                 return p.encode_error("invoke")
             top = p.top_index(scores)
             return p.encode_infer(p.InferResult(us=us, cycles=cycles, top=top, scores=scores,
-                                                value=self._value(scores, top)))
+                                                value=self._value(scores, top), answer=self._answer(scores)))
         if cmd.word == "SELFTEST":
             return p.encode_selftest(*self.selftest())
         if cmd.word == "STREAM":
@@ -298,12 +300,18 @@ class DeviceSession:
             return p.encode_error("invoke")
         top = p.top_index(scores)
         return p.encode_infer(p.HearResult(us=us, cycles=cycles, top=top, scores=scores,
-                                           value=self._value(scores, top), fe_us=fe_us, fe_cycles=fe_cycles))
+                                           value=self._value(scores, top), answer=self._answer(scores),
+                                           fe_us=fe_us, fe_cycles=fe_cycles))
 
     def _value(self, scores: tuple[int, ...], top: int) -> float:
         """``value=`` (minor version 1): the top output dequantized in binary32, like the firmware."""
         info = self.backend.info
         return float(np.float32(scores[top] - info.out_zp) * np.float32(info.out_scale))
+
+    def _answer(self, scores: tuple[int, ...]) -> str:
+        """``answer=`` (minor version 2), as the firmware decides it."""
+        info = self.backend.info
+        return int8_answer(info.labels, scores, info.min_score)[1]
 
     def idle(self) -> bytes:
         """What the device prints when no byte arrives for a while: one prediction line while streaming."""
@@ -326,7 +334,9 @@ class DeviceSession:
         top = p.top_index(scores)
         probability = np.float32(scores[top] - info.out_zp) * np.float32(info.out_scale)
         percent = int(probability * np.float32(100) + np.float32(0.5))
-        return p.encode_comment(f"{index} {info.labels[top]} {percent}% {us}us")
+        answer = self._answer(scores)
+        shown = info.labels[top] if answer == WORD else f"{answer}:{info.labels[top]}"
+        return p.encode_comment(f"{index} {shown} {percent}% {us}us")
 
 
 class FaultInjector:
