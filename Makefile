@@ -56,7 +56,7 @@ help:
 	@echo "make test                  the test suite"
 	@echo "make features              only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, REAL=, NOISE_DIR=, SKIP_BAD=1)"
 	@echo "make train quantize TARGETS=<csv> DATA_DIR=<clips>   regression (config.toml [model] task = \"regression\")"
-	@echo "make evaluate DATA=<dir>   the built model on a <label>/*.wav folder -> OUT= (default build/evaluate.json)"
+	@echo "make evaluate DATA=<dir>   the built model on a <label>/*.wav folder (LABEL=: a flat one; _<name>_/: no words) -> OUT="
 	@echo "make predict FILE=<wav>    one clip (or RANDOM=1) on BACKEND=float|int8|tflm|native|device [PORT=]"
 	@echo "make harness PORT=<port>   stream the test split to a board, or PORT=virtual; N=, DATA=, RESUME=1, ENGINE=native"
 	@echo "make virtual-device        a virtual board on a pseudo-terminal at build/virtual-tty"
@@ -109,8 +109,9 @@ quantize: venv
 	$(PY) -m host.evaluate
 
 evaluate: venv
-	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=<folder of <label>/*.wav> OUT=<file.json>"; exit 2; }
-	$(PY) -m host.evaluate --data "$(DATA)" --out "$(or $(OUT),$(BUILD)/evaluate.json)" $(if $(SKIP_BAD),--skip-bad,)
+	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=<folder of <label>/*.wav> OUT=<file.json> (LABEL=<label>: a flat folder)"; exit 2; }
+	$(PY) -m host.evaluate --data "$(DATA)" --out "$(or $(OUT),$(BUILD)/evaluate.json)" $(if $(SKIP_BAD),--skip-bad,) \
+		$(if $(LABEL),--label "$(LABEL)",)
 
 bench: venv
 	$(PY) -m experiments.bench $(SMOKE_FLAG)
