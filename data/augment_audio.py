@@ -68,14 +68,20 @@ class AudioAugmentParams:
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
 
 
-@functools.lru_cache(maxsize=8)
 def noise_fingerprint(noise_dir: str) -> str:
     """What a noise folder holds, independent of its location: the relative names and the bytes of its WAVs, in the
-    order :func:`load_noises` reads them."""
+    order :func:`load_noises` reads them (read once per state of the files: ``digest`` is called for every copy)."""
     root = Path(noise_dir)
+    files = tuple((p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in sorted(root.rglob("*.wav")))
+    return _content_digest(str(root), files)
+
+
+@functools.lru_cache(maxsize=8)
+def _content_digest(root: str, files: tuple[tuple[str, int, int], ...]) -> str:
     h = hashlib.sha1()
-    for path in sorted(root.rglob("*.wav")):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha1(path.read_bytes()).digest())
+    for name, _, _ in files:
+        h.update(name.encode() + b"\0" + hashlib.sha1((Path(root) / name).read_bytes()).digest())
     return h.hexdigest()[:12]
 
 
