@@ -147,3 +147,36 @@ def test_a_failing_import_still_shows_its_hidden_lines(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "V"} | {"PYTHONPATH": str(REPO)}
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
     assert proc.returncode == 1 and "E0000 the reason" in proc.stderr
+
+
+ISA_RUN = """
+import hashlib, sys
+import numpy as np
+from pathlib import Path
+from data.config import load_config
+from data.datasets import Clip
+from experiments.cv import _arrays
+from train.fit import train_model
+rng = np.random.default_rng(0)
+labels = ["zero", "one", "two"]
+def split(n):
+    clips = [Clip(Path(f"/s/synth-a{i % 8}/{i}.wav"), labels[i % 3], f"synth-a{i % 8}") for i in range(n)]
+    x = rng.normal(0, 10, (n, 100, 13)).astype(np.float32)
+    x[np.arange(n) % 3 == 1, :, 1] += 20.0
+    return _arrays(x, clips, labels)
+model, _, _ = train_model(split(128), split(32), load_config(), 7, 1, None, verbose=0)
+print(hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest())
+"""
+
+
+def test_the_model_does_not_depend_on_the_instruction_set_the_cpu_offers() -> None:
+    """Trained where oneDNN may use every instruction the CPU has (AVX-512 here) and where it is capped at AVX2,
+    one seed gives the same weights (on a CPU without AVX-512 both runs are alike anyway)."""
+    weights = []
+    for isa in ("ALL", "AVX2"):
+        env = os.environ | {"PYTHONPATH": str(REPO), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3",
+                            "ONEDNN_MAX_CPU_ISA": isa}
+        proc = subprocess.run([sys.executable, "-c", ISA_RUN], cwd=REPO, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        weights.append(proc.stdout.split()[-1])
+    assert weights[0] == weights[1]
