@@ -19,8 +19,9 @@ from data.artifacts import check_output_file, staged_outputs
 from data.config import PipelineError, run_main
 from data.datasets import Clip, extract_clips
 from data.nothing import ANSWERS, LOW_CONFIDENCE, NOT_A_WORD, WORD, is_nothing
+from data.windows import is_windowed
 from host.answers import Answer, answer_counts, answers, counts_text
-from host.recordings import is_windowed, recording_metrics, report_section
+from host.recordings import recording_metrics, report_section
 from host.runtime import Runtime
 from train.collapse import prediction_stats
 

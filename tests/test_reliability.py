@@ -15,7 +15,7 @@ from conftest import REPO
 from data.augment_audio import AudioAugmentParams
 from data.config import load_config
 from data.datasets import Clip, save_split
-from train.fit import features_digest
+from data.artifacts import features_digest
 
 SAMPLE_NOISE = REPO / "data" / "speech_commands_sample" / "_background_noise_"
 
