@@ -43,11 +43,11 @@ TRAIN_NOISE_FRACTION = 0.7
 # (the quietest) is what a muted microphone gives.
 SILENCE_PEAK_MIN = 3e-4
 SILENCE_PEAK_MAX = 0.5
-# Kinds of _silence_ clips, in turn: real noise, generated noise, near-digital silence, artificial sounds (a tone, a
-# note or clicks in near-silence: what a microphone hears that is no word and no steady noise).
+# Kinds of _silence_ clips, in turn: real noise, generated noise, near-digital silence, artificial sounds (tones,
+# notes, a noise burst or clicks in near-silence: what a microphone hears that is no word and no steady noise).
 SILENCE_KINDS = 4
-# Fundamental frequencies of the artificial notes (Hz).
-NOTE_HZ = (80.0, 2500.0)
+# Fundamental frequencies of the artificial tones and notes (Hz).
+NOTE_HZ = (80.0, 3000.0)
 # Unknown words each synthetic speaker contributes (a digit has two takes per speaker).
 UNKNOWN_WORDS_PER_SPEAKER = 2
 # Silence clips per synthetic "speaker" source: sources are the split unit, so they fall in every split by hash.
@@ -113,29 +113,46 @@ def noise_recordings(noise_dir: Path, sample_rate: int, part: str) -> list[np.nd
     return out
 
 
+def _note(m: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """``m`` samples of a tone or note: ``NOTE_HZ``, one partial (a pure tone) half of the time, else 2-6; a flat
+    level with short fades or a decay; sometimes vibrato, sometimes a glide of up to two octaves."""
+    t = np.arange(m) / rate
+    f0 = float(np.exp(rng.uniform(*np.log(NOTE_HZ))))
+    shape = rng.random()
+    if shape < 0.3:  # vibrato
+        f = f0 * (1 + rng.uniform(0.005, 0.03) * np.sin(2 * np.pi * rng.uniform(3, 7) * t))
+    elif shape < 0.6:  # glide
+        f = f0 * 2 ** (rng.uniform(-2, 2) * t / t[-1])
+    else:
+        f = np.full(m, f0)
+    phase = 2 * np.pi * np.cumsum(f) / rate
+    partials = 1 if rng.random() < 0.5 else int(rng.integers(2, 7))
+    sound = sum(np.sin(k * phase) / k ** rng.uniform(0.5, 2.0) for k in range(1, partials + 1)
+                if f.max() * k < rate / 2)
+    fade = min(m // 2, int(rng.uniform(0.002, 0.1) * rate))
+    env = np.ones(m) if rng.random() < 0.5 else np.exp(-t / rng.uniform(0.05, 2.0))
+    env[:fade] *= np.linspace(0, 1, fade)
+    env[m - fade:] *= np.linspace(1, 0, fade)
+    return sound * env
+
+
 def artificial_sound(n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` samples of near-silence with a sound that is no word in it: a harmonic note (``NOTE_HZ``, 1-6 partials,
-    0.1-1 s, random attack and decay, sometimes vibrato; a pure tone when it has one partial) or a few clicks."""
+    """``n`` samples of near-silence with a sound that is no word in it: one to four tones or notes in a row
+    (:func:`_note`, 0.1-1 s in all), a noise burst (20-300 ms, sharp attack, decay) or a few clicks (1-10 ms)."""
     out = colored_noise(n, 0.0, rng) * 1e-4
-    if rng.random() < 2 / 3:
-        m = int(rng.uniform(0.1, min(1.0, n / rate)) * rate)
-        t = np.arange(m) / rate
-        f0 = float(np.exp(rng.uniform(*np.log(NOTE_HZ))))
-        vibrato = 1 + (rng.uniform(0.005, 0.03) * np.sin(2 * np.pi * rng.uniform(3, 7) * t) if rng.random() < 0.3
-                       else 0)
-        phase = 2 * np.pi * np.cumsum(f0 * vibrato) / rate
-        partials = int(rng.integers(1, 7))
-        sound = sum(np.sin(k * phase) / k ** rng.uniform(0.5, 2.0) for k in range(1, partials + 1)
-                    if f0 * k < rate / 2)
-        attack, decay = int(rng.uniform(0.002, 0.1) * rate), rng.uniform(0.05, 2.0)
-        env = np.exp(-t / decay)
-        env[:attack] *= np.linspace(0, 1, attack)
-        env[-int(0.01 * rate):] *= np.linspace(1, 0, int(0.01 * rate))
-        sound = sound * env
+    kind = rng.random()
+    if kind < 0.6:
+        total = int(rng.uniform(0.1, min(1.0, n / rate)) * rate)
+        cuts = np.sort(rng.integers(1, total, int(rng.integers(0, 4))))
+        sound = np.concatenate([_note(len(part), rate, rng) for part in np.split(np.arange(total), cuts)
+                                if len(part) > 1])
+    elif kind < 0.8:
+        m = int(rng.uniform(0.02, 0.3) * rate)
+        sound = colored_noise(m, float(rng.choice((0.0, 1.0, 2.0))), rng) * np.exp(-np.arange(m) / (m / 4))
     else:
         sound = np.zeros(n)
         for _ in range(int(rng.integers(1, 9))):
-            m = int(rng.integers(1, int(0.01 * rate)))
+            m = int(rng.integers(2, int(0.01 * rate)))
             start = int(rng.integers(0, n - m))
             sound[start:start + m] += colored_noise(m, 0.0, rng) * np.exp(-np.arange(m) / max(1, m / 4))
     start = int(rng.integers(0, n - len(sound) + 1))
