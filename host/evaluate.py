@@ -285,8 +285,8 @@ def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool, label: s
     check_output_file(out, ".json")
     rt = Runtime.open(build)
     clips = evaluation_clips(data, label, rt.labels)
-    words = [c for c in clips if c.label in rt.labels]
-    nonwords = [c for c in clips if c.label not in rt.labels]
+    words = [c for c in clips if not is_nothing(c.label)]
+    nonwords = [c for c in clips if is_nothing(c.label)]  # no speech check: noise is steady, a tone may be too
     windowed = None
     if rt.meta.get("windows"):  # a model of long recordings: every recording cut into the same windows
         from data.windows import extract_windows, window_rows
@@ -302,11 +302,14 @@ def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool, label: s
         raise PipelineError(f"{data}: no readable clips")
     metrics: dict[str, Any] = {"data": str(data), "labels": rt.labels, "model_hash": rt.meta["model_hash"],
                                "answer_rule": rt.meta["answer"], "skipped": skipped}
+    # Accuracy is over the clips of the model's labels: the words, and clips of its own nothing classes.
+    own = [i for i, c in enumerate(ok_no) if c.label in rt.labels] if not windowed else []
+    labelled = ok + [ok_no[i] for i in own]
     scores = y = None
     extra = ""
-    if ok:
-        y = windowed["y"] if windowed else np.array([rt.labels.index(c.label) for c in ok])
-        scores = run_backends(x, rt)
+    if labelled:
+        y = windowed["y"] if windowed else np.array([rt.labels.index(c.label) for c in labelled])
+        scores = run_backends(np.concatenate([x, x_no[own]]) if own else x, rt)
         metrics |= compute_metrics(scores, y, rt)
         if windowed:
             metrics["recording"] = recording_metrics({k: rt.probabilities(k, v) for k, v in scores.items()},
@@ -317,7 +320,7 @@ def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool, label: s
     scores_no = run_backends(x_no, rt) if ok_no else {}
     found = {}
     for k in BACKENDS:
-        parts = ([scores[k]] if ok and not windowed else []) + ([scores_no[k]] if ok_no else [])
+        parts = ([scores[k][:len(ok)]] if ok and not windowed else []) + ([scores_no[k]] if ok_no else [])
         found[k] = answers(rt, k, rt.probabilities(k, np.concatenate(parts))) if parts else []
     metrics["answers"] = {k: answer_counts(v) for k, v in found.items()}
     metrics["clips"] = [{"file": str(c.path), "label": c.label, **{k: found[k][i].to_dict() for k in found}}
@@ -330,11 +333,11 @@ def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool, label: s
         extra += "\n## Skipped files\n\n" + "\n".join(f"- {s}" for s in skipped) + "\n"
     with staged_outputs(out.parent) as stage:
         (stage / out.name).write_text(json.dumps(metrics, indent=1))
-        if ok:
+        if labelled:
             write_report(stage / out.with_suffix(".md").name, metrics, scores, y, f"Evaluation on {data}", extra)
         else:
             (stage / out.with_suffix(".md").name).write_text(f"# Evaluation on {data}\n" + extra)
-    if ok:
+    if labelled:
         print(f"{data}: float {metrics['float']['accuracy']:.4f}, int8 {metrics['int8']['accuracy']:.4f}, "
               f"tflm {metrics['tflm']['accuracy']:.4f} on {len(y)} clips" + (
                   f" ({len(ok)} recordings: tflm accuracy {metrics['recording']['accuracy']:.4f} per recording)"
