@@ -83,9 +83,10 @@ quantize: venv  ## int8 model, its evaluation three ways, the firmware's C files
 	$(PY) -m quantize $(SMOKE_FLAG)
 	$(PY) -m host.evaluate
 
-evaluate: venv  ## the built model on a <label>/*.wav folder: DATA=<dir> [OUT=build/evaluate.json]
-	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=<folder of <label>/*.wav> OUT=<file.json>"; exit 2; }
-	$(PY) -m host.evaluate --data "$(DATA)" --out "$(or $(OUT),$(BUILD)/evaluate.json)" $(if $(SKIP_BAD),--skip-bad,)
+evaluate: venv  ## the built model on a <label>/*.wav folder: DATA=<dir> [OUT=build/evaluate.json] (LABEL=: a flat one; _<name>_/: no words)
+	@test -n "$(DATA)" || { echo "usage: make evaluate DATA=<folder of <label>/*.wav> OUT=<file.json> (LABEL=<label>: a flat folder)"; exit 2; }
+	$(PY) -m host.evaluate --data "$(DATA)" --out "$(or $(OUT),$(BUILD)/evaluate.json)" $(if $(SKIP_BAD),--skip-bad,) \
+		$(if $(LABEL),--label "$(LABEL)",)
 
 bench: venv  ## stage times, sizes, accuracies, harness throughput -> build/bench.json
 	$(PY) -m experiments.bench $(SMOKE_FLAG)

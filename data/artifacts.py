@@ -20,12 +20,26 @@ INT8_FILE = "model_int8.tflite"
 META_FILE = "model_meta.json"
 
 
+# The arrays of a split that hold file paths (clips; the recordings of windowed splits): where the clone is.
+PATH_KEYS = ("ids", "recordings")
+
+
 def features_digest(features_dir: Path) -> str:
-    """SHA-256 of ``dataset.json``: which feature set a model was trained on (it lists every split's clips)."""
+    """SHA-256 of what the splits hold (every array of every ``.npz`` but ``PATH_KEYS``): which feature set a model
+    was trained on. The digest is embedded in the model, so nothing that names where the clone is (the paths
+    in ``ids`` and ``dataset.json``) may enter it: the same seed gives the same model bytes in any folder."""
+    import numpy as np
+
     path = features_dir / "dataset.json"
     if not path.is_file():
         raise PipelineError(f"{path}: missing; run `make features` (or `make train`) first")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    h = hashlib.sha256()
+    for split in sorted(features_dir.glob("*.npz")):
+        with np.load(split, allow_pickle=False) as z:
+            for key in sorted(set(z.files) - set(PATH_KEYS)):
+                a = np.ascontiguousarray(z[key])
+                h.update(f"{split.name}|{key}|{a.dtype.str}|{a.shape}|".encode() + a.tobytes())
+    return h.hexdigest()
 
 
 @contextlib.contextmanager

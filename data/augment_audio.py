@@ -1,12 +1,14 @@
 """Audio-level augmentation of training clips (noise at a random SNR, gain, time shift, speed, pitch), cached as MFCCs.
 
 Only the caller decides which clips are augmented: the data stage and ``experiments.cv`` pass training clips only, so
-no augmented copy of a validation/test clip ever exists. Every copy is a deterministic function of (clip path,
-copy index, parameters, seed), so the cache is shared by all folds and seeds.
+no augmented copy of a validation/test clip ever exists. Every copy is a deterministic function of (clip label and
+file name, copy index, parameters, seed, the noise folder's content), so the cache is shared by all folds and seeds
+and a clone in another folder (or on another machine) augments alike: no absolute path enters a seed.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -59,7 +61,28 @@ class AudioAugmentParams:
         return cls(**section)
 
     def digest(self) -> str:
-        return hashlib.sha1(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+        """Short hash of the parameters, part of every copy's seed: the noise folder counts by its content
+        (:func:`noise_fingerprint`), never by where it is."""
+        fields = dataclasses.asdict(self)
+        fields["noise_dir"] = noise_fingerprint(self.noise_dir) if self.noise_dir else None
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def noise_fingerprint(noise_dir: str) -> str:
+    """What a noise folder holds, independent of its location: the relative names and the bytes of its WAVs, in the
+    order :func:`load_noises` reads them (read once per state of the files: ``digest`` is called for every copy)."""
+    root = Path(noise_dir)
+    files = tuple((p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in sorted(root.rglob("*.wav")))
+    return _content_digest(str(root), files)
+
+
+@functools.lru_cache(maxsize=8)
+def _content_digest(root: str, files: tuple[tuple[str, int, int], ...]) -> str:
+    h = hashlib.sha1()
+    for name, _, _ in files:
+        h.update(name.encode() + b"\0" + hashlib.sha1((Path(root) / name).read_bytes()).digest())
+    return h.hexdigest()[:12]
 
 
 def colored_noise(n: int, slope: float, rng: np.random.Generator) -> np.ndarray:

@@ -36,6 +36,8 @@ SCHEMA: dict[str, dict[str, type]] = {
     "windows": {"mode": str, "hop_seconds": float, "auto_min_seconds": float},
     "recognition": {"window_ms": int, "evaluate_every_ms": int, "average_window_ms": int, "minimum_count": int,
                     "threshold": float, "refractory_ms": int},
+    # When a clip's answer is a word (data/nothing.py answer()).
+    "answer": {"min_confidence": float},
 }
 
 

@@ -15,9 +15,11 @@ import hashlib
 import http.client
 import json
 import shutil
+import socket
 import tarfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from dataclasses import dataclass
@@ -177,7 +179,13 @@ def download(name: str, src: Source, part: Path, retry: Retry) -> None:
             if e.code not in RETRYABLE_STATUS:
                 raise PipelineError(f"{src.url}: download failed ({_reason(e)})") from None
             last = e
-        except (_Retryable, urllib.error.URLError, http.client.HTTPException, OSError) as e:
+        except urllib.error.URLError as e:
+            if isinstance(e.reason, socket.gaierror):  # no name service (offline) or no such host: waiting won't help
+                host = urllib.parse.urlsplit(src.url).hostname
+                raise PipelineError(f"{src.url}: download failed: the host name {host} does not resolve "
+                                    f"({e.reason.strerror or e.reason}); is this machine offline?") from None
+            last = e
+        except (_Retryable, http.client.HTTPException, OSError) as e:
             last = e
     kept = part.stat().st_size if part.exists() else 0
     resume = f"; the {kept:,} bytes received stay in {part} and the next run resumes" if kept else ""

@@ -2,8 +2,9 @@
 extra_classes``), so that a model fed a sliding 1 s window can say that no digit is there.
 
 * ``_silence_``: 1 s of background noise at a random level: excerpts of the recordings in
-  ``NOISE_DIR_DEFAULT`` (Speech Commands' ``_background_noise_``; only their first ``TRAIN_NOISE_FRACTION``, the
-  rest is kept for the long test recording of :mod:`host.long_recording`), generated white/pink/brown noise and
+  ``NOISE_DIR_DEFAULT`` (the start of Speech Commands' ``_background_noise_`` shipped in the repository; only their
+  first ``TRAIN_NOISE_FRACTION``: the long test recording of :mod:`host.long_recording` takes the end of the full
+  recordings), generated white/pink/brown noise and
   near-digital silence. Written as WAVs under ``build/nothing/`` (cached by request); their features are put into
   the data stage's feature cache here, without the speech check that :func:`data.datasets.extract_clips` applies to
   files it featurizes itself (noise is steady by nature). Training copies are augmented like every clip.
@@ -31,22 +32,65 @@ from data.synth import generate, write_wav
 SILENCE = "_silence_"
 UNKNOWN = "_unknown_"
 EXTRA_CLASSES = (SILENCE, UNKNOWN)
-NOISE_DIR_DEFAULT = REPO_ROOT.parent / "shared" / "data" / "speech_commands_digits" / "_background_noise_"
+# The real noise of ``_silence_`` when no noise folder is given: the one shipped with the repository (the first 15 s
+# of Speech Commands' recordings), so every clone trains on the same clips.
+NOISE_DIR_DEFAULT = REPO_ROOT / "data" / "speech_commands_sample" / "_background_noise_"
+# The full recordings in the team's shared copy: the long test recording takes its noise from their held-out part.
+HELDOUT_NOISE_DIR = REPO_ROOT.parent / "shared" / "data" / "speech_commands_digits" / "_background_noise_"
 # Each background recording is cut here: training takes excerpts before, the long test recording after.
 TRAIN_NOISE_FRACTION = 0.7
 # Level of a silence clip: peak amplitude drawn log-uniformly between these (full scale 1.0); near-digital silence
 # (the quietest) is what a muted microphone gives.
 SILENCE_PEAK_MIN = 3e-4
 SILENCE_PEAK_MAX = 0.5
+# Kinds of _silence_ clips, in turn: real noise, generated noise, near-digital silence, artificial sounds (tones,
+# notes, a noise burst or clicks in near-silence: what a microphone hears that is no word and no steady noise).
+SILENCE_KINDS = 4
+# Fundamental frequencies of the artificial tones and notes (Hz).
+NOTE_HZ = (80.0, 3000.0)
 # Unknown words each synthetic speaker contributes (a digit has two takes per speaker).
 UNKNOWN_WORDS_PER_SPEAKER = 2
 # Silence clips per synthetic "speaker" source: sources are the split unit, so they fall in every split by hash.
 SILENCE_CLIPS_PER_SOURCE = 4
 
 
+# The answer to one clip, on every surface (predict, evaluate, the harness, the demo page, the board's INFER/HEAR
+# replies: protocol.h kAnswer*): a word, or why there is none.
+WORD = "word"
+NOT_A_WORD = "not-a-word"
+LOW_CONFIDENCE = "low-confidence"
+ANSWERS = (WORD, NOT_A_WORD, LOW_CONFIDENCE)
+
+
 def is_nothing(label: str) -> bool:
     """Labels of the nothing classes start with an underscore (the firmware applies the same rule)."""
     return label.startswith("_")
+
+
+def answer(label: str, confident: bool) -> str:
+    """The answer for a clip whose top label is ``label``: ``NOT_A_WORD`` for a nothing class, else ``WORD`` when its
+    probability reaches ``config.toml [answer] min_confidence`` (``confident``), ``LOW_CONFIDENCE`` otherwise."""
+    if is_nothing(label):
+        return NOT_A_WORD
+    return WORD if confident else LOW_CONFIDENCE
+
+
+def int8_answer(labels: list[str] | tuple[str, ...], scores: list[int] | tuple[int, ...] | np.ndarray,
+                min_score: int) -> tuple[int, str]:
+    """The top index of a clip's int8 ``scores`` (the first of equal maxima, as the board) and its answer, with the
+    model's ``min_word_score`` (what the board's INFER/HEAR replies say)."""
+    top = int(np.argmax(scores))
+    return top, answer(labels[top], int(scores[top]) >= min_score)
+
+
+def min_word_score(min_confidence: float, scale: float, zero_point: int) -> int:
+    """The int8 form of ``min_confidence`` for a model's output quantization: the smallest int8 score whose
+    probability ``(score - zero_point) * scale`` (binary32, as the board dequantizes) reaches it; 128 (above every
+    score) when none does. Host and board compare int8 scores with it, so they decide alike."""
+    for score in range(-128, 128):
+        if np.float32(score - zero_point) * np.float32(scale) >= np.float32(min_confidence):
+            return score
+    return 128
 
 
 def check_extra_classes(extra: list[str]) -> None:
@@ -69,14 +113,65 @@ def noise_recordings(noise_dir: Path, sample_rate: int, part: str) -> list[np.nd
     return out
 
 
-def silence_audio(n: int, count: int, noises: list[np.ndarray], seed: int) -> list[np.ndarray]:
-    """``count`` clips of ``n`` samples: a third each real-noise excerpts (when ``noises``), generated colored noise
-    and near-digital silence, at log-uniform random peak levels."""
+def _note(m: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """``m`` samples of a tone or note: ``NOTE_HZ``, one partial (a pure tone) half of the time, else 2-6; a flat
+    level with short fades or a decay; sometimes vibrato, sometimes a glide of up to two octaves."""
+    t = np.arange(m) / rate
+    f0 = float(np.exp(rng.uniform(*np.log(NOTE_HZ))))
+    shape = rng.random()
+    if shape < 0.3:  # vibrato
+        f = f0 * (1 + rng.uniform(0.005, 0.03) * np.sin(2 * np.pi * rng.uniform(3, 7) * t))
+    elif shape < 0.6:  # glide
+        f = f0 * 2 ** (rng.uniform(-2, 2) * t / t[-1])
+    else:
+        f = np.full(m, f0)
+    phase = 2 * np.pi * np.cumsum(f) / rate
+    partials = 1 if rng.random() < 0.5 else int(rng.integers(2, 7))
+    sound = sum(np.sin(k * phase) / k ** rng.uniform(0.5, 2.0) for k in range(1, partials + 1)
+                if f.max() * k < rate / 2)
+    fade = min(m // 2, int(rng.uniform(0.002, 0.1) * rate))
+    env = np.ones(m) if rng.random() < 0.5 else np.exp(-t / rng.uniform(0.05, 2.0))
+    env[:fade] *= np.linspace(0, 1, fade)
+    env[m - fade:] *= np.linspace(1, 0, fade)
+    return sound * env
+
+
+def artificial_sound(n: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of near-silence with a sound that is no word in it: one to four tones or notes in a row
+    (:func:`_note`, 0.1-1 s in all), a noise burst (20-300 ms, sharp attack, decay) or a few clicks (1-10 ms)."""
+    out = colored_noise(n, 0.0, rng) * 1e-4
+    kind = rng.random()
+    if kind < 0.6:
+        total = int(rng.uniform(0.1, min(1.0, n / rate)) * rate)
+        cuts = np.sort(rng.integers(1, total, int(rng.integers(0, 4))))
+        sound = np.concatenate([_note(len(part), rate, rng) for part in np.split(np.arange(total), cuts)
+                                if len(part) > 1])
+    elif kind < 0.8:
+        m = int(rng.uniform(0.02, 0.3) * rate)
+        sound = colored_noise(m, float(rng.choice((0.0, 1.0, 2.0))), rng) * np.exp(-np.arange(m) / (m / 4))
+    else:
+        sound = np.zeros(n)
+        for _ in range(int(rng.integers(1, 9))):
+            m = int(rng.integers(2, int(0.01 * rate)))
+            start = int(rng.integers(0, n - m))
+            sound[start:start + m] += colored_noise(m, 0.0, rng) * np.exp(-np.arange(m) / max(1, m / 4))
+    start = int(rng.integers(0, n - len(sound) + 1))
+    out[start:start + len(sound)] += sound / (np.abs(sound).max() + 1e-12)
+    return out
+
+
+def silence_audio(n: int, count: int, noises: list[np.ndarray], seed: int, rate: int) -> list[np.ndarray]:
+    """``count`` clips of ``n`` samples at ``rate``, the ``SILENCE_KINDS`` in turn: real-noise excerpts (when
+    ``noises``), generated colored noise, near-digital silence and artificial sounds, at log-uniform random peak
+    levels."""
     rng = np.random.default_rng(seed)
     clips = []
     for i in range(count):
-        kind = i % 3
-        if kind == 0 and noises:
+        kind = i % SILENCE_KINDS
+        if kind == 3:
+            audio = artificial_sound(n, rate, rng)
+            peak = 10 ** rng.uniform(np.log10(SILENCE_PEAK_MIN * 10), np.log10(SILENCE_PEAK_MAX))
+        elif kind == 0 and noises:
             src = noises[int(rng.integers(len(noises)))]
             start = int(rng.integers(0, max(1, len(src) - n)))
             audio = np.resize(src[start:start + n], n).astype(np.float64)
@@ -98,7 +193,7 @@ def silence_clips(out: Path, sources: list[str], per_source: int, params: Featur
     folder = out / SILENCE
     request = {"sources": sources, "per_source": per_source, "rate": params.sample_rate, "n": params.clip_samples,
                "noise_dir": str(noise_dir), "train_fraction": TRAIN_NOISE_FRACTION, "seed": seed,
-               "peaks": [SILENCE_PEAK_MIN, SILENCE_PEAK_MAX]}
+               "peaks": [SILENCE_PEAK_MIN, SILENCE_PEAK_MAX], "kinds": SILENCE_KINDS, "note_hz": list(NOTE_HZ)}
     manifest = folder / "manifest.json"
     if not (manifest.exists() and json.loads(manifest.read_text()) == request):
         folder.mkdir(parents=True, exist_ok=True)
@@ -107,7 +202,8 @@ def silence_clips(out: Path, sources: list[str], per_source: int, params: Featur
         noises = noise_recordings(noise_dir, params.sample_rate, "train")
         for source in sources:
             source_seed = int(hashlib.sha1(f"{source}|{seed}".encode()).hexdigest()[:12], 16)
-            for k, audio in enumerate(silence_audio(params.clip_samples, per_source, noises, source_seed)):
+            for k, audio in enumerate(silence_audio(params.clip_samples, per_source, noises, source_seed,
+                                                    params.sample_rate)):
                 write_wav(folder / f"{source}_{k}.wav", np.round(audio * 32767).astype(np.int16),
                           params.sample_rate)
         manifest.write_text(json.dumps(request))

@@ -51,6 +51,9 @@ def hushed() -> Iterator[None]:
         with captured_fd(1) as out, captured_fd(2) as err:
             yield
         failed = False
+    except KeyboardInterrupt:
+        failed = False  # the user stopped it: the libraries' start-up lines are no clue to anything
+        raise
     finally:
         if failed:  # the hidden text is the user's only clue
             sys.stderr.write("".join(out + err))

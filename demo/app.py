@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from data.config import PipelineError
+from host.answers import answers
 from host.predict import predict
 from host.runtime import HOST_BACKENDS, Runtime
 
@@ -57,12 +58,12 @@ def analyse(rt: Runtime, wav: Path, device_port: str | None) -> tuple[np.ndarray
     return x_raw, {name: predict(rt, x_raw, name, device_port) for name in backend_names(device_port)}
 
 
-def summary_markdown(labels: list[str], probs: dict[str, np.ndarray]) -> str:
-    """One row per backend: its label and top score."""
-    lines = ["| backend | label | score |", "| --- | --- | --- |"]
+def summary_markdown(rt: Runtime, probs: dict[str, np.ndarray]) -> str:
+    """One row per backend: its answer (the word, "not a word" or "low confidence"), top label and score."""
+    lines = ["| backend | answer | top label | score |", "| --- | --- | --- | --- |"]
     for name, p in probs.items():
-        top = int(np.argmax(p))
-        lines.append(f"| {name} | {labels[top]} | {p[top]:.3f} |")
+        found = answers(rt, name, p[None])[0]
+        lines.append(f"| {name} | {found} | {found.label} | {found.probability:.3f} |")
     return "\n".join(lines)
 
 
@@ -122,8 +123,8 @@ def build_page(rt: Runtime, device_port: str | None) -> Any:
             x_raw, probs = analyse(rt, Path(path), device_port)
         except PipelineError as e:
             return "", f"error: {e}", "", None, ""
-        top = rt.labels[int(np.argmax(probs["tflm"]))]
-        return (top, "", summary_markdown(rt.labels, probs), mfcc_figure(rt.normalized(x_raw), hop_ms),
+        shown = str(answers(rt, "tflm", probs["tflm"][None])[0])  # what the board would answer
+        return (shown, "", summary_markdown(rt, probs), mfcc_figure(rt.normalized(x_raw), hop_ms),
                 scores_markdown(rt.labels, probs))
 
     def on_load() -> tuple[str, list[str]]:
@@ -139,8 +140,8 @@ def build_page(rt: Runtime, device_port: str | None) -> Any:
             with gr.Column():
                 audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Clip (WAV or microphone)",
                                  elem_id="clip")
-                label = gr.Textbox(label="Predicted label (tflm: what the board computes)", interactive=False,
-                                   elem_id="label")
+                label = gr.Textbox(label="Answer (tflm: what the board computes): the word, \"not a word\" or "
+                                         "\"low confidence\"", interactive=False, elem_id="label")
                 message = gr.Markdown(elem_id="message")
                 summary = gr.Markdown(elem_id="summary")
             with gr.Column():

@@ -26,6 +26,7 @@ from typing import Any
 
 from data.artifacts import write_text_atomic
 from data.config import REPO_ROOT, PipelineError, run_main
+from data.datasets import load_split
 from data.features import read_audio
 from data.nothing import is_nothing
 from host.long_recording import GAP_S, build_recording, word_pool
@@ -69,7 +70,8 @@ def measure_continuous(build: Path, minutes: float, seed: int, sim: bool = True)
     rt = Runtime.open(build, warn=False)
     settings = RecognitionSettings.from_config()
     split = rt.test_split()
-    pool = word_pool([str(p) for p in split["ids"]], [rt.labels[int(y)] for y in split["y"]])
+    trained = frozenset(str(s) for s in load_split(build / "features" / "train.npz")["sources"])
+    pool = word_pool([str(p) for p in split["ids"]], [rt.labels[int(y)] for y in split["y"]], trained=trained)
     wav = build / "continuous" / "recording.wav"
     truth = build_recording(wav, pool, max(1, int(minutes * WORDS_PER_MINUTE)), rt.params.sample_rate, seed)
     audio = read_audio(wav, rt.params.sample_rate, MAX_RECORDING_S)

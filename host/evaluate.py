@@ -2,6 +2,7 @@
 
     python -m host.evaluate [--build build]                                   the test split -> metrics.json, report.md
     python -m host.evaluate --data <folder of <label>/*.wav> --out <file.json> [--skip-bad]
+    python -m host.evaluate --data <folder of *.wav> --label <label> --out <file.json>
 
 Runs after ``python -m quantize`` in ``make quantize``; every parameter comes from the model (:mod:`host.runtime`).
 """
@@ -16,8 +17,10 @@ import numpy as np
 
 from data.artifacts import check_output_file, staged_outputs
 from data.config import PipelineError, run_main
-from data.datasets import extract_clips, load_folder
+from data.datasets import Clip, extract_clips
+from data.nothing import ANSWERS, LOW_CONFIDENCE, NOT_A_WORD, WORD, is_nothing
 from data.windows import is_windowed
+from host.answers import Answer, answer_counts, answers, counts_text
 from host.recordings import recording_metrics, report_section
 from host.runtime import Runtime
 from train.collapse import prediction_stats
@@ -173,7 +176,10 @@ def evaluate_split(build: Path) -> dict[str, Any]:
     metrics |= {"dataset": rt.meta["dataset"], "split": "test", "ops": rt.meta["ops"],
                 "speakers": f"the test split's speakers ({rt.meta['dataset']} dataset; the default dataset's are "
                             "synthetic voices and held-out Speech Commands speakers)"}
-    extra = "\n![learning curves](curves.png)\n"
+    found = {k: answers(rt, k, rt.probabilities(k, scores[k])) for k in BACKENDS}
+    metrics["answers"] = {k: answer_counts(v) for k, v in found.items()}
+    metrics["answer_rule"] = rt.meta["answer"]
+    extra = answers_section(metrics) + "\n![learning curves](curves.png)\n"
     if is_windowed(test):  # long recordings: per-recording results beside the per-window ones
         metrics["recording"] = recording_metrics({k: rt.probabilities(k, v) for k, v in scores.items()}, test,
                                                  rt.labels)
@@ -185,6 +191,7 @@ def evaluate_split(build: Path) -> dict[str, Any]:
     print(f"accuracy on {metrics['n_clips']} test clips: float {metrics['float']['accuracy']:.4f}, "
           f"int8 {metrics['int8']['accuracy']:.4f}, tflm (device-equivalent) {metrics['tflm']['accuracy']:.4f}; "
           f"agreement float/tflm {metrics['agreement']['float_tflm']:.4f}")
+    print(f"answers (tflm, what the board says): {counts_text(metrics['answers']['tflm'])}")
     if "recording" in metrics:
         rec = metrics["recording"]
         print(f"per recording ({rec['n_recordings']} recordings, mean of their windows): tflm accuracy "
@@ -193,45 +200,177 @@ def evaluate_split(build: Path) -> dict[str, Any]:
     return metrics
 
 
-def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool) -> dict[str, Any]:
-    """``make evaluate``: the built models on any ``<label>/*.wav`` folder; writes ``out`` (JSON) and the report
-    next to it (``out`` with ``.md``). ``out`` is checked before any work."""
+def evaluation_clips(data: Path, label: str | None, labels: list[str]) -> list[Clip]:
+    """The clips of ``make evaluate``: every ``<data>/<label>/*.wav`` (one label folder is enough), or with ``label``
+    the ``*.wav`` files directly in ``data``, all of that label. A label folder whose name starts with ``_`` holds
+    clips that are no word of the model (noise, other words, tones: :func:`nonword_report`); Speech Commands'
+    ``_background_noise_`` (long noise recordings, not clips) is not one."""
+    from data.datasets import SPEECH_COMMANDS_NOISE_DIR, source_of
+
+    if not data.is_dir():
+        raise PipelineError(f"{data}: no such folder")
+
+    def wavs(folder: Path) -> list[Path]:
+        try:
+            return sorted(p for p in folder.iterdir() if p.suffix.lower() == ".wav")
+        except OSError as e:
+            raise PipelineError(f"{folder}: cannot list the folder ({e.strerror or e})") from None
+
+    if label is not None:
+        if label not in labels and not is_nothing(label):
+            raise PipelineError(f"LABEL={label}: not a label of the model ({', '.join(labels)}), nor a name "
+                                "starting with _ (clips that are no word)")
+        found = [Clip(p, label, source_of(p)) for p in wavs(data)]
+        if not found:
+            raise PipelineError(f"{data}: no .wav files directly in the folder (LABEL= names the label of a flat "
+                                "folder; without it, give a folder of <label>/*.wav)")
+        return found
+    folders = [f for f in sorted(data.iterdir()) if f.is_dir() and not f.name.startswith(".")
+               and f.name != SPEECH_COMMANDS_NOISE_DIR]
+    found = [Clip(p, f.name, source_of(p)) for f in folders for p in wavs(f)]
+    if not found:
+        flat = len(wavs(data))
+        raise PipelineError(f"{data}: no <label>/*.wav files" + (
+            f" ({flat} .wav files directly in it: name their label with LABEL=<label>)" if flat else ""))
+    unknown = sorted({c.label for c in found} - set(labels) - {c.label for c in found if is_nothing(c.label)})
+    if unknown:
+        raise PipelineError(f"{data}: labels {unknown} are not known to the model (it knows {labels}; folders "
+                            "starting with _ hold clips that are no word)")
+    return found
+
+
+def nonword_features(clips: list[Clip], params: Any, skip_bad: bool) -> tuple[np.ndarray, list[Clip], list[str],
+                                                                                list[str]]:
+    """MFCCs of clips that are no word, the clips they are of, the files the host's speech check refuses (a steady
+    tone, a clip too short for a word: no host surface shows them a word) and the bad files skipped."""
+    from data.datasets import read_or_skip
+    from data.features import check_speech, mfcc, read_audio
+
+    feats, ok, not_speech, skipped = [], [], [], []
+    for clip in clips:
+        audio = read_or_skip(clip.path, lambda: read_audio(clip.path, params.sample_rate), skip_bad, skipped)
+        if audio is None:
+            continue
+        try:
+            check_speech(clip.path, audio, params.sample_rate)
+        except PipelineError:
+            not_speech.append(str(clip.path))
+            continue
+        feats.append(mfcc(audio, params))
+        ok.append(clip)
+    x = np.stack(feats) if feats else np.zeros((0, *params.shape), np.float32)
+    return x, ok, not_speech, skipped
+
+
+def nonword_report(found: dict[str, list[Answer]], clips: list[Clip], not_speech: list[str]) -> dict[str, Any]:
+    """How the clips that are no word (label folders starting with ``_``) were answered, per folder and backend:
+    ``clips``, ``not_speech`` (refused by the host's speech check before the model), each answer, and
+    ``rejected`` (every clip that was not shown as a word)."""
+    out: dict[str, Any] = {}
+    for folder in sorted({c.label for c in clips} | {Path(f).parent.name for f in not_speech}):
+        rows = [i for i, c in enumerate(clips) if c.label == folder]
+        refused = sum(Path(f).parent.name == folder for f in not_speech)
+        total = len(rows) + refused
+        out[folder] = {"clips": total, "not_speech": refused}
+        for backend, answers_ in found.items():
+            counts = answer_counts([answers_[i] for i in rows])
+            out[folder][backend] = {**counts, "rejected": (refused + total - refused - counts[WORD]) / total}
+    return out
+
+
+def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool, label: str | None = None) -> dict[str, Any]:
+    """``make evaluate``: the built models on a ``<label>/*.wav`` folder (or a flat one with ``label``); writes
+    ``out`` (JSON, with every clip's answer) and the report next to it (``out`` with ``.md``). Clips in folders
+    starting with ``_`` are no word: the report says how they were answered. ``out`` is checked before any work."""
     check_output_file(out, ".json")
     rt = Runtime.open(build)
-    clips = load_folder(data)
-    unknown = sorted({c.label for c in clips} - set(rt.labels))
-    if unknown:
-        raise PipelineError(f"{data}: labels {unknown} are not known to the model (it knows {rt.labels})")
+    clips = evaluation_clips(data, label, rt.labels)
+    words = [c for c in clips if not is_nothing(c.label)]
+    nonwords = [c for c in clips if is_nothing(c.label)]  # no speech check: noise is steady, a tone may be too
     windowed = None
     if rt.meta.get("windows"):  # a model of long recordings: every recording cut into the same windows
         from data.windows import extract_windows, window_rows
 
-        x, ok, counts, seconds, skipped = extract_windows(clips, rt.params, rt.meta["windows"]["hop_samples"],
+        x, ok, counts, seconds, skipped = extract_windows(words, rt.params, rt.meta["windows"]["hop_samples"],
                                                           build / "cache" / "windows", skip_bad)
         windowed = window_rows(ok, counts, seconds, rt.labels)
     else:
-        x, ok, skipped = extract_clips(clips, rt.params, build / "cache" / "features", skip_bad, desc="features")
-    if not ok:
+        x, ok, skipped = extract_clips(words, rt.params, build / "cache" / "features", skip_bad, desc="features")
+    x_no, ok_no, not_speech, skipped_no = nonword_features(nonwords, rt.params, skip_bad)
+    skipped += skipped_no
+    if not ok and not ok_no and not not_speech:
         raise PipelineError(f"{data}: no readable clips")
-    y = windowed["y"] if windowed else np.array([rt.labels.index(c.label) for c in ok])
-    scores = run_backends(x, rt)
-    metrics = compute_metrics(scores, y, rt)
-    metrics["data"] = str(data)
-    metrics["skipped"] = skipped
-    extra = ("\n## Skipped files\n\n" + "\n".join(f"- {s}" for s in skipped) + "\n") if skipped else ""
-    if windowed:
-        metrics["recording"] = recording_metrics({k: rt.probabilities(k, v) for k, v in scores.items()}, windowed,
-                                                 rt.labels)
-        extra = report_section(metrics["recording"], metrics, BACKENDS) + extra
+    metrics: dict[str, Any] = {"data": str(data), "labels": rt.labels, "model_hash": rt.meta["model_hash"],
+                               "answer_rule": rt.meta["answer"], "skipped": skipped}
+    # Accuracy is over the clips of the model's labels: the words, and clips of its own nothing classes.
+    own = [i for i, c in enumerate(ok_no) if c.label in rt.labels] if not windowed else []
+    labelled = ok + [ok_no[i] for i in own]
+    scores = y = None
+    extra = ""
+    if labelled:
+        y = windowed["y"] if windowed else np.array([rt.labels.index(c.label) for c in labelled])
+        scores = run_backends(np.concatenate([x, x_no[own]]) if own else x, rt)
+        metrics |= compute_metrics(scores, y, rt)
+        if windowed:
+            metrics["recording"] = recording_metrics({k: rt.probabilities(k, v) for k, v in scores.items()},
+                                                     windowed, rt.labels)
+            extra = report_section(metrics["recording"], metrics, BACKENDS)
+    # Every row that is a whole clip gets its answer: the word clips (not the windows of recordings), then the others.
+    every = ([] if windowed else ok) + ok_no
+    scores_no = run_backends(x_no, rt) if ok_no else {}
+    found = {}
+    for k in BACKENDS:
+        parts = ([scores[k][:len(ok)]] if ok and not windowed else []) + ([scores_no[k]] if ok_no else [])
+        found[k] = answers(rt, k, rt.probabilities(k, np.concatenate(parts))) if parts else []
+    metrics["answers"] = {k: answer_counts(v) for k, v in found.items()}
+    metrics["clips"] = [{"file": str(c.path), "label": c.label, **{k: found[k][i].to_dict() for k in found}}
+                        for i, c in enumerate(every)]
+    if nonwords:
+        metrics["nonwords"] = nonword_report({k: v[len(every) - len(ok_no):] for k, v in found.items()}, ok_no,
+                                             not_speech)
+    extra += answers_section(metrics)
+    if skipped:
+        extra += "\n## Skipped files\n\n" + "\n".join(f"- {s}" for s in skipped) + "\n"
     with staged_outputs(out.parent) as stage:
         (stage / out.name).write_text(json.dumps(metrics, indent=1))
-        write_report(stage / out.with_suffix(".md").name, metrics, scores, y, f"Evaluation on {data}", extra)
-    print(f"{data}: float {metrics['float']['accuracy']:.4f}, int8 {metrics['int8']['accuracy']:.4f}, "
-          f"tflm {metrics['tflm']['accuracy']:.4f} on {len(y)} clips" + (
-              f" ({len(ok)} recordings: tflm accuracy {metrics['recording']['accuracy']:.4f} per recording)"
-              if windowed else ""))
+        if labelled:
+            write_report(stage / out.with_suffix(".md").name, metrics, scores, y, f"Evaluation on {data}", extra)
+        else:
+            (stage / out.with_suffix(".md").name).write_text(f"# Evaluation on {data}\n" + extra)
+    if labelled:
+        print(f"{data}: float {metrics['float']['accuracy']:.4f}, int8 {metrics['int8']['accuracy']:.4f}, "
+              f"tflm {metrics['tflm']['accuracy']:.4f} on {len(y)} clips" + (
+                  f" ({len(ok)} recordings: tflm accuracy {metrics['recording']['accuracy']:.4f} per recording)"
+                  if windowed else ""))
+    if every:
+        print(f"answers (tflm, what the board says): {counts_text(metrics['answers']['tflm'])}")
+    for folder, r in metrics.get("nonwords", {}).items():
+        print(f"{folder}: {r['clips']} clips that are no word, {100 * r['tflm']['rejected']:.1f} % not shown as a "
+              f"word (tflm: {r['not_speech']} not speech, {r['tflm'][NOT_A_WORD]} not a word, "
+              f"{r['tflm'][LOW_CONFIDENCE]} low confidence, {r['tflm'][WORD]} a word)")
+    if skipped:
+        print(f"skipped {len(skipped)} bad files, listed in {out} and {out.with_suffix('.md')}")
     print(f"wrote {out}, {out.with_suffix('.md')}")
     return metrics
+
+
+def answers_section(metrics: dict[str, Any]) -> str:
+    """The report's answers: counts per backend, and how the clips that are no word were answered."""
+    rule = metrics["answer_rule"]
+    lines = ["", "## Answers", "",
+             f"A clip is shown as a word when its top label does not start with `_` and its probability reaches "
+             f"{rule['min_confidence']:g} (int8 score {rule['min_word_score']}); otherwise as \"not a word\" or "
+             "\"low confidence\". Every clip's answer is in the JSON (`clips`).", "",
+             "| backend | " + " | ".join(ANSWERS) + " |", "| --- |" + " --- |" * len(ANSWERS)]
+    lines += [f"| {k} | " + " | ".join(str(v[a]) for a in ANSWERS) + " |" for k, v in metrics["answers"].items()]
+    if "nonwords" in metrics:
+        lines += ["", "Clips that are no word (folders starting with `_`), int8 on TFLM (what the board says):", "",
+                  "| folder | clips | not speech (host check) | not a word | low confidence | shown as a word | "
+                  "rejected |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {f} | {r['clips']} | {r['not_speech']} | {r['tflm'][NOT_A_WORD]} | {r['tflm'][LOW_CONFIDENCE]} "
+                  f"| {r['tflm'][WORD]} | {100 * r['tflm']['rejected']:.1f} % |"
+                  for f, r in metrics["nonwords"].items()]
+    return "\n".join(lines) + "\n"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -240,6 +379,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, help="folder of <label>/*.wav (any rate, mono or stereo); default: the "
                    "test split")
     p.add_argument("--out", type=Path, default=Path("build/evaluate.json"), help="with --data: the JSON to write")
+    p.add_argument("--label", help="with --data: the label of every clip of a flat folder of *.wav files")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable files and list them in the report")
     p.add_argument("--build", type=Path, default=Path("build"))
     return p.parse_args(argv)
@@ -247,5 +387,5 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 if __name__ == "__main__":
     args = parse_args()
-    run_main(lambda: evaluate_folder(args.data, args.out, args.build, args.skip_bad) if args.data
+    run_main(lambda: evaluate_folder(args.data, args.out, args.build, args.skip_bad, args.label) if args.data
              else evaluate_split(args.build), tensorflow=True)

@@ -8,11 +8,15 @@ clip's 16-bit audio instead of the host's features: the device computes the feat
 summary compares them with the host's (``frontend``).
 
 Results are appended to ``build/harness/results.jsonl`` one line per clip as they arrive; ``--resume`` skips the
-clips already there, so an interrupted run loses nothing. Then ``summary.json`` and ``report.md`` are written.
+clips already there, so an interrupted run loses nothing. Then ``summary.json`` and ``report.md`` are written. They
+always describe the results beside them: a run that changes ``results.jsonl`` removes the earlier ones first, and a
+run that stops early (Ctrl-C, a device failure) writes them for the clips that finished, marked ``partial``, with the
+``RESUME=1`` hint.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import time
@@ -25,6 +29,7 @@ from tqdm import tqdm
 
 from data.artifacts import write_text_atomic
 from data.config import PipelineError, run_main
+from host.answers import Answer, answer_counts, answers, counts_text
 from host.dut import Dut, DutError, Timeouts
 from host.runtime import Runtime
 from host.ports import PortError, open_port
@@ -38,6 +43,10 @@ SUMMARY_FILE = "summary.json"
 
 class HarnessError(PipelineError):
     """An expected failure of the harness, printed as one line (``error: <port/file>: <reason>``)."""
+
+
+class StreamStopped(HarnessError):
+    """Streaming stopped before every clip ran (Ctrl-C or a device failure): the results so far are on disk."""
 
 
 @dataclass
@@ -111,6 +120,8 @@ def result_fields(result: InferResult) -> dict[str, Any]:
     fields = {"scores": list(result.scores), "top": result.top, "us": result.us, "cycles": result.cycles}
     if result.value is not None:
         fields["value"] = result.value
+    if result.answer is not None:
+        fields["answer"] = result.answer
     return fields
 
 
@@ -145,19 +156,24 @@ def stream_clips(dut: Dut, clips: ClipSet, inputs: Any, results: Path, done: set
         Number of clips run now.
     """
     todo = [i for i, cid in enumerate(clips.ids) if cid not in done]
+    count = 0
     with open(results, "a") as f:
-        for count, i in enumerate(tqdm(todo, desc="device", unit="clip", disable=None)):
-            start = time.perf_counter()
-            try:
-                fields, attempts = send(dut, inputs[i])
-            except (DutError, LinkError, KeyboardInterrupt) as e:
-                reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"clip {clips.ids[i]}: {e}"
-                raise HarnessError(f"{port}: {reason}; {len(done) + count} results kept in {results}, "
-                                   "continue with RESUME=1") from None
-            record = {"id": clips.ids[i], "label": int(clips.y[i]), **fields, "attempts": attempts,
-                      "wall_ms": round(1000 * (time.perf_counter() - start), 3)}
-            f.write(json.dumps({"clip": record}) + "\n")
-            f.flush()  # one line per clip on disk at once: an interrupted run loses nothing
+        try:
+            for i in tqdm(todo, desc="device", unit="clip", disable=None):
+                start = time.perf_counter()
+                try:
+                    fields, attempts = send(dut, inputs[i])
+                except (DutError, LinkError) as e:
+                    raise StreamStopped(f"{port}: clip {clips.ids[i]}: {e}; {len(done) + count} of "
+                                        f"{len(clips.ids)} results kept in {results}") from None
+                record = {"id": clips.ids[i], "label": int(clips.y[i]), **fields, "attempts": attempts,
+                          "wall_ms": round(1000 * (time.perf_counter() - start), 3)}
+                f.write(json.dumps({"clip": record}) + "\n")
+                f.flush()  # one line per clip on disk at once: an interrupted run loses nothing
+                count += 1
+        except KeyboardInterrupt:
+            raise StreamStopped(f"{port}: interrupted; {len(done) + count} of {len(clips.ids)} results kept in "
+                                f"{results}") from None
     return len(todo)
 
 
@@ -237,20 +253,55 @@ def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None 
             if input_kind == "audio" and info.rate != rt.params.sample_rate:
                 raise HarnessError(f"{name}: device takes audio at {info.rate} Hz, the model at "
                                    f"{rt.params.sample_rate} Hz (0: no audio, a protocol 1 firmware?)")
+            if info.min_score is not None and info.min_score != meta["answer"]["min_word_score"]:
+                raise HarnessError(f"{name}: device's word score {info.min_score} differs from the model's "
+                                   f"{meta['answer']['min_word_score']} (model_meta.json answer)")
             # Only a device that answered the handshake may replace the results of an earlier run.
             if old_header is None:
                 out_dir.mkdir(parents=True, exist_ok=True)
                 write_text_atomic(results, json.dumps({"run": header}) + "\n")
-            stream_clips(dut, clips, inputs, results, done, name, send)
+            if len(done) < len(known):  # results.jsonl changes: an earlier summary would describe other results
+                from host.report import REPORT_FILE
+
+                for stale in (SUMMARY_FILE, REPORT_FILE):
+                    (out_dir / stale).unlink(missing_ok=True)
+            try:
+                stream_clips(dut, clips, inputs, results, done, name, send)
+            except StreamStopped as e:
+                finished = _finished(results, known)
+                if finished:
+                    with contextlib.suppress(KeyboardInterrupt, HarnessError):  # a second Ctrl-C: results stay
+                        write_summary(finished, clips, rt, _device(name, info, dut), out_dir, report, input_kind,
+                                      inputs, partial=True)
+                raise HarnessError(f"{e}" + (f"; a partial summary of them in {out_dir / SUMMARY_FILE}"
+                                             if finished and (out_dir / SUMMARY_FILE).exists() else "")
+                                   + "; continue with RESUME=1") from None
     except PortError as e:
         raise HarnessError(str(e)) from None
     except LinkError as e:
         raise HarnessError(f"{port or 'auto-detected port'}: {e}") from None
-    _, records = read_results(results)
-    records = [r for r in records if r["id"] in known]
-    device = {"port": name, "fw": info.fw, "model": info.model, "arena": info.arena,
-              "retries": dut.retries, "resets": dut.resets}
-    summary = summarize(records, clips, rt, device, out_dir, report)
+    records = _finished(results, known)
+    try:
+        return write_summary(records, clips, rt, _device(name, info, dut), out_dir, report, input_kind, inputs)
+    except KeyboardInterrupt:
+        raise HarnessError(f"interrupted while summarizing; all {len(records)} results are in {results}: RESUME=1 "
+                           "writes the summary without running a clip again") from None
+
+
+def _finished(results: Path, known: set[str]) -> list[dict[str, Any]]:
+    """The clip records of ``results`` that belong to this run's clips."""
+    return [r for r in read_results(results)[1] if r["id"] in known]
+
+
+def _device(name: str, info: Any, dut: Dut) -> dict[str, Any]:
+    return {"port": name, "fw": info.fw, "model": info.model, "arena": info.arena, "retries": dut.retries,
+            "resets": dut.resets}
+
+
+def write_summary(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime, device: dict[str, Any],
+                  out_dir: Path, report: bool, input_kind: str, inputs: Any, partial: bool = False) -> dict[str, Any]:
+    """``summary.json`` (and ``report.md``) of the finished ``records``; ``partial``: of a run that stopped early."""
+    summary = summarize(records, clips, rt, device, out_dir, report, partial)
     if input_kind == "audio":
         index = {cid: i for i, cid in enumerate(clips.ids)}
         summary = {**summary, "input": "audio",
@@ -314,7 +365,7 @@ def _stats(values: list[int]) -> dict[str, float]:
 
 
 def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
-              device: dict[str, Any], out_dir: Path, report: bool) -> dict[str, Any]:
+              device: dict[str, Any], out_dir: Path, report: bool, partial: bool = False) -> dict[str, Any]:
     """Compare device scores with the host's TFLM, LiteRT int8 and float models.
 
     Parameters
@@ -350,6 +401,8 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
     wall_s = sum(r["wall_ms"] for r in records) / 1000
     summary = {
         "clips": len(records),
+        **({"partial": f"{len(records)} of {len(clips.ids)} clips: the run stopped early; continue with RESUME=1"}
+           if partial else {}),
         "source": clips.source,
         "device": {"accuracy": accuracy(top["device"]), **device},
         **{name: {"accuracy": accuracy(top[name])} for name in ("host_tflm", "host_int8", "host_float")},
@@ -365,6 +418,8 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
     if all(v is not None for v in values):  # the device dequantizes its top score itself (protocol minor 1)
         host = rt.probabilities("tflm", tflm)[np.arange(len(rows)), top["device"]]
         summary["identical"]["device_value_host_tflm"] = float(np.mean(np.array(values, np.float32) == host))
+    if not regression:
+        summary["answers"] = answers_summary(records, rt, dev, tflm)
     if regression:
         summary["regression"] = regression_summary(y, values, rt.probabilities("device", dev)[:, 0],
                                                    rt.probabilities("tflm", tflm)[:, 0], flt[:, 0])
@@ -378,6 +433,17 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
         write_report(out_dir, summary, rt.labels, np.where(labelled, y, -1), top["device"],
                      rt.probabilities("device", dev), rt.probabilities("tflm", tflm), flt)
     return summary
+
+
+def answers_summary(records: list[dict[str, Any]], rt: Runtime, dev: np.ndarray, tflm: np.ndarray) -> dict[str, Any]:
+    """What the device answered (its ``answer=``; from a device before protocol 2.2, decided here from its scores),
+    how many of each, and whether every answer is the host TFLM's."""
+    host = answers(rt, "tflm", rt.probabilities("tflm", tflm))
+    decided = answers(rt, "device", rt.probabilities("device", dev))
+    device = [r.get("answer") or a.kind for r, a in zip(records, decided)]
+    return {"device": answer_counts([Answer(a.label, a.probability, kind) for a, kind in zip(decided, device)]),
+            "host_tflm": answer_counts(host), "sent_by_device": all("answer" in r for r in records),
+            "identical_device_tflm": float(np.mean([d == h.kind for d, h in zip(device, host)]))}
 
 
 def regression_summary(y: np.ndarray, device_values: list[float | None], device_dequantized: np.ndarray,
@@ -423,6 +489,10 @@ def print_summary(summary: dict[str, Any]) -> None:
     print(f"agreement device/TFLM {pct(summary['agreement']['device_tflm'])}  "
           f"device/float {pct(summary['agreement']['device_float'])}  "
           f"identical device/TFLM {pct(summary['identical']['device_tflm'])}")
+    if "answers" in summary:
+        ans = summary["answers"]
+        print(f"answers   device {counts_text(ans['device'])} (identical to host TFLM's "
+              f"{pct(ans['identical_device_tflm'])})")
     if "regression" in summary:
         reg = summary["regression"]
         print("regression " + "  ".join(f"{k} MSE {reg[k]['mse']:.4g} MAE {reg[k]['mae']:.4g} R2 {reg[k]['r2']:.3f}"

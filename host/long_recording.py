@@ -2,7 +2,7 @@
 separated by stretches of background noise and silence, with the ground-truth time of every word.
 
 Words: the test split's digit clips (speakers the model never trained on) and, when present, the real speakers of
-Speech Commands' digits in ``../shared`` (never training data of the synthetic recipes). Each word is cut to its
+Speech Commands' digits in ``../shared`` that the model did not train on. Each word is cut to its
 voiced part (``TRIM_DB`` below its loudest frame), scaled to a random peak level and placed after a gap of
 ``GAP_S`` seconds. The background bed runs under everything: excerpts of the held-out part of the background-noise
 recordings (the last ``1 - TRAIN_NOISE_FRACTION`` of each file, which the ``_silence_`` class never trains on),
@@ -20,10 +20,10 @@ from data.augment_audio import colored_noise
 from data.config import PipelineError
 from data.datasets import DIGITS, load_folder
 from data.features import read_audio
-from data.nothing import NOISE_DIR_DEFAULT, noise_recordings
+from data.nothing import HELDOUT_NOISE_DIR, noise_recordings
 from data.synth import write_wav
 
-SPEECH_COMMANDS_DIGITS = NOISE_DIR_DEFAULT.parent
+SPEECH_COMMANDS_DIGITS = HELDOUT_NOISE_DIR.parent
 # Gap between words (uniform, seconds): longer than the refractory period plus a window, so that each word can be
 # heard on its own.
 GAP_S = (1.5, 4.0)
@@ -36,15 +36,18 @@ BED_SEGMENT_S = (2.0, 6.0)
 TRIM_DB = 25.0
 
 
-def word_pool(test_ids: list[str], labels: list[str], shared: Path = SPEECH_COMMANDS_DIGITS) -> list[tuple[Path, str]]:
+def word_pool(test_ids: list[str], labels: list[str], shared: Path = SPEECH_COMMANDS_DIGITS,
+              trained: frozenset[str] = frozenset()) -> list[tuple[Path, str]]:
     """Held-out digit clips: the test split's files whose label is a digit, plus Speech Commands' digits when the
-    shared copy exists. (resolved path, label) pairs, sorted: the same clips give the same pool from any build."""
+    shared copy exists, but none of a speaker in ``trained`` (the model's training sources: the default dataset trains
+    on part of those speakers). (resolved path, label) pairs, sorted by label and file name (then path): the same
+    clips give the same pool from any build, wherever the clone is."""
     pool = [(Path(p).resolve(), lab) for p, lab in zip(test_ids, labels) if lab in DIGITS]
     if shared.is_dir():
-        pool += [(c.path.resolve(), c.label) for c in load_folder(shared, DIGITS)]
+        pool += [(c.path.resolve(), c.label) for c in load_folder(shared, DIGITS) if c.source not in trained]
     if not pool:
         raise PipelineError("no held-out digit clips for the long recording (is the test split empty?)")
-    return sorted(pool)
+    return sorted(pool, key=lambda item: (item[1], item[0].name, str(item[0])))
 
 
 def bed(n: int, rate: int, noises: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
@@ -75,7 +78,7 @@ def voiced(audio: np.ndarray, rate: int) -> np.ndarray:
 
 
 def build_recording(out: Path, pool: list[tuple[Path, str]], words: int, rate: int, seed: int,
-                    noise_dir: Path = NOISE_DIR_DEFAULT) -> dict[str, Any]:
+                    noise_dir: Path = HELDOUT_NOISE_DIR) -> dict[str, Any]:
     """Write ``out`` (16-bit mono WAV) with ``words`` digits drawn from ``pool``, and ``out`` with suffix ``.json``
     (the ground truth). Returns the truth: ``rate``, ``duration_s``, ``words`` (``label``, ``onset_ms``,
     ``offset_ms``, ``source``)."""

@@ -1,7 +1,8 @@
 """Predict one clip: ``python -m host.predict (--file clip.wav | --random) [--backend float|int8|tflm|device]``.
 
-Prints the label and the score of every class. ``device`` runs the clip on a board (``--port``, auto-detected
-when empty, ``virtual`` for the virtual device); ``--random`` picks a clip of the test split.
+Prints the answer (the word, "not a word" or "low confidence": :mod:`host.answers`) and the score of every class.
+``device`` runs the clip on a board (``--port``, auto-detected when empty, ``virtual`` for the virtual device);
+``--random`` picks a clip of the test split.
 """
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from data.config import PipelineError, run_main
+from data.config import run_main
+from data.features import check_audio_file
+from host.answers import answers
 from host.runtime import BACKENDS, Runtime
 
 
@@ -28,8 +31,7 @@ def load_input(rt: Runtime, file: Path | None, seed: int | None) -> tuple[np.nda
         The true label of a test clip, ``None`` for a file.
     """
     if file is not None:
-        if not file.is_file():
-            raise PipelineError(f"{file}: no such file")
+        check_audio_file(file)  # the reasons make evaluate gives: a folder, a link loop, not a WAV file, ...
         return rt.features(file), str(file), None
     split = rt.test_split()
     i = random.Random(seed).randrange(len(split["y"]))
@@ -77,8 +79,8 @@ def main(argv: list[str] | None = None) -> None:
         if rt.meta.get("task") == "regression":
             print(f"{name}: value {scores[0]:.4g} ({args.backend})" + (f", true value {truth}" if truth else ""))
             return
-        top = int(np.argmax(scores))
-        print(f"{name}: {rt.labels[top]} ({args.backend})" + (f", true label {truth}" if truth else ""))
+        found = answers(rt, args.backend, scores[None])[0]
+        print(f"{name}: {found} ({args.backend})" + (f", true label {truth}" if truth else ""))
         for label, score in zip(rt.labels, scores):
             print(f"  {label:>12} {score:.3f}")
 

@@ -10,13 +10,16 @@ import re
 import struct
 from dataclasses import dataclass
 
+from data.nothing import ANSWERS
+
 # --- Constants of the wire format ---
 # Their source is firmware/src/core/protocol.h (and crc16.h); tests/test_protocol_source.py parses it and fails when
 # a value here or in PROTOCOL.md differs. Kept as plain Python rather than parsed at import, so the host works (and
 # reads) without the firmware tree.
 PROTOCOL_VERSION = 2  # 2: raw audio (AUDIO, HEAR, FEATURES; HELLO audio= rate=)
-# Minor version (protocol.h kMinorVersion): HELLO's minor= and INFER's value= keys at the end of the replies.
-PROTOCOL_MINOR = 1
+# Minor version (protocol.h kMinorVersion): keys at the end of the replies; 1: HELLO's minor=, INFER's and HEAR's
+# value=; 2: HELLO's min_score=, INFER's and HEAR's answer=.
+PROTOCOL_MINOR = 2
 PROTO_MAX_LINE = 600  # bytes per line, not counting the "\n"
 PROTO_MAX_CHUNK = 256  # bytes per LOAD/AUDIO line and FEATURES reply
 CRC_SEPARATOR = b" *"
@@ -30,6 +33,7 @@ COMMANDS = ("HELLO", "LOAD", "INFER", "SELFTEST", "STREAM", "STOP", "AUDIO", "HE
 # Commands that carry data (CRC required) and commands with an offset.
 DATA_COMMANDS = ("LOAD", "AUDIO")
 BOOT_WORD, OK_WORD, ERR_WORD = "BOOT", "OK", "ERR"
+# The answer= words of INFER and HEAR (minor version 2) are the host's own words: data.nothing.ANSWERS.
 # Error codes in the order of PROTOCOL.md's table, which is also the order the checks run in.
 ERROR_CODES = ("too-long", "crc", "no-crc", "unknown", "syntax", "order", "range", "incomplete", "invoke")
 
@@ -286,6 +290,7 @@ class HelloInfo:
     minor: int = 0  # minor protocol version; 0: a device that does not send minor= (version 1.0)
     audio: int = 0  # most 16-bit samples one HEAR takes (protocol 2; 0: no audio)
     rate: int = 0  # their sample rate in Hz
+    min_score: int | None = None  # the int8 score a word needs (minor 2); None from an older device
 
     @property
     def input_bytes(self) -> int:
@@ -310,6 +315,7 @@ class InferResult:
     top: int
     scores: tuple[int, ...]
     value: float | None = None  # the top output dequantized on the device (minor 1); None from a 1.0 device
+    answer: str | None = None  # one of ANSWERS (minor 2); None from an older device
 
 
 @dataclass(frozen=True)
@@ -393,6 +399,7 @@ def _parse_hello(kv: dict[str, str]) -> HelloInfo:
             engine=kv.get("engine", ""),
             minor=_int(kv["minor"], "minor") if "minor" in kv else 0,
             audio=_int(kv.get("audio", "0"), "audio"), rate=_int(kv.get("rate", "0"), "rate"),
+            min_score=_int(kv["min_score"], "min_score", signed=True) if "min_score" in kv else None,
         )
     except KeyError as e:
         raise ProtocolError(f"HELLO reply lacks key {e.args[0]}") from None
@@ -405,7 +412,8 @@ def _parse_infer(kv: dict[str, str], word: str = "INFER") -> InferResult:
     try:
         scores = tuple(_int(s, "scores", signed=True) for s in kv["scores"].split(","))
         common = {"us": _int(kv["us"], "us"), "cycles": _int(kv["cycles"], "cycles"), "top": _int(kv["top"], "top"),
-                  "scores": scores, "value": hex_to_f32(kv["value"]) if "value" in kv else None}
+                  "scores": scores, "value": hex_to_f32(kv["value"]) if "value" in kv else None,
+                  "answer": kv.get("answer")}
         if word == "HEAR":
             result: InferResult = HearResult(**common, fe_us=_int(kv["fe_us"], "fe_us"),
                                              fe_cycles=_int(kv["fe_cycles"], "fe_cycles"))
@@ -415,6 +423,8 @@ def _parse_infer(kv: dict[str, str], word: str = "INFER") -> InferResult:
         raise ProtocolError(f"{word} reply lacks key {e.args[0]}") from None
     if not all(-128 <= s <= 127 for s in scores) or not 0 <= result.top < len(scores):
         raise ProtocolError("INFER reply: score out of int8 range or top index out of range")
+    if result.answer is not None and result.answer not in ANSWERS:
+        raise ProtocolError(f"{word} reply: answer {result.answer!r} is none of {', '.join(ANSWERS)}")
     return result
 
 
@@ -497,6 +507,7 @@ def encode_hello(info: HelloInfo) -> bytes:
         f"out_scale={f32_to_hex(info.out_scale)} out_zp={info.out_zp} arena={info.arena} "
         f"labels={','.join(info.labels)}" + (f" engine={info.engine}" if info.engine else "")
         + f" audio={info.audio} rate={info.rate}" + (f" minor={info.minor}" if info.minor else "")
+        + (f" min_score={info.min_score}" if info.min_score is not None else "")
     )
 
 
@@ -506,10 +517,11 @@ def encode_load_ack(filled: int, word: str = "LOAD") -> bytes:
 
 
 def encode_infer(result: InferResult) -> bytes:
-    """``OK INFER us=… cycles=… top=… scores=… [value=…]`` line, or ``OK HEAR fe_us=… fe_cycles=… us=…`` for a
-    ``HearResult``."""
+    """``OK INFER us=… cycles=… top=… scores=… [value=…] [answer=…]`` line, or ``OK HEAR fe_us=… fe_cycles=…
+    us=…`` for a ``HearResult``."""
     scores = ",".join(str(s) for s in result.scores)
     value = "" if result.value is None else f" value={f32_to_hex(result.value)}"
+    value += "" if result.answer is None else f" answer={result.answer}"
     rest = f"us={result.us} cycles={result.cycles} top={result.top} scores={scores}{value}"
     if isinstance(result, HearResult):
         return frame(f"{OK_WORD} HEAR fe_us={result.fe_us} fe_cycles={result.fe_cycles} {rest}")

@@ -68,7 +68,8 @@ def write_report(out_dir: Path, summary: dict[str, Any], labels: list[str], y: n
     dev, lat, cyc = summary["device"], summary["latency"]["us"], summary["latency"]["cycles"]
     cps = summary["throughput"]["clips_per_second"]
     lines = [
-        "# Host harness report", "",
+        "# Host harness report" + (" (partial)" if "partial" in summary else ""), "",
+        *([f"**Partial:** {summary['partial']}.", ""] if "partial" in summary else []),
         f"{summary['clips']} clips ({summary['source']}) on `{dev['port']}`, firmware {dev['fw']}, model "
         f"{dev['model']}, arena {dev['arena']} bytes; {dev['retries']} retries, {dev['resets']} device resets.", "",
         "| backend | accuracy | top-1 agreement with device | int8 scores identical to device |",
@@ -87,6 +88,16 @@ def write_report(out_dir: Path, summary: dict[str, Any], labels: list[str], y: n
         "virtual device (`fw=…-virtual`) reports host time and 0 cycles.", "",
         f"Throughput: {'n/a' if cps is None else f'{cps:.1f}'} clips/s (host round trip, load + infer).", "",
     ]
+    if "answers" in summary:
+        ans = summary["answers"]
+        lines += ["| answers | " + " | ".join(ans["device"]) + " |", "| --- |" + " --- |" * len(ans["device"]),
+                  "| device | " + " | ".join(str(v) for v in ans["device"].values()) + " |",
+                  "| host TFLM | " + " | ".join(str(v) for v in ans["host_tflm"].values()) + " |", "",
+                  "A clip is a word when its top label does not start with `_` and its score reaches the model's "
+                  "`min_word_score`; the device's answers are " + (
+                      "its own (`answer=`)" if ans["sent_by_device"]
+                      else "decided on the host from its scores (a device before protocol 2.2)")
+                  + f", {_pct(ans['identical_device_tflm'])} identical to the host TFLM's.", ""]
     if "regression" in summary:
         reg = summary["regression"]
         lines += [f"Regression (device value {reg['device_value']}):", "", "| backend | MSE | MAE | R² |",

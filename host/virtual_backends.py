@@ -24,7 +24,7 @@ REFERENCE_INFO = p.HelloInfo(
     proto=p.PROTOCOL_VERSION, fw="0.1.0", model="0123abcd", frames=100, coeffs=13, in_scale=0.0625, in_zp=-128,
     outputs=10, out_scale=1 / 256, out_zp=-128, arena=9999,
     labels=("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"), engine="fake",
-    audio=16000, rate=16000, minor=p.PROTOCOL_MINOR,
+    audio=16000, rate=16000, minor=p.PROTOCOL_MINOR, min_score=0,
 )
 
 
@@ -112,6 +112,7 @@ class TflmBackend:
             outputs=len(meta["labels"]), out_scale=meta["output"]["scale"], out_zp=meta["output"]["zero_point"],
             arena=meta["arena_bytes"], labels=tuple(meta["labels"]), audio=rt.params.clip_samples,
             rate=rt.params.sample_rate, engine="tflm", minor=p.PROTOCOL_MINOR,
+            min_score=meta["answer"]["min_word_score"],
         )
         # The same test clips the firmware embeds (quantize's choice), with the scores the host's TFLM computes.
         test = rt.test_split()

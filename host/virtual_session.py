@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from data.nothing import WORD, int8_answer
 from host import protocol as p
 from host.virtual_backends import Backend, InvokeError
 
@@ -151,8 +152,14 @@ class DeviceSession:
         except InvokeError:
             return p.encode_error("invoke")
         top = p.top_index(scores)
-        fields = {"us": us, "cycles": cycles, "top": top, "scores": scores, "value": self._value(scores, top)}
+        fields = {"us": us, "cycles": cycles, "top": top, "scores": scores, "value": self._value(scores, top),
+                  "answer": self._answer(scores)}
         return p.encode_infer(p.HearResult(**fields, **frontend) if frontend else p.InferResult(**fields))
+
+    def _answer(self, scores: tuple[int, ...]) -> str:
+        """``answer=`` (minor version 2), as the firmware decides it."""
+        info = self.backend.info
+        return int8_answer(info.labels, scores, info.min_score)[1]
 
     def _value(self, scores: tuple[int, ...], top: int) -> float:
         """``value=`` (minor version 1): the top output dequantized in binary32, like the firmware."""
@@ -164,7 +171,7 @@ class DeviceSession:
         return self._stream_one() if self.streaming else b""
 
     def _stream_one(self) -> bytes:
-        """``# <clip> <label> <percent>% <µs>us`` for the next self-test clip (percent rounded half up in
+        """``# <clip> [<answer>:]<label> <percent>% <µs>us`` for the next self-test clip (percent rounded half up in
         binary32, as the firmware computes it)."""
         clips = self.backend.selftest_clips
         if not clips:
@@ -180,4 +187,6 @@ class DeviceSession:
         top = p.top_index(scores)
         probability = np.float32(scores[top] - info.out_zp) * np.float32(info.out_scale)
         percent = int(probability * np.float32(100) + np.float32(0.5))
-        return p.encode_comment(f"{index} {info.labels[top]} {percent}% {us}us")
+        answer = self._answer(scores)
+        shown = info.labels[top] if answer == WORD else f"{answer}:{info.labels[top]}"
+        return p.encode_comment(f"{index} {shown} {percent}% {us}us")

@@ -24,6 +24,7 @@ from data.config import REPO_ROOT, PipelineError, load_config
 from data.datasets import load_split
 from data.quiet import hushed
 from data.features import apply_norm
+from data.nothing import min_word_score
 from data.synth import is_synthetic
 from data.windows import is_windowed
 from quantize.codegen import write_model_data, write_selftest, write_settings
@@ -157,6 +158,11 @@ def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, feat
             "output": {"scale": float(outp["quantization"][0]), "zero_point": int(outp["quantization"][1])},
             "ops": ops, "dataset": dataset, "architecture": arch, "features_digest": digest,
             "task": config["model"]["task"]}
+    # When a clip's answer is a word (data/nothing.py): in the model's bytes, so its hash pins the rule too.
+    min_confidence = float(config["answer"]["min_confidence"])
+    meta["answer"] = {"min_confidence": min_confidence,
+                      "min_word_score": min_word_score(min_confidence, meta["output"]["scale"],
+                                                       meta["output"]["zero_point"])}
     if windows:
         meta["windows"] = windows
     # The .tflite carries everything but its own hash and arena (which depend on the final bytes).

@@ -162,6 +162,9 @@ constexpr uint32_t kOutputScaleBits = 0x{f32_bits(out_scale):08X}u;  // {_c_floa
 constexpr int kOutputZeroPoint = {meta['output']['zero_point']};
 constexpr int kNumLabels = {len(meta['labels'])};
 constexpr const char* kLabels[kNumLabels] = {{{labels}}};
+// A clip's top label is a word when it does not start with '_' and its score reaches this: config.toml [answer]
+// min_confidence = {meta['answer']['min_confidence']:g} as an int8 score (128: no score does).
+constexpr int kMinWordScore = {meta['answer']['min_word_score']};
 
 // Tensor arena: {meta['arena_bytes']} bytes measured by TFLM's recording allocator on the host, scaled by
 // {meta['arena_target_ratio']:.3f} (the largest target/host ratio measured on the emulated Cortex-M4F, CMSIS-NN

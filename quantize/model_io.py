@@ -23,7 +23,7 @@ from data.quiet import captured_fd
 
 # What every model_meta.json holds (written by quantize.build.build_int8); a file without one of them is refused.
 META_KEYS = ("labels", "features", "norm", "input", "output", "ops", "dataset", "model_hash", "model_bytes",
-             "arena_bytes", "tensor_arena_size", "selftest_clips")
+             "arena_bytes", "tensor_arena_size", "selftest_clips", "answer")
 # Name of the metadata entry inside the .tflite that carries model_meta.json.
 TFLITE_METADATA_NAME = "tinyml_pipeline_meta"
 

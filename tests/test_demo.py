@@ -142,22 +142,24 @@ def wait_text(p: object, selector: str) -> str:
 
 
 def runtime_labels(build: Path, clip: Path) -> dict[str, str]:
-    """The label of ``clip`` on each host backend, computed here with the runtime."""
+    """The answer to ``clip`` on each host backend (the word, "not a word (…)" or "low confidence (…)"), computed
+    here with the runtime."""
+    from host.answers import answers
     from host.predict import predict
     from host.runtime import HOST_BACKENDS, Runtime
 
     with Runtime.open(build, warn=False) as rt:
         x_raw = rt.features(clip)
-        return {name: rt.labels[int(predict(rt, x_raw, name).argmax())] for name in HOST_BACKENDS}
+        return {name: str(answers(rt, name, predict(rt, x_raw, name)[None])[0]) for name in HOST_BACKENDS}
 
 
 def assert_prediction_shown(p: object, expected: dict[str, str]) -> None:
-    """The page's label is the runtime's TFLM label, and each backend's row shows its runtime label."""
+    """The page shows the runtime's TFLM answer, and each backend's row its runtime answer."""
     p.wait_for_function("() => document.querySelector('#label textarea')?.value", timeout=PAGE_TIMEOUT_MS)
     assert p.input_value("#label textarea") == expected["tflm"]
     wait_text(p, "#summary")
     rows = p.eval_on_selector_all("#summary tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))")
-    shown = {backend.strip(): label.strip() for backend, label, _ in rows}
+    shown = {backend.strip(): answer.strip() for backend, answer, _, _ in rows}
     assert shown == expected | {"device": expected["tflm"]}  # the virtual device computes with TFLM
     assert p.locator("#mfcc img, #mfcc canvas, #mfcc svg").count() > 0
     assert (p.text_content("#message [data-testid=markdown]") or "").strip() == ""

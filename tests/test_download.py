@@ -288,6 +288,15 @@ def test_unreachable_server_ends_in_one_line(tmp_path: Path) -> None:
         fetch_dataset("x", tmp_path, {"x": src}, FAST)
 
 
+def test_a_host_name_that_does_not_resolve_fails_at_once(tmp_path: Path) -> None:
+    """No network (or no such host): one line after the first attempt, not after every retry's wait."""
+    src = Source(url="http://no-such-host.invalid/x.tar.gz", size=10, sha256="0" * 64, train="", licence="test")
+    with pytest.raises(PipelineError, match=r"x\.tar\.gz: download failed: the host name no-such-host\.invalid does "
+                                            r"not resolve \(.*\); is this machine offline\?$"):
+        fetch_dataset("x", tmp_path, {"x": src}, Retry(attempts=3, backoff_s=0.5, timeout_s=5.0))
+    assert list(tmp_path.iterdir()) == []  # nothing received, nothing kept
+
+
 def test_make_data_refuses_an_unknown_dataset_in_one_line() -> None:
     proc = run_stage("data.download", "synth", check=False)
     assert proc.returncode == 2

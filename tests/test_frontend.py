@@ -154,7 +154,7 @@ def test_library_is_built_for_its_models_front_end(tmp_path: Path) -> None:
             "input": {"shape": [1, 50, 13], "scale": 0.05, "zero_point": 0},
             "output": {"scale": 1 / 256, "zero_point": -128},
             "arena_bytes": 16, "arena_margin": 1.0, "arena_target_ratio": 1.0, "tensor_arena_size": 16,
-            "features": features,
+            "features": features, "answer": {"min_confidence": 0.5, "min_word_score": 0},
             "norm": {"per_utterance_mean": True, "mean": [0.0] * 13, "std": [1.0] * 13, "clip": 0.0}}
     write_settings(tmp_path, meta, "test")
     other = DeviceFrontend(build_library(tmp_path, tmp_path / "lib.so"))

@@ -87,6 +87,7 @@ def test_python_mirror_equals_protocol_h(header: ProtocolHeader) -> None:
         "kCrcSeparator": p.CRC_SEPARATOR.decode(), "kCrcSeparatorLen": len(p.CRC_SEPARATOR),
         "kCrcHexDigits": p.CRC_HEX_DIGITS, "kCommentPrefix": p.COMMENT_PREFIX.decode(),
         "kBoot": p.BOOT_WORD, "kOk": p.OK_WORD, "kErr": p.ERR_WORD,
+        "kAnswerWord": p.ANSWERS[0], "kAnswerNotAWord": p.ANSWERS[1], "kAnswerLowConfidence": p.ANSWERS[2],
     }
     source = header.ints | {k: v for k, v in header.strings.items() if not k.startswith("kCmd")}
     assert source == mirror
@@ -157,7 +158,7 @@ def test_reference_configuration_of_protocol_md_is_the_golden_vectors_hello(doc:
         "in_scale": p.f32_to_hex(info.in_scale), "in_zp": str(info.in_zp), "out": str(info.outputs),
         "out_scale": p.f32_to_hex(info.out_scale), "out_zp": str(info.out_zp), "arena": str(info.arena),
         "labels": ",".join(info.labels), "engine": info.engine, "audio": str(info.audio), "rate": str(info.rate),
-        "minor": str(info.minor),
+        "minor": str(info.minor), "min_score": str(info.min_score),
     }
 
 

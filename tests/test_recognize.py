@@ -320,7 +320,7 @@ def test_silence_clips_span_levels_and_featurize(tmp_path: Path) -> None:
     from data.nothing import SILENCE_PEAK_MAX, SILENCE_PEAK_MIN, nothing_features, silence_audio, silence_clips
 
     noise = [np.random.default_rng(1).normal(0, 0.1, 48000).astype(np.float32)]
-    clips = silence_audio(16000, 30, noise, seed=5)
+    clips = silence_audio(16000, 30, noise, seed=5, rate=16000)
     peaks = np.array([np.abs(c).max() for c in clips])
     assert all(c.shape == (16000,) for c in clips)
     assert peaks.min() >= SILENCE_PEAK_MIN * 0.99 and peaks.max() <= SILENCE_PEAK_MAX * 1.01

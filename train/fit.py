@@ -62,7 +62,8 @@ def train_model(train: dict, val: dict, config: dict, seed: int, epochs: int, ou
     norm : dict
         Normalization statistics fitted on ``train``.
     history : dict
-        Per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` and ``seconds_per_epoch``.
+        Per-epoch ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``; ``seconds_per_epoch`` and
+        ``planned_epochs`` (early stopping may end sooner).
     """
     import tf_keras as keras
 
@@ -109,6 +110,7 @@ def train_model(train: dict, val: dict, config: dict, seed: int, epochs: int, ou
                       verbose=verbose)
     history = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
     history["seconds_per_epoch"] = (time.perf_counter() - start) / max(len(history["loss"]), 1)
+    history["planned_epochs"] = epochs  # [train] epochs, or more for min_updates (the progress bar's total)
     return model, norm, history
 
 
@@ -178,12 +180,13 @@ def run(build: Path, seeds: int, architecture: str, smoke: bool, verbose: int = 
     best = None
     for i in range(seeds):
         seed = seed0 + i
-        print(f"training {architecture} seed {seed} ({i + 1}/{seeds}) for {epochs}+ epochs")
+        print(f"training {architecture} seed {seed} ({i + 1}/{seeds})")
         model, norm, history = train_model(train_split, val_split, config, seed, epochs, build, architecture,
                                            verbose=verbose, train_aug=train_aug, min_updates=min_updates)
         val_scores = model.predict(apply_norm(val_split["x"], norm), verbose=0)
         val_acc = float((val_scores.argmax(1) == val_split["y"]).mean())
-        print(f"  seed {seed}: validation accuracy {val_acc:.4f} after {len(history['loss'])} epochs")
+        print(f"  seed {seed}: validation accuracy {val_acc:.4f} after {len(history['loss'])} of "
+              f"{history['planned_epochs']} planned epochs")
         runs.append({"seed": seed, "val_accuracy": val_acc, "epochs": len(history["loss"]), "history": history,
                      "val_predictions": {"histogram": np.bincount(val_scores.argmax(1),
                                                                   minlength=val_scores.shape[1]).tolist()}})

@@ -28,6 +28,8 @@ MODEL_BYTES = b"\x1c\x00\x00\x00TFL3"
 REFERENCE_FEATURES = {"sample_rate": 16000, "clip_seconds": 1.0, "window_ms": 25.0, "hop_ms": 10.0, "n_fft": 512,
                       "num_mels": 40, "num_mfcc": 13, "fmin": 20.0, "fmax": 3800.0, "trim_db": 25.0}
 REFERENCE_NORM = {"per_utterance_mean": True, "mean": [0.0] * 13, "std": [10.0] * 13, "clip": 6.0}
+# The probability of the reference min_score (PROTOCOL.md): (0 + 128) / 256.
+REFERENCE_MIN_CONFIDENCE = 0.5
 SOURCE = "the reference configuration of PROTOCOL.md (firmware/tests/make_fixture.py)"
 
 
@@ -39,7 +41,8 @@ def fixture_meta() -> dict:
             "output": {"scale": info.out_scale, "zero_point": info.out_zp},
             "arena_bytes": info.arena, "arena_margin": ARENA_MARGIN, "arena_target_ratio": TARGET_ARENA_RATIO,
             "tensor_arena_size": firmware_arena_bytes(info.arena, ARENA_MARGIN),
-            "features": REFERENCE_FEATURES, "norm": REFERENCE_NORM}
+            "features": REFERENCE_FEATURES, "norm": REFERENCE_NORM,
+            "answer": {"min_confidence": REFERENCE_MIN_CONFIDENCE, "min_word_score": info.min_score}}
 
 
 def write_fixture(gen: Path) -> None:

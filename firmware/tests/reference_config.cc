@@ -43,6 +43,7 @@ DeviceConfig Config() {
   config.arena_bytes = 9999;
   config.labels = kLabelNames;
   config.engine = "fake";
+  config.min_word_score = 0;
   config.selftest.count = kNumClips;
   config.selftest.inputs = &kClips.inputs[0][0];
   config.selftest.expected = &kClips.expected[0][0];

@@ -19,11 +19,13 @@ MAX_CHUNK = PROTO_MAX_CHUNK
 FRAMES, COEFFS = 100, 13
 INPUT_BYTES = FRAMES * COEFFS
 LABELS = "zero,one,two,three,four,five,six,seven,eight,nine".split(",")
+# The reference kMinWordScore: probability 0.5 ((0 + 128) / 256) is the lowest that is a word.
+MIN_WORD_SCORE = 0
 HELLO_REPLY = (
     f"OK HELLO proto={PROTOCOL_VERSION} fw=0.1.0 model=0123abcd in={FRAMES}x{COEFFS} in_scale=3D800000 in_zp=-128 "
     f"out={len(LABELS)} out_scale=3B800000 out_zp=-128 arena=9999 labels=" + ",".join(LABELS) + " engine=fake"
     + " audio=16000 rate=16000"
-    + f" minor={PROTOCOL_MINOR}"
+    + f" minor={PROTOCOL_MINOR} min_score={MIN_WORD_SCORE}"
 )
 # Reference self-test clips (PROTOCOL.md): clip 0 all 0x00 passes, clip 1 all 0x01 fails.
 SELFTEST_CLIPS = [bytes(INPUT_BYTES), bytes([1]) * INPUT_BYTES]
@@ -49,17 +51,24 @@ def top(scores):
     return scores.index(max(scores))
 
 
+def answer(scores: list[int]) -> str:
+    """The answer to a clip (no reference label starts with '_': a word or a low-confidence one)."""
+    return "word" if scores[top(scores)] >= MIN_WORD_SCORE else "low-confidence"
+
+
 def stream_line(index: int) -> bytes:
     scores = fake_scores(SELFTEST_CLIPS[index])
     t = top(scores)
     percent = int((scores[t] + 128) / 256 * 100 + 0.5)
-    return COMMENT_PREFIX + f"{index} {LABELS[t]} {percent}% 1000us\n".encode()
+    shown = LABELS[t] if answer(scores) == "word" else f"{answer(scores)}:{LABELS[t]}"
+    return COMMENT_PREFIX + f"{index} {shown} {percent}% 1000us\n".encode()
 
 
 def value_key(scores: list[int]) -> str:
     """`` value=``: the top score dequantized with the reference out_scale 1/256 and out_zp -128 (exact in
-    binary32)."""
-    return " value=" + struct.pack(">f", (scores[top(scores)] + 128) / 256).hex().upper()
+    binary32); then `` answer=``."""
+    return (" value=" + struct.pack(">f", (scores[top(scores)] + 128) / 256).hex().upper()
+            + f" answer={answer(scores)}")
 
 
 def infer_reply(clip: bytes) -> bytes:

@@ -35,6 +35,7 @@ DeviceConfig MakeConfig(const char* inference_error) {
   config.arena_bytes = inference::ArenaUsedBytes();
   config.labels = kLabels;
   config.engine = inference::EngineName();
+  config.min_word_score = kMinWordScore;
   config.selftest.count = kNumSelftestClips;
   config.selftest.inputs = &g_selftest_inputs[0][0];
   config.selftest.expected = &g_selftest_expected[0][0];

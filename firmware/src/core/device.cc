@@ -8,8 +8,9 @@
 namespace {
 
 // Worst INFER reply: "OK INFER us=<10> cycles=<10> top=<2> scores=" plus "-128," per score, plus
-// " value=<8 hex>" (minor version 1), plus " *CRC"; HEAR adds "fe_us=<10> fe_cycles=<10> ".
-constexpr size_t kInferReplyMax = 48 + 5 * Device::kMaxOutputs + 15 + 6;
+// " value=<8 hex>" (minor version 1), " answer=low-confidence" (minor version 2), plus " *CRC"; HEAR adds
+// "fe_us=<10> fe_cycles=<10> ".
+constexpr size_t kInferReplyMax = 48 + 5 * Device::kMaxOutputs + 15 + 22 + 6;
 constexpr size_t kHearReplyMax = kInferReplyMax + 28;
 static_assert(kHearReplyMax <= proto::kMaxLine, "INFER and HEAR replies must fit in one line");
 // The longest FEATURES reply: "OK FEATURES <offset> " + 2 hex digits per byte + " *CRC".
@@ -45,6 +46,7 @@ void FormatHello(const DeviceConfig& config, LineWriter& writer) {
   if (config.engine[0] != '\0') writer.Put(" engine=").Put(config.engine);
   writer.Put(" audio=").PutUint(config.audio_samples).Put(" rate=").PutUint(config.audio_rate);
   writer.Put(" minor=").PutInt(proto::kMinorVersion);
+  writer.Put(" min_score=").PutInt(config.min_word_score);
 }
 
 float FloatFromBits(uint32_t bits) {
@@ -73,6 +75,7 @@ const char* Device::ValidateConfig(const DeviceConfig& config) {
       if (!IsLabelChar(*c)) return "label outside [A-Za-z0-9_-]";
     }
   }
+  if (config.min_word_score < -128 || config.min_word_score > 128) return "min_word_score outside -128..128";
   if (config.selftest.count < 0) return "negative self-test count";
   if (config.selftest.count > 0 &&
       (config.selftest.inputs == nullptr || config.selftest.expected == nullptr || config.selftest.labels == nullptr)) {
@@ -288,6 +291,7 @@ void Device::SendScores(const inference::Timing& timing) {
   const float value =
       static_cast<float>(scores_[top] - config_.output_zero_point) * FloatFromBits(config_.output_scale_bits);
   writer_.Put(" value=").PutHex32(BitsFromFloat(value));
+  writer_.Put(" answer=").Put(Answer(scores_, top));
   SendLine();
 }
 
@@ -321,6 +325,9 @@ void Device::StreamOne() {
   const float probability =
       static_cast<float>(scores_[top] - config_.output_zero_point) * FloatFromBits(config_.output_scale_bits);
   const int percent = static_cast<int>(probability * kPercent + kRoundHalfUp);
+  // A word alone; otherwise why it is none before the label (PROTOCOL.md, STREAM).
+  const char* answer = Answer(scores_, top);
+  if (std::strcmp(answer, proto::kAnswerWord) != 0) writer_.Put(answer).Put(':');
   writer_.Put(config_.labels[top]).Put(' ').PutInt(percent).Put("% ").PutUint(timing.micros).Put("us");
   SendComment();
 }
@@ -338,6 +345,11 @@ int Device::TopIndex(const int8_t* scores) const {
     if (scores[i] > scores[top]) top = static_cast<int>(i);
   }
   return top;
+}
+
+const char* Device::Answer(const int8_t* scores, int top) const {
+  if (config_.labels[top][0] == '_') return proto::kAnswerNotAWord;
+  return scores[top] >= config_.min_word_score ? proto::kAnswerWord : proto::kAnswerLowConfidence;
 }
 
 void Device::SendError(proto::Error error) {

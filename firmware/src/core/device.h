@@ -34,6 +34,9 @@ struct DeviceConfig {
   const char* const* labels = nullptr;
   // The inference implementation (inference::EngineName()); HELLO reports it after the labels when not empty.
   const char* engine = "";
+  // A top label is a word when it does not start with '_' and its score reaches this (the model's
+  // config.toml [answer] min_confidence as an int8 score, kMinWordScore; -128: every score, 128: none).
+  int32_t min_word_score = -128;
   SelftestClips selftest;
   // Raw audio (protocol 2): the most 16-bit samples one HEAR takes (0: none) and their sample rate.
   uint32_t audio_samples = 0;
@@ -80,6 +83,7 @@ class Device {
   void StreamOne();
   bool RunClip(const int8_t* input, int8_t* scores, inference::Timing* timing);
   int TopIndex(const int8_t* scores) const;
+  const char* Answer(const int8_t* scores, int top) const;
   void SendError(proto::Error error);
   void SendError(proto::Error error, const char* key, uint32_t value);
   void SendLine();

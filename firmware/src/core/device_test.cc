@@ -117,8 +117,35 @@ TEST(DeviceInferEmptiesInput) {
   session.Send(FullLoad());
   const std::string reply = session.Send("INFER\n");
   EXPECT_TRUE(reply.rfind("OK INFER us=1000 cycles=64000 top=9 scores=0,7,14,21,28,35,42,49,56,63 "
-                          "value=3F3F0000 *", 0) == 0);
+                          "value=3F3F0000 answer=word *", 0) == 0);
   EXPECT_TRUE(session.Send("INFER\n").rfind("ERR incomplete filled=0 *", 0) == 0);
+}
+
+TEST(DeviceAnswersWordNotAWordOrLowConfidence) {
+  // The zero clip's top is label 9 with score 63 (probability 0.746).
+  DeviceConfig config = reference::Config();
+  Session word(config);
+  word.Send(FullLoad());
+  EXPECT_TRUE(word.Send("INFER\n").find(" value=3F3F0000 answer=word *") != std::string::npos);
+  config.min_word_score = 64;
+  Session low(config);
+  low.Send(FullLoad());
+  EXPECT_TRUE(low.Send("INFER\n").find(" value=3F3F0000 answer=low-confidence *") != std::string::npos);
+  EXPECT_STREQ(low.Send("STREAM\n"), "OK STREAM *7AAC\n");
+  low.output.clear();
+  low.device.Idle();
+  EXPECT_STREQ(low.output, "# 0 low-confidence:nine 75% 1000us\n");
+  static const char* const kNothing[reference::kLabels] = {"zero", "one", "two", "three", "four",
+                                                            "five", "six", "seven", "eight", "_silence_"};
+  config.labels = kNothing;
+  config.min_word_score = -128;
+  Session nothing(config);
+  nothing.Send(FullLoad());
+  EXPECT_TRUE(nothing.Send("INFER\n").find(" top=9 ") != std::string::npos);
+  nothing.Send(FullLoad());
+  EXPECT_TRUE(nothing.Send("INFER\n").find(" answer=not-a-word *") != std::string::npos);
+  config.min_word_score = 129;
+  EXPECT_TRUE(Device::ValidateConfig(config) != nullptr);
 }
 
 TEST(DeviceHearRunsTheFrontEndThenTheModel) {

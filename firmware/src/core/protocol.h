@@ -11,9 +11,10 @@ namespace proto {
 // Version 2 added raw audio: AUDIO, HEAR, FEATURES and HELLO's audio= and rate= keys.
 constexpr int kVersion = 2;
 
-// Minor version: replies gain keys at their end only (HELLO's minor=, INFER's value=), which a host of the same
-// version ignores, so a version-1 host still works with this device and a host reading them works with an older one.
-constexpr int kMinorVersion = 1;
+// Minor version: replies gain keys at their end only, which a host of the same version ignores, so a version-2.0
+// host still works with this device and a host reading them works with an older one. 1: HELLO's minor=, INFER's and
+// HEAR's value=; 2: HELLO's min_score=, INFER's and HEAR's answer=.
+constexpr int kMinorVersion = 2;
 
 // Longest line in either direction, not counting '\n'. Bounds the receive buffer (RAM on the device) and
 // leaves room for the largest LOAD: "LOAD 1299 " + 2 * kMaxChunk hex digits + " *XXXX" = 528 bytes, AUDIO
@@ -41,6 +42,12 @@ constexpr char kCmdStop[] = "STOP";
 constexpr char kCmdAudio[] = "AUDIO";
 constexpr char kCmdHear[] = "HEAR";
 constexpr char kCmdFeatures[] = "FEATURES";
+
+// The answer= of INFER and HEAR (data/nothing.py: the host's words are the same): the top label is a word, a
+// "nothing" class (a label starting with '_'), or a word whose score is below the model's kMinWordScore.
+constexpr char kAnswerWord[] = "word";
+constexpr char kAnswerNotAWord[] = "not-a-word";
+constexpr char kAnswerLowConfidence[] = "low-confidence";
 
 // Reply words (device -> host).
 constexpr char kBoot[] = "BOOT";
