@@ -41,6 +41,7 @@ def test_the_answer_rule() -> None:
     assert int8_answer(labels, [20, 20, -10], 21) == (0, LOW_CONFIDENCE)  # ties: the first, as the board
 
 
+@pytest.mark.slow
 def test_the_model_carries_its_rule(smoke_build: Path) -> None:
     """model_meta.json, the .tflite's own metadata and the firmware's model_settings.h hold the same rule."""
     from quantize.model_io import load_meta, read_metadata
@@ -61,6 +62,7 @@ def eval_folder(tmp_path: Path, smoke_build: Path, data: Path, *args: str) -> tu
     return (json.loads(out.read_text()) if out.exists() else {}), proc.stdout, proc
 
 
+@pytest.mark.slow
 def test_evaluate_one_label_and_clips_that_are_no_word(tmp_path: Path, smoke_build: Path) -> None:
     """"Does it hear my seven": a folder with one label; tones and noise in folders starting with _ are counted as
     no word: each is not speech (the host's check), not a word, low confidence, or (wrongly) a word."""
@@ -87,6 +89,7 @@ def test_evaluate_one_label_and_clips_that_are_no_word(tmp_path: Path, smoke_bui
     assert "## Answers" in (tmp_path / "out" / "e.md").read_text()
 
 
+@pytest.mark.slow
 def test_evaluate_a_flat_folder_with_label(tmp_path: Path, smoke_build: Path) -> None:
     data = tmp_path / "flat"
     data.mkdir()
@@ -100,6 +103,7 @@ def test_evaluate_a_flat_folder_with_label(tmp_path: Path, smoke_build: Path) ->
     assert "LABEL=banana: not a label of the model" in line
 
 
+@pytest.mark.slow
 def test_evaluate_says_how_many_files_were_skipped_and_where(tmp_path: Path, smoke_build: Path) -> None:
     data = tmp_path / "data"
     (data / "one").mkdir(parents=True)
@@ -115,6 +119,7 @@ def test_evaluate_says_how_many_files_were_skipped_and_where(tmp_path: Path, smo
 
 @pytest.mark.parametrize("make, reason", [(lambda p: p.mkdir(), "a folder, not a WAV file"),
                                           (lambda p: os.symlink(p.name, p), "symbolic link loop")])
+@pytest.mark.slow
 def test_predict_gives_the_reasons_evaluate_gives(tmp_path: Path, smoke_build: Path, make: object,
                                                   reason: str) -> None:
     data = tmp_path / "data"
@@ -128,6 +133,7 @@ def test_predict_gives_the_reasons_evaluate_gives(tmp_path: Path, smoke_build: P
     assert listed == [f"{entry}: {reason}"]
 
 
+@pytest.mark.slow
 def test_predict_shows_the_answer_never_a_bare_label_for_a_tone(tmp_path: Path, smoke_build: Path) -> None:
     write_nonspeech(tmp_path, 1, seed=2, kinds=("tone",))
     clip = tmp_path / "_tone_" / "tone_0.wav"
@@ -143,6 +149,7 @@ def test_predict_shows_the_answer_never_a_bare_label_for_a_tone(tmp_path: Path, 
         assert shown.startswith(("not a word (", "low confidence (")) and f"({top} " in shown
 
 
+@pytest.mark.slow
 def test_harness_answers_are_the_devices_and_the_hosts(smoke_build: Path, tmp_path: Path) -> None:
     """The virtual device sends answer= (protocol 2.2); every one equals the host TFLM's."""
     from host import harness
@@ -169,6 +176,7 @@ class InterruptAfter:
         return self.real(dut, clip)
 
 
+@pytest.mark.slow
 def test_an_interrupted_harness_leaves_a_partial_summary_of_what_finished(smoke_build: Path, tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     from host import harness

@@ -155,7 +155,7 @@ import numpy as np
 from pathlib import Path
 from data.config import load_config
 from data.datasets import Clip
-from experiments.cv import _arrays
+from experiments.cv.folds import split_arrays
 from train.fit import train_model
 rng = np.random.default_rng(0)
 labels = ["zero", "one", "two"]
@@ -163,12 +163,13 @@ def split(n):
     clips = [Clip(Path(f"/s/synth-a{i % 8}/{i}.wav"), labels[i % 3], f"synth-a{i % 8}") for i in range(n)]
     x = rng.normal(0, 10, (n, 100, 13)).astype(np.float32)
     x[np.arange(n) % 3 == 1, :, 1] += 20.0
-    return _arrays(x, clips, labels)
+    return split_arrays(x, clips, labels)
 model, _, _ = train_model(split(128), split(32), load_config(), 7, 1, None, verbose=0)
 print(hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest())
 """
 
 
+@pytest.mark.slow
 def test_the_model_does_not_depend_on_the_instruction_set_the_cpu_offers() -> None:
     """Trained where oneDNN may use every instruction the CPU has (AVX-512 here) and where it is capped at AVX2,
     one seed gives the same weights (on a CPU without AVX-512 both runs are alike anyway)."""
