@@ -64,13 +64,14 @@ def test_a_constant_score_is_refused_per_recording() -> None:
     """The known failure: one score (0.4865) for every window of every recording."""
     recordings = np.repeat(["a.wav", "b.wav", "c.wav", "d.wav"], 5)
     constant = np.tile([[0.5135, 0.4865]], (20, 1)).astype(np.float32)
+    y = np.repeat([0, 1, 0, 1], 5)
     with pytest.raises(PipelineError, match="per recording: model collapsed"):
-        check_recording_collapse(constant, recordings, "test")
+        check_recording_collapse(constant, recordings, y, "test")
     p1 = np.where(np.arange(20) // 5 % 2, 0.6, 0.1) + np.linspace(0, 0.3, 20)  # b and d high, a and c low
     good = np.stack([1 - p1, p1], axis=1).astype(np.float32)
     first, means = recording_means(good, recordings)
     assert list(first) == [0, 5, 10, 15] and means.argmax(1).tolist() == [0, 1, 0, 1]
-    assert check_recording_collapse(good, recordings, "test")["histogram"] == [2, 2]
+    assert check_recording_collapse(good, recordings, y, "test")["histogram"] == [2, 2]
 
 
 def test_duration_bias_is_measured() -> None:

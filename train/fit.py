@@ -234,7 +234,7 @@ def run(build: Path, seeds: int, architecture: str, smoke: bool, verbose: int = 
         if i == 0:  # the product model is always the configured seed: reproducible, not cherry-picked
             best = (model, norm, history, val_scores)
     model, norm, history, val_scores = best
-    collapse = check_collapse(val_scores, "validation split") if not smoke else None
+    collapse = check_collapse(val_scores, "validation split", val_split["y"]) if not smoke else None
     accs = [r["val_accuracy"] for r in runs]
     summary = {"architecture": architecture, "model_config": config["model"], "params": model.count_params(),
                "labels": [str(s) for s in train_split["labels"]], "dataset": dataset["dataset"],
