@@ -252,21 +252,23 @@ def stratified_split(label_of: dict[str, str], val_percent: int, test_percent: i
 MIN_TRAIN_PER_LABEL = 2
 
 
-def check_splits(splits: dict[str, list[Clip]], labels: list[str], dataset: str, skipped: int = 0,
+def check_splits(splits: dict[str, list[Clip]], labels: list[str], dataset: str, skipped: list[str] = (),
                  unit: str = "clips") -> None:
     """Refuse, in one line naming the split or the label, splits that cannot train or measure a model: an empty
     split, or a label with fewer than ``MIN_TRAIN_PER_LABEL`` training clips. Run on the planned splits, and again
-    on the clips left after ``--skip-bad`` before any feature file replaces the earlier ones."""
-    after = f" after skipping {skipped} bad files" if skipped else ""
+    on the clips left after ``--skip-bad`` (``skipped``: their reasons) before any feature file replaces the earlier
+    ones."""
+    after = f" after skipping {len(skipped)} bad files (the first: {skipped[0]})" if skipped else ""
     for split in SPLITS:
         if not splits[split]:
-            raise PipelineError(f"the {split} split of dataset {dataset!r} has 0 {unit}{after}: too few speakers/"
-                                f"sources for a speaker-wise split (add data, or name test speakers with --holdout)")
+            hint = "replace the bad files or add data" if skipped else (
+                "too few speakers/sources for a speaker-wise split (add data, or name test speakers with --holdout)")
+            raise PipelineError(f"the {split} split of dataset {dataset!r} has 0 {unit}{after}: {hint}")
     for label in labels:
         n = sum(c.label == label for c in splits["train"])
         if n < MIN_TRAIN_PER_LABEL:
-            raise PipelineError(f"label {label!r} has {n} training {unit}{after} in dataset {dataset!r} (at least "
-                                f"{MIN_TRAIN_PER_LABEL}): add recordings of it")
+            raise PipelineError(f"label {label!r} has {n} training {unit} in dataset {dataset!r}{after}, at least "
+                                f"{MIN_TRAIN_PER_LABEL} are needed: add recordings of it")
 
 
 def file_cache_key(path: Path, params: FeatureParams) -> str:

@@ -221,7 +221,7 @@ def prepare(req: DataRequest) -> dict:
                                         "per_label": {lab: sum(c.label == lab for c in kept[split])
                                                       for lab in labels}}
         # Before the (longer) augmentation, and before anything replaces the features of the model built so far.
-        check_splits(kept, labels, req.dataset, len(summary["skipped"]))
+        check_splits(kept, labels, req.dataset, summary["skipped"])
         aug = AudioAugmentParams.from_config(config, noise_dir)
         summary["augmented_copies"] = write_augmented(out / "train_aug.npz", kept["train"], labels, params, aug,
                                                       req, work)

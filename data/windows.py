@@ -197,7 +197,7 @@ def prepare_windowed(req: Any, config: dict, splits: dict[str, list[Clip]], labe
                 "clips": int(counts.sum()), "recordings": len(ok), "sources": len({c.source for c in ok}),
                 "seconds": {lab: round(sum(s for c, s in zip(ok, seconds) if c.label == lab), 2) for lab in labels},
                 "per_label": {lab: int(sum(n for c, n in zip(ok, counts) if c.label == lab)) for lab in labels}}
-        check_splits(kept, labels, req.dataset, len(summary["skipped"]), unit="recordings")
+        check_splits(kept, labels, req.dataset, summary["skipped"], unit="recordings")
         (out / "dataset.json").write_text(json.dumps(summary, indent=1))
     counts_text = ", ".join(f"{s} {summary['splits'][s]['clips']} windows of {summary['splits'][s]['recordings']}"
                             for s in SPLITS)
