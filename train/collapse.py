@@ -19,7 +19,7 @@ def _entropy(counts: np.ndarray) -> float:
     """Entropy of a histogram, normalized by its maximum (0: one class, 1: uniform)."""
     p = counts / max(int(counts.sum()), 1)
     nz = p[p > 0]
-    return float(-(nz * np.log(nz)).sum() / np.log(len(counts)))
+    return max(0.0, float(-(nz * np.log(nz)).sum() / np.log(len(counts))))  # no "-0.00" for one class
 
 
 def prediction_stats(scores: np.ndarray) -> dict:
