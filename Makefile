@@ -62,6 +62,7 @@ help:
 	@echo "make virtual-device        a virtual board on a pseudo-terminal at build/virtual-tty"
 	@echo "make demo                  the demo page on 127.0.0.1 (DEMO_PORT=; PORT= adds the device backend)"
 	@echo "make bench                 stage times, sizes, accuracies, harness throughput -> build/bench.json"
+	@echo "make bench-scale           data stage and epochs at 5k/20k/40k rehearsal clips (SIZES=) -> bench.json scale"
 	@echo "make continuous            a long recording of digits in noise, streamed: hits, false alarms/hour (MINUTES=)"
 	@echo "make data DATASET=<name>   download speech_commands, audiomnist or fsdd into data/downloads/ (DEST=)"
 	@echo "make cv                    leave-one-speaker-out on real speech (SEEDS=, FLOAT_ONLY=1, SET=, CURVE=1);"
@@ -114,6 +115,13 @@ evaluate: venv
 
 bench: venv
 	$(PY) -m experiments.bench $(SMOKE_FLAG)
+
+# The data stage and training epochs at SIZES clips of a rehearsal set (data/rehearsal.py) -> build/bench.json "scale"
+# (time, peak memory, disk per stage; growth exponents; the full Speech Commands extrapolated). About an hour.
+SIZES ?= 5000 20000 40000
+.PHONY: bench-scale
+bench-scale: venv
+	$(PY) -m experiments.bench --scale $(SIZES)
 
 # Continuous recognition on a long recording built at run time (experiments/continuous.py) -> build/continuous.json.
 MINUTES ?= 10
