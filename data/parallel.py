@@ -3,10 +3,13 @@
 Every result depends on its own item only (each worker computes with one BLAS thread, the order of results is the
 order of the items), so the features are the same whatever the number of workers. Workers ignore Ctrl-C: the
 parent stops them and the stage ends with its one "interrupted" line, while whatever a worker had already cached
-stays for the next run.
+stays for the next run. One pool serves every map of a process (a new worker pays a second or two of librosa's JIT
+compilation).
 """
 from __future__ import annotations
 
+import atexit
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -21,6 +24,12 @@ PARALLEL_MIN_ITEMS = 64
 # Items handed to a worker at a time: few enough that the progress bar moves smoothly, enough to keep the cost of
 # passing them (a few kB of features each) small against the work (5-50 ms per clip).
 CHUNK_ITEMS = 8
+# The workers' numeric libraries start with one thread: parallelism comes from the workers. Measured per clip on the
+# loaded 2-core machine: the MFCC took 41 ms with two BLAS threads, 4.4 ms with one; limiting the threads after the
+# libraries started (threadpoolctl, as this process does for itself) costs 12 % more than starting with one.
+SINGLE_THREAD_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# Modules the worker server imports once for all its workers (librosa itself loads lazily, in each worker).
+PRELOAD = ["data.datasets", "data.augment_audio"]
 
 
 def usable_cores() -> int:
@@ -39,14 +48,34 @@ def worker_count(jobs: int | None) -> int:
 
 
 def _init_worker() -> None:
-    """One BLAS thread per worker: parallelism comes from the workers, and two threads per worker on a loaded machine
-    made the MFCC's matrix product 10x slower (measured: 4.4 vs 41 ms per clip)."""
+    """Ignore Ctrl-C (the parent stops the workers) and compute with one BLAS thread (see ``SINGLE_THREAD_ENV``)."""
     from threadpoolctl import threadpool_limits
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threadpool_limits(1)
+
+
+@contextlib.contextmanager
+def _starting_workers() -> Iterator[None]:
+    """While workers start: Ctrl-C held back (none can be interrupted before it ignores Ctrl-C, which would print a
+    worker's traceback; a Ctrl-C meanwhile reaches this process afterwards) and ``SINGLE_THREAD_ENV`` set."""
+    saved = {k: os.environ.get(k) for k in SINGLE_THREAD_ENV}
+    os.environ.update(SINGLE_THREAD_ENV)
+    blocking = hasattr(signal, "pthread_sigmask")
+    if blocking:
+        before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        if blocking:
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k)
+            else:
+                os.environ[k] = v
 
 
 def _context() -> Any:
@@ -56,27 +85,37 @@ def _context() -> Any:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context()
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["data.datasets", "data.augment_audio"])  # imported once, not per worker
+    ctx.set_forkserver_preload(PRELOAD)
     return ctx
 
 
-def _start_pool(workers: int) -> Any:
-    """A pool of ``workers`` processes started with Ctrl-C held back, so that none can be interrupted before it
-    ignores Ctrl-C (a worker's traceback on the terminal); a Ctrl-C meanwhile reaches this process afterwards."""
-    blocking = hasattr(signal, "pthread_sigmask")
-    if blocking:
-        before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        return _context().Pool(workers, initializer=_init_worker)
-    finally:
-        if blocking:
-            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+_pool: tuple[int, Any] | None = None  # (workers, the pool) of this process
+
+
+def _workers_pool(workers: int) -> Any:
+    """This process's pool of ``workers`` processes, started on first use."""
+    global _pool
+    if _pool is None or _pool[0] != workers:
+        close_workers()
+        with _starting_workers():
+            _pool = (workers, _context().Pool(workers, initializer=_init_worker))
+    return _pool[1]
+
+
+@atexit.register
+def close_workers() -> None:
+    """Stop this process's workers (at exit, and when a map is abandoned halfway)."""
+    global _pool
+    if _pool is not None:
+        _pool[1].terminate()
+        _pool[1].join()
+        _pool = None
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], total: int, jobs: int | None, desc: str,
                 unit: str = "clip") -> Iterator[R]:
-    """``fn(item)`` for every item, in the items' order, on ``jobs`` worker processes (in this process for one),
-    with a progress bar (rate and time left).
+    """``fn(item)`` for every item, in the items' order, on ``jobs`` worker processes (in this process for one,
+    or for fewer than ``PARALLEL_MIN_ITEMS`` items), with a progress bar (rate and time left).
 
     ``fn`` must be a module-level function (or a ``functools.partial`` of one) so that it can be sent to the
     workers; so must its items and results.
@@ -92,9 +131,13 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], total: int, jobs: int 
                     yield fn(item)
                     bar.update()
             return
-        with _start_pool(workers) as pool:
-            # Leaving the block (the end, an error, Ctrl-C) terminates the workers.
-            for result in pool.imap(fn, items, chunksize=CHUNK_ITEMS):
+        given = 0
+        try:
+            for result in _workers_pool(workers).imap(fn, items, chunksize=CHUNK_ITEMS):
+                given += 1
                 yield result
                 bar.update()
-
+        except BaseException:
+            if given < total:  # an error, Ctrl-C, or the caller stopped early: work is left in the workers' queue
+                close_workers()
+            raise

@@ -115,9 +115,10 @@ FULL_SPEECH_COMMANDS = {"speech_commands digits": 38_546, "speech_commands all 3
 RSS_SAMPLE_S = 0.25
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of process ``pid`` and all its descendants (Linux /proc; 0 where it cannot be read).
-    Pages the workers share with their parent after fork count once per process: an upper bound."""
+def tree_usage(pid: int) -> tuple[int, dict[int, float]]:
+    """Resident memory (bytes) of process ``pid`` and all its descendants, and the CPU seconds (user + system) each
+    of them has used so far (Linux /proc; processes that cannot be read count nothing). Pages the workers share
+    with their parent count once per process: the memory is an upper bound."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -126,33 +127,36 @@ def tree_rss_bytes(pid: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0, [pid]
+    rss, cpu, todo = 0, {}, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
     while todo:
         p = todo.pop()
         todo += children.get(p, [])
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu[p] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
             pass
-    return total
+    return rss, cpu
 
 
 def measured_stage(module: str, args: list[str]) -> dict[str, float]:
-    """Run ``python -m module args``: its wall time, the peak resident memory of it and its workers together
-    (sampled every ``RSS_SAMPLE_S``) and the 1-minute load average before and after."""
+    """Run ``python -m module args``: its wall time, CPU time and peak resident memory, of it and its workers
+    together (sampled every ``RSS_SAMPLE_S``), and the 1-minute load average before and after."""
     import threading
 
     env = os.environ | {"PYTHONPATH": str(REPO_ROOT), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     load_before = os.getloadavg()[0]
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO_ROOT, env=env)
-    peak = [0]
+    peak, cpu = [0], {}
 
     def sample() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], tree_rss_bytes(proc.pid))
+            rss, used = tree_usage(proc.pid)
+            peak[0] = max(peak[0], rss)
+            cpu.update(used)
             time.sleep(RSS_SAMPLE_S)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -161,8 +165,8 @@ def measured_stage(module: str, args: list[str]) -> dict[str, float]:
         raise PipelineError(f"python -m {module} {' '.join(args)} failed (exit status {proc.returncode})")
     seconds = time.perf_counter() - start
     sampler.join()
-    return {"seconds": seconds, "peak_rss_mb": peak[0] / 2 ** 20, "load_before": load_before,
-            "load_after": os.getloadavg()[0]}
+    return {"seconds": seconds, "cpu_seconds": sum(cpu.values()), "peak_rss_mb": peak[0] / 2 ** 20,
+            "load_before": load_before, "load_after": os.getloadavg()[0]}
 
 
 def disk_mb(folder: Path) -> float:
@@ -185,7 +189,8 @@ def measure_scale(build: Path, sizes: list[int]) -> dict[str, Any]:
     root = build / "scale"
     out: dict[str, Any] = {
         "how": "host wall-clock seconds of each stage as a separate process on this machine (its load average "
-               "before and after beside every figure); peak RSS: the stage and its worker processes together, "
+               "before and after beside every figure); cpu_seconds: user + system time of the stage and its "
+               "workers, sampled as the memory is (less sensitive to the load than wall time); peak RSS: the stage and its worker processes together, "
                "sampled every 0.25 s (shared pages counted per process: an upper bound); disk: allocated blocks. "
                "Data stage: python -m data --dataset speech_commands on a rehearsal set (data/rehearsal.py) with "
                "config.toml's augmentation; training: python -m train --smoke (2 epochs), seconds per epoch from "
