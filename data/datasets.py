@@ -8,7 +8,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -51,9 +51,13 @@ def source_of(path: Path) -> str:
     return stem
 
 
+def _source_hash(source: str) -> int:
+    return int(hashlib.sha1(source.encode()).hexdigest(), 16)
+
+
 def split_of(source: str, val_percent: int, test_percent: int) -> str:
     """Stable split of a source: a hash of its id, so adding data never moves existing speakers."""
-    bucket = int(hashlib.sha1(source.encode()).hexdigest(), 16) % 100
+    bucket = _source_hash(source) % 100
     if bucket < test_percent:
         return "test"
     if bucket < test_percent + val_percent:
@@ -219,10 +223,6 @@ def assign_splits(clips: Iterable[Clip], val_percent: int, test_percent: int,
     return out
 
 
-def _source_hash(source: str) -> int:
-    return int(hashlib.sha1(source.encode()).hexdigest(), 16)
-
-
 def stratified_split(label_of: dict[str, str], val_percent: int, test_percent: int) -> dict[str, str]:
     """Split of each source when every source has one label: per label, its sources in the order of their hash,
     the first ``test_percent`` of them (rounded) to test, the next ``val_percent`` to val, the rest to training.
@@ -252,7 +252,7 @@ def stratified_split(label_of: dict[str, str], val_percent: int, test_percent: i
 MIN_TRAIN_PER_LABEL = 2
 
 
-def check_splits(splits: dict[str, list[Clip]], labels: list[str], dataset: str, skipped: list[str] = (),
+def check_splits(splits: dict[str, list[Clip]], labels: list[str], dataset: str, skipped: Sequence[str] = (),
                  unit: str = "clips") -> None:
     """Refuse, in one line naming the split or the label, splits that cannot train or measure a model: an empty
     split, or a label with fewer than ``MIN_TRAIN_PER_LABEL`` training clips. Run on the planned splits, and again
