@@ -91,6 +91,13 @@ evaluate: venv  ## the built model on a <label>/*.wav folder: DATA=<dir> [OUT=bu
 bench: venv  ## stage times, sizes, accuracies, harness throughput -> build/bench.json
 	$(PY) -m experiments.bench $(SMOKE_FLAG)
 
+# The data stage and training epochs at SIZES clips of a rehearsal set (data/rehearsal.py) -> build/bench.json "scale"
+# (time, peak memory, disk per stage; growth exponents; the full Speech Commands extrapolated). About an hour.
+SIZES ?= 5000 20000 40000
+.PHONY: bench-scale
+bench-scale: venv  ## data stage and epochs at 5k/20k/40k rehearsal clips (SIZES=) -> bench.json scale
+	$(PY) -m experiments.bench --scale $(SIZES)
+
 # Continuous recognition on a long recording built at run time (experiments/continuous.py) -> build/continuous.json.
 MINUTES ?= 10
 continuous: venv  ## a long recording of digits in noise, streamed: hits, false alarms/hour (MINUTES=)

@@ -3,7 +3,7 @@
     python -m data --dataset synth|fsdd|fsdd+synth|folder|folder+synth|speech_commands|audiomnist|audiomnist+synth|
                              real|real+synth|sample+synth|real+sample+synth [--data-dir D] [--fsdd-dir D] [--real D ...]
                    [--holdout SPEAKER ...] [--noise-dir D] [--skip-bad] [--smoke] [--build build]
-                   [--targets file,value.csv]
+                   [--targets file,value.csv] [--jobs N]
 """
 from __future__ import annotations
 
@@ -28,11 +28,13 @@ def parse_args(argv: list[str] | None = None) -> DataRequest:
                    help="skip bad files (unreadable, links, out-of-bounds headers, silent, not speech) and list them")
     p.add_argument("--targets", type=Path, help="regression: CSV file,value (files relative to --data-dir, else to "
                    "the CSV's folder)")
+    p.add_argument("--jobs", type=int, default=0, help="worker processes of the feature extraction (0: every core; "
+                   "the features are the same for any number)")
     p.add_argument("--smoke", action="store_true", help="tiny dataset for tests")
     p.add_argument("--build", type=Path, default=Path("build"), help="build folder")
     a = p.parse_args(argv)
     return DataRequest(a.dataset, a.build, a.fsdd_dir, a.data_dir, tuple(a.holdout), a.noise_dir, a.skip_bad, a.smoke,
-                       tuple(a.real), targets=a.targets)
+                       tuple(a.real), targets=a.targets, jobs=a.jobs or None)
 
 
 if __name__ == "__main__":

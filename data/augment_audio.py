@@ -13,13 +13,14 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from data.config import PipelineError
-from data.datasets import Clip, file_cache_key
+from data.datasets import Clip, file_cache_key, load_cached, save_cached
 from data.features import MAX_NOISE_SECONDS, FeatureParams, mfcc, read_audio
+from data.parallel import ordered_map
 
 # Spectral slopes of the generated noises: white (0), pink (1/f power), brown (1/f^2 power).
 NOISE_COLORS = (0.0, 1.0, 2.0)
@@ -163,9 +164,51 @@ def _copy_seed(clip: Clip, copy: int, p: AudioAugmentParams) -> int:
     return int(hashlib.sha1(ident.encode()).hexdigest()[:15], 16)
 
 
+# Real noise recordings read by this process, by (folder, rate): each worker reads them once, when it first needs
+# them (never when every copy is cached).
+_NOISES: dict[tuple[str | None, int], list[np.ndarray]] = {}
+
+
+def _noises(noise_dir: str | None, sample_rate: int) -> list[np.ndarray]:
+    key = (noise_dir, sample_rate)
+    if key not in _NOISES:
+        _NOISES[key] = load_noises(noise_dir, sample_rate)
+    return _NOISES[key]
+
+
+def _copies_task(clip: Clip, params: FeatureParams, p: AudioAugmentParams, cache_dir: Path) -> tuple[list[np.ndarray],
+                                                                                                      int]:
+    """MFCCs of the ``p.copies`` augmented copies of one clip (runs in a worker process), each from the cache or
+    computed and cached at once; and how many were computed."""
+    source = f"{file_cache_key(clip.path, params)}|{p.digest()}"  # one stat of the file for all its copies
+    copies, computed, audio = [], 0, None
+    for copy in range(p.copies):
+        cached = cache_dir / f"{hashlib.sha1(f'{source}|{copy}'.encode()).hexdigest()}.npy"
+        x = load_cached(cached, params)
+        if x is None:
+            if audio is None:
+                audio = read_audio(clip.path, params.sample_rate)
+            rng = np.random.default_rng(_copy_seed(clip, copy, p))
+            x = mfcc(augment_audio(audio, params.sample_rate, p, _noises(p.noise_dir, params.sample_rate), rng),
+                     params)
+            save_cached(cached, x)
+            computed += 1
+        copies.append(x)
+    return copies, computed
+
+
+def augmented_copies(clips: list[Clip], params: FeatureParams, p: AudioAugmentParams, cache_dir: Path,
+                     desc: str = "augmenting", jobs: int | None = None) -> Iterator[tuple[list[np.ndarray], int]]:
+    """For every clip in order, the MFCCs of its ``p.copies`` augmented copies and how many of them were computed
+    (not cached), on ``jobs`` processes (``None``: every core; :func:`data.parallel.ordered_map`)."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    task = functools.partial(_copies_task, params=params, p=p, cache_dir=cache_dir)
+    return ordered_map(task, clips if p.copies else [], len(clips) if p.copies else 0, jobs, desc)
+
+
 def augmented_features(clips: list[Clip], params: FeatureParams, p: AudioAugmentParams, cache_dir: Path,
-                       desc: str = "augmenting") -> tuple[np.ndarray, np.ndarray]:
-    """MFCCs of ``p.copies`` augmented copies of every clip, through a per-copy ``.npy`` cache.
+                       desc: str = "augmenting", jobs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """MFCCs of ``p.copies`` augmented copies of every clip (:func:`augmented_copies`), gathered in memory.
 
     Parameters
     ----------
@@ -178,27 +221,9 @@ def augmented_features(clips: list[Clip], params: FeatureParams, p: AudioAugment
     index : np.ndarray, shape (len(clips) * copies,), int
         Position in ``clips`` of the clip each row was made from.
     """
-    from tqdm import tqdm
-
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    noises: list[np.ndarray] | None = None  # read only when something is not cached yet
     feats, index = [], []
-    digest = p.digest()
-    for i, clip in enumerate(tqdm(clips, desc=desc, unit="clip", mininterval=2.0, disable=not p.copies)):
-        source = f"{file_cache_key(clip.path, params)}|{digest}"  # one stat of the file for all its copies
-        for copy in range(p.copies):
-            key = hashlib.sha1(f"{source}|{copy}".encode()).hexdigest()
-            cached = cache_dir / f"{key}.npy"
-            if cached.exists():
-                x = np.load(cached, allow_pickle=False)
-            else:
-                if noises is None:
-                    noises = load_noises(p.noise_dir, params.sample_rate)
-                rng = np.random.default_rng(_copy_seed(clip, copy, p))
-                audio = augment_audio(read_audio(clip.path, params.sample_rate), params.sample_rate, p, noises, rng)
-                x = mfcc(audio, params)
-                np.save(cached, x, allow_pickle=False)
-            feats.append(x)
-            index.append(i)
+    for i, (copies, _) in enumerate(augmented_copies(clips, params, p, cache_dir, desc, jobs)):
+        feats += copies
+        index += [i] * len(copies)
     x = np.stack(feats) if feats else np.zeros((0, *params.shape), np.float32)
     return x, np.asarray(index, dtype=np.int64)

@@ -84,7 +84,10 @@ SOURCES: dict[str, Source] = {
     "speech_commands": Source(
         url="https://storage.googleapis.com/download.tensorflow.org/data/speech_commands_v0.02.tar.gz",
         size=2_428_923_189, sha256="af14739ee7dc311471de98f5f9d2c9191b18aedfe957f4a6ff791c709868ff58",
-        train="DATASET=speech_commands DATA_DIR={dir} NOISE_DIR={dir}/_background_noise_", licence="CC BY 4.0"),
+        # SKIP_BAD=1: one odd clip among 38,546 crowd-sourced ones must not stop a 15-minute data stage (it is
+        # listed in dataset.json instead). tests/test_scale.py runs this command's data stage on a rehearsal set.
+        train="DATASET=speech_commands DATA_DIR={dir} NOISE_DIR={dir}/_background_noise_ SKIP_BAD=1",
+        licence="CC BY 4.0"),
     # AudioMNIST (Becker et al. 2023), MIT licence, 60 speakers x 10 digits x 50 takes, 48 kHz. No checksum of any
     # archive is published (GitHub generates archives on request). Pinned instead: the commit (the archive must
     # name it in its pax header) and the 30,000 recordings the authors' README counts; gzip's CRC and the tar

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from data.artifacts import staged_outputs
-from data.augment_audio import AudioAugmentParams, augmented_features
+from data.augment_audio import AudioAugmentParams, augmented_copies
 from data.config import PipelineError, load_config
 from data.config import REPO_ROOT
-from data.datasets import (SPLITS, Clip, RealSource, assign_splits, extract_clips, load_audiomnist, load_fsdd,
-                           load_folder, load_real,
-                           load_speech_commands, save_split)
+from data.datasets import (SPLITS, Clip, RealSource, SplitWriter, assign_splits, clip_features, load_audiomnist,
+                           check_splits, load_fsdd, load_folder, load_real, load_speech_commands, split_rows)
 from data.features import FeatureParams
 from data.nothing import NOISE_DIR_DEFAULT, SILENCE, UNKNOWN, check_extra_classes, silence_clips, unknown_clips
 from data.regression import prepare_regression
@@ -63,6 +62,7 @@ class DataRequest:
     smoke: bool = False
     real_dirs: tuple[Path, ...] = ()
     targets: Path | None = None  # regression: the file,value CSV (data/regression.py)
+    jobs: int | None = None  # worker processes of the feature extraction (None: every core)
 
 
 def synth_clips(build: Path, config: dict, smoke: bool) -> list[Clip]:
@@ -193,15 +193,13 @@ def prepare(req: DataRequest) -> dict:
         splits = {"train": [c for c in splits["train"] + splits["test"] if c.source not in holdout],
                   "val": [c for c in splits["val"] if c.source not in holdout],
                   "test": [c for c in everything if c.source in holdout]}
-    for split in SPLITS:
-        if not splits[split]:
-            raise PipelineError(f"the {split} split of dataset {req.dataset!r} is empty: too few speakers/sources "
-                                f"for a speaker-wise split (add data, or name test speakers with --holdout)")
     leaked = ({c.source for c in splits["train"]} & {c.source for s in ("val", "test") for c in splits[s]})
     if leaked:
         raise PipelineError(f"split leakage: sources {sorted(leaked)[:5]} are in train and val/test")
     windows = WindowSettings.from_config(config)
-    if windows.applies(clips):  # long recordings: overlapping windows (data/windows.py)
+    windowed = windows.applies(clips)  # long recordings: overlapping windows (data/windows.py)
+    check_splits(splits, labels, req.dataset, unit="recordings" if windowed else "clips")
+    if windowed:
         return prepare_windowed(req, config, splits, labels, params, windows)
     summary: dict = {"dataset": req.dataset, "labels": labels, "features": params.to_dict(), "splits": {},
                      "skipped": []}
@@ -209,24 +207,63 @@ def prepare(req: DataRequest) -> dict:
         summary["real_sources"] = real_summary(sources)
         summary["noise_dir"] = str(noise_dir) if noise_dir else None
     final = req.build / "features"
+    work = {"computed": 0, "cached": 0}
     with staged_outputs(req.build) as stage:
         out = stage / "features"
         out.mkdir()
+        kept: dict[str, list[Clip]] = {}
         for split in SPLITS:
-            x, ok, skipped = extract_clips(splits[split], params, req.build / "cache" / "features", req.skip_bad,
-                                           desc=f"features {split}")
-            summary["skipped"] += skipped
-            save_split(out / f"{split}.npz", x, ok, labels)
-            summary["splits"][split] = {"clips": len(ok), "sources": len({c.source for c in ok}),
-                                        "real_sources": sorted({c.source for c in ok if not is_synthetic(c.source)}),
-                                        "per_label": {lab: sum(c.label == lab for c in ok) for lab in labels}}
-            if split == "train":
-                aug = AudioAugmentParams.from_config(config, noise_dir)
-                x_aug, index = augmented_features(ok, params, aug, req.build / "cache" / "augmented")
-                save_split(out / "train_aug.npz", x_aug, [ok[i] for i in index], labels)
-                summary["augmented_copies"] = len(index)
+            kept[split] = write_features(out / f"{split}.npz", splits[split], labels, params, req, summary, work)
+            summary["splits"][split] = {"clips": len(kept[split]),
+                                        "sources": len({c.source for c in kept[split]}),
+                                        "real_sources": sorted({c.source for c in kept[split]
+                                                                if not is_synthetic(c.source)}),
+                                        "per_label": {lab: sum(c.label == lab for c in kept[split])
+                                                      for lab in labels}}
+        # Before the (longer) augmentation, and before anything replaces the features of the model built so far.
+        check_splits(kept, labels, req.dataset, summary["skipped"])
+        aug = AudioAugmentParams.from_config(config, noise_dir)
+        summary["augmented_copies"] = write_augmented(out / "train_aug.npz", kept["train"], labels, params, aug,
+                                                      req, work)
         (out / "dataset.json").write_text(json.dumps(summary, indent=1))
     counts = ", ".join(f"{s} {summary['splits'][s]['clips']}" for s in SPLITS)
-    print(f"features: {counts} clips -> {final}" + (f" ({len(summary['skipped'])} bad files skipped, listed in "
-                                                     f"{final / 'dataset.json'})" if summary["skipped"] else ""))
+    print(f"features: {counts} clips, {summary['augmented_copies']} augmented copies -> {final} ({work['computed']} "
+          f"computed, {work['cached']} from the cache {req.build / 'cache'})" +
+          (f"; {len(summary['skipped'])} bad files skipped, listed in {final / 'dataset.json'}"
+           if summary["skipped"] else ""))
     return summary
+
+
+def write_features(path: Path, clips: list[Clip], labels: list[str], params: FeatureParams, req: DataRequest,
+                   summary: dict, work: dict[str, int]) -> list[Clip]:
+    """Features of one split into ``path`` as they are computed (:class:`data.datasets.SplitWriter`); bad files
+    skipped with ``req.skip_bad`` go to ``summary["skipped"]``. Returns the clips written."""
+    writer = SplitWriter(path, params.shape)
+    kept = []
+    results = clip_features(clips, params, req.build / "cache" / "features", req.skip_bad, f"features {path.stem}",
+                            req.jobs)
+    for clip, result in zip(clips, results):
+        if result.x is None:
+            summary["skipped"].append(result.skipped)
+            continue
+        writer.add(result.x)
+        kept.append(clip)
+        work["cached" if result.cached else "computed"] += 1
+    writer.close(split_rows(kept, labels))
+    return kept
+
+
+def write_augmented(path: Path, clips: list[Clip], labels: list[str], params: FeatureParams, aug: AudioAugmentParams,
+                    req: DataRequest, work: dict[str, int]) -> int:
+    """The audio-augmented copies of the training clips into ``path`` as they are computed; returns their number."""
+    writer = SplitWriter(path, params.shape)
+    origins = []
+    for clip, (copies, computed) in zip(clips, augmented_copies(clips, params, aug, req.build / "cache" / "augmented",
+                                                                 jobs=req.jobs)):
+        for x in copies:
+            writer.add(x)
+            origins.append(clip)
+        work["computed"] += computed
+        work["cached"] += len(copies) - computed
+    writer.close(split_rows(origins, labels))
+    return len(origins)

@@ -21,7 +21,7 @@ import numpy as np
 
 from data.artifacts import staged_outputs
 from data.config import PipelineError
-from data.datasets import SPLITS, Clip, file_cache_key, read_or_skip
+from data.datasets import SPLITS, Clip, check_splits, file_cache_key, read_or_skip
 from data.features import FeatureParams, check_audio_file, check_speech, mfcc, read_audio, trim
 
 MODES = ("auto", "on", "off")
@@ -191,15 +191,18 @@ def prepare_windowed(req: Any, config: dict, splits: dict[str, list[Clip]], labe
     with staged_outputs(req.build) as stage:
         out = stage / "features"
         out.mkdir()
+        kept: dict[str, list[Clip]] = {}
         for split in SPLITS:
             x, ok, counts, seconds, skipped = extract_windows(
                 splits[split], params, hop, req.build / "cache" / "windows", req.skip_bad, desc=f"windows {split}")
             summary["skipped"] += skipped
+            kept[split] = ok
             save_windows(out / f"{split}.npz", x, ok, counts, seconds, labels)
             summary["splits"][split] = {
                 "clips": int(counts.sum()), "recordings": len(ok), "sources": len({c.source for c in ok}),
                 "seconds": {lab: round(sum(s for c, s in zip(ok, seconds) if c.label == lab), 2) for lab in labels},
                 "per_label": {lab: int(sum(n for c, n in zip(ok, counts) if c.label == lab)) for lab in labels}}
+        check_splits(kept, labels, req.dataset, summary["skipped"], unit="recordings")
         (out / "dataset.json").write_text(json.dumps(summary, indent=1))
     counts_text = ", ".join(f"{s} {summary['splits'][s]['clips']} windows of {summary['splits'][s]['recordings']}"
                             for s in SPLITS)

@@ -1,6 +1,7 @@
 """``make bench``: measure the pipeline's speed and size and write ``build/bench.json`` (never asserted in tests).
 
     python -m experiments.bench [--smoke]
+    python -m experiments.bench --scale 5000 20000 40000     (make bench-scale: the "scale" entry only)
 
 Runs every stage from scratch in ``build/bench/`` (a fresh folder, so no cache helps), then measures feature
 extraction throughput and harness throughput against the virtual device. Every time here is host wall-clock time on
@@ -108,7 +109,140 @@ def harness_throughput(n_clips: int, build_dir: Path | str = "build") -> dict[st
             "device_us_median": statistics.median(r["us"] for r in records)}
 
 
+# make bench-scale: the sizes measured, and the full datasets its growth is extrapolated to (clips of the ten digits
+# and of all 35 words of Speech Commands v0.02).
+SCALE_SIZES = (5000, 20000, 40000)
+FULL_SPEECH_COMMANDS = {"speech_commands digits": 38_546, "speech_commands all 35 words": 105_829}
+# Seconds between two samples of a stage's memory (the resident memory of the stage and all its workers).
+RSS_SAMPLE_S = 0.25
+
+
+def tree_usage(pid: int) -> tuple[int, dict[int, float]]:
+    """Resident memory (bytes) of process ``pid`` and all its descendants, and the CPU seconds (user + system) each
+    of them has used so far (Linux /proc; processes that cannot be read count nothing). Pages the workers share
+    with their parent count once per process: the memory is an upper bound."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    rss, cpu, todo = 0, {}, [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu[p] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            rss += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            pass
+    return rss, cpu
+
+
+def measured_stage(module: str, args: list[str]) -> dict[str, float]:
+    """Run ``python -m module args``: its wall time, CPU time and peak resident memory, of it and its workers
+    together (sampled every ``RSS_SAMPLE_S``), and the 1-minute load average before and after."""
+    import threading
+
+    env = os.environ | {"PYTHONPATH": str(REPO_ROOT), "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    load_before = os.getloadavg()[0]
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", module, *args], cwd=REPO_ROOT, env=env)
+    peak, cpu = [0], {}
+
+    def sample() -> None:
+        while proc.poll() is None:
+            rss, used = tree_usage(proc.pid)
+            peak[0] = max(peak[0], rss)
+            cpu.update(used)
+            time.sleep(RSS_SAMPLE_S)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    if proc.wait() != 0:
+        raise PipelineError(f"python -m {module} {' '.join(args)} failed (exit status {proc.returncode})")
+    seconds = time.perf_counter() - start
+    sampler.join()
+    return {"seconds": seconds, "cpu_seconds": sum(cpu.values()), "peak_rss_mb": peak[0] / 2 ** 20,
+            "load_before": load_before, "load_after": os.getloadavg()[0]}
+
+
+def disk_mb(folder: Path) -> float:
+    """Disk space the files under ``folder`` take (allocated blocks, MiB)."""
+    return sum(p.stat().st_blocks * 512 for p in folder.rglob("*") if p.is_file()) / 2 ** 20
+
+
+def growth_exponent(sizes: list[int], values: list[float]) -> float:
+    """``b`` of ``value = a * size ** b`` fitted by least squares on logarithms (1: linear growth)."""
+    return float(np.polyfit(np.log(sizes), np.log(values), 1)[0])
+
+
+def measure_scale(build: Path, sizes: list[int]) -> dict[str, Any]:
+    """The data stage and training epochs on rehearsal sets of ``sizes`` clips (:mod:`data.rehearsal`), each in a
+    fresh build folder (nothing cached), the data stage then once more (everything cached); growth exponents and
+    the cost of the full Speech Commands extrapolated from them."""
+    from data.datasets import SPEECH_COMMANDS_NOISE_DIR
+    from data.rehearsal import rehearse
+
+    root = build / "scale"
+    out: dict[str, Any] = {
+        "how": "host wall-clock seconds of each stage as a separate process on this machine (its load average "
+               "before and after beside every figure); cpu_seconds: user + system time of the stage and its "
+               "workers, sampled as the memory is (less sensitive to the load than wall time); peak RSS: the stage and its worker processes together, "
+               "sampled every 0.25 s (shared pages counted per process: an upper bound); disk: allocated blocks. "
+               "Data stage: python -m data --dataset speech_commands on a rehearsal set (data/rehearsal.py) with "
+               "config.toml's augmentation; training: python -m train --smoke (2 epochs), seconds per epoch from "
+               "train.json. Extrapolations assume the growth exponent fitted over the sizes holds beyond them.",
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "sizes": {}}
+    for n in sizes:
+        data = root / f"rehearsal-{n}"
+        start = time.perf_counter()
+        rehearse(n, data)
+        b = root / f"build-{n}"
+        shutil.rmtree(b, ignore_errors=True)
+        args = ["--dataset", "speech_commands", "--data-dir", str(data), "--noise-dir",
+                str(data / SPEECH_COMMANDS_NOISE_DIR), "--build", str(b)]
+        entry: dict[str, Any] = {"rehearsal_seconds": time.perf_counter() - start,
+                                 "rehearsal_disk_mb": disk_mb(data)}
+        print(f"scale {n}: data stage")
+        entry["data"] = measured_stage("data", args)
+        entry["data_cached"] = measured_stage("data", args)
+        entry["disk_mb"] = {"features": disk_mb(b / "features"), "cache": disk_mb(b / "cache")}
+        dataset = json.loads((b / "features" / "dataset.json").read_text())
+        entry["clips"] = {s: v["clips"] for s, v in dataset["splits"].items()} | {
+            "augmented": dataset["augmented_copies"]}
+        print(f"scale {n}: training")
+        entry["train"] = measured_stage("train", ["--smoke", "--build", str(b)])
+        train = json.loads((b / "train.json").read_text())
+        entry["train"]["seconds_per_epoch"] = train["seconds_per_epoch"]
+        entry["train"]["epochs"] = train["seeds"][0]["epochs"]
+        out["sizes"][str(n)] = entry
+        shutil.rmtree(b / "cache")  # the caches of the largest sizes take gigabytes; the figures are taken
+    if len(sizes) > 1:
+        figures = {"data_seconds": [out["sizes"][str(n)]["data"]["seconds"] for n in sizes],
+                   "data_peak_rss_mb": [out["sizes"][str(n)]["data"]["peak_rss_mb"] for n in sizes],
+                   "train_seconds_per_epoch": [out["sizes"][str(n)]["train"]["seconds_per_epoch"] for n in sizes]}
+        out["exponent"] = {k: growth_exponent(sizes, v) for k, v in figures.items()}
+        largest = sizes[-1]
+        out["extrapolated"] = {
+            name: {k: v[-1] * (clips / largest) ** out["exponent"][k] for k, v in figures.items()} | {"clips": clips}
+            for name, clips in FULL_SPEECH_COMMANDS.items()}
+    return out
+
+
 def main(args: argparse.Namespace) -> dict:
+    if args.scale:  # make bench-scale: only the "scale" entry of bench.json changes
+        path = args.build / "bench.json"
+        out = json.loads(path.read_text()) if path.is_file() else {}
+        out["scale"] = measure_scale(args.build, args.scale)
+        write_text_atomic(path, json.dumps(out, indent=1, default=float))
+        print(json.dumps(out["scale"], indent=1, default=float))
+        print(f"wrote {path} (scale)")
+        return out
     bench = args.build / "bench"
     shutil.rmtree(bench, ignore_errors=True)
     smoke = ["--smoke"] if args.smoke else []
@@ -152,8 +286,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m experiments.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true")
+    p.add_argument("--scale", nargs="*", type=int, help=f"only the data and training stages at these numbers of "
+                   f"clips of a rehearsal set (none given: {' '.join(map(str, SCALE_SIZES))})")
     p.add_argument("--build", type=Path, default=Path("build"))
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if a.scale is not None and not a.scale:
+        a.scale = list(SCALE_SIZES)
+    return a
 
 
 if __name__ == "__main__":

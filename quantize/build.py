@@ -223,9 +223,9 @@ def run(build: Path, smoke: bool) -> dict[str, Any]:
         if not smoke and regression:
             check_constant_output(dequantize_output(tflm, meta)[:, 0], test["y"], "int8 model on TFLM, test split")
         elif not smoke:
-            check_collapse(dequantize_output(tflm, meta), "int8 model on TFLM, test split")
+            check_collapse(dequantize_output(tflm, meta), "int8 model on TFLM, test split", test["y"])
             if is_windowed(test):  # long recordings: also the mean of each recording's windows
-                check_recording_collapse(dequantize_output(tflm, meta), test["recordings"],
+                check_recording_collapse(dequantize_output(tflm, meta), test["recordings"], test["y"],
                                          "int8 model on TFLM, test split")
         gen = stage / "gen"
         gen.mkdir()

@@ -28,18 +28,18 @@ SENTENCES = [
 
 
 def two_voice_recordings(root: Path, per_split: dict[str, int], val_percent: int, test_percent: int,
-                         seed: int = 7) -> Path:
+                         seed: int = 7, per_voice: dict[str, dict[str, int]] | None = None) -> Path:
     """``root/<voice>/<voice>-reading-<n>.wav``: each of the two voices reads 2-3 sentences per recording (5-10 s).
 
-    Every recording is its own source (its split is the hash of its name, as for any folder dataset); names are
-    taken in order, keeping those whose hash puts them in a split that still needs recordings, so every split holds
-    ``per_split[split]`` recordings of each voice with the configuration's percentages.
+    Every recording is its own source; names are taken in order, keeping those whose hash (:func:`split_of`) puts
+    them in a split that still needs recordings, so that the hash split would give every split ``per_split[split]``
+    recordings of each voice (``per_voice[voice][split]`` where given) with the configuration's percentages.
     """
     rng = random.Random(seed)
     with Espeak() as espeak:
         for voice, speaker in VOICES.items():
             (root / voice).mkdir(parents=True, exist_ok=True)
-            need = dict(per_split)
+            need = dict((per_voice or {}).get(voice, per_split))
             n = 0
             while any(need.values()):
                 name = f"{voice}-reading-{n}"

@@ -119,13 +119,14 @@ def test_curve_extrapolates_the_error() -> None:
 def test_collapse_check_fires_on_constant_predictions_only() -> None:
     rng = np.random.default_rng(0)
     diverse = rng.dirichlet(np.ones(10), 200)
-    assert check_collapse(diverse, "diverse")["entropy"] > 0.9
+    balanced = np.arange(200) % 10
+    assert check_collapse(diverse, "diverse", balanced)["entropy"] > 0.9
     one_class = np.tile(np.eye(10)[3], (200, 1)) * 0.9 + 0.01
     with pytest.raises(PipelineError, match="collapsed"):
-        check_collapse(one_class, "one class")
+        check_collapse(one_class, "one class", balanced)
     near_constant = np.full((200, 10), 0.1) + rng.normal(0, 1e-6, (200, 10))
     with pytest.raises(PipelineError, match="collapsed"):
-        check_collapse(near_constant, "constant")
+        check_collapse(near_constant, "constant", balanced)
 
 
 @pytest.mark.slow

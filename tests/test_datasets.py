@@ -1,15 +1,20 @@
 """Loaders and speaker-stable splits."""
 from __future__ import annotations
 
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from data.config import PipelineError
-from data.datasets import (DIGITS, Clip, assign_splits, load_fsdd, load_speech_commands, source_of, split_of)
+from conftest import run_stage
+from data.config import PipelineError, load_config
+from data.datasets import (DIGITS, Clip, assign_splits, load_folder, load_fsdd, load_speech_commands, source_of,
+                           split_of)
 from data.synth import FLITE_VOICES, Espeak, Flite, Speaker, generate, make_speakers
-from test_bad_input import good
+from test_bad_input import good, one_error_line
+from test_contract import snapshot
 
 
 @pytest.mark.parametrize("name, source", [
@@ -128,3 +133,77 @@ def test_fsdd_loader_maps_digits_and_speakers(fsdd_dir: Path) -> None:
     assert (seven.label, seven.source) == ("seven", "jackson")
     counts = np.unique([c.label for c in clips], return_counts=True)[1]
     assert set(counts.tolist()) == {200}
+
+
+def one_label_sources(labels: dict[str, int]) -> list[Clip]:
+    """Two takes of each of ``labels[label]`` sources per label, every source saying one label (a recording, a
+    one-word speaker)."""
+    return [Clip(Path(f"{lab}{k}_{take}.wav"), lab, f"{lab}{k}") for lab, n in labels.items() for k in range(n)
+            for take in range(2)]
+
+
+def test_one_label_sources_are_split_per_label() -> None:
+    """Six sources per label: the hash alone gives label a no val/test source and label b no val source; the
+    stratified split gives every split every label, never a source in two splits, the same for any order."""
+    clips = one_label_sources({"a": 6, "b": 6})
+    by_hash = {(split_of(c.source, 15, 15), c.label) for c in clips}
+    assert ("test", "a") not in by_hash and ("val", "b") not in by_hash
+    splits = assign_splits(clips, 15, 15)
+    for split, cs in splits.items():
+        assert {c.label for c in cs} == {"a", "b"}, split
+    assert sum(len({c.source for c in cs}) for cs in splits.values()) == 12
+    shuffled = assign_splits(clips[::-1], 15, 15)
+    assert {s: {c.source for c in cs} for s, cs in shuffled.items()} == {s: {c.source for c in cs}
+                                                                         for s, cs in splits.items()}
+    # 24 recordings per voice at 15 % / 15 %: four each in val and test, as the percentages say.
+    big = assign_splits(one_label_sources({"me": 24, "mom": 24}), 15, 15)
+    assert {s: len({c.source for c in cs}) for s, cs in big.items()} == {"train": 32, "val": 8, "test": 8}
+
+
+def test_sources_with_several_labels_keep_the_hash_split() -> None:
+    clips = [Clip(Path(f"s{k}_{lab}.wav"), lab, f"s{k}") for k in range(40) for lab in ("a", "b")]
+    splits = assign_splits(clips, 15, 15)
+    assert all(split_of(c.source, 15, 15) == s for s, cs in splits.items() for c in cs)
+
+
+def folder_dataset(root: Path, per_label: int = 12) -> Path:
+    """``root/<a|b>/<label><k>.wav``: every file its own source, saying one label."""
+    for label, seed in (("a", 0), ("b", 7)):
+        (root / label).mkdir(parents=True)
+        for k in range(per_label):
+            good(root / label / f"{label}{k}.wav", seed + k)
+    return root
+
+
+def break_files(root: Path, split: str, label: str | None = None, keep: int = 0) -> int:
+    """Overwrite with garbage the files of ``split`` (of ``label`` only, when given) but ``keep`` of them, as the
+    data stage splits the folder; returns how many."""
+    ds = load_config()["dataset"]
+    clips = [c for c in assign_splits(load_folder(root), ds["val_percent"], ds["test_percent"])[split]
+             if label in (None, c.label)]
+    for c in clips[keep:]:
+        c.path.write_text("not audio")
+    return len(clips) - keep
+
+
+@pytest.mark.parametrize("split, label, keep, message", [
+    ("test", None, 0, r"the test split of dataset 'folder' has 0 clips after skipping {n} bad files \(the first: "
+                      r".*/hostile/[ab]/[ab]\d+\.wav: not a readable WAV file .*\): replace the bad files or add data"),
+    ("train", "b", 1, r"label 'b' has 1 training clips in dataset 'folder' after skipping {n} bad files \(the first: "
+                      r".*\.wav: not a readable WAV file .*\), at least 2 are needed: add recordings of it"),
+])
+def test_a_failed_skip_bad_run_leaves_the_build_usable(split: str, label: str | None, keep: int, message: str,
+                                                       smoke_build: Path, tmp_path: Path) -> None:
+    """`make train DATASET=folder DATA_DIR=<hostile folder> SKIP_BAD=1`: the data stage fails before any epoch,
+    in one line naming the split or label, and the earlier model's build still predicts and quantizes."""
+    build = tmp_path / "build"
+    shutil.copytree(smoke_build, build, symlinks=True, ignore=shutil.ignore_patterns("tensorboard"))
+    before = snapshot(build)
+    data = folder_dataset(tmp_path / "hostile")
+    n = break_files(data, split, label, keep)
+    proc = run_stage("data", "--dataset", "folder", "--data-dir", str(data), "--skip-bad", "--build", str(build),
+                     check=False)
+    assert re.fullmatch(f"error: {message.format(n=n)}", one_error_line(proc))
+    assert snapshot(build) == before
+    run_stage("host.predict", "--random", "--build", str(build))
+    run_stage("quantize", "--smoke", "--build", str(build))

@@ -16,6 +16,7 @@ from data.datasets import Clip
 from data.features import FeatureParams
 from data.windows import WindowSettings, recording_windows, window_starts
 from host.recordings import duration_bias
+from train.collapse import check_collapse
 from train.metrics import check_recording_collapse, recording_means
 from conftest import run_stage
 from task_fixtures import seconds_of, two_voice_recordings
@@ -65,13 +66,28 @@ def test_a_constant_score_is_refused_per_recording() -> None:
     """The known failure: one score (0.4865) for every window of every recording."""
     recordings = np.repeat(["a.wav", "b.wav", "c.wav", "d.wav"], 5)
     constant = np.tile([[0.5135, 0.4865]], (20, 1)).astype(np.float32)
+    y = np.repeat([0, 1, 0, 1], 5)
     with pytest.raises(PipelineError, match="per recording: model collapsed"):
-        check_recording_collapse(constant, recordings, "test")
+        check_recording_collapse(constant, recordings, y, "test")
     p1 = np.where(np.arange(20) // 5 % 2, 0.6, 0.1) + np.linspace(0, 0.3, 20)  # b and d high, a and c low
     good = np.stack([1 - p1, p1], axis=1).astype(np.float32)
     first, means = recording_means(good, recordings)
     assert list(first) == [0, 5, 10, 15] and means.argmax(1).tolist() == [0, 1, 0, 1]
-    assert check_recording_collapse(good, recordings, "test")["histogram"] == [2, 2]
+    assert check_recording_collapse(good, recordings, y, "test")["histogram"] == [2, 2]
+
+
+def test_a_right_model_on_a_one_class_split_is_not_collapsed() -> None:
+    """The issue's case: every test recording of one voice, the model right on every window; the collapse check
+    refused it ("prediction entropy -0.00"). The same predictions against two true classes still collapse."""
+    recordings = np.repeat(["a.wav", "b.wav", "c.wav"], 10)
+    p1 = np.linspace(0.8, 0.95, 30)
+    right = np.stack([1 - p1, p1], axis=1).astype(np.float32)
+    assert check_collapse(right, "test", np.ones(30, np.int64))["histogram"] == [0, 30]
+    assert check_recording_collapse(right, recordings, np.ones(30, np.int64), "test")["true_histogram"] == [0, 3]
+    with pytest.raises(PipelineError, match="model collapsed: prediction entropy 0.00 < 0.50"):
+        check_collapse(right, "test", np.arange(30) % 2)
+    constant = np.tile([[0.2, 0.8]], (30, 1)).astype(np.float32)  # one class's truth cannot tell constant from right
+    assert check_collapse(constant, "test", np.ones(30, np.int64))["top_score_std"] < 1e-6
 
 
 def test_duration_bias_is_measured() -> None:
@@ -187,3 +203,32 @@ def test_predicting_a_recording_averages_its_windows(voices_build: Path) -> None
         probs = predict_recording(rt, wav, "tflm")
         expected = rt.probabilities("tflm", rt.scores("tflm", test["x"][rows])).mean(axis=0)
     np.testing.assert_array_equal(probs, expected)
+
+
+# The "me vs mom" case: 24 recordings per voice with names that the hash split spreads as 20/4/0 (me) and 17/4/3
+# (mom): no test recording of "me", and a right model's one-class test split was called collapsed.
+ME_VS_MOM = {"me": {"train": 20, "val": 4, "test": 0}, "mom": {"train": 17, "val": 4, "test": 3}}
+
+
+def test_two_voices_of_24_recordings_train_with_every_voice_in_every_split(tmp_path: Path) -> None:
+    """The default percentages (15 % / 15 %): every split holds both voices, the model trains, passes the collapse
+    checks (quantize without --smoke) and is reported per recording."""
+    text = CONFIG_PATH.read_text()
+    assert "smoke_epochs = 2" in text
+    config = tmp_path / "config.toml"
+    config.write_text(text.replace("smoke_epochs = 2", "smoke_epochs = 20"))
+    ds = load_config()["dataset"]
+    data = two_voice_recordings(tmp_path / "data", {}, ds["val_percent"], ds["test_percent"], per_voice=ME_VS_MOM)
+    build = tmp_path / "build"
+    run_stage("data", "--dataset", "folder", "--data-dir", str(data), "--build", str(build), config=config)
+    for split in ("train", "val", "test"):
+        z = np.load(build / "features" / f"{split}.npz")
+        voices = {Path(r).parent.name for r in z["recordings"].tolist()}
+        assert voices == {"me", "mom"}, split
+    run_stage("train", "--smoke", "--build", str(build), config=config)
+    run_stage("quantize", "--build", str(build), config=config)
+    run_stage("host.evaluate", "--build", str(build), config=config)
+    rec = json.loads((build / "metrics.json").read_text())["recording"]
+    test_recordings = len(set(np.load(build / "features" / "test.npz")["recordings"].tolist()))
+    assert rec["n_recordings"] == test_recordings == 8  # 4 of each voice
+    assert sum(map(sum, rec["tflm"]["confusion"])) == 8 and 0.0 <= rec["tflm"]["accuracy"] <= 1.0

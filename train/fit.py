@@ -77,18 +77,19 @@ def train_model(train: dict, val: dict, config: dict, seed: int, epochs: int, ou
     labels = [str(s) for s in train["labels"]]
     ncfg = config["normalization"]
     norm = fit_norm(train["x"], bool(ncfg["per_utterance_mean"]), float(ncfg["clip"]))
-    x_train, x_val = apply_norm(train["x"], norm), apply_norm(val["x"], norm)
-    y_train, origin = train["y"], np.arange(len(train["y"]))
+    x_val = apply_norm(val["x"], norm)
+    parts, y_train, origin = [train["x"]], train["y"], np.arange(len(train["y"]))
     if train_aug is not None and len(train_aug["y"]):
         position = {str(p): i for i, p in enumerate(train["ids"])}
         missing = sorted({str(p) for p in train_aug["ids"]} - set(position))
         if missing:
             raise PipelineError(f"augmented copies of clips outside the training split, e.g. {missing[0]}")
-        x_train = np.concatenate([x_train, apply_norm(train_aug["x"], norm)])
+        parts.append(train_aug["x"])
         y_train = np.concatenate([y_train, train_aug["y"]])
         origin = np.concatenate([origin, [position[str(p)] for p in train_aug["ids"]]])
+    x_train = NormalizedRows(parts, norm)
     repeats = clip_weights(train, tcfg)
-    model = build_model(x_train.shape[1:], len(labels), config["model"], architecture)
+    model = build_model(train["x"].shape[1:], len(labels), config["model"], architecture)
     augmenter = MfccAugmenter(x_train, y_train, len(labels), int(tcfg["batch_size"]), config["augment"], seed,
                               origin, repeats)
     epochs = max(epochs, math.ceil(min_updates / len(augmenter)))
@@ -112,6 +113,28 @@ def train_model(train: dict, val: dict, config: dict, seed: int, epochs: int, ou
     history["seconds_per_epoch"] = (time.perf_counter() - start) / max(len(history["loss"]), 1)
     history["planned_epochs"] = epochs  # [train] epochs, or more for min_updates (the progress bar's total)
     return model, norm, history
+
+
+class NormalizedRows:
+    """The training rows (a split's ``x`` and its augmented copies', as loaded or mapped from disk) normalized batch
+    by batch as they are drawn: training never holds a normalized copy of the whole set, so it streams a set larger
+    than memory from the mapped files. The same numbers as normalizing everything first (per element, per clip)."""
+
+    def __init__(self, parts: list[np.ndarray], norm: dict) -> None:
+        self.parts, self.norm = parts, norm
+        self.starts = np.cumsum([0] + [len(p) for p in parts])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows)
+        part = np.searchsorted(self.starts, rows, side="right") - 1
+        out = np.empty((len(rows), *self.parts[0].shape[1:]), np.float32)
+        for k, x in enumerate(self.parts):
+            mine = part == k
+            out[mine] = x[rows[mine] - self.starts[k]]
+        return apply_norm(out, self.norm)
 
 
 def clip_weights(train: dict, tcfg: dict) -> np.ndarray:
@@ -171,9 +194,10 @@ def run(build: Path, seeds: int, architecture: str, smoke: bool, verbose: int = 
     features = build / "features"
     digest = features_digest(features)
     dataset = json.loads((features / "dataset.json").read_text())
-    train_split, val_split = load_split(features / "train.npz"), load_split(features / "val.npz")
+    # Mapped, not read: the batches are drawn from the files (NormalizedRows).
+    train_split, val_split = load_split(features / "train.npz", mmap=True), load_split(features / "val.npz")
     aug_path = features / "train_aug.npz"
-    train_aug = load_split(aug_path) if aug_path.exists() else None
+    train_aug = load_split(aug_path, mmap=True) if aug_path.exists() else None
     epochs, min_updates = schedule(config, smoke)
     seed0 = int(config["train"]["seed"])
     runs = []
@@ -193,7 +217,7 @@ def run(build: Path, seeds: int, architecture: str, smoke: bool, verbose: int = 
         if i == 0:  # the product model is always the configured seed: reproducible, not cherry-picked
             best = (model, norm, history, val_scores)
     model, norm, history, val_scores = best
-    collapse = check_collapse(val_scores, "validation split") if not smoke else None
+    collapse = check_collapse(val_scores, "validation split", val_split["y"]) if not smoke else None
     accs = [r["val_accuracy"] for r in runs]
     summary = {"architecture": architecture, "model_config": config["model"], "params": model.count_params(),
                "labels": [str(s) for s in train_split["labels"]], "dataset": dataset["dataset"],

@@ -42,7 +42,9 @@ def recording_means(probs: np.ndarray, recordings: np.ndarray) -> tuple[np.ndarr
     return first[order], means[order].astype(np.float32)
 
 
-def check_recording_collapse(probs: np.ndarray, recordings: np.ndarray, what: str) -> dict:
-    """The collapse check (:func:`train.collapse.check_collapse`) on per-recording scores: a model that gives every
-    recording the same score (e.g. 0.4865 for everything) is refused in one line."""
-    return check_collapse(recording_means(probs, recordings)[1], f"{what}, per recording")
+def check_recording_collapse(probs: np.ndarray, recordings: np.ndarray, y: np.ndarray, what: str) -> dict:
+    """The collapse check (:func:`train.collapse.check_collapse`) on per-recording scores against each recording's
+    true label (``y`` per window): a model that gives every recording the same score (e.g. 0.4865 for everything)
+    is refused in one line."""
+    first, means = recording_means(probs, recordings)
+    return check_collapse(means, f"{what}, per recording", y[first])
