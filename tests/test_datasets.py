@@ -186,6 +186,7 @@ def break_files(root: Path, split: str, label: str | None = None, keep: int = 0)
     return len(clips) - keep
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("split, label, keep, message", [
     ("test", None, 0, r"the test split of dataset 'folder' has 0 clips after skipping {n} bad files \(the first: "
                       r".*/hostile/[ab]/[ab]\d+\.wav: not a readable WAV file .*\): replace the bad files or add data"),

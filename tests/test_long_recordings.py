@@ -210,6 +210,7 @@ def test_predicting_a_recording_averages_its_windows(voices_build: Path) -> None
 ME_VS_MOM = {"me": {"train": 20, "val": 4, "test": 0}, "mom": {"train": 17, "val": 4, "test": 3}}
 
 
+@pytest.mark.slow
 def test_two_voices_of_24_recordings_train_with_every_voice_in_every_split(tmp_path: Path) -> None:
     """The default percentages (15 % / 15 %): every split holds both voices, the model trains, passes the collapse
     checks (quantize without --smoke) and is reported per recording."""

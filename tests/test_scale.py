@@ -22,6 +22,8 @@ from data.download import SOURCES
 from data.features import apply_norm, fit_norm
 from data.rehearsal import CLIPS_PER_SPEAKER, rehearse, which_set
 
+pytestmark = pytest.mark.slow  # every test runs the data stage on a rehearsal set
+
 # Clips of the rehearsal set the data-stage tests run on: a few hundred feature computations (train clips and two
 # augmented copies each), seconds of work that an interruption can stop halfway.
 CLIPS = 90
