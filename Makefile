@@ -35,6 +35,10 @@ SEEDS ?= 1
 SMOKE_FLAG := $(if $(SMOKE),--smoke,)
 # SKIP_BAD=1: skip bad files (unreadable, not speech, links, ...) and list them with their reasons in build/features/dataset.json instead of stopping.
 SKIP_BAD ?=
+# WORDS="yes no up down" (phrases: "turn on, turn off"): a keyword model for these words from text, labels = the
+# words + _silence_ + _unknown_ (data/words.py, docs/words.md).
+WORDS ?=
+WORDS_FLAG := $(if $(WORDS),--words "$(WORDS)",)
 # NOISE_DIR=<folder of .wav>: real background noise for the augmentation (generated noise otherwise).
 NOISE_DIR ?=
 NOISE_FLAG := $(if $(NOISE_DIR),--noise-dir $(NOISE_DIR),)
@@ -98,7 +102,7 @@ venv: $(VENV)/.installed
 
 features: venv
 	$(PY) -m data --dataset $(DATASET) --fsdd-dir $(FSDD_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR),) \
-		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG) $(REAL_FLAG) $(TARGETS_FLAG)
+		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG) $(REAL_FLAG) $(TARGETS_FLAG) $(WORDS_FLAG)
 
 train: features
 	$(PY) -m train --seeds $(SEEDS) $(SMOKE_FLAG)

@@ -1,0 +1,256 @@
+"""Keyword models from text measured on real speakers (issue 28, docs/words.md).
+
+    python -m experiments.words eval-set [--out build/words_eval] [--words "..."]
+    python -m experiments.words screen --variants base,no-confusables,... [--seeds 3] [--root build/words-screen]
+
+``eval-set`` builds the real-speaker test folder for ``make evaluate DATA=...`` from ``../shared/data``: every
+target word's Speech Commands recordings (never used in training); ``_unknown_`` from the other words of
+``speech_commands_words`` and the digits of ``speech_commands_digits``; ``_silence_`` from 1 s cuts of the held-out
+part of its ``_background_noise_`` recordings (the part after ``data.nothing.TRAIN_NOISE_FRACTION``, which no
+training reads: training noise is the shipped sample's first 15 s). No real speech trains a vocabulary, so every
+speaker is unseen.
+
+``screen`` runs the real data stage (``python -m data --words``) once per variant (a ``config.toml`` with the
+variant's overrides, synthesized takes and features shared through one cache), trains one model per seed,
+converts it to int8 and scores the test folder on TFLM (what the board computes): top-1 over the 12 classes,
+per-class recall, false accepts of unknown words and of noise. Writes ``<root>/screen.json`` and ``screen.md``.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.config import REPO_ROOT, PipelineError, apply_overrides, load_config, run_main
+from data.datasets import DIGITS, extract_clips, load_folder
+from data.features import FeatureParams
+from data.nothing import SILENCE, UNKNOWN, is_nothing, noise_recordings
+from data.synth import write_wav
+from data.words import label_of, parse_words
+
+SHARED = REPO_ROOT.parent / "shared" / "data"
+WORDS_DIR = SHARED / "speech_commands_words"
+DIGITS_DIR = SHARED / "speech_commands_digits"
+MLPERF_WORDS = "yes no up down left right on off stop go"
+# _silence_ test clips cut from each held-out noise part (6 recordings, 18-29 s held out each).
+SILENCE_CUTS_PER_RECORDING = 10
+# Variants of the screen: dataset and config.toml overrides (section.key=value).
+VARIANTS: dict[str, tuple[str, list[str]]] = {
+    "base": ("sample+synth", []),
+    "no-confusables": ("sample+synth", ["words.confusable_share=0.0"]),
+    "more-confusables": ("sample+synth", ["words.confusable_share=0.8"]),
+    "fewer-voices": ("sample+synth", ["synth.speakers=48", "synth.flite_speakers=30"]),
+    "no-audio-augment": ("sample+synth", ["augment_audio.copies=0"]),
+    "kokoro": ("sample+synth", ["words.kokoro_voices=32"]),
+    "kokoro-no-espeak": ("sample+synth", ["words.kokoro_voices=32", "synth.speakers=0"]),
+    "unknown-x2": ("sample+synth", ["words.unknown_per_speaker=8"]),
+    "unknown-half": ("sample+synth", ["words.unknown_per_speaker=2"]),
+}
+
+
+def build_eval_set(out: Path, words: list[str], params: FeatureParams) -> dict:
+    """Write the real-speaker test folder ``out/<label>/*.wav`` (copies; replaced whole) and return its counts."""
+    if not WORDS_DIR.is_dir() or not DIGITS_DIR.is_dir():
+        raise PipelineError(f"{SHARED}: the shared real recordings are not here (speech_commands_words, "
+                            f"speech_commands_digits)")
+    if out.exists():
+        shutil.rmtree(out)
+    labels = [label_of(w) for w in words]
+    folders = sorted(p.name for p in WORDS_DIR.iterdir() if p.is_dir() and not is_nothing(p.name))
+    missing = [lab for lab in labels if lab not in folders]
+    if missing:
+        raise PipelineError(f"{WORDS_DIR}: no recordings of {missing}")
+    others = [f for f in folders if f not in labels]
+    clips = [c for c in load_folder(WORDS_DIR, labels + others)]
+    clips += load_folder(DIGITS_DIR, [d for d in DIGITS if d not in labels])
+    for c in clips:
+        label = c.label if c.label in labels else UNKNOWN
+        dest = out / label / (f"{c.label}-{c.path.name}" if label == UNKNOWN else c.path.name)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(c.path, dest)
+    n = params.clip_samples
+    (out / SILENCE).mkdir(parents=True)
+    held_out = noise_recordings(DIGITS_DIR / "_background_noise_", params.sample_rate, "test")
+    for i, audio in enumerate(held_out):
+        starts = np.linspace(0, len(audio) - n, SILENCE_CUTS_PER_RECORDING).astype(int)
+        for k, start in enumerate(starts):
+            cut = np.round(audio[start:start + n] * 32767).astype(np.int16)
+            write_wav(out / SILENCE / f"noise{i}-cut{k}.wav", cut, params.sample_rate)
+    counts = {lab: len(list((out / lab).glob("*.wav"))) for lab in labels + [SILENCE, UNKNOWN]}
+    summary = {"labels": labels + [SILENCE, UNKNOWN], "counts": counts,
+               "speakers": len({c.source for c in clips})}
+    (out / "eval_set.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def keyword_metrics(y: np.ndarray, pred: np.ndarray, labels: list[str]) -> dict[str, Any]:
+    """Top-1 over all classes two ways, per-class recall and false accepts.
+
+    ``top1``: every class weighs like MLPerf Tiny's test set, where ``_silence_`` and ``_unknown_`` each hold about
+    as many clips as one word (targets weigh their clip counts, each nothing-class the mean target count);
+    ``top1_all_clips``: plain accuracy over every clip of the folder (its many unknown clips dominate).
+    ``false_accept_unknown`` / ``_noise``: share of ``_unknown_`` / ``_silence_`` clips taken for a target word.
+    """
+    recall = {lab: float(np.mean(pred[y == i] == i)) for i, lab in enumerate(labels) if np.any(y == i)}
+    targets = [i for i, lab in enumerate(labels) if not is_nothing(lab)]
+    counts = {i: int(np.sum(y == i)) for i in range(len(labels))}
+    mean_target = float(np.mean([counts[i] for i in targets]))
+    weights = {i: (counts[i] if i in targets else mean_target) for i in range(len(labels)) if counts[i]}
+    top1 = sum(w * recall[labels[i]] for i, w in weights.items()) / sum(weights.values())
+    is_target = np.isin(pred, targets)
+    out = {"top1": float(top1), "top1_all_clips": float(np.mean(pred == y)), "recall": recall,
+           "target_recall_mean": float(np.mean([recall[labels[i]] for i in targets]))}
+    for name, label in (("false_accept_unknown", UNKNOWN), ("false_accept_noise", SILENCE)):
+        mask = y == labels.index(label)
+        out[name] = float(np.mean(is_target[mask])) if mask.any() else None
+    return out
+
+
+def write_toml(config: dict, path: Path) -> None:
+    """A configuration as TOML (JSON spells every value this configuration holds as TOML does)."""
+    lines = []
+    for section, values in config.items():
+        lines += [f"[{section}]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()] + [""]
+    path.write_text("\n".join(lines))
+
+
+def run_variant(name: str, root: Path, words: str, seeds: list[int], eval_dir: Path,
+                smoke: bool) -> list[dict[str, Any]]:
+    """Data stage (a subprocess with the variant's config.toml), then per seed: train, int8, TFLM on the test
+    folder."""
+    from data.artifacts import FLOAT_FILE
+    from data.datasets import load_split
+    from host.evaluate import run_backends
+    from host.runtime import Runtime
+    from quantize.build import build_int8
+    from train.fit import schedule, train_model
+
+    dataset, overrides = VARIANTS[name]
+    config = apply_overrides(load_config(), overrides)
+    vdir = root / name
+    vdir.mkdir(parents=True, exist_ok=True)
+    for shared in ("cache", "words"):  # synthesized takes and features are shared by every variant
+        (root / shared).mkdir(exist_ok=True)
+        if not (vdir / shared).exists():
+            (vdir / shared).symlink_to(Path("..") / shared)
+    write_toml(config, vdir / "config.toml")
+    start = time.perf_counter()
+    cmd = [sys.executable, "-m", "data", "--dataset", dataset, "--words", words, "--build", str(vdir)]
+    env = os.environ | {"PIPELINE_CONFIG": str((vdir / "config.toml").resolve())}
+    if subprocess.run(cmd + (["--smoke"] if smoke else []), env=env, cwd=REPO_ROOT).returncode:
+        raise PipelineError(f"variant {name}: the data stage failed")
+    data_seconds = time.perf_counter() - start
+    features = vdir / "features"
+    train, val = load_split(features / "train.npz"), load_split(features / "val.npz")
+    train_aug = load_split(features / "train_aug.npz")
+    labels = [str(s) for s in train["labels"]]
+    params = FeatureParams.from_config(config)
+    clips = load_folder(eval_dir, labels)
+    x_eval, ok, _ = extract_clips(clips, params, root / "cache" / "features", False, desc="features test folder")
+    y_eval = np.array([labels.index(c.label) for c in ok])
+    epochs, min_updates = schedule(config, smoke)
+    results = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        model, norm, history = train_model(train, val, config, seed, epochs, None, "bilstm", verbose=0,
+                                          train_aug=train_aug, min_updates=min_updates)
+        out = vdir / f"seed{seed}"
+        out.mkdir(parents=True, exist_ok=True)
+        model.save(out / FLOAT_FILE)
+        build_int8(out, model, "bilstm", norm, train, params.to_dict(), f"words {name}", config)
+        scores = run_backends(x_eval, Runtime.open(out, warn=False))
+        result = {"variant": name, "seed": seed, "epochs": len(history["loss"]),
+                  "train_clips": int(len(train["y"])), "per_label_train": np.bincount(
+                      train["y"], minlength=len(labels)).tolist(),
+                  "data_seconds": data_seconds, "train_seconds": time.perf_counter() - t0,
+                  "tflm": keyword_metrics(y_eval, scores["tflm"].argmax(1), labels),
+                  "float": keyword_metrics(y_eval, scores["float"].argmax(1), labels)}
+        print(f"  {name} seed {seed}: top-1 {result['tflm']['top1']:.3f} (float {result['float']['top1']:.3f}), "
+              f"FA unknown {result['tflm']['false_accept_unknown']:.3f}, FA noise "
+              f"{result['tflm']['false_accept_noise']:.3f}", flush=True)
+        results.append(result)
+    return results
+
+
+def summarize(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Mean and worst seed of every variant's TFLM figures."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in dict.fromkeys(r["variant"] for r in results):
+        rs = [r["tflm"] for r in results if r["variant"] == name]
+        row: dict[str, Any] = {"seeds": len(rs)}
+        for key in ("top1", "target_recall_mean", "top1_all_clips"):
+            row[key] = {"mean": float(np.mean([r[key] for r in rs])), "worst": float(np.min([r[key] for r in rs]))}
+        for key in ("false_accept_unknown", "false_accept_noise"):
+            row[key] = {"mean": float(np.mean([r[key] for r in rs])), "worst": float(np.max([r[key] for r in rs]))}
+        row["recall"] = {lab: float(np.mean([r["recall"][lab] for r in rs])) for lab in rs[0]["recall"]}
+        out[name] = row
+    return out
+
+
+def write_markdown(path: Path, summary: dict[str, dict[str, Any]], eval_set: dict) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in eval_set["counts"].items())
+    lines = ["# Keyword models from text on real speakers", "",
+             f"Test folder: {counts} (int8 on TFLM). top-1: MLPerf-style weights (`_silence_` and `_unknown_` "
+             "each weigh one word); FA: share of unknown-word / noise clips taken for a target word.", "",
+             "| variant | seeds | top-1 mean | top-1 worst | word recall mean | FA unknown mean | FA noise mean |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, row in summary.items():
+        lines.append(f"| {name} | {row['seeds']} | {row['top1']['mean']:.3f} | {row['top1']['worst']:.3f} | "
+                     f"{row['target_recall_mean']['mean']:.3f} | {row['false_accept_unknown']['mean']:.3f} | "
+                     f"{row['false_accept_noise']['mean']:.3f} |")
+    labels = list(next(iter(summary.values()))["recall"])
+    lines += ["", "Per-class recall (mean over seeds):", "", "| variant | " + " | ".join(labels) + " |",
+              "| --- |" + " --- |" * len(labels)]
+    for name, row in summary.items():
+        lines.append(f"| {name} | " + " | ".join(f"{row['recall'][lab]:.2f}" for lab in labels) + " |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m experiments.words", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("command", choices=("eval-set", "screen"))
+    p.add_argument("--words", default=MLPERF_WORDS)
+    p.add_argument("--out", type=Path, default=Path("build/words_eval"), help="eval-set: the test folder")
+    p.add_argument("--variants", default="base", help=f"screen: comma-separated, of {', '.join(VARIANTS)}")
+    p.add_argument("--seeds", type=int, default=1)
+    p.add_argument("--root", type=Path, default=Path("build/words-screen"))
+    p.add_argument("--smoke", action="store_true")
+    a = p.parse_args(argv)
+    words = parse_words(a.words)
+    params = FeatureParams.from_config(load_config())
+    if a.command == "eval-set":
+        s = build_eval_set(a.out, words, params)
+        print(f"test folder {a.out}: {s['counts']}, {s['speakers']} speakers")
+        return
+    unknown = [v for v in a.variants.split(",") if v not in VARIANTS]
+    if unknown:
+        raise PipelineError(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
+    a.root.mkdir(parents=True, exist_ok=True)
+    eval_dir = a.root / "eval"
+    eval_set = build_eval_set(eval_dir, words, params)
+    seeds = [int(load_config()["train"]["seed"]) + i for i in range(a.seeds)]
+    report_path = a.root / "screen.json"
+    results = json.loads(report_path.read_text())["results"] if report_path.exists() else []
+    for name in a.variants.split(","):
+        results = [r for r in results if r["variant"] != name]
+        results += run_variant(name, a.root, ",".join(words), seeds, eval_dir, a.smoke)
+        summary = summarize(results)
+        report_path.write_text(json.dumps({"eval_set": eval_set, "summary": summary, "results": results}, indent=1))
+        write_markdown(a.root / "screen.md", summary, eval_set)
+    print(f"wrote {report_path}, {a.root / 'screen.md'}")
+
+
+if __name__ == "__main__":
+    run_main(main, tensorflow=True)

@@ -1,0 +1,137 @@
+"""A vocabulary from text (make WORDS=..., data/words.py): refusals, confusable negatives, the data stage, and a
+smoke model of three words through the emulated firmware."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import run_stage
+from data.config import PipelineError, load_config
+from data.datasets import load_split
+from data.features import FeatureParams
+from data.nothing import SILENCE, UNKNOWN
+from data.words import (_dictionary, _phones, check_fit, check_words, confusables, label_of, other_words, parse_words,
+                        plan)
+from data.synth import make_speakers
+from experiments.words import keyword_metrics
+
+SMOKE_WORDS = "yes,no,turn on"
+
+
+def test_words_and_phrases_become_labels() -> None:
+    assert parse_words("Yes  no UP") == ["yes", "no", "up"]
+    assert parse_words("turn on, turn  off ,stop") == ["turn on", "turn off", "stop"]
+    assert [label_of(w) for w in ("turn on", "don't", "follow-up")] == ["turn_on", "dont", "follow-up"]
+
+
+@pytest.mark.parametrize("words, reason", [
+    ("yes 7", "'7': the synthesizers cannot say it"),
+    ("héllo", "'héllo': the synthesizers cannot say it"),
+    ("yes yes", "named twice"),
+    (" ".join("w" + "a" * i for i in range(1, 32)), "at most 30"),
+    ("", "WORDS is empty"),
+])
+def test_words_that_cannot_be_trained_are_refused_in_one_line(words: str, reason: str) -> None:
+    with pytest.raises(PipelineError, match=reason) as e:
+        check_words(parse_words(words))
+    assert "\n" not in str(e.value)
+
+
+def test_a_phrase_longer_than_the_window_is_refused(tmp_path: Path) -> None:
+    params = FeatureParams.from_config(load_config())
+    check_fit(["stop"], params, tmp_path)
+    with pytest.raises(PipelineError, match="longer than the model's 1 s window"):
+        check_fit(["please turn off the lights in the kitchen"], params, tmp_path)
+
+
+def test_confusables_are_one_phoneme_away_and_never_a_target() -> None:
+    words = ["yes", "stop", "go", "no", "off"]
+    near = confusables(words, 50, seed=1)
+    pron = _dictionary()
+    targets = {_phones(p) for w in words for p in pron[w]}
+    assert all(20 < len(near[w]) <= 50 for w in words)
+    for word, found in near.items():
+        assert not set(found) & set(words)
+        mine = {_phones(p) for p in pron[word]}
+        for entry in found:
+            phones = {_phones(p) for p in pron[entry]}
+            assert not phones & targets, entry  # never a homophone of a target
+            assert any(abs(len(a) - len(b)) <= 1 for a in phones for b in mine), entry
+    # inflections and words containing a target, and an accent's vowel (cot/caught) are left out
+    assert not {"stops", "stopped", "ago", "goes"} & set(near["stop"] + near["go"])
+    assert "staup" not in near["stop"]  # S T AO P: "stop" with the other open-o vowel
+    assert confusables(words, 50, seed=1) == near and confusables(words, 50, seed=2) != near
+
+
+def test_generic_unknown_words_drop_targets_and_their_homophones() -> None:
+    assert other_words(["write", "light", "hello", "yes"], ["right", "yes"]) == ["light", "hello"]
+
+
+def test_unknown_takes_mix_confusables_and_other_words_in_the_given_share() -> None:
+    speakers = make_speakers(40, seed=3)
+    jobs = plan(["yes", "no"], speakers, 2, ["hello", "water"], {"yes": ["yet"], "no": ["know-not"]}, 5, 0.5, 7)
+    targets = [j for j in jobs if j.label != UNKNOWN]
+    unknown = [j for j in jobs if j.label == UNKNOWN]
+    assert len(targets) == 40 * 2 * 2 and len(unknown) == 40 * 5
+    share = np.mean([j.text in ("yet", "know-not") for j in unknown])
+    assert 0.35 < share < 0.65
+    assert plan(["yes", "no"], speakers, 2, ["hello"], {"yes": ["yet"]}, 5, 0.0, 7)[-1].text == "hello"
+
+
+def test_keyword_metrics_weigh_nothing_classes_like_one_word() -> None:
+    labels = ["yes", "no", SILENCE, UNKNOWN]
+    y = np.array([0] * 10 + [1] * 10 + [2] * 4 + [3] * 40)
+    pred = y.copy()
+    pred[:5] = 1  # half of "yes" taken for "no"
+    pred[-4:] = 0  # 4 of 40 unknown words taken for "yes"
+    m = keyword_metrics(y, pred, labels)
+    assert m["recall"] == {"yes": 0.5, "no": 1.0, SILENCE: 1.0, UNKNOWN: 0.9}
+    assert m["top1"] == pytest.approx((5 + 10 + 10 * 1.0 + 10 * 0.9) / 40)
+    assert m["false_accept_unknown"] == pytest.approx(0.1) and m["false_accept_noise"] == 0.0
+
+
+@pytest.fixture(scope="module")
+def words_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A smoke model of three words (one a phrase) trained from text by the real pipeline."""
+    build = tmp_path_factory.mktemp("words_build")
+    run_stage("data", "--dataset", "synth", "--words", SMOKE_WORDS, "--smoke", "--build", str(build))
+    run_stage("train", "--smoke", "--build", str(build))
+    run_stage("quantize", "--smoke", "--build", str(build))
+    return build
+
+
+def test_a_vocabulary_trains_with_silence_and_unknown(words_build: Path) -> None:
+    train = load_split(words_build / "features" / "train.npz")
+    labels = [str(s) for s in train["labels"]]
+    assert labels == ["yes", "no", "turn_on", SILENCE, UNKNOWN]
+    counts = np.bincount(train["y"], minlength=len(labels))
+    assert counts.min() > 0
+    # _unknown_ is at most a few words' worth: the targets are not drowned
+    assert counts[labels.index(UNKNOWN)] <= 6 * counts[:3].mean()
+    meta = json.loads((words_build / "model_meta.json").read_text())
+    assert meta["labels"] == labels
+    assert "turn_on" in (words_build / "gen" / "model_settings.h").read_text()
+    vocabulary = json.loads((words_build / "words" / "vocabulary.json").read_text())
+    assert vocabulary["words"] == ["yes", "no", "turn on"] and vocabulary["confusables"]["yes"]
+
+
+def test_unsayable_words_stop_the_data_stage_before_any_synthesis(tmp_path: Path) -> None:
+    proc = run_stage("data", "--dataset", "synth", "--words", "yes n0", "--smoke", "--build", str(tmp_path),
+                     check=False)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["error: WORDS: 'n0': the synthesizers cannot say it (English letters, "
+                                                "apostrophes and hyphens only; numbers as words, e.g. \"seven\")"]
+    assert not (tmp_path / "words").exists() and not (tmp_path / "features").exists()
+
+
+def test_three_word_model_runs_on_the_emulated_firmware(words_build: Path, tmp_path: Path) -> None:
+    from host import harness
+    from test_emulated_firmware import build_emulated_firmware
+
+    build_emulated_firmware(words_build)
+    summary = harness.run("emu", words_build, tmp_path, report=False)
+    assert summary["clips"] == len(load_split(words_build / "features" / "test.npz")["y"]) > 0
+    assert summary["identical"]["device_tflm"] == 1.0
