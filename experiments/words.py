@@ -2,6 +2,7 @@
 
     python -m experiments.words eval-set [--out build/words_eval] [--words "..."]
     python -m experiments.words screen --variants base,no-confusables,... [--seeds 3] [--root build/words-screen]
+    python -m experiments.words listen [--build build] [--stream-words 60]
 
 ``eval-set`` builds the real-speaker test folder for ``make evaluate DATA=...`` from ``../shared/data``: every
 target word's Speech Commands recordings (never used in training); ``_unknown_`` from the other words of
@@ -217,10 +218,44 @@ def write_markdown(path: Path, summary: dict[str, dict[str, Any]], eval_set: dic
     path.write_text("\n".join(lines) + "\n")
 
 
+def listen(build: Path, words: int, seed: int) -> dict[str, Any]:
+    """The listener on a synthesized stream: ``words`` takes of held-out synthetic speakers (the test split:
+    targets and other words) between background noise and silence (:func:`host.long_recording.build_recording`),
+    through the host mirror and the firmware simulator (``make firmware-listen-sim``); its ``# heard`` lines scored
+    against the targets (a detection of a target inside another word's span is a false alarm)."""
+    from experiments.continuous import build_simulator, run_simulator
+    from host.long_recording import build_recording
+    from host.recognize import RecognitionSettings, parse_heard, score_detections, stream
+    from host.runtime import Runtime
+    from data.features import read_audio
+
+    rt = Runtime.open(build, warn=False)
+    split = rt.test_split()
+    pool = sorted((Path(str(p)).resolve(), rt.labels[int(y)]) for p, y in zip(split["ids"], split["y"])
+                  if rt.labels[int(y)] != SILENCE)
+    wav = build / "words_listen" / "stream.wav"
+    truth = build_recording(wav, pool, words, rt.params.sample_rate, seed)
+    targets = [w for w in truth["words"] if not is_nothing(w["label"])]
+    audio = read_audio(wav, rt.params.sample_rate, 3600.0)
+    host = stream(audio, rt, RecognitionSettings.from_config())
+    lines, _ = run_simulator(build_simulator(build), wav)
+    device = parse_heard(lines)
+    out = {"words": len(truth["words"]), "targets": len(targets), "seconds": truth["duration_s"],
+           "host": score_detections(host, targets, truth["duration_s"]),
+           "firmware_sim": score_detections(device, targets, truth["duration_s"]),
+           "same_detections": sorted({(d.label, d.time_ms) for d in device}) == sorted(
+               {(d.label, d.time_ms) for d in host}),
+           "heard_lines": [ln for ln in lines if ln.startswith("# heard")]}
+    (build / "words_listen" / "listen.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m experiments.words", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=("eval-set", "screen"))
+    p.add_argument("command", choices=("eval-set", "screen", "listen"))
+    p.add_argument("--build", type=Path, default=Path("build"), help="listen: the built model")
+    p.add_argument("--stream-words", type=int, default=60, help="listen: words in the stream")
     p.add_argument("--words", default=MLPERF_WORDS)
     p.add_argument("--out", type=Path, default=Path("build/words_eval"), help="eval-set: the test folder")
     p.add_argument("--variants", default="base", help=f"screen: comma-separated, of {', '.join(VARIANTS)}")
@@ -230,6 +265,13 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     words = parse_words(a.words)
     params = FeatureParams.from_config(load_config())
+    if a.command == "listen":
+        r = listen(a.build, a.stream_words, seed=7)
+        for name in ("host", "firmware_sim"):
+            print(f"{name}: {r[name]['hits']}/{r[name]['words']} target words heard, {r[name]['false_alarms']} false "
+                  f"alarms ({r[name]['false_alarms_wrong_label']} on another word)")
+        print(f"wrote {a.build / 'words_listen' / 'listen.json'}")
+        return
     if a.command == "eval-set":
         s = build_eval_set(a.out, words, params)
         print(f"test folder {a.out}: {s['counts']}, {s['speakers']} speakers")

@@ -135,3 +135,20 @@ def test_three_word_model_runs_on_the_emulated_firmware(words_build: Path, tmp_p
     summary = harness.run("emu", words_build, tmp_path, report=False)
     assert summary["clips"] == len(load_split(words_build / "features" / "test.npz")["y"]) > 0
     assert summary["identical"]["device_tflm"] == 1.0
+
+
+def test_the_listener_reports_only_words_of_the_vocabulary(words_build: Path) -> None:
+    """The firmware simulator's listener on a synthesized stream of the vocabulary's held-out takes (targets and
+    other words) between noise and silence: it plays the stream, names no nothing-class, and hears what the host
+    mirror hears."""
+    import shutil
+
+    from experiments.words import listen
+
+    if shutil.which("g++") is None:
+        pytest.skip("needs g++")
+    result = listen(words_build, 12, seed=7)
+    assert result["targets"] > 0 and result["firmware_sim"]["words"] == result["targets"]
+    assert result["same_detections"]
+    for line in result["heard_lines"]:
+        assert line.split()[2] in ("yes", "no", "turn_on"), line
