@@ -47,6 +47,8 @@ HELLO_OTHER_KEYS_BYTES = 260
 FIT_VOICE = Speaker(voice="en-us", rate=170, pitch=50, pitch_range=50)
 # Vowels that are one vowel in some accent (cot/caught): a swap between them is the target said another way.
 SAME_VOWEL = ({"AA", "AO"},)
+# Draws per unknown take a speaker may need to find words it has not said yet (a small pool repeats).
+UNKNOWN_DRAWS = 10
 # Part of the audio cache's folder name: raise it when the same request gives other audio.
 WORDS_VERSION = 1
 # The Kokoro speakers' share that blends in an accented (non-English) voice pack.
@@ -265,10 +267,13 @@ def plan(words: list[str], speakers: list[Speaker], takes: int, unknown: list[st
     jobs = [Job(s, w, t, label_of(w)) for s in speakers for w in words for t in range(takes)]
     for s in speakers:
         rng = random.Random(f"{seed}|unknown|{s.id}")
-        for _ in range(per_speaker):
+        texts: dict[str, None] = {}  # distinct words per speaker: one take each is one clip
+        for _ in range(UNKNOWN_DRAWS * per_speaker):
+            if len(texts) == per_speaker:
+                break
             near = confusable.get(rng.choice(words), [])
-            text = rng.choice(near) if near and rng.random() < confusable_share else rng.choice(unknown)
-            jobs.append(Job(s, text, 0, UNKNOWN))
+            texts[rng.choice(near) if near and rng.random() < confusable_share else rng.choice(unknown)] = None
+        jobs += [Job(s, text, 0, UNKNOWN) for text in texts]
     return jobs
 
 
