@@ -49,6 +49,13 @@ FIT_VOICE = Speaker(voice="en-us", rate=170, pitch=50, pitch_range=50)
 SAME_VOWEL = ({"AA", "AO"},)
 # Draws per unknown take a speaker may need to find words it has not said yet (a small pool repeats).
 UNKNOWN_DRAWS = 10
+# Rooms and microphones that re-record a share of the takes (room_take): reverberation time (s), direct-to-reverberant
+# ratio (dB), the microphone's high-pass and low-pass corners (Hz). Part of the room cache's name: ROOM_VERSION.
+ROOM_RT60_S = (0.15, 0.8)
+ROOM_DRR_DB = (0.0, 15.0)
+MIC_HIGHPASS_HZ = (60.0, 400.0)
+MIC_LOWPASS_HZ = (3000.0, 8000.0)
+ROOM_VERSION = 1
 # Part of the audio cache's folder name: raise it when the same request gives other audio.
 WORDS_VERSION = 1
 # The Kokoro speakers' share that blends in an accented (non-English) voice pack.
@@ -260,6 +267,46 @@ def synthesize(root: Path, jobs: list[Job], seed: int) -> list[Clip]:
     return [Clip(take_path(root, j), j.label, source_of(take_path(root, j))) for j in jobs]
 
 
+def room_take(dry: Path, out: Path, seed: str) -> None:
+    """``dry`` as a microphone in a room would record it: convolved with a synthetic room impulse response (a direct
+    path plus exponentially decaying noise: reverberation time ``ROOM_RT60_S``, direct-to-reverberant ratio
+    ``ROOM_DRR_DB``), then band-limited like a small microphone (``MIC_HIGHPASS_HZ``, ``MIC_LOWPASS_HZ``); the peak
+    level is kept. Every choice comes from ``seed``."""
+    import soundfile as sf
+    from scipy.signal import butter, fftconvolve, sosfilt
+
+    audio, rate = sf.read(str(dry), dtype="float64")
+    rng = np.random.default_rng(int(hashlib.sha1(seed.encode()).hexdigest()[:15], 16))
+    rt60 = rng.uniform(*ROOM_RT60_S)
+    t = np.arange(int(rt60 * rate)) / rate
+    tail = rng.standard_normal(t.size) * np.exp(-6.9 * t / rt60)  # -60 dB at rt60
+    tail *= np.sqrt(1.0 / (np.sum(tail ** 2) * 10 ** (rng.uniform(*ROOM_DRR_DB) / 10)))
+    tail[0] += 1.0  # the direct path
+    wet = fftconvolve(audio, tail)
+    nyquist = rate / 2
+    wet = sosfilt(butter(2, rng.uniform(*MIC_HIGHPASS_HZ) / nyquist, "highpass", output="sos"), wet)
+    wet = sosfilt(butter(2, min(rng.uniform(*MIC_LOWPASS_HZ), 0.95 * nyquist) / nyquist, output="sos"), wet)
+    wet *= np.abs(audio).max() / (np.abs(wet).max() + 1e-12)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_wav(out, np.round(np.clip(wet, -1.0, 1.0) * 32767).astype(np.int16), rate)
+
+
+def in_rooms(clips: list[Clip], dry_root: Path, room_root: Path, share: float, seed: int) -> list[Clip]:
+    """The clips with a share ``share`` of them (chosen by a hash of the take) replaced by their :func:`room_take`
+    under ``room_root`` (cached; same file name, so the same source)."""
+    out = []
+    for clip in clips:
+        key = f"{seed}|room|{clip.path.relative_to(dry_root)}"
+        if int(hashlib.sha1(key.encode()).hexdigest()[:8], 16) / 16 ** 8 >= share:
+            out.append(clip)
+            continue
+        wet = room_root / clip.path.relative_to(dry_root)
+        if not wet.exists():
+            room_take(clip.path, wet, key)
+        out.append(Clip(wet, clip.label, clip.source))
+    return out
+
+
 def plan(words: list[str], speakers: list[Speaker], takes: int, unknown: list[str],
          confusable: dict[str, list[str]], per_speaker: int, confusable_share: float, seed: int) -> list[Job]:
     """The takes of a vocabulary: ``takes`` of every word by every speaker, and ``per_speaker`` ``_unknown_`` takes
@@ -293,10 +340,13 @@ def words_clips(words: list[str], config: dict, build: Path, smoke: bool) -> tup
                 + kokoro_speakers(n_kokoro, seed))
     near = confusables(words, wcfg["confusables_per_word"], seed)
     jobs = plan(words, speakers, takes, generic, near, wcfg["unknown_per_speaker"], wcfg["confusable_share"], seed)
-    clips = synthesize(root / f"audio-{recipe_digest(seed)}", jobs, seed)
+    dry = root / f"audio-{recipe_digest(seed)}"
+    clips = in_rooms(synthesize(dry, jobs, seed), dry, root / f"room-{recipe_digest(seed)}-{ROOM_VERSION}",
+                     wcfg["room_share"], seed)
     per_word = len(speakers) * takes
     n_sources = max(1, round(per_word * wcfg["silence_share"]) // SILENCE_CLIPS_PER_SOURCE)
-    clips += silence_clips(root / "nothing", [f"synth-noise-{k}" for k in range(n_sources)],
+    # One folder per size: runs of other sizes (a screen's variants) never rewrite each other's clips.
+    clips += silence_clips(root / "nothing" / f"sources-{n_sources}", [f"synth-noise-{k}" for k in range(n_sources)],
                            SILENCE_CLIPS_PER_SOURCE, params, NOISE_DIR, seed, build / "cache" / "features")
     (root / "vocabulary.json").write_text(json.dumps({"words": words, "confusables": near}, indent=1))
     return clips, [label_of(w) for w in words] + [SILENCE, UNKNOWN], NOISE_DIR

@@ -56,6 +56,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "kokoro": ("sample+synth", ["words.kokoro_voices=32"]),
     "kokoro-no-espeak": ("sample+synth", ["words.kokoro_voices=32", "synth.speakers=0"]),
     "unknown-x2": ("sample+synth", ["words.unknown_per_speaker=8"]),
+    "rooms-half": ("sample+synth", ["words.room_share=0.5"]),
+    "rooms-all": ("sample+synth", ["words.room_share=1.0"]),
     "unknown-half": ("sample+synth", ["words.unknown_per_speaker=2"]),
 }
 
