@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_stage
+from conftest import IN_CI, run_stage
 from data.config import PipelineError, load_config
 from data.datasets import load_split
 from data.features import FeatureParams
@@ -83,6 +83,34 @@ def test_unknown_takes_mix_confusables_and_other_words_in_the_given_share() -> N
     assert [j.text for j in only if j.label == UNKNOWN] == ["hello"] * 40
 
 
+def test_room_takes_reverberate_keep_the_level_and_replace_the_given_share(tmp_path: Path) -> None:
+    import soundfile as sf
+
+    from data.datasets import Clip
+    from data.synth import write_wav
+    from data.words import in_rooms, room_take
+
+    rng = np.random.default_rng(0)
+    burst = np.zeros(8000)
+    burst[1000:1400] = np.clip(rng.standard_normal(400) * 0.1, -0.5, 0.5)  # a click-like burst, then silence: the tail shows
+    dry = tmp_path / "dry" / "yes"
+    dry.mkdir(parents=True)
+    write_wav(dry / "synth-a0_0.wav", np.round(burst * 32767).astype(np.int16), 16000)
+    for i in range(1, 200):
+        (dry / f"synth-a{i}_0.wav").write_bytes((dry / "synth-a0_0.wav").read_bytes())
+    clips = [Clip(dry / f"synth-a{i}_0.wav", "yes", f"synth-a{i}") for i in range(200)]
+    room_take(clips[0].path, tmp_path / "wet.wav", "k")
+    room_take(clips[0].path, tmp_path / "again.wav", "k")
+    wet, _ = sf.read(str(tmp_path / "wet.wav"))
+    assert (tmp_path / "wet.wav").read_bytes() == (tmp_path / "again.wav").read_bytes()
+    assert len(wet) > 8000 and np.abs(wet).max() == pytest.approx(np.abs(burst).max(), abs=2e-4)
+    assert np.sqrt(np.mean(wet[1600:3000] ** 2)) > 1e-3  # reverberation after the burst has ended
+    mixed = in_rooms(clips, tmp_path / "dry", tmp_path / "room", 0.5, seed=1)
+    moved = [c for c in mixed if "room" in c.path.parts]
+    assert 70 < len(moved) < 130 and all(c.source == c.path.stem.rsplit("_", 1)[0] for c in moved)
+    assert in_rooms(clips, tmp_path / "dry", tmp_path / "room", 0.0, seed=1) == clips
+
+
 def test_keyword_metrics_weigh_nothing_classes_like_one_word() -> None:
     labels = ["yes", "no", SILENCE, UNKNOWN]
     y = np.array([0] * 10 + [1] * 10 + [2] * 4 + [3] * 40)
@@ -148,7 +176,7 @@ def test_the_listener_reports_only_words_of_the_vocabulary(words_build: Path) ->
     from experiments.words import listen
 
     if shutil.which("g++") is None:
-        pytest.skip("needs g++")
+        pytest.fail("g++ missing") if IN_CI else pytest.skip("needs g++")
     result = listen(words_build, 12, seed=7)
     assert result["targets"] > 0 and result["firmware_sim"]["words"] == result["targets"]
     assert result["same_detections"]
