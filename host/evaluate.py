@@ -17,6 +17,7 @@ import numpy as np
 from data.artifacts import check_output_file, staged_outputs
 from data.config import PipelineError, run_main
 from data.datasets import extract_clips, load_folder
+from data.nothing import is_nothing
 from host.recordings import is_windowed, recording_metrics, report_section
 from host.runtime import Runtime
 from train.collapse import prediction_stats
@@ -198,6 +199,9 @@ def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool) -> dict[
     check_output_file(out, ".json")
     rt = Runtime.open(build)
     clips = load_folder(data)
+    nothing = [lab for lab in rt.labels if is_nothing(lab) and (data / lab).is_dir()]
+    if nothing:  # the model's _silence_/_unknown_ folders are labels too (load_folder skips "_" folders)
+        clips = load_folder(data, sorted({c.label for c in clips}) + nothing)
     unknown = sorted({c.label for c in clips} - set(rt.labels))
     if unknown:
         raise PipelineError(f"{data}: labels {unknown} are not known to the model (it knows {rt.labels})")

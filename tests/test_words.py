@@ -148,6 +148,25 @@ def test_a_vocabulary_trains_with_silence_and_unknown(words_build: Path) -> None
     assert vocabulary["words"] == ["yes", "no", "turn on"] and vocabulary["confusables"]["yes"]
 
 
+def test_evaluate_scores_the_nothing_classes_of_a_folder(words_build: Path, tmp_path: Path) -> None:
+    """make evaluate DATA=<folder> on a words model: its _unknown_ and _silence_ folders are scored too."""
+    import shutil
+
+    test = load_split(words_build / "features" / "test.npz")
+    labels = [str(s) for s in test["labels"]]
+    for path, y in zip(test["ids"], test["y"]):
+        dest = tmp_path / "data" / labels[int(y)] / f"{Path(str(path)).parent.name}-{Path(str(path)).name}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(str(path), dest)
+    out = tmp_path / "eval.json"
+    run_stage("host.evaluate", "--data", str(tmp_path / "data"), "--out", str(out), "--build", str(words_build))
+    metrics = json.loads(out.read_text())
+    assert metrics["n_clips"] == len(test["y"])
+    confusion = np.array(metrics["tflm"]["confusion"])
+    assert confusion[labels.index(UNKNOWN)].sum() == np.sum(test["y"] == labels.index(UNKNOWN)) > 0
+    assert confusion[labels.index(SILENCE)].sum() == np.sum(test["y"] == labels.index(SILENCE)) > 0
+
+
 def test_unsayable_words_stop_the_data_stage_before_any_synthesis(tmp_path: Path) -> None:
     proc = run_stage("data", "--dataset", "synth", "--words", "yes n0", "--smoke", "--build", str(tmp_path),
                      check=False)
