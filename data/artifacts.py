@@ -3,6 +3,7 @@ into place only when the stage succeeds."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -17,6 +18,14 @@ NORM_FILE = "norm.json"
 TRAIN_FILE = "train.json"
 INT8_FILE = "model_int8.tflite"
 META_FILE = "model_meta.json"
+
+
+def features_digest(features_dir: Path) -> str:
+    """SHA-256 of ``dataset.json``: which feature set a model was trained on (it lists every split's clips)."""
+    path = features_dir / "dataset.json"
+    if not path.is_file():
+        raise PipelineError(f"{path}: missing; run `make features` (or `make train`) first")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @contextlib.contextmanager

@@ -29,6 +29,11 @@ MODES = ("auto", "on", "off")
 WINDOW_SEPARATOR = "#"
 
 
+def is_windowed(split: dict[str, np.ndarray]) -> bool:
+    """Whether a split (``load_split``) holds windows of long recordings."""
+    return "recordings" in split
+
+
 @dataclass(frozen=True)
 class WindowSettings:
     """``config.toml [windows]``: ``mode`` (auto/on/off), ``hop_seconds``, ``auto_min_seconds``."""

@@ -30,7 +30,8 @@ from host.dut import Dut
 from experiments.continuous import measure_continuous
 from experiments.emulated import measure_emulated
 from experiments.frontend import measure_cost, measure_fidelity
-from host.harness import ClipSet, open_port, read_results, stream_clips
+from host.harness import ClipSet, read_results, stream_clips
+from host.ports import open_port
 from host.runtime import Runtime
 
 # Clips timed for feature-extraction throughput (after a warm-up clip that pays librosa's JIT compilation).

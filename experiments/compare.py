@@ -34,8 +34,9 @@ from data.prepare import DataRequest, prepare
 from host.evaluate import compute_metrics, run_backends
 from host.runtime import Runtime
 from quantize.build import build_int8, firmware_ops
-from train.fit import schedule, train_model
+from train.fit import train_model
 from train.model import ARCHITECTURES
+from train.stage import schedule
 
 # Written by the child process that converts one architecture (absent when the converter crashed).
 INT8_RESULT = "int8_result.json"

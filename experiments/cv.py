@@ -45,7 +45,8 @@ from data.synth import is_synthetic
 from host.evaluate import compute_metrics, label_metrics, run_backends
 from host.runtime import Runtime
 from quantize.build import build_int8
-from train.fit import schedule, train_model
+from train.fit import train_model
+from train.stage import schedule
 
 ARCH = "bilstm"
 # Smoke runs keep this many takes per real speaker and digit (FSDD numbers its takes 0..49).

@@ -57,7 +57,7 @@ firmware-test: $(FW_BUILD)/host/unit_tests
 	$< $(FW_GOLDEN)
 
 # One script run writes all fixture files (with quantize/codegen.py); model_settings.h stands for them.
-$(FW_FIXTURE)/generated/model_settings.h: $(FW)/tests/make_fixture.py quantize/codegen.py host/virtual_device.py | venv
+$(FW_FIXTURE)/generated/model_settings.h: $(FW)/tests/make_fixture.py quantize/codegen.py host/virtual_backends.py | venv
 	$(PY) $< $(FW_FIXTURE)
 
 $(FW_FIXTURE_SRCS): $(FW_FIXTURE)/generated/model_settings.h ;

@@ -18,7 +18,8 @@ from data.artifacts import check_output_file, staged_outputs
 from data.config import PipelineError, run_main
 from data.datasets import extract_clips, load_folder
 from data.nothing import is_nothing
-from host.recordings import is_windowed, recording_metrics, report_section
+from data.windows import is_windowed
+from host.recordings import recording_metrics, report_section
 from host.runtime import Runtime
 from train.collapse import prediction_stats
 

@@ -3,7 +3,7 @@
 ``FaultProxy(upstream_url, FaultInjector(rate=…, seed=…))`` listens on ``socket://127.0.0.1:<port>`` (``.url``),
 accepts one client, connects it to the upstream ``socket://host:port`` (the emulator's UART) and forwards whole
 lines, each damaged with the injector's seeded probability (a byte dropped, flipped, or the line truncated) — the
-same damage the virtual device applies to itself (``host/virtual_device.py``), here in front of the real firmware.
+same damage the virtual device applies to itself (``host/faults.py``), here in front of the real firmware.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import threading
 from urllib.parse import urlparse
 
 from host import protocol as p
-from host.virtual_device import FaultInjector
+from host.faults import FaultInjector
 
 ACCEPT_TIMEOUT_S = 10.0  # the client connects right after the proxy starts
 PUMP_CHUNK = 4096  # bytes per socket read

@@ -13,13 +13,12 @@ clips already there, so an interrupted run loses nothing. Then ``summary.json`` 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -28,15 +27,13 @@ from data.artifacts import write_text_atomic
 from data.config import PipelineError, run_main
 from host.dut import Dut, DutError, Timeouts
 from host.runtime import Runtime
-from host.emulator import Emulator, EmulatorError, image_path, parse_port, read_boot
-from host.serial_device import LinkError, SerialLink, find_arduino_port
+from host.ports import PortError, open_port
+from host.serial_device import LinkError
 from host.protocol import InferResult
-from host.virtual_device import VirtualDeviceError, VirtualDeviceProcess
 
 INPUTS = ("features", "audio")
 RESULTS_FILE = "results.jsonl"
 SUMMARY_FILE = "summary.json"
-VIRTUAL_PORT = "virtual"
 
 
 class HarnessError(PipelineError):
@@ -106,38 +103,6 @@ def read_results(path: Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]
     if not lines:
         return None, []
     return lines[0].get("run"), [line["clip"] for line in lines[1:]]
-
-
-@contextlib.contextmanager
-def open_port(port: str | None, build_dir: Path) -> Iterator[tuple[SerialLink, str]]:
-    """The port to talk to (starting a virtual device for ``virtual``, QEMU for ``emu[:<config>]``), with its
-    display name."""
-    with contextlib.ExitStack() as stack:
-        try:
-            emu_config = parse_port(port) if port else None
-            if emu_config is not None:
-                emulator = stack.enter_context(Emulator(image_path(build_dir, emu_config)))
-                link = stack.enter_context(SerialLink(emulator.url))
-                boot = read_boot(link, emulator)
-        except (EmulatorError, LinkError) as e:
-            raise HarnessError(f"{port}: {e}") from None
-        if emu_config is not None:
-            name = (f"emu ({boot.platform}, {boot.kernels} -{boot.opt}, self-test {boot.selftest[0]}/"
-                    f"{boot.selftest[1]}, stack {boot.stack_used} B)")
-            yield link, name
-            return
-        if port == VIRTUAL_PORT:
-            device = stack.enter_context(VirtualDeviceProcess(["--build", str(build_dir), "--backend", "tflm"]))
-            name = f"virtual ({device.port})"
-            url = device.port
-        else:
-            url = port or find_arduino_port()
-            name = url
-        try:
-            link = stack.enter_context(SerialLink(url))
-        except LinkError as e:
-            raise HarnessError(f"{name}: {e}") from None
-        yield link, name
 
 
 def result_fields(result: InferResult) -> dict[str, Any]:
@@ -277,7 +242,9 @@ def run(port: str | None, build_dir: Path = Path("build"), out_dir: Path | None 
                 out_dir.mkdir(parents=True, exist_ok=True)
                 write_text_atomic(results, json.dumps({"run": header}) + "\n")
             stream_clips(dut, clips, inputs, results, done, name, send)
-    except (VirtualDeviceError, LinkError) as e:
+    except PortError as e:
+        raise HarnessError(str(e)) from None
+    except LinkError as e:
         raise HarnessError(f"{port or 'auto-detected port'}: {e}") from None
     _, records = read_results(results)
     records = [r for r in records if r["id"] in known]
@@ -417,7 +384,7 @@ def regression_summary(y: np.ndarray, device_values: list[float | None], device_
                        tflm: np.ndarray, flt: np.ndarray) -> dict[str, Any]:
     """Regression results of a run: ``mse``, ``mae``, ``r2`` of the device (its own ``value=`` when it sends one,
     else its int8 output dequantized here), the host TFLM and the float model; and the device-vs-host error."""
-    from train.regression import regression_scores
+    from train.metrics import regression_scores
 
     sent = all(v is not None for v in device_values)
     device = np.array(device_values, np.float64) if sent else device_dequantized.astype(np.float64)
@@ -432,7 +399,7 @@ def regression_summary(y: np.ndarray, device_values: list[float | None], device_
 def recording_accuracy(recordings: np.ndarray, y: np.ndarray, probs: dict[str, np.ndarray]) -> dict[str, Any]:
     """Per-recording accuracy (mean of each recording's window probabilities) of every backend in ``probs``
     (name -> (n_windows, labels)), and the number of recordings."""
-    from host.recordings import recording_means
+    from train.metrics import recording_means
 
     out: dict[str, Any] = {}
     for name, p in probs.items():

@@ -1,6 +1,7 @@
 """Per-recording results of a windowed split (:mod:`data.windows`): a recording's scores are the mean of its
-windows' probabilities; accuracy, F1, confusion and (two classes) ROC-AUC per recording, and the duration-bias check
-(accuracy against recording duration, and how well duration alone would predict the label)."""
+windows' probabilities (:func:`train.metrics.recording_means`); accuracy, F1, confusion and (two classes) ROC-AUC
+per recording, and the duration-bias check (accuracy against recording duration, and how well duration alone would
+predict the label)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,43 +9,12 @@ from typing import Any
 import numpy as np
 
 from data.config import PipelineError
-from train.collapse import check_collapse, prediction_stats
+from data.windows import is_windowed
+from train.collapse import prediction_stats
+from train.metrics import recording_means
 
 # Duration bins of the duration-bias check: recording-duration quantiles, at most this many bins.
 DURATION_BINS = 4
-
-
-def is_windowed(split: dict[str, np.ndarray]) -> bool:
-    """Whether a split (``load_split``) holds windows of long recordings."""
-    return "recordings" in split
-
-
-def recording_means(probs: np.ndarray, recordings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean window probabilities per recording.
-
-    Parameters
-    ----------
-    probs : np.ndarray, shape (n_windows, labels)
-    recordings : np.ndarray, shape (n_windows,), str
-
-    Returns
-    -------
-    first : np.ndarray, shape (n_recordings,)
-        Row of each recording's first window (recordings in order of first appearance).
-    means : np.ndarray, shape (n_recordings, labels), float32
-    """
-    names, first, inverse = np.unique(recordings, return_index=True, return_inverse=True)
-    order = np.argsort(first)  # recordings in file order, not alphabetical
-    sums = np.zeros((len(names), probs.shape[1]), np.float64)
-    np.add.at(sums, inverse, probs)
-    means = sums / np.bincount(inverse, minlength=len(names))[:, None]
-    return first[order], means[order].astype(np.float32)
-
-
-def check_recording_collapse(probs: np.ndarray, recordings: np.ndarray, what: str) -> dict:
-    """The collapse check (:func:`train.collapse.check_collapse`) on per-recording scores: a model that gives every
-    recording the same score (e.g. 0.4865 for everything) is refused in one line."""
-    return check_collapse(recording_means(probs, recordings)[1], f"{what}, per recording")
 
 
 def _label_metrics(y: np.ndarray, probs: np.ndarray, num_labels: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import numpy as np
 
 from data.artifacts import staged_outputs
 from host.runtime import Runtime
-from train.regression import regression_scores
+from train.metrics import regression_scores
 
 BACKENDS = ("float", "int8", "tflm")
 NAMES = {"float": "float (Keras)", "int8": "int8 (LiteRT)", "tflm": "int8 on TFLM (device-equivalent)"}

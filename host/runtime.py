@@ -7,6 +7,7 @@ model's values.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,9 @@ import numpy as np
 from data.artifacts import FLOAT_FILE, INT8_FILE
 from data.config import PipelineError, load_config
 from data.features import FeatureParams, apply_norm, extract_file
+from host.dut import Dut, DutError
+from host.ports import open_port
+from host.serial_device import LinkError
 from quantize.model_io import dequantize_output, device_input, load_meta
 
 BACKENDS = ("float", "int8", "tflm", "native", "device")
@@ -211,13 +215,6 @@ class DeviceBackend:
     """A board (or the virtual device) over the serial protocol; refuses a device that runs another model."""
 
     def __init__(self, rt: Runtime, port: str | None) -> None:
-        import contextlib
-
-        from host.dut import Dut, DutError
-        from host.harness import open_port
-        from host.serial_device import LinkError
-        from host.virtual_device import VirtualDeviceError
-
         self.rt = rt
         self._stack = contextlib.ExitStack()
         self._errors = (DutError, LinkError)
@@ -225,7 +222,7 @@ class DeviceBackend:
             link, self.name = self._stack.enter_context(open_port(port, rt.build))
             self.dut = Dut(link, expected_model=rt.meta["model_hash"])
             self.info = self.dut.handshake()
-        except (DutError, LinkError, VirtualDeviceError) as e:
+        except (DutError, LinkError) as e:
             self._stack.close()
             raise PipelineError(f"{port or 'auto-detected port'}: {e}") from None
         if list(self.info.labels) != rt.labels:

@@ -19,20 +19,20 @@ from typing import Any
 
 import numpy as np
 
-from data.artifacts import FLOAT_FILE, INT8_FILE, META_FILE, NORM_FILE, TRAIN_FILE, staged_outputs
+from data.artifacts import FLOAT_FILE, INT8_FILE, META_FILE, NORM_FILE, TRAIN_FILE, features_digest, staged_outputs
 from data.config import REPO_ROOT, PipelineError, load_config
 from data.datasets import load_split
 from data.quiet import hushed
 from data.features import apply_norm
 from data.synth import is_synthetic
+from data.windows import is_windowed
 from quantize.codegen import write_model_data, write_selftest, write_settings
 from quantize.native import Unsupported, write_native
 from quantize.model_io import (TflmRunner, dequantize_output, device_input, embed_metadata,
                                measure_arena, model_hash, pick_selftest, tflite_ops)
 from quantize.target import TARGET_ARENA_RATIO, check_pinned_tflm, firmware_arena_bytes
-from host.recordings import check_recording_collapse, is_windowed
 from train.collapse import check_collapse, check_constant_output
-from train.fit import features_digest
+from train.metrics import check_recording_collapse
 from train.model import build_model
 
 # The firmware's TFLM file registers its ops as `op_resolver.AddXxx();` lines; we read them from there.
@@ -126,7 +126,7 @@ def build_int8(out: Path, trained: Any, arch: str, norm: dict, train: dict, feat
     dataset : str
         Recorded in the metadata.
     digest : str
-        :func:`train.fit.features_digest` of the features the model was trained on (recorded in the metadata).
+        :func:`data.artifacts.features_digest` of the features the model was trained on (recorded in the metadata).
     windows : dict, optional
         ``dataset.json``'s ``windows`` of a model trained on long recordings (:mod:`data.windows`): recorded in
         the metadata, so evaluating a folder of recordings windows them alike.

@@ -24,7 +24,7 @@ from host.dut import Dut, DutError, Timeouts
 from host.emulator import DEFAULT_CONFIG, QEMU, Emulator, image_path, read_boot
 from host.fault_proxy import FaultProxy
 from host.serial_device import LinkError, SerialLink
-from host.virtual_device import FaultInjector
+from host.faults import FaultInjector
 from quantize.build import resolver_op_name
 from data.artifacts import INT8_FILE
 from quantize.model_io import TflmRunner, load_meta

@@ -21,7 +21,7 @@ from host.dut import Dut, DutError
 from host.frontend import DeviceFrontend, build_library, library_for, wav_audio
 from host.runtime import Runtime
 from host.serial_device import SerialLink
-from host.virtual_device import VirtualDeviceProcess
+from host.ports import VirtualDeviceProcess
 from quantize.codegen import frontend_tables, write_settings
 
 MFCC_TOLERANCE = 5e-3  # largest |device - librosa| MFCC difference on the same audio (measured 4e-4)

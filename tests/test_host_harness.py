@@ -14,7 +14,7 @@ from experiments.bench import harness_throughput
 from host.dut import Timeouts
 from host.harness import HarnessError
 from host.predict import main as predict_main
-from host.virtual_device import VirtualDeviceProcess
+from host.ports import VirtualDeviceProcess
 from quantize.model_io import load_meta
 
 REPO = Path(__file__).resolve().parent.parent

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from host import protocol as p
-from host.virtual_device import DeviceSession, FakeBackend
+from host.virtual_backends import FakeBackend
+from host.virtual_session import DeviceSession
 
 GOLDEN = Path(__file__).resolve().parent.parent / "firmware" / "protocol" / "golden_vectors.txt"
 _ESCAPE = re.compile(rb"\\(x[0-9A-Fa-f]{2}|[nrt\\])")

@@ -13,7 +13,8 @@ from host import protocol as p
 from host import serial_device
 from host.dut import Dut, DutError, Timeouts
 from host.serial_device import LinkError, SerialLink
-from host.virtual_device import REFERENCE_INFO, FakeBackend, VirtualDeviceProcess
+from host.ports import VirtualDeviceProcess
+from host.virtual_backends import REFERENCE_INFO, FakeBackend
 
 # Short timeouts keep fault tests fast; correctness never depends on them (a late reply is only a retry).
 FAST = Timeouts(hello_s=0.3, handshake_attempts=5, reply_s=0.2, infer_s=0.3, clip_attempts=8)

@@ -15,7 +15,8 @@ from data.config import CONFIG_PATH, PipelineError, load_config
 from data.datasets import Clip
 from data.features import FeatureParams
 from data.windows import WindowSettings, recording_windows, window_starts
-from host.recordings import check_recording_collapse, duration_bias, recording_means
+from host.recordings import duration_bias
+from train.metrics import check_recording_collapse, recording_means
 from conftest import run_stage
 from task_fixtures import seconds_of, two_voice_recordings
 

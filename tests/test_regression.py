@@ -51,7 +51,7 @@ def test_targets_are_read_relative_to_the_data_folder(tmp_path: Path) -> None:
 
 
 def test_regression_scores_and_the_constant_output_check() -> None:
-    from train.regression import regression_scores
+    from train.metrics import regression_scores
 
     y = np.array([1.0, 2.0, 3.0, 4.0])
     assert regression_scores(y, y) == {"mse": 0.0, "mae": 0.0, "r2": 1.0}

@@ -1,4 +1,5 @@
-"""Entry point of the training stage (library: :mod:`train.fit`).
+"""Entry point of the training stage (library: :mod:`train.fit` for a classifier, :mod:`train.regression` for
+``[model] task = "regression"``).
 
     python -m train [--seeds N] [--architecture bilstm] [--smoke] [--build build]
 """
@@ -8,7 +9,7 @@ import argparse
 import os
 from pathlib import Path
 
-from data.config import positive_int, run_main
+from data.config import load_config, positive_int, run_main
 from train.model import ARCHITECTURES
 
 
@@ -27,8 +28,10 @@ if __name__ == "__main__":
     args = parse_args()
 
     def go() -> None:
-        from train.fit import run
-
+        if load_config()["model"]["task"] == "regression":  # one linear output
+            from train.regression import run_regression as run
+        else:
+            from train.fit import run
         run(args.build, args.seeds, args.architecture, args.smoke, verbose=2 if os.environ.get("V") else 0)
 
     run_main(go, tensorflow=True)

@@ -1,4 +1,5 @@
-"""The training stage: reads ``build/features/``, writes the float model, its normalization and its record.
+"""The training stage of a classifier (``[model] task = "classification"``; regression: :mod:`train.regression`):
+reads ``build/features/``, writes the float model, its normalization and its record.
 
 Outputs (replaced together, only when training succeeds): ``build/model_float.h5``, ``build/norm.json``,
 ``build/train.json`` (history, seeds, collapse check, and the features it was trained on: labels, feature
@@ -11,7 +12,6 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-import hashlib
 import json
 import math
 import time
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from data.artifacts import FLOAT_FILE, NORM_FILE, TRAIN_FILE, staged_outputs
+from data.artifacts import features_digest
 from data.config import PipelineError, load_config
 from data.datasets import load_split
 from data.features import apply_norm, fit_norm
@@ -29,22 +29,7 @@ from train.augment import MfccAugmenter
 from train.collapse import check_collapse
 from train.model import build_model
 from train.schedule import learning_rate
-
-def features_digest(features_dir: Path) -> str:
-    """SHA-256 of ``dataset.json``: which feature set a model was trained on (it lists every split's clips)."""
-    path = features_dir / "dataset.json"
-    if not path.is_file():
-        raise PipelineError(f"{path}: missing; run `make features` (or `make train`) first")
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and TensorFlow, and make TensorFlow's kernels deterministic (same seed, same model)."""
-    import tensorflow as tf
-    import tf_keras as keras
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+from train.stage import epoch_bar, print_written, save_training, schedule, set_seed
 
 
 def train_model(train: dict, val: dict, config: dict, seed: int, epochs: int, out_dir: Path | None,
@@ -154,31 +139,6 @@ def clip_weights(train: dict, tcfg: dict) -> np.ndarray:
     return weights
 
 
-def epoch_bar(keras: Any, epochs: int, metric: str = "val_accuracy") -> Any:
-    """A Keras callback that shows training as one progress bar over ``epochs`` (the validation ``metric`` as
-    postfix)."""
-    from tqdm import tqdm
-
-    class EpochBar(keras.callbacks.Callback):
-        def on_train_begin(self, logs: dict | None = None) -> None:
-            self.bar = tqdm(total=epochs, desc="training", unit="epoch", leave=False)
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.bar.set_postfix({metric: f"{(logs or {}).get(metric, 0.0):.3f}"}, refresh=False)
-            self.bar.update()
-
-        def on_train_end(self, logs: dict | None = None) -> None:
-            self.bar.close()
-
-    return EpochBar()
-
-
-def schedule(config: dict, smoke: bool) -> tuple[int, int]:
-    """Planned epochs and minimum optimizer updates of a run (``[train]``; a couple of epochs for smoke runs)."""
-    tcfg = config["train"]
-    return (int(tcfg["smoke_epochs"]), 0) if smoke else (int(tcfg["epochs"]), int(tcfg["min_updates"]))
-
-
 def plot_curves(history: dict, path: Path) -> None:
     import matplotlib
 
@@ -206,10 +166,6 @@ def run(build: Path, seeds: int, architecture: str, smoke: bool, verbose: int = 
         The summary written to ``train.json``.
     """
     config = load_config()
-    if config["model"]["task"] == "regression":  # one linear output (train/regression.py)
-        from train.regression import run_regression
-
-        return run_regression(build, seeds, architecture, smoke, verbose)
     features = build / "features"
     digest = features_digest(features)
     dataset = json.loads((features / "dataset.json").read_text())
@@ -246,17 +202,3 @@ def run(build: Path, seeds: int, architecture: str, smoke: bool, verbose: int = 
           f"{seeds} seed(s)")
     print_written(build)
     return summary
-
-
-def save_training(build: Path, model: Any, norm: dict, summary: dict, plot: Any) -> None:
-    """The training stage's outputs, replaced together only when all are written: model, normalization, summary
-    and the learning curves (``plot(path)``)."""
-    with staged_outputs(build) as stage:
-        model.save(stage / FLOAT_FILE)
-        (stage / NORM_FILE).write_text(json.dumps(norm))
-        (stage / TRAIN_FILE).write_text(json.dumps(summary, indent=1))
-        plot(stage / "curves.png")
-
-
-def print_written(build: Path) -> None:
-    print(f"wrote {build / FLOAT_FILE}, {build / NORM_FILE}, {build / TRAIN_FILE}, {build / 'curves.png'}")

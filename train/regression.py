@@ -21,14 +21,16 @@ from typing import Any
 import numpy as np
 import tf_keras as keras
 
+from data.artifacts import features_digest
 from data.config import PipelineError, load_config
 from data.datasets import load_split
 from data.features import apply_norm, fit_norm
 from train.augment import augment_batch
 from train.collapse import check_constant_output
-from train.fit import epoch_bar, features_digest, print_written, save_training, schedule, set_seed
+from train.metrics import regression_scores
 from train.model import build_model
 from train.schedule import learning_rate
+from train.stage import epoch_bar, print_written, save_training, schedule, set_seed
 
 
 class TargetBatches(keras.utils.Sequence):
@@ -50,16 +52,6 @@ class TargetBatches(keras.utils.Sequence):
     def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         idx = self.order[i * self.batch_size:(i + 1) * self.batch_size]
         return augment_batch(self.x[idx], self.p, self.rng), self.z[idx]
-
-
-def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """``mse``, ``mae``, ``r2`` (1 - residual / total sum of squares; 0 for a constant prediction of the mean) of
-    predictions ``pred`` against targets ``y`` (both (n,))."""
-    y, pred = np.asarray(y, np.float64), np.asarray(pred, np.float64).reshape(-1)
-    err = pred - y
-    total = float(np.sum((y - y.mean()) ** 2))
-    return {"mse": float(np.mean(err ** 2)), "mae": float(np.mean(np.abs(err))),
-            "r2": 1.0 - float(np.sum(err ** 2)) / total if total > 0 else 0.0}
 
 
 def fold_scaling(model: Any, mean: float, std: float) -> None:

@@ -1,7 +1,7 @@
 """Writes the files `make quantize` generates, for PROTOCOL.md's reference device configuration instead of a trained
 model, with the production writers of quantize/codegen.py, so the application layer builds without the training
 pipeline: for the cross-compile size report and the host simulator. The self-test clips' expected scores are those
-of the reference fake inference (host/virtual_device.py's mirror of inference_fake.cc), so the simulator reports
+of the reference fake inference (host/virtual_backends.py's mirror of inference_fake.cc), so the simulator reports
 "8/8 identical".
 
     python firmware/tests/make_fixture.py <out-dir>    (repository root on PYTHONPATH; writes <out-dir>/generated/)
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from host.virtual_device import REFERENCE_INFO, FakeBackend
+from host.virtual_backends import REFERENCE_INFO, FakeBackend
 from quantize.codegen import write_model_data, write_selftest, write_settings
 from quantize.target import TARGET_ARENA_RATIO, firmware_arena_bytes
 
