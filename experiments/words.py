@@ -263,6 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--variants", default="base", help=f"screen: comma-separated, of {', '.join(VARIANTS)}")
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--root", type=Path, default=Path("build/words-screen"))
+    p.add_argument("--fresh", action="store_true", help="screen: retrain seeds already in screen.json")
     p.add_argument("--smoke", action="store_true")
     a = p.parse_args(argv)
     words = parse_words(a.words)
@@ -288,8 +289,12 @@ def main(argv: list[str] | None = None) -> None:
     report_path = a.root / "screen.json"
     results = json.loads(report_path.read_text())["results"] if report_path.exists() else []
     for name in a.variants.split(","):
-        results = [r for r in results if r["variant"] != name]
-        results += run_variant(name, a.root, ",".join(words), seeds, eval_dir, a.smoke)
+        # Seeds already measured for a variant are kept (more seeds extend a screen; --fresh remeasures).
+        done = set() if a.fresh else {r["seed"] for r in results if r["variant"] == name}
+        results = [r for r in results if r["variant"] != name or r["seed"] in done]
+        todo = [s for s in seeds if s not in done]
+        if todo:
+            results += run_variant(name, a.root, ",".join(words), todo, eval_dir, a.smoke)
         summary = summarize(results)
         report_path.write_text(json.dumps({"eval_set": eval_set, "summary": summary, "results": results}, indent=1))
         write_markdown(a.root / "screen.md", summary, eval_set)
