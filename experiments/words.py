@@ -52,13 +52,14 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "no-confusables": ("sample+synth", ["words.confusable_share=0.0"]),
     "more-confusables": ("sample+synth", ["words.confusable_share=0.8"]),
     "fewer-voices": ("sample+synth", ["synth.speakers=48", "synth.flite_speakers=30"]),
+    "one-take": ("sample+synth", ["words.takes_per_word=1"]),
     "no-audio-augment": ("sample+synth", ["augment_audio.copies=0"]),
     "kokoro": ("sample+synth", ["words.kokoro_voices=32"]),
     "kokoro-no-espeak": ("sample+synth", ["words.kokoro_voices=32", "synth.speakers=0"]),
-    "unknown-x2": ("sample+synth", ["words.unknown_per_speaker=8"]),
+    "unknown-x2": ("sample+synth", ["words.unknown_share=4.0"]),
     "rooms-half": ("sample+synth", ["words.room_share=0.5"]),
     "rooms-all": ("sample+synth", ["words.room_share=1.0"]),
-    "unknown-half": ("sample+synth", ["words.unknown_per_speaker=2"]),
+    "unknown-half": ("sample+synth", ["words.unknown_share=1.0"]),
 }
 
 
