@@ -12,13 +12,11 @@ the same speaker, text and speed always give the same audio.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import tarfile
 import zipfile
@@ -27,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from data.config import REPO_ROOT, PipelineError
+from data.synth import HelperProcess, _write_message
 
 # Where `make kokoro` unpacks the model and voices (kept by `make clean`, like the unpacked Flite).
 KOKORO_DIR = REPO_ROOT / ".venv" / "kokoro"
@@ -118,7 +117,7 @@ def blend_style(voices: dict[str, np.ndarray], blend: str) -> np.ndarray:
     return style
 
 
-class Kokoro:
+class Kokoro(HelperProcess):
     """The helper process (:func:`kokoro_helper`): one JSON request per line, one int16 take per reply."""
 
     def __init__(self, root: Path = KOKORO_DIR) -> None:
@@ -128,43 +127,16 @@ class Kokoro:
         code = (f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); import data.kokoro; "
                 f"data.kokoro.kokoro_helper({str(root)!r})")
         # One onnxruntime thread: the machine is shared, and one thread is as fast per take on two cores.
-        self._helper = subprocess.Popen([sys.executable, "-I", "-c", code], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=os.environ | {"OMP_NUM_THREADS": "1"})
-        self._reply()
-
-    def __enter__(self) -> Kokoro:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        with contextlib.suppress(BrokenPipeError):
-            self._helper.stdin.close()
-        self._helper.wait()
-        self._helper.stdout.close()
-
-    def _reply(self) -> bytes:
-        from data.synth import _read_message
-
-        try:
-            ok, payload = _read_message(self._helper.stdout)
-        except EOFError:
-            raise PipelineError(f"kokoro: helper process ended (exit {self._helper.wait()})") from None
-        if not ok:
-            raise PipelineError(f"kokoro: {payload.decode()}")
-        return payload
+        super().__init__("kokoro", code, {"OMP_NUM_THREADS": "1"})
 
     def say(self, blend: str, speed_percent: int, text: str, lang: str) -> tuple[np.ndarray, int]:
         """Synthesize ``text``; returns int16 samples at ``OUTPUT_RATE``."""
         request = {"blend": blend, "speed": speed_percent / 100, "text": text, "lang": lang}
-        with contextlib.suppress(BrokenPipeError):  # a dead helper: reading its reply says so
-            self._helper.stdin.write(json.dumps(request).encode() + b"\n")
-            self._helper.stdin.flush()
-        return np.frombuffer(self._reply(), "<i2").copy(), OUTPUT_RATE
+        return np.frombuffer(self.request(request), "<i2").copy(), OUTPUT_RATE
 
 
 def kokoro_helper(root: str) -> None:
     """The helper process behind :class:`Kokoro` (imports kokoro-onnx and its GPL phonemizer; nothing else does)."""
-    from data.synth import _write_message
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller handles Ctrl-C; the helper ends with its input
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
