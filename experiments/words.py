@@ -234,7 +234,8 @@ def listen(build: Path, words: int, seed: int) -> dict[str, Any]:
 
     rt = Runtime.open(build, warn=False)
     split = rt.test_split()
-    pool = sorted((Path(str(p)).resolve(), rt.labels[int(y)]) for p, y in zip(split["ids"], split["y"])
+    # Relative clip paths are relative to where the data stage ran: the folder holding the build folder.
+    pool = sorted((build.resolve().parent / str(p), rt.labels[int(y)]) for p, y in zip(split["ids"], split["y"])
                   if rt.labels[int(y)] != SILENCE)
     wav = build / "words_listen" / "stream.wav"
     truth = build_recording(wav, pool, words, rt.params.sample_rate, seed)
