@@ -58,6 +58,8 @@ CV_FLAGS := $(if $(FLOAT_ONLY),--float-only,) $(if $(CURVE),--curve,) $(if $(SET
 help:
 	@echo "make train quantize        set up .venv, build the default dataset, train, quantize to int8, evaluate, emit C"
 	@echo "make test                  the test suite"
+	@echo "make train quantize WORDS=\"yes no stop\"   a keyword model for your own words, from text (docs/words.md)"
+	@echo "make kokoro                the optional neural voices for WORDS= (downloads the pinned model and voices)"
 	@echo "make features              only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, REAL=, NOISE_DIR=, SKIP_BAD=1)"
 	@echo "make train quantize TARGETS=<csv> DATA_DIR=<clips>   regression (config.toml [model] task = \"regression\")"
 	@echo "make evaluate DATA=<dir>   the built model on a <label>/*.wav folder -> OUT= (default build/evaluate.json)"
