@@ -6,7 +6,9 @@
 #                                                 host reference in tests/test_native.py)
 #   make native-kernels-test                      the engine's sigmoid/tanh against the pinned TFLM's on every input
 #                                                 (the table from NATIVE_FUZZ_GEN's generated model)
-.PHONY: firmware-native-fuzz native-fuzz-image tflm-reference native-kernels-test
+#   make native-emu-check [OPT=Os|O2]             NATIVE_FUZZ_GEN's model on the Cortex-M4 path: a QEMU image that
+#                                                 scores clips.bin into scores.bin by semihosting (tests/test_native.py)
+.PHONY: firmware-native-fuzz native-fuzz-image tflm-reference native-kernels-test native-emu-check
 
 NATIVE_FUZZ_GEN ?= $(FW_GEN_SRC)
 NATIVE_FUZZ_DIR ?= $(FW_BUILD)/native-fuzz
@@ -63,3 +65,26 @@ $(NATIVE_KERNELS_TEST): $(FW)/src/native/kernels_test.cc $(FW)/tests/test_main.c
 native-kernels-test: $(TFLM_HOST_STAMP)
 	@$(MAKE) --no-print-directory $(NATIVE_KERNELS_TEST)
 	$(NATIVE_KERNELS_TEST)
+
+NATIVE_EMU_CHECK := $(NATIVE_FUZZ_DIR)/emu-check-$(OPT)/native_check.elf
+NATIVE_EMU_CHECK_SRCS := $(FW)/tests/native_emu_check.cc $(FW)/src/native/kernels.cc \
+                         $(NATIVE_FUZZ_DIR)/gen/generated/native_model.cc
+
+$(NATIVE_FUZZ_DIR)/emu-check-$(OPT)/startup.o: $(FW)/emu/startup.c
+	@mkdir -p $(@D)
+	$(ARM_CC) $(EMU_FW_CFLAGS) -c $< -o $@
+
+$(NATIVE_EMU_CHECK): $(NATIVE_EMU_CHECK_SRCS) $(NATIVE_FUZZ_DIR)/emu-check-$(OPT)/startup.o \
+                     $(NATIVE_FUZZ_DIR)/gen/generated/native_model.h $(FW_HEADERS) $(EMU_LDSCRIPT)
+	$(ARM_CXX) $(EMU_COMMON) -std=c++17 -fno-exceptions -fno-rtti -fno-threadsafe-statics -Wall -Wextra -Werror \
+	    -I$(FW)/src -I$(NATIVE_FUZZ_DIR)/gen $(filter %.cc %.o,$^) --specs=nano.specs -nostartfiles \
+	    -T $(EMU_LDSCRIPT) -Wl,--gc-sections -o $@
+
+native-emu-check: $(NATIVE_EMU_CHECK)
+
+# make bench-native-seeds [NATIVE_SEEDS="1234 1235 1236"]: the native engine against TFLM + CMSIS-NN (-O2, -Os) on
+# the models of several training seeds (trained on build/features) -> build/bench.json "native_seeds"
+NATIVE_SEEDS ?= 1234 1235 1236
+.PHONY: bench-native-seeds
+bench-native-seeds: venv
+	$(PY) -m experiments.native_seeds --seeds $(NATIVE_SEEDS) --build $(BUILD)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,11 @@ LSTM_REC_WEIGHTS = (5, 6, 7, 8)
 LSTM_BIASES = (12, 13, 14, 15)
 LSTM_ABSENT = (9, 10, 11, 16, 17, 20, 21, 22, 23)
 LSTM_HIDDEN, LSTM_CELL = 18, 19
-ACT_NONE, ACT_RELU, ACT_RELU6, ACT_TANH, ACT_SIGMOID = 0, 1, 3, 4, 6
+ACT_NONE, ACT_RELU, ACT_RELU6, ACT_TANH = 0, 1, 3, 4
+# native::lstm_detail::StepConstants, after each unit's multipliers in an LSTM's recurrent stream (then the hidden
+# state's multiplier m as 2m - 2^32).
+STEP_CONSTANTS = ("native::lstm_detail::kGateConstants", "native::lstm_detail::kSigmoidOffset",
+                  "native::lstm_detail::kTanhOffset")
 # The first entries of TFLM's int16 sigmoid table (sigmoid(i / 24) * 65536, i = 0..3): how it is found.
 SIGMOID_TABLE_HEAD = (32768, 33451, 34133, 34813)
 
@@ -99,12 +103,13 @@ def sigmoid_table() -> list[int]:
 
 def activation_table(table: list[int]) -> list[int]:
     """``native::kActivationTable`` from TFLM's sigmoid table T: S(j) = T[j] - 32768 (j >= 0, T[256] = T[255])
-    and 32768 - T[-j] (j < 0), entry j + 256 = S(j) | (S(j + 1) - S(j)) << 16 for j = -256..255 (kernels.h)."""
+    and 32768 - T[-j] (j < 0), dS(j) = S(j + 1) - S(j); entry j + 256 = -S'(j) | dS(j) << 16 for j = -256..255,
+    S'(j) = S(j) for even j and S(j + 1) for odd j (kernels.h)."""
     if table[255] != 65535:
         raise Unsupported(f"the sigmoid table ends in {table[255]}, not 65535 (the tanh kernel's saturation)")
     t = table + [table[255]]
     s = [32768 - t[-j] for j in range(-256, 0)] + [v - 32768 for v in t]  # S(-256)..S(256)
-    return [(s[i] & 0xFFFF) | ((s[i + 1] - s[i]) << 16) for i in range(512)]
+    return [(-s[i + (i % 2)] & 0xFFFF) | ((s[i + 1] - s[i]) << 16) for i in range(512)]
 
 
 def _find_all(data: bytes, pattern: bytes) -> list[int]:
@@ -130,17 +135,26 @@ def activation_range(act: int, scale: float, zero_point: int) -> tuple[int, int]
     raise Unsupported(f"fused activation {act}")
 
 
-def interleave(w: np.ndarray) -> np.ndarray:
-    """int16 weights [rows][cols] (both multiples of 4) in the kernels' layout (``LstmModel``): four columns per
-    uint64 (bits 16c..16c + 15 column 4j + c), four rows interleaved: word (g * cols / 4 + j) * 4 + q = row 4g + q."""
-    rows, cols = w.shape
-    u = w.astype(np.int64) & 0xFFFF
-    quads = u[:, 0::4] | (u[:, 1::4] << 16) | (u[:, 2::4] << 32) | (u[:, 3::4] << 48)
-    return quads.reshape(rows // 4, 4, cols // 4).transpose(0, 2, 1).reshape(-1).astype(np.uint64)
+def gate_stream(rows: np.ndarray, head: np.ndarray | None, multipliers: list[int], tail: list[str]) -> list[str]:
+    """An LSTM FC in the kernels' stream layout (``LstmModel``) as C initializers: per unit u (rows
+    [4][units][cols] int16, gates i, f, c, o; cols even), its four biases ``head[:, u]`` (int32, when given), its
+    four rows' weights (per four columns two words per row, a last pair of columns one word per row), the four
+    gates' multipliers, then the C expressions ``tail``."""
+    _, units, cols = rows.shape
+    u16 = rows.astype(np.int64) & 0xFFFF
+    pairs = u16[..., 0::2] | (u16[..., 1::2] << 16)  # [4][units][cols / 2] words
+    words: list[str] = []
+    for u in range(units):
+        quads = pairs[:, u, :cols // 4 * 2].reshape(4, -1, 2).transpose(1, 0, 2).reshape(-1)  # by column group
+        numbers = [quads, pairs[:, u, cols // 4 * 2:].T.reshape(-1), np.asarray(multipliers, np.int64)]
+        if head is not None:
+            numbers.insert(0, head[:, u])
+        words += [f"0x{int(v) & 0xFFFFFFFF:08x}u" for v in np.concatenate(numbers)] + tail
+    return words
 
 
-def _pad4(n: int) -> int:
-    return (n + 3) // 4 * 4
+def _pad2(n: int) -> int:
+    return (n + 1) // 2 * 2
 
 
 @dataclass
@@ -205,10 +219,11 @@ def parse(tflite: bytes) -> Graph:
     return g
 
 
-def _c_array(ctype: str, name: str, values: np.ndarray | list[int], per_line: int = 16) -> str:
-    fmt = {"uint64_t": lambda v: f"0x{int(v):016x}ull", "uint32_t": lambda v: f"0x{int(v):08x}u"}.get(
-        ctype, lambda v: str(int(v)))
-    vals = [fmt(v) for v in np.asarray(values).reshape(-1)]
+def _c_array(ctype: str, name: str, values: np.ndarray | list[int] | list[str], per_line: int = 16) -> str:
+    """A C array definition; ``values``: numbers, or C expressions (strings) written as they are."""
+    fmt = {"uint32_t": lambda v: f"0x{int(v):08x}u"}.get(ctype, lambda v: str(int(v)))
+    written = isinstance(values, list) and values and isinstance(values[0], str)
+    vals = values if written else [fmt(v) for v in np.asarray(values).reshape(-1)]
     body = ",\n".join("    " + ", ".join(vals[i:i + per_line]) for i in range(0, len(vals), per_line))
     return f"const {ctype} {name}[{len(vals)}] = {{\n{body}\n}};\n"
 
@@ -222,28 +237,69 @@ def _requant(real: float) -> str:
 MAX_GATE_PRODUCT = 32767 * 32768
 
 
-def _bounded_requant(real: float, max_abs_x: int, what: str, rounds: bool = False,
-                     rows: tuple[np.ndarray, np.ndarray] | None = None) -> str:
-    """A ``native::BoundedRequant`` of ``real`` for inputs |x| <= ``max_abs_x``: refused when the single high
-    multiply of ``RequantizeBounded`` could overflow (it would then differ from TFLM's arithmetic), or when
-    ``rounds`` (the kernel always takes the rounding step) and the multiplier does not shift right.
-
-    ``rows`` (an FC's weight rows and biases, changed in place): the left shift is moved into them when the
-    weights still fit int16, so the kernel's shift is zero (x << left is then the accumulator itself: the bound
-    above already covers it)."""
+def bounded_requant(real: float, max_abs_x: int, what: str) -> tuple[int, int, int]:
+    """(multiplier, left, right) of ``real`` for inputs |x| <= ``max_abs_x`` (:func:`bounded_shifts`)."""
     m, shift = quantize_multiplier(real)
+    return (m, *bounded_shifts(m, shift, max_abs_x, what))
+
+
+def bounded_shifts(m: int, shift: int, max_abs_x: int, what: str) -> tuple[int, int]:
+    """(left, right) of multiplier ``m`` and ``shift`` for inputs |x| <= ``max_abs_x``, left with the doubling of
+    RoundingDoublingHighMul: refused when the kernels' single high multiply of x << left could overflow (it would
+    then differ from TFLM's MultiplyByQuantizedMultiplier)."""
     left, right = max(shift, 0) + 1, max(-shift, 0)
     rounding = (1 << (right - 1)) if right else 0
     doubled = max_abs_x << left
     if doubled >= 2 ** 31 or doubled * m // 2 ** 32 + 1 + rounding >= 2 ** 31:
         raise Unsupported(f"{what}: accumulators up to {max_abs_x} overflow the fast requantization")
-    if rounds and not right:
+    return left, right
+
+
+def product_requant(real: float, what: str) -> tuple[int, int]:
+    """(multiplier, right) of an LSTM gate product (|x| < 2^30): it must shift right (the kernel always rounds),
+    its doubling is the kernel's (SMMLAR)."""
+    m, left, right = bounded_requant(real, MAX_GATE_PRODUCT, what)
+    if not right or left != 1:
         raise Unsupported(f"{what}: scale {real} is not below 1/2")
-    if rows is not None and int(np.abs(rows[0]).max()) << left <= 2 ** 15 - 1:
-        for r in rows:
-            r <<= left
-        left = 0
-    return f"{{{m}, {left}, {right}, {rounding}}}"
+    return m, right
+
+
+def power_of_two_shift(real: float, what: str) -> int:
+    """The right shift of an LSTM cell product whose multiplier is 2^30 (real = 2^-(right + 1)), as the kernel's
+    one-rounding form (native/lstm.h, PowerOfTwoRequant) needs."""
+    m, shift = quantize_multiplier(real)
+    if m != 1 << 30 or not 1 <= -shift <= 29:
+        raise Unsupported(f"{what}: scale {real} is not a power of two below 1/2")
+    return -shift
+
+
+@dataclass
+class LstmParams:
+    """One LSTM's ``native::LstmModel`` (kernels.h), field by field in its order (the streams by name)."""
+    steps: int
+    in_dim: int
+    in_cols: int
+    units: int
+    h_cols: int
+    reverse_input: bool
+    input_stream: str
+    recurrent_stream: str
+    recurrent_bias: bool
+    input_right: list[int]
+    recurrent_right: list[int]
+    input_shift: int
+    hidden_right: int
+    hidden_zero_point: int
+    cell_tanh_shift: int
+    cell_clip: int
+
+    def c_initializer(self) -> str:
+        def c(v: Any) -> str:
+            if isinstance(v, bool):
+                return "true" if v else "false"
+            return "{" + ", ".join(map(str, v)) + "}" if isinstance(v, list) else str(v)
+
+        return "{" + ", ".join(c(getattr(self, f.name)) for f in fields(self)) + "}"
 
 
 class Emitter:
@@ -257,7 +313,8 @@ class Emitter:
         self.names: dict[int, str] = {}        # tensor -> C expression of its int8 data
         self.reversed_of: dict[int, int] = {}  # virtual REVERSE_V2 output -> its input tensor
         self.sums_of: dict[int, str] = {}  # fused LSTM output -> its int32 sums over time
-        self.lstm_max = {"in_pad": 0, "units_pad": 0, "units": 0}
+        self.lstm_max = {"in_cols": 0, "h_cols": 0, "units": 0}
+        self.lstms: list[LstmParams] = []  # every LSTM's kernel parameters, in model order
         self.static_bytes = 0
 
     def t(self, i: int) -> Tensor:
@@ -315,8 +372,9 @@ class Emitter:
             raise Unsupported("UNIDIRECTIONAL_SEQUENCE_LSTM with peepholes, projection or layer norm")
         if opts.timeMajor or opts.asymmetricQuantizeInputs or getattr(opts, "diagonalRecurrentTensors", False):
             raise Unsupported("UNIDIRECTIONAL_SEQUENCE_LSTM time-major, hybrid or diagonal")
-        if opts.fusedActivationFunction not in (ACT_TANH, ACT_SIGMOID):
-            raise Unsupported(f"UNIDIRECTIONAL_SEQUENCE_LSTM cell activation {opts.fusedActivationFunction}")
+        if opts.fusedActivationFunction != ACT_TANH:
+            raise Unsupported(
+                f"UNIDIRECTIONAL_SEQUENCE_LSTM cell activation {opts.fusedActivationFunction} (tanh only)")
         src = ins[0]
         reverse = src in self.reversed_of
         base = self.reversed_of.get(src, src)
@@ -334,12 +392,12 @@ class Emitter:
         if abs(math.log2(cell_scale) - power) >= 1e-3:
             raise Unsupported(f"LSTM cell scale {cell_scale} is not a power of two")
         units = hidden.size
-        in_pad, units_pad = _pad4(in_dim + 2), _pad4(units)  # two columns for the input bias (LstmModel)
-        # Each gate has units_pad rows (zero padding), so no block of four rows spans two gates.
-        w_in = np.zeros((4 * units_pad, in_pad), np.int64)
-        w_rec = np.zeros((4 * units_pad, units_pad), np.int64)
-        b_in = np.zeros(4 * units_pad, np.int64)
-        b_rec = np.zeros(4 * units_pad, np.int64)
+        in_cols, h_cols = _pad2(in_dim), _pad2(units)
+        # Per gate (i, f, c, o): weights [4][units][cols] (padding columns zero), biases with the zero-point terms.
+        w_in = np.zeros((4, units, in_cols), np.int64)
+        w_rec = np.zeros((4, units, h_cols), np.int64)
+        b_in = np.zeros((4, units), np.int64)
+        b_rec = np.zeros((4, units), np.int64)
         in_fc, rec_fc = [], []
         for g in range(4):
             wi, wr, b = self.t(ins[LSTM_IN_WEIGHTS[g]]), self.t(ins[LSTM_REC_WEIGHTS[g]]), self.t(ins[LSTM_BIASES[g]])
@@ -348,48 +406,46 @@ class Emitter:
                     raise Unsupported("LSTM weights other than constant per-tensor symmetric int8")
             if b.type != "int32" or b.data is None:
                 raise Unsupported("LSTM gate bias other than constant int32")
-            rows = slice(g * units_pad, g * units_pad + units)
-            w_in[rows, :in_dim] = wi.data.reshape(units, in_dim)
-            w_rec[rows, :units] = wr.data.reshape(units, units)
-            b_in[rows] = b.data.astype(np.int64) - in_zp * w_in[rows].sum(axis=1)
-            b_rec[rows] = -h_zp * w_rec[rows].sum(axis=1)
-            # Largest |accumulator| for any int8 input: |x| <= 128 times the row's absolute weights, plus the bias.
-            max_in = int((np.abs(w_in[rows]).sum(axis=1) * 128 + np.abs(b_in[rows])).max())
-            max_rec = int((np.abs(w_rec[rows]).sum(axis=1) * 128 + np.abs(b_rec[rows])).max())
-            in_fc.append(_bounded_requant(per_tensor_fc_scale(in_scale, wi.scale[0], GATE_INPUT_SCALE), max_in,
-                                          "LSTM input FC", rows=(w_in[rows], b_in[rows])))
-            rec_fc.append(_bounded_requant(per_tensor_fc_scale(h_scale, wr.scale[0], GATE_INPUT_SCALE), max_rec,
-                                           "LSTM recurrent FC", rows=(w_rec[rows], b_rec[rows])))
-        shift = 15 + power - 3
-        tanh_mul, tanh_shift = (3, -shift) if shift < 0 else (3 << shift, 0)
+            w_in[g, :, :in_dim] = wi.data.reshape(units, in_dim)
+            w_rec[g, :, :units] = wr.data.reshape(units, units)
+            b_in[g] = b.data.astype(np.int64) - in_zp * w_in[g].sum(axis=1)
+            b_rec[g] = -h_zp * w_rec[g].sum(axis=1)
+            # Each FC's left shift (with RoundingDoublingHighMul's doubling) goes into its int16 weights and its
+            # bias: the kernel's high multiply then takes the accumulator as it is.
+            for fc, x_scale, w_scale, w_all, b_all, what in (
+                    (in_fc, in_scale, wi.scale[0], w_in, b_in, "LSTM input FC"),
+                    (rec_fc, h_scale, wr.scale[0], w_rec, b_rec, "LSTM recurrent FC")):
+                # Largest |accumulator| for any int8 input: |x| <= 128 times the row's absolute weights, plus bias.
+                max_acc = int((np.abs(w_all[g]).sum(axis=1) * 128 + np.abs(b_all[g])).max())
+                m, left, right = bounded_requant(per_tensor_fc_scale(x_scale, w_scale, GATE_INPUT_SCALE), max_acc,
+                                                 what)
+                if int(np.abs(w_all[g]).max()) << left > 2 ** 15 - 1:
+                    raise Unsupported(f"{what}: weights shifted left by {left} do not fit int16")
+                w_all[g] <<= left
+                b_all[g] <<= left
+                fc.append((m, right))
+        tanh_shift = 15 + power - 3  # TFLM's tanh(cell) input: 3 << shift, or 3 >> -shift rounded
         clip = 0
         if opts.cellClip > 0:
             clip = int(min(max(f32(opts.cellClip) / cell_scale, -32768.0), 32767.0))
         p = f"g_lstm{k}"
-        # Biases the dot products need not load (LstmModel): the input bias in two columns of the weights (the
-        # kernel's inputs there are 1 and 2^14), a zero recurrent bias left out.
-        if np.abs(b_in).max() >= 2 ** 29:
-            raise Unsupported("LSTM input bias beyond 2^29 (it would not fit its two int16 weight columns)")
-        w_in[:, in_dim] = b_in & 0x3FFF
-        w_in[:, in_dim + 1] = b_in >> 14
-        b_rec_name = "nullptr"
-        if b_rec.any():
-            b_rec_name = f"{p}_b_rec"
-            self.consts.append(_c_array("int32_t", b_rec_name, b_rec))
-        self.consts += [_c_array("uint64_t", f"{p}_w_in", interleave(w_in)),
-                        _c_array("uint64_t", f"{p}_w_rec", interleave(w_rec))]
-        requant = ", ".join
-        self.consts.append(
-            f"constexpr native::LstmModel {p} = {{{steps}, {in_dim}, {in_pad}, {units}, {units_pad}, "
-            f"{'true' if reverse else 'false'}, {p}_w_in, {p}_w_rec, {b_rec_name},\n"
-            f"    {{{requant(in_fc)}}},\n    {{{requant(rec_fc)}}},\n"
-            f"    {'true' if opts.fusedActivationFunction == ACT_SIGMOID else 'false'}, "
-            f"{_bounded_requant(GATE_OUTPUT_SCALE * cell_scale / cell_scale, MAX_GATE_PRODUCT, 'LSTM cell', True)}, "
-            f"{_bounded_requant(GATE_OUTPUT_SCALE ** 2 / cell_scale, MAX_GATE_PRODUCT, 'LSTM cell', True)}, "
-            f"{_bounded_requant(GATE_OUTPUT_SCALE ** 2 / h_scale, MAX_GATE_PRODUCT, 'LSTM hidden', True)}, "
-            f"{h_zp}, {tanh_mul}, {tanh_shift}, "
-            f"{clip}}};\n")
-        for key, v in (("in_pad", in_pad), ("units_pad", units_pad), ("units", units)):
+        has_rec_bias = bool(b_rec.any())  # usually zero: the hidden state's zero point is 0
+        # The cell's products: forget gate x cell is GATE_OUTPUT_SCALE (the kernel's kForgetShift), input gate x
+        # cell gate depends on the cell scale.
+        input_shift = power_of_two_shift(GATE_OUTPUT_SCALE ** 2 / cell_scale, "LSTM cell")
+        hidden_m, hidden_right = product_requant(GATE_OUTPUT_SCALE ** 2 / h_scale, "LSTM hidden")
+        hidden_twice = (hidden_m << 1) - 2 ** 32 & 0xFFFFFFFF  # MulHighDoubled's doubling in SMMLAR
+        self.consts += [
+            _c_array("uint32_t", f"{p}_input", gate_stream(w_in, b_in, [m for m, _ in in_fc], []), per_line=8),
+            _c_array("uint32_t", f"{p}_recurrent",
+                     gate_stream(w_rec, b_rec if has_rec_bias else None, [m for m, _ in rec_fc],
+                                 [*STEP_CONSTANTS, f"0x{hidden_twice:08x}u"]), per_line=8)]
+        lstm = LstmParams(steps, in_dim, in_cols, units, h_cols, reverse, f"{p}_input", f"{p}_recurrent", has_rec_bias,
+                          [r for _, r in in_fc], [r for _, r in rec_fc], input_shift, hidden_right, h_zp, tanh_shift,
+                          clip)
+        self.lstms.append(lstm)
+        self.consts.append(f"constexpr native::LstmModel {p} = {lstm.c_initializer()};\n")
+        for key, v in (("in_cols", in_cols), ("h_cols", h_cols), ("units", units)):
             self.lstm_max[key] = max(self.lstm_max[key], v)
         out = outs[0]
         users = self.g.consumers.get(out, [])
@@ -423,8 +479,9 @@ class Emitter:
         s = min(count.bit_length() - 1, 32, 31 + shift)
         mult = (mult << s) // count  # mult >= 0: C's truncating division
         shift -= s
+        left, right = bounded_shifts(mult, shift, 255 * count, "MEAN")  # |sum - count * zp| <= 255 * count
         p = f"g_mean{k}"
-        self.consts.append(f"const native::MeanModel {p} = {{{count}, {in_zp}, {{{mult}, {shift}}}, {out_zp}}};\n")
+        self.consts.append(f"const native::MeanModel {p} = {{{count}, {in_zp}, {mult}, {left}, {right}, {out_zp}}};\n")
         n = self.t(outs[0]).size
         if ins[0] in self.sums_of:
             sums = self.sums_of[ins[0]]
@@ -495,7 +552,9 @@ class Emitter:
         depth = self.t(ins[0]).shape[-1]
         outer = self.t(ins[0]).size // depth
         p = f"g_softmax{k}"
-        self.consts.append(f"const native::SoftmaxModel {p} = {{{depth}, {mult}, {left_shift}, {diff_min}}};\n")
+        self.static_bytes += 4 * depth
+        self.consts.append(f"int32_t {p}_exps[{depth}];\nconst native::SoftmaxModel {p} = "
+                           f"{{{depth}, {mult}, {left_shift}, {diff_min}, {p}_exps}};\n")
         self.body.append(f"  native::Softmax({p}, {self.buffer(ins[0])}, {outer}, {self.buffer(outs[0])});")
 
 
@@ -516,10 +575,11 @@ def generate(tflite: bytes, model_hash: str = "") -> tuple[str, str, dict[str, i
     mx = e.lstm_max
     scratch = ""
     if mx["units"]:
-        scratch = (f"int16_t g_x[{mx['in_pad']}];\nint16_t g_h[{mx['units_pad']}];\nint16_t g_cell[{mx['units']}];\n"
-                   f"int16_t g_gates[{4 * mx['units_pad']}];\n"
-                   "const native::LstmScratch g_lstm_scratch = {g_x, g_h, g_cell, g_gates};\n")
-        e.static_bytes += 2 * (mx["in_pad"] + mx["units_pad"] + mx["units"] + 4 * mx["units_pad"])
+        # The int16 arrays are read in pairs (word-aligned).
+        scratch = (f"alignas(4) int16_t g_x[{mx['in_cols']}];\nalignas(4) int16_t g_h[{2 * mx['h_cols']}];\n"
+                   f"native::LstmUnitState g_units[{mx['units']}];\n"
+                   "const native::LstmScratch g_lstm_scratch = {g_x, g_h, g_units};\n")
+        e.static_bytes += 2 * (mx["in_cols"] + 2 * mx["h_cols"]) + 16 * mx["units"]
     info = {"input_bytes": g.tensors[g.inputs[0]].size, "output_bytes": g.tensors[g.outputs[0]].size,
             "static_ram_bytes": e.static_bytes}
     header = ("#pragma once\n\n#include <cstdint>\n\n"

@@ -27,16 +27,22 @@ inline uint32_t Sxtb16Ror8(uint32_t v) {
 
 }  // namespace
 
-int16_t Sigmoid16(int16_t x) { return lstm_detail::Sigmoid(x); }
-
-int16_t Tanh16(int16_t x, int32_t multiplier, int32_t shift) {
-  return lstm_detail::TanhScaled(lstm_detail::ScaleTanhInput(x, multiplier, shift));
+int16_t Sigmoid16(int16_t x) {
+  using namespace lstm_detail;
+  return static_cast<int16_t>(SigmoidTop(x * 3, kGateConstants) >> 16);
 }
 
+
 void MeanFromSums(const MeanModel& m, const int32_t* sums, int n, int8_t* output) {
+  const int32_t rounding = m.right > 0 ? 1 << (m.right - 1) : 0;
   for (int i = 0; i < n; ++i) {
-    const int32_t shifted = sums[i] - m.input_zero_point * m.count;
-    output[i] = static_cast<int8_t>(Clamp(Requantize(shifted, m.requant) + m.output_zero_point, -128, 127));
+    const int32_t x = sums[i] - m.input_zero_point * m.count;
+    // RoundingDivideByPot's - 1 for a negative value: the product's sign is x's (m > 0; zero rounds alike).
+    const int32_t doubled = static_cast<int32_t>(static_cast<uint32_t>(x) << m.left);
+    const int32_t high = lstm_detail::MulHigh(doubled, m.multiplier);
+    const int32_t sign = m.right > 0 ? static_cast<int32_t>(lstm_detail::SignBit(x)) : 0;
+    const int32_t mean = (high + rounding - sign) >> m.right;
+    output[i] = static_cast<int8_t>(Clamp(mean + m.output_zero_point, -128, 127));
   }
 }
 
@@ -139,9 +145,11 @@ void Softmax(const SoftmaxModel& m, const int8_t* input, int outer, int8_t* outp
     int32_t sum_of_exps = 0;  // Q12.19
     for (int c = 0; c < m.depth; ++c) {
       const int32_t diff = in[c] - max;
+      m.exps[c] = 0;  // below diff_min: the class scores the minimum
       if (diff >= m.diff_min) {
         const int32_t scaled = RoundingDoublingHighMul(diff * (1 << m.input_left_shift), m.input_multiplier);
-        sum_of_exps += RoundingDivideByPot(ExpOnNegativeValues(scaled), kAccumulationIntegerBits);
+        m.exps[c] = ExpOnNegativeValues(scaled);
+        sum_of_exps += RoundingDivideByPot(m.exps[c], kAccumulationIntegerBits);
       }
     }
     const int headroom_plus_one = CountLeadingZeros(static_cast<uint32_t>(sum_of_exps));
@@ -151,13 +159,10 @@ void Softmax(const SoftmaxModel& m, const int8_t* input, int outer, int8_t* outp
     const int32_t shifted_scale = OneOverOnePlusX(shifted_sum_minus_one);
     const int exponent = num_bits_over_unit + 31 - 8;
     for (int c = 0; c < m.depth; ++c) {
-      const int32_t diff = in[c] - max;
-      int32_t value = -128;
-      if (diff >= m.diff_min) {
-        const int32_t scaled = RoundingDoublingHighMul(diff * (1 << m.input_left_shift), m.input_multiplier);
-        const int32_t exp = ExpOnNegativeValues(scaled);
-        value = Clamp(RoundingDivideByPot(RoundingDoublingHighMul(shifted_scale, exp), exponent) - 128, -128, 127);
-      }
+      const int32_t value =
+          in[c] - max >= m.diff_min
+              ? Clamp(RoundingDivideByPot(RoundingDoublingHighMul(shifted_scale, m.exps[c]), exponent) - 128, -128, 127)
+              : -128;
       out[c] = static_cast<int8_t>(value);
     }
   }

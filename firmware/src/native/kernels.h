@@ -44,68 +44,70 @@ struct Requant {
   int32_t shift;
 };
 
-// The same requantization prepared for a known input range (the LSTM's inner loop): the generator checks that
-// |x| << left and the rounding add cannot overflow for any input the model can produce, so that
-// RequantizeBounded(x) (native/lstm.h) == MultiplyByQuantizedMultiplier(x, multiplier, shift) with a single high
-// multiply.
-struct BoundedRequant {
-  int32_t multiplier;
-  int32_t left;      // max(shift, 0) + 1 (the doubling of RoundingDoublingHighMul); 0 when the generator has
-                     // moved it into an FC's weights and bias
-  int32_t right;     // max(-shift, 0)
-  int32_t rounding;  // 2^(right - 1), or 0 when right == 0
-};
-
-// ---- UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input/hidden, int8 weights, int16 cell, batch 1, no peephole,
-// projection or layer norm. Gates in the order input, forget, cell, output. The generator emits one constexpr
+// ---- UNIDIRECTIONAL_SEQUENCE_LSTM: int8 input/hidden, int8 weights, int16 cell, batch 1, tanh cell activation, no
+// peephole, projection or layer norm. Gates in the order input, forget, cell, output. The generator emits one constexpr
 // LstmModel per LSTM and runs it through native/lstm.h.
 constexpr int kNumGates = 4;
 
 struct LstmModel {
   int steps;       // time steps
   int in_dim;      // input features per step
-  int in_pad;      // in_dim + 2 rounded up to a multiple of 4: columns in_dim and in_dim + 1 hold the input bias
+  int in_cols;     // in_dim rounded up to a multiple of 2 (the padding column has zero weights)
   int units;       // hidden units
-  int units_pad;   // units rounded up to a multiple of 4: each gate has units_pad rows (padding rows are zero)
+  int h_cols;      // units rounded up to a multiple of 2: the recurrent FC's columns (padding: zero weights)
   bool reverse_input;  // read the input from the last step to the first (a fused REVERSE_V2 on the time axis)
-  // Weights ([4 * units_pad][in_pad] and [4 * units_pad][units_pad], gate g's rows from g * units_pad) as four
-  // int16 columns per 64-bit word, interleaved by four rows: word (b * cols / 4 + j) * 4 + q holds columns
-  // 4j..4j + 3 of row 4b + q (bits 0-15 column 4j, 16-31 4j + 1, ...). Four rows then read one stream: one
-  // pointer, LDM, SMLAD; and no block of four rows spans two gates.
-  const uint64_t* input_weights;
-  const uint64_t* recurrent_weights;
-  // The input FC's bias with its zero-point term folded in (bias - input_zp * sum(row)) is in the input weights:
-  // column in_dim holds bias & 0x3FFF and column in_dim + 1 bias >> 14, against inputs 1 and 2^14, so its dot
-  // products start from zero. The recurrent FC's ([4 * units_pad], -hidden_zp * sum(row)) is null when zero.
-  const int32_t* recurrent_bias;
-  BoundedRequant input_fc[kNumGates];      // input FC -> Q3.12 gate input
-  BoundedRequant recurrent_fc[kNumGates];  // recurrent FC -> Q3.12
-  bool cell_gate_sigmoid;                  // the cell gate's activation: tanh (false) or sigmoid
-  // The products' requantizations always shift right (right > 0; the generator checks).
-  BoundedRequant forget_mul;               // forget gate x cell -> cell
-  BoundedRequant input_mul;                // input gate x cell gate -> cell
-  BoundedRequant output_mul;               // tanh(cell) x output gate -> hidden
+  // Each FC as one stream of 32-bit words, a block per unit u holding its four gate rows (i, f, c, o):
+  //   [4 int32 biases] (the input FC always; the recurrent FC only when recurrent_bias)
+  //   the four rows' int16 weights: per four columns 4j..4j + 3, two words per row (columns 4j, 4j + 1 in bits
+  //     0-15, 16-31, then 4j + 2, 4j + 3), rows in order; a last pair of columns as one word per row
+  //   [4 int32 Q31 multipliers]
+  // so one pointer streams through a step with LDM: the weights of two rows, the biases, the multipliers. Biases
+  // hold the zero-point terms (bias - zp * sum(row)); weights and biases the FC's left shift.
+  const uint32_t* input_stream;
+  const uint32_t* recurrent_stream;
+  bool recurrent_bias;  // the recurrent FC's bias (-hidden_zp * sum(row)) is not zero
+  // The gate FCs' requantizations (input FC, recurrent FC -> Q3.12 gate input): their left shifts (with
+  // RoundingDoublingHighMul's doubling) are in the int16 weights and biases, their multipliers in the streams;
+  // what is left is each gate's rounding right shift.
+  int32_t input_right[kNumGates];
+  int32_t recurrent_right[kNumGates];
+  // The input gate x cell gate product's right shift: its multiplier is 2^30 (its scale 2^-30 / cell scale is a
+  // power of two; the generator checks). The forget gate x cell's is always 2^-15 (native/lstm.h).
+  int32_t input_shift;
+  // tanh(cell) x output gate -> hidden: its right shift (> 0; the multiplier, doubled, is in the recurrent stream).
+  int32_t hidden_right;
   int32_t hidden_zero_point;
-  int32_t cell_tanh_multiplier;     // tanh(cell) input scaling (from the cell state's power-of-two scale)
-  int32_t cell_tanh_shift;
+  int32_t cell_tanh_shift;  // tanh(cell)'s input scaling 3 << shift, or 3 >> -shift (the cell scale 2^(shift - 12))
   int16_t cell_clip;                // 0: no clipping
 };
 
-// Working memory of one LSTM run, sized for the largest LSTM of the model (the generator allocates it).
+// An LSTM unit's state between steps: its four gates' input FC parts (int16 pairs: input and forget gate, cell
+// and output gate), its cell, the sum of its hidden state over the steps.
+struct LstmUnitState {
+  uint32_t gates[2];
+  uint32_t cell;  // the int16 cell as a SignedWord (native/lstm.h)
+  int32_t sum;
+};
+
+// Working memory of one LSTM run, sized for the largest LSTM of the model (the generator allocates it; the int16
+// arrays word-aligned: they are read in pairs).
 struct LstmScratch {
-  int16_t* x;      // [in_pad] one input step widened to int16, then the bias columns' inputs 1 and 2^14
-  int16_t* h;      // [units_pad] hidden state widened to int16
-  int16_t* cell;   // [units]
-  int16_t* gates;  // [4 * units_pad]: gate g's units from g * units_pad
+  int16_t* x;            // [in_cols] one input step widened to int16
+  int16_t* h;            // [2][h_cols] the hidden state widened to int16: this step's and the next
+  LstmUnitState* units;  // [units]
 };
 
 // The LSTM itself: native/lstm.h (a template on the constexpr LstmModel).
 
-// ---- MEAN over one axis, from per-output sums: out = requant(sum - count * input_zp) + output_zp.
+// ---- MEAN over one axis, from per-output sums: out = requant(sum - count * input_zp) + output_zp. The
+// requantization is TFLM's multiplier with 1/count folded in, prepared for the sums' range (|x| <= 255 * count,
+// the generator checks that x << left and the rounding cannot overflow): one high multiply (native/lstm.h).
 struct MeanModel {
   int count;  // elements summed per output
   int32_t input_zero_point;
-  Requant requant;  // the generator's multiplier with TFLM's 1/count folded in
+  int32_t multiplier;
+  int32_t left;   // max(shift, 0) + 1 (the doubling of RoundingDoublingHighMul)
+  int32_t right;  // max(-shift, 0)
   int32_t output_zero_point;
 };
 void MeanFromSums(const MeanModel& model, const int32_t* sums, int n, int8_t* output);
@@ -132,6 +134,7 @@ struct SoftmaxModel {
   int32_t input_multiplier;
   int32_t input_left_shift;
   int32_t diff_min;
+  int32_t* exps;  // [depth] working memory: each exponential is computed once, for the sum and the output
 };
 void Softmax(const SoftmaxModel& model, const int8_t* input, int outer, int8_t* output);
 
@@ -142,16 +145,16 @@ void Reverse(const int8_t* input, int outer, int count, int inner, int8_t* outpu
 void Concatenate(const int8_t* const* inputs, const int* inners, int num, int outer, int8_t* output);
 
 // TFLM's int16 sigmoid/tanh table T (sigmoid(i / 24) in 0.16 fixed point, i = 0..255; T[256] = T[255] = 65535)
-// made odd-symmetric for interpolating signed inputs: S(j) = T[j] - 32768 for j >= 0, 32768 - T[-j] for j < 0.
-// Entry j + 256 (j = -256..255) holds S(j) in bits 0-15 and S(j + 1) - S(j) (0..683) in bits 16-31: one load
-// and one dual multiply-accumulate interpolate, with no absolute value and no saturation branch. Defined by the
-// generated model (quantize/native.py derives it from TFLM's table).
+// made odd-symmetric for interpolating signed inputs: S(j) = T[j] - 32768 for j >= 0, 32768 - T[-j] for j < 0,
+// dS(j) = S(j + 1) - S(j) (0..683). Entry j + 256 (j = -256..255) holds -S'(j) in bits 0-15 and dS(j) in bits
+// 16-31, where S'(j) = S(j) for even j and S(j + 1) for odd j: one load and one dual multiply-accumulate
+// interpolate (native/lstm.h, Activation), with no absolute value, no saturation branch and no masking of the
+// fraction. Defined by the generated model (quantize/native.py derives it from TFLM's table).
 constexpr int kActivationTableOffset = 256;
 extern const uint32_t kActivationTable[512];
 
-// The int16 sigmoid/tanh of TFLM's LSTM (reference_integer_ops::Logistic and Tanh; kernels_test.cc checks every
-// input against them).
+// The int16 sigmoid of TFLM's LSTM gates (reference_integer_ops::Logistic; kernels_test.cc checks every input,
+// and native/lstm.h's CellTanh15 for every cell scale).
 int16_t Sigmoid16(int16_t x);
-int16_t Tanh16(int16_t x, int32_t multiplier, int32_t shift);
 
 }  // namespace native

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "native/kernels.h"
+#include "native/lstm.h"
 #include "tensorflow/lite/kernels/internal/reference/integer_ops/logistic.h"
 #include "tensorflow/lite/kernels/internal/reference/integer_ops/tanh.h"
 #include "tests/micro_test.h"
@@ -36,24 +37,29 @@ TEST(SigmoidEqualsTflmOnEveryInput) {
   EXPECT_EQ(at, INT32_MIN);
 }
 
-TEST(TanhEqualsTflmOnEveryInputAndCellScale) {
+// CellTanh15<kShift> (cell scale 2^(kShift - 12)) against TFLM's lstm_eval Tanh(cell_state_scale_power) for
+// kShift..kMaxShift; the first differing shift and input, or an empty string.
+template <int kShift>
+std::string FirstTanhDifference() {
+  // TFLM: multiplier 0 means 3 << shift, otherwise 3 with a right shift.
   const int32_t one[1] = {1};
   const tflite::RuntimeShape shape(1, one);
-  for (int power = kMinCellPower; power <= kMaxCellPower; ++power) {
-    // TFLM's lstm_eval Tanh(cell_state_scale_power): multiplier 0 means 3 << shift; the generator's equivalent.
-    const int32_t shift = 15 + power - 3;
-    const int32_t tflm_multiplier = shift < 0 ? 3 : 0, tflm_shift = shift < 0 ? -shift : shift;
-    const int32_t native_multiplier = shift < 0 ? 3 : 3 << shift, native_shift = shift < 0 ? -shift : 0;
-    const int32_t at = FirstDifference(
-        [&](int16_t x) { return native::Tanh16(x, native_multiplier, native_shift); },
-        [&](int16_t x) {
-          int16_t y = 0;
-          tflite::reference_integer_ops::Tanh(tflm_multiplier, tflm_shift, shape, &x, shape, &y);
-          return y;
-        });
-    if (at != INT32_MIN) {
-      micro_test::Fail(__FILE__, __LINE__, "tanh, cell scale 2^" + std::to_string(power) + ", input " +
-                                               std::to_string(at));
-    }
-  }
+  const int32_t at = FirstDifference(
+      [](int16_t x) {
+        return static_cast<int16_t>(native::lstm_detail::CellTanh15<kShift>(x, native::lstm_detail::kGateConstants) >>
+                                    15);
+      },
+      [&](int16_t x) {
+        int16_t y = 0;
+        tflite::reference_integer_ops::Tanh(kShift < 0 ? 3 : 0, kShift < 0 ? -kShift : kShift, shape, &x, shape, &y);
+        return y;
+      });
+  if (at != INT32_MIN) return "tanh, cell scale 2^" + std::to_string(kShift - 12) + ", input " + std::to_string(at);
+  if constexpr (kShift < kMaxCellPower + 12) return FirstTanhDifference<kShift + 1>();
+  return "";
+}
+
+TEST(TanhEqualsTflmOnEveryInputAndCellScale) {
+  const std::string difference = FirstTanhDifference<kMinCellPower + 12>();
+  if (!difference.empty()) micro_test::Fail(__FILE__, __LINE__, difference);
 }
