@@ -16,7 +16,7 @@ from data.nothing import SILENCE, UNKNOWN
 from data.words import (_dictionary, _phones, check_fit, check_words, confusables, label_of, other_words, parse_words,
                         plan)
 from data.synth import make_speakers
-from experiments.words import keyword_metrics
+from experiments.words import HALVES, decide, half_of, keyword_metrics
 
 SMOKE_WORDS = "yes,no,turn on"
 
@@ -121,6 +121,26 @@ def test_keyword_metrics_weigh_nothing_classes_like_one_word() -> None:
     assert m["recall"] == {"yes": 0.5, "no": 1.0, SILENCE: 1.0, UNKNOWN: 0.9}
     assert m["top1"] == pytest.approx((5 + 10 + 10 * 1.0 + 10 * 0.9) / 40)
     assert m["false_accept_unknown"] == pytest.approx(0.1) and m["false_accept_noise"] == 0.0
+
+
+def test_a_speakers_clips_of_any_word_are_in_one_half_of_the_test_folder() -> None:
+    speakers = [f"{i:08x}" for i in range(40)]
+    halves = {s: half_of(f"{s}_nohash_0.wav") for s in speakers}
+    assert set(halves.values()) == set(HALVES)  # both halves hold speakers
+    for s in speakers:  # the target folder's name and the _unknown_ folder's word-prefixed copy
+        assert half_of(f"{s}_nohash_3.wav") == half_of(f"bed-{s}_nohash_1.wav") == half_of(f"sheila-{s}_nohash_0.wav") \
+            == halves[s]
+    assert [half_of(f"noise2-cut{k}.wav") for k in range(4)] == list(HALVES) * 2  # noise cuts alternate
+
+
+def test_the_answer_rule_scores_a_low_confidence_word_as_not_a_word() -> None:
+    labels = ["yes", "no", SILENCE, UNKNOWN]
+    probs = np.array([[0.6, 0.2, 0.1, 0.1],   # a confident word
+                      [0.4, 0.3, 0.1, 0.2],   # a word below 0.5: low confidence, not a word
+                      [0.1, 0.2, 0.4, 0.3],   # a nothing-class stays what it is, however low
+                      [0.2, 0.2, 0.2, 0.4]])
+    assert decide(probs, labels, 0.5).tolist() == [0, 3, 2, 3]
+    assert decide(probs, labels, 0.0).tolist() == [0, 0, 2, 3]
 
 
 @pytest.fixture(scope="module")
