@@ -22,8 +22,11 @@ import functools
 import hashlib
 import importlib.util
 import json
+import os
 import random
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -227,43 +230,73 @@ def take_path(root: Path, job: Job) -> Path:
     return root / label_of(job.text) / f"{job.speaker.id}_{job.take}.wav"
 
 
-def synthesize(root: Path, jobs: list[Job], seed: int) -> list[Clip]:
+def _engine(name: str) -> "Espeak | Flite | Kokoro":
+    if name == "kokoro":
+        from data.kokoro import Kokoro
+
+        return Kokoro()
+    return Espeak() if name == "espeak" else Flite()
+
+
+def _say(engines: dict, job: Job, seed: int) -> tuple[np.ndarray, int]:
+    """One take of ``job`` (its random choices from its own seed), with the engine of ``engines`` (created on first
+    use)."""
+    rng = random.Random(f"{seed}|{job.speaker.id}|{job.text}|{job.take}")
+    engine = job.speaker.engine
+    if engine not in engines:
+        engines[engine] = _engine(engine)
+    if engine == "kokoro":
+        text = rng.choice(WORD_FORMS).format(w=job.text)
+        main_voice = max(job.speaker.voice.split("+"), key=lambda p: float(p.split(":")[1]))
+        return engines[engine].say(job.speaker.voice, job.speaker.rate, text, "en-gb" if main_voice[0] == "b"
+                                   else "en-us")
+    return engines[engine].say(job.speaker, *engines[engine].draw_take(job.text, rng))
+
+
+def synth_workers() -> int:
+    """Synthesizer processes to run at once: one per usable core (each helper is single-threaded)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def synthesize(root: Path, jobs: list[Job], seed: int, workers: int = 1) -> list[Clip]:
     """Every job's take under ``root`` (cached: a take already there is kept), as labelled clips.
 
     Each take's random choices (punctuation, emphasis, pauses, jitter) come from its own seed (speaker, text, take),
-    so a take is the same in any vocabulary, order or subset.
+    so a take is the same in any vocabulary, order, subset or number of ``workers``: threads that each drive their
+    own synthesizer processes (the work is in those processes, so threads suffice).
     """
     from tqdm import tqdm
 
     todo = [j for j in jobs if not take_path(root, j).exists()]
-    engines: dict = {}
-    try:
-        for job in tqdm(todo, desc="synthesizing", unit="take", mininterval=2.0, disable=not todo):
-            rng = random.Random(f"{seed}|{job.speaker.id}|{job.text}|{job.take}")
-            engine = job.speaker.engine
-            if engine not in engines:
-                if engine == "kokoro":
-                    from data.kokoro import Kokoro
+    bar = tqdm(total=len(todo), desc="synthesizing", unit="take", mininterval=2.0, disable=not todo)
+    lock = threading.Lock()
 
-                    engines[engine] = Kokoro()
-                else:
-                    engines[engine] = Espeak() if engine == "espeak" else Flite()
-            if engine == "kokoro":
-                text = rng.choice(WORD_FORMS).format(w=job.text)
-                lang = "en-gb" if max(job.speaker.voice.split("+"), key=lambda p: float(p.split(":")[1]))[0] == "b" \
-                    else "en-us"
-                samples, rate = engines[engine].say(job.speaker.voice, job.speaker.rate, text, lang)
-            else:
-                samples, rate = engines[engine].say(job.speaker, *engines[engine].draw_take(job.text, rng))
-            if samples.size == 0:
-                raise PipelineError(f"{engine} produced no audio for {job.text!r} with {job.speaker.id}")
-            path = take_path(root, job)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_wav(path, samples, rate)
-    finally:
-        for engine in engines.values():
-            if hasattr(engine, "__exit__"):
-                engine.__exit__(None, None, None)
+    def run(share: list[Job]) -> None:
+        engines: dict = {}
+        try:
+            for job in share:
+                samples, rate = _say(engines, job, seed)
+                if samples.size == 0:
+                    raise PipelineError(f"{job.speaker.engine} produced no audio for {job.text!r} with "
+                                        f"{job.speaker.id}")
+                path = take_path(root, job)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_wav(path, samples, rate)
+                with lock:
+                    bar.update()
+        finally:
+            for engine in engines.values():
+                if hasattr(engine, "close"):
+                    engine.close()
+
+    n = max(1, min(workers, len(todo)))
+    with bar, ThreadPoolExecutor(n) as pool:
+        # Every worker takes every n-th job: each engine's share of the work is spread evenly.
+        for future in [pool.submit(run, todo[i::n]) for i in range(n)]:
+            future.result()
     return [Clip(take_path(root, j), j.label, source_of(take_path(root, j))) for j in jobs]
 
 
@@ -342,8 +375,8 @@ def words_clips(words: list[str], config: dict, build: Path, smoke: bool) -> tup
     per_speaker = round(wcfg["unknown_share"] * takes)
     jobs = plan(words, speakers, takes, generic, near, per_speaker, wcfg["confusable_share"], seed)
     dry = root / f"audio-{recipe_digest(seed)}"
-    clips = in_rooms(synthesize(dry, jobs, seed), dry, root / f"room-{recipe_digest(seed)}-{ROOM_VERSION}",
-                     wcfg["room_share"], seed)
+    clips = in_rooms(synthesize(dry, jobs, seed, synth_workers()), dry,
+                     root / f"room-{recipe_digest(seed)}-{ROOM_VERSION}", wcfg["room_share"], seed)
     per_word = len(speakers) * takes
     n_sources = max(1, round(per_word * wcfg["silence_share"]) // SILENCE_CLIPS_PER_SOURCE)
     # One folder per size: runs of other sizes (a screen's variants) never rewrite each other's clips.

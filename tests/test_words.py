@@ -83,6 +83,18 @@ def test_unknown_takes_mix_confusables_and_other_words_in_the_given_share() -> N
     assert [j.text for j in only if j.label == UNKNOWN] == ["hello"] * 40
 
 
+def test_takes_are_the_same_with_any_number_of_synthesizer_workers(tmp_path: Path) -> None:
+    from data.words import Job, synthesize
+
+    speakers = make_speakers(3, 5) + make_speakers(2, 5, "flite")
+    jobs = [Job(s, w, t, w) for s in speakers for w in ("yes", "stop") for t in range(2)]
+    one = synthesize(tmp_path / "one", jobs, seed=5, workers=1)
+    three = synthesize(tmp_path / "three", jobs, seed=5, workers=3)
+    assert [c.path.relative_to(tmp_path / "one") for c in one] == [c.path.relative_to(tmp_path / "three")
+                                                                   for c in three]
+    assert all(a.path.read_bytes() == b.path.read_bytes() for a, b in zip(one, three))
+
+
 def test_room_takes_reverberate_keep_the_level_and_replace_the_given_share(tmp_path: Path) -> None:
     import soundfile as sf
 
