@@ -57,6 +57,26 @@ HALVES = ("dev", "test")
 # min_confidence values the decision rule is scored with (0: plain argmax).
 MIN_CONFIDENCES = (0.0, 0.3, 0.4, 0.5, 0.6, 0.7)
 SCORES_FILE = "scores.npz"
+# More generic unknown words for the `more-unknown-words` variant: common English words, none a Speech Commands
+# word (the test folder's unknown words) nor one that contains a target's pronunciation.
+MORE_UNKNOWN_WORDS = """
+    light bring carry drink eat sleep walk talk sing dance read draw cook clean wash build break fix watch
+    listen think need like love hate help find lose keep give take make send call wait stay leave come turn move
+    push pull lift hold drop throw catch kick jump run swim fly drive ride climb sit stand lie rest smile laugh
+    cry shout whisper ask answer tell show hide seek check count pay buy sell rent share borrow lend cut burn
+    melt freeze boil pour fill empty orange lemon cherry grape melon carrot potato tomato onion pepper garlic
+    butter cheese bread cake cookie candy sugar salt honey milk juice tea soup rice pasta pizza salad sandwich
+    burger chicken turkey beef pork egg bacon sofa clock mirror picture curtain carpet pillow blanket towel
+    basket bottle glass plate bowl spoon fork knife kettle oven fridge sink shower garage fence gate roof floor
+    wall ceiling stairs hallway bedroom bathroom school teacher student doctor nurse driver farmer painter
+    singer player captain soldier pilot police river lake ocean mountain forest desert island valley beach field
+    meadow bridge tunnel tower castle village market spring autumn sunny cloudy rainy windy storm thunder
+    lightning rainbow sunshine sad angry tired hungry thirsty busy lazy brave quiet loud gentle simple famous
+    yellow purple silver pink brown monday tuesday wednesday thursday friday saturday sunday january february
+    march april june july august minute hour week month season birthday holiday weekend party picnic movie story
+    letter message camera laptop tablet keyboard printer battery charger cable engine rocket planet robot
+    machine
+""".split()
 # Variants of the screen: dataset and config.toml overrides (section.key=value).
 VARIANTS: dict[str, tuple[str, list[str]]] = {
     "base": ("sample+synth", []),
@@ -74,6 +94,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "rooms-half": ("sample+synth", ["words.room_share=0.5"]),
     "rooms-all": ("sample+synth", ["words.room_share=1.0"]),
     "lstm-32": ("sample+synth", ["model.lstm_units=32"]),
+    "more-unknown-words": ("sample+synth", ["words.unknown_words=" + json.dumps(
+        load_config()["words"]["unknown_words"] + MORE_UNKNOWN_WORDS)]),
     "kokoro": ("sample+synth", ["words.kokoro_voices=32"]),
     "kokoro-64": ("sample+synth", ["words.kokoro_voices=64"]),
     "kokoro-128": ("sample+synth", ["words.kokoro_voices=128"]),
