@@ -99,6 +99,7 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
     "kokoro": ("sample+synth", ["words.kokoro_voices=32"]),
     "kokoro-64": ("sample+synth", ["words.kokoro_voices=64"]),
     "kokoro-128": ("sample+synth", ["words.kokoro_voices=128"]),
+    "kokoro-64-fewer": ("sample+synth", ["words.kokoro_voices=64", "synth.speakers=48", "synth.flite_speakers=30"]),
     "kokoro-128-fewer": ("sample+synth", ["words.kokoro_voices=128", "synth.speakers=48", "synth.flite_speakers=30"]),
     "kokoro-no-espeak": ("sample+synth", ["words.kokoro_voices=32", "synth.speakers=0"]),
 }
