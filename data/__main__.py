@@ -3,15 +3,16 @@
     python -m data --dataset synth|fsdd|fsdd+synth|folder|folder+synth|speech_commands|audiomnist|audiomnist+synth|
                              real|real+synth|sample+synth|real+sample+synth [--data-dir D] [--fsdd-dir D] [--real D ...]
                    [--holdout SPEAKER ...] [--noise-dir D] [--skip-bad] [--smoke] [--build build]
-                   [--targets file,value.csv] [--jobs N]
+                   [--targets file,value.csv] [--jobs N] [--words "yes no up down"]
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from data.config import run_main
+from data.config import load_config, run_main
 from data.prepare import DATASETS, DataRequest, prepare
+from data.words import parse_words
 
 
 def parse_args(argv: list[str] | None = None) -> DataRequest:
@@ -30,11 +31,14 @@ def parse_args(argv: list[str] | None = None) -> DataRequest:
                    "the CSV's folder)")
     p.add_argument("--jobs", type=int, default=0, help="worker processes of the feature extraction (0: every core; "
                    "the features are the same for any number)")
+    p.add_argument("--words", help="a vocabulary from text: words separated by spaces, or phrases by commas "
+                   "(labels: the words, _silence_, _unknown_; data/words.py); default: config.toml [words] words")
     p.add_argument("--smoke", action="store_true", help="tiny dataset for tests")
     p.add_argument("--build", type=Path, default=Path("build"), help="build folder")
     a = p.parse_args(argv)
+    words = parse_words(a.words if a.words is not None else ",".join(map(str, load_config()["words"]["words"])))
     return DataRequest(a.dataset, a.build, a.fsdd_dir, a.data_dir, tuple(a.holdout), a.noise_dir, a.skip_bad, a.smoke,
-                       tuple(a.real), targets=a.targets, jobs=a.jobs or None)
+                       tuple(a.real), targets=a.targets, jobs=a.jobs or None, words=tuple(words))
 
 
 if __name__ == "__main__":

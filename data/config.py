@@ -19,6 +19,9 @@ SCHEMA: dict[str, dict[str, type]] = {
     "dataset": {"labels": list, "val_percent": int, "test_percent": int, "seed": int, "extra_classes": list,
                 "unknown_words": list},
     "synth": {"speakers": int, "flite_speakers": int, "takes_per_word": int},
+    # A vocabulary from text (make WORDS="...", data/words.py).
+    "words": {"words": list, "takes_per_word": int, "unknown_words": list, "unknown_share": float, "confusables_per_word": int,
+              "confusable_share": float, "silence_share": float, "kokoro_voices": int, "room_share": float},
     "augment_audio": {"copies": int, "noise_prob": float, "snr_db_min": float, "snr_db_max": float,
                       "gain_db": float, "shift_ms": float, "speed_min": float, "speed_max": float,
                       "pitch_semitones": float, "seed": int},

@@ -30,6 +30,7 @@ from data.nothing import NOISE_DIR_DEFAULT, SILENCE, UNKNOWN, check_extra_classe
 from data.regression import prepare_regression
 from data.synth import generate, is_synthetic
 from data.windows import WindowSettings, prepare_windowed
+from data.words import words_clips
 
 DATASETS = ("synth", "fsdd", "fsdd+synth", "folder", "folder+synth", "speech_commands", "audiomnist",
             "audiomnist+synth", "real", "real+synth", "sample+synth", "real+sample+synth")
@@ -63,6 +64,7 @@ class DataRequest:
     real_dirs: tuple[Path, ...] = ()
     targets: Path | None = None  # regression: the file,value CSV (data/regression.py)
     jobs: int | None = None  # worker processes of the feature extraction (None: every core)
+    words: tuple[str, ...] = ()  # a vocabulary from text (data/words.py)
 
 
 def synth_clips(build: Path, config: dict, smoke: bool) -> list[Clip]:
@@ -81,7 +83,9 @@ def real_sources(req: DataRequest, labels: list[str]) -> list[RealSource]:
     roots = list(req.real_dirs) if "real" in parts else []
     if "real" in parts and not roots:
         raise PipelineError(f"--dataset {req.dataset} needs --real <folder> ... (make: REAL=\"<folder> ...\")")
-    if "sample" in parts:
+    if "folder" in parts and req.words and req.data_dir:  # a vocabulary's recordings join like --real folders
+        roots.append(req.data_dir)
+    if "sample" in parts and not req.words:  # a vocabulary uses the sample's noise only (data/words.py)
         roots.append(SAMPLE_DIR)
     return load_real(roots, labels)
 
@@ -169,21 +173,30 @@ def prepare(req: DataRequest) -> dict:
         if req.targets is None:
             raise PipelineError("[model] task = \"regression\" needs --targets <file,value CSV> (make: TARGETS=...)")
         return prepare_regression(req, config, params)
-    clips, labels, official = build_clips(req, config)
     ds = config["dataset"]
-    if ds["extra_classes"]:
-        clips, labels = add_nothing(req, config, clips, labels)
+    words_noise = None
+    if req.words:
+        if not {"synth"} <= set(req.dataset.split("+")) <= {"synth", "sample", "real", "folder"}:
+            raise PipelineError(f"WORDS= trains on synthesized speech: DATASET must be synth, sample+synth (the "
+                                f"same for words), real+synth or folder+synth, not {req.dataset}")
+        clips, labels, words_noise = words_clips(list(req.words), config, req.build, req.smoke)
+        official = None
+    else:
+        clips, labels, official = build_clips(req, config)
+        if ds["extra_classes"]:
+            clips, labels = add_nothing(req, config, clips, labels)
     splits = assign_splits(clips, ds["val_percent"], ds["test_percent"], official)
     if "+" in req.dataset:  # combined: every real speaker trains (see the module docstring)
         real = [c for s in SPLITS for c in splits[s] if not is_synthetic(c.source)]
         splits = {s: [c for c in splits[s] if is_synthetic(c.source)] for s in SPLITS}
         splits["train"] += real
-    sources = real_sources(req, labels) if {"real", "sample"} & set(req.dataset.split("+")) else []
+    parts = set(req.dataset.split("+"))
+    sources = real_sources(req, labels) if {"real", "sample"} & parts or (req.words and "folder" in parts) else []
     for split, real_clips in split_real(sources, "+" in req.dataset, ds).items():
         splits[split] += real_clips
     clips = clips + [c for src in sources for c in src.clips]
     # A source's _background_noise_ folder is real noise for the augmentation when no --noise-dir is given.
-    noise_dir = req.noise_dir or next((src.noise_dir for src in sources if src.noise_dir), None)
+    noise_dir = req.noise_dir or next((src.noise_dir for src in sources if src.noise_dir), words_noise)
     holdout = set(req.holdout)
     if holdout:
         unknown = holdout - {c.source for c in clips}

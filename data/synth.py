@@ -117,28 +117,18 @@ def make_speakers(n: int, seed: int, engine: str = "espeak") -> list[Speaker]:
     return sorted(speakers.values(), key=lambda s: s.id)
 
 
-class Espeak:
-    """espeak-ng (ctypes, synchronous mode) in a helper process that forks a fresh copy of itself for every take.
+class HelperProcess:
+    """A synthesizer in its own Python process (``code`` runs there): JSON requests, one line each, on its input;
+    one message (:func:`_write_message`) per reply on its output; the first reply says it is ready."""
 
-    Why: libespeak-ng seeds its noise generator (breath noise of the f2/f3/f5 variants, Klatt frication) from
-    ``time(NULL)`` in ``espeak_Initialize``, and keeps state from one synthesis to the next that neither
-    ``espeak_ng_SetRandSeed`` nor ``espeak_Terminate``/``espeak_Initialize`` reset (function-level statics of
-    wavegen.c and klatt.c: flutter phase, automatic gain, Klatt's noise and glottal filters). A take depended on the
-    second the run started and on every take synthesized before it in the process, so a resumed or smaller run gave
-    other audio. The helper initialises the library once and never synthesizes; each take runs in a child forked
-    from that state, with both noise generators (espeak-ng's own and libc ``rand()``, which the ``klatt 6`` variants
-    use) seeded by the take. The helper is its own single-threaded interpreter, so the caller may hold threads
-    (TensorFlow, tqdm) and much memory without making the forks unsafe or slow.
-    """
-
-    def __init__(self) -> None:
-        # -I: no user site or PYTHON* variables; one BLAS thread: the helper forks and must stay single-threaded.
-        code = f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); import data.synth; data.synth.espeak_helper()"
+    def __init__(self, name: str, code: str, env: dict[str, str]) -> None:
+        self.name = name
+        # -I: no user site or PYTHON* variables.
         self._helper = subprocess.Popen([sys.executable, "-I", "-c", code], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, env=os.environ | {"OPENBLAS_NUM_THREADS": "1"})
-        self.sample_rate = int(self._reply())
+                                        stdout=subprocess.PIPE, env=os.environ | env)
+        self.ready = self._reply()
 
-    def __enter__(self) -> Espeak:
+    def __enter__(self) -> "HelperProcess":
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -155,10 +145,40 @@ class Espeak:
         try:
             ok, payload = _read_message(self._helper.stdout)
         except EOFError:
-            raise PipelineError(f"espeak-ng: helper process ended (exit {self._helper.wait()})") from None
+            raise PipelineError(f"{self.name}: helper process ended (exit {self._helper.wait()})") from None
         if not ok:
-            raise PipelineError(f"espeak-ng: {payload.decode()}")
+            raise PipelineError(f"{self.name}: {payload.decode()}")
         return payload
+
+    def request(self, request: dict) -> bytes:
+        """Send one request; its reply's payload."""
+        try:
+            self._helper.stdin.write(json.dumps(request).encode() + b"\n")
+            self._helper.stdin.flush()
+        except BrokenPipeError:
+            pass  # the helper has ended: reading its reply says so
+        return self._reply()
+
+
+class Espeak(HelperProcess):
+    """espeak-ng (ctypes, synchronous mode) in a helper process that forks a fresh copy of itself for every take.
+
+    Why: libespeak-ng seeds its noise generator (breath noise of the f2/f3/f5 variants, Klatt frication) from
+    ``time(NULL)`` in ``espeak_Initialize``, and keeps state from one synthesis to the next that neither
+    ``espeak_ng_SetRandSeed`` nor ``espeak_Terminate``/``espeak_Initialize`` reset (function-level statics of
+    wavegen.c and klatt.c: flutter phase, automatic gain, Klatt's noise and glottal filters). A take depended on the
+    second the run started and on every take synthesized before it in the process, so a resumed or smaller run gave
+    other audio. The helper initialises the library once and never synthesizes; each take runs in a child forked
+    from that state, with both noise generators (espeak-ng's own and libc ``rand()``, which the ``klatt 6`` variants
+    use) seeded by the take. The helper is its own single-threaded interpreter, so the caller may hold threads
+    (TensorFlow, tqdm) and much memory without making the forks unsafe or slow.
+    """
+
+    def __init__(self) -> None:
+        code = f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); import data.synth; data.synth.espeak_helper()"
+        # One BLAS thread: the helper forks and must stay single-threaded.
+        super().__init__("espeak-ng", code, {"OPENBLAS_NUM_THREADS": "1"})
+        self.sample_rate = int(self.ready)
 
     @staticmethod
     def draw_take(word: str, rng: random.Random) -> tuple[str, int, int]:
@@ -170,12 +190,7 @@ class Espeak:
         request = {"voice": speaker.voice, "params": [[_RATE, speaker.rate], [_PITCH, speaker.pitch],
                                                       [_RANGE, speaker.pitch_range], [_VOLUME, 100],
                                                       [_WORDGAP, word_gap]], "text": text, "seed": noise_seed}
-        try:
-            self._helper.stdin.write(json.dumps(request).encode() + b"\n")
-            self._helper.stdin.flush()
-        except BrokenPipeError:
-            pass  # the helper has ended: reading its reply says so
-        return np.frombuffer(self._reply(), "<i2").copy(), self.sample_rate
+        return np.frombuffer(self.request(request), "<i2").copy(), self.sample_rate
 
 
 # A message between Espeak and its helper: ok flag, payload length, payload (samples, sample rate or error text).
