@@ -181,6 +181,7 @@ def silence_audio(n: int, count: int, noises: list[np.ndarray], seed: int, rate:
             # near-digital silence for the third kind, any level for generated noise
             high = SILENCE_PEAK_MIN * 10 if kind == 2 else SILENCE_PEAK_MAX
             peak = 10 ** rng.uniform(np.log10(SILENCE_PEAK_MIN), np.log10(high))
+        audio = audio - audio.mean()  # a drifting excerpt at a near-silent peak must not read as a DC offset
         clips.append((audio / (np.abs(audio).max() + 1e-12) * peak).astype(np.float32))
     return clips
 

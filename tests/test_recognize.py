@@ -337,3 +337,20 @@ def test_silence_clips_span_levels_and_featurize(tmp_path: Path) -> None:
 
     x_stage, ok, skipped = extract_clips(made, params, tmp_path / "cache", skip_bad=False)
     assert len(ok) == 6 and not skipped and np.array_equal(x_stage, x)
+
+
+def test_near_silence_is_never_refused_as_a_dc_offset(tmp_path: Path) -> None:
+    """Generated _silence_ clips, written as the data stage writes them, are read back by the data stage's own checks:
+    an excerpt of a noise recording that drifts (an offset that moves slowly) at a near-silent level once read as
+    a constant offset ("constant signal") and stopped `make train` on the Speech Commands rehearsal set."""
+    from data.features import read_audio
+    from data.nothing import silence_audio
+    from data.synth import write_wav
+
+    t = np.arange(160000) / 16000
+    drifting = [(0.3 + 0.1 * np.sin(2 * np.pi * 0.05 * t) + 1e-4 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)]
+    for seed in (109, 110, 111):
+        for i, clip in enumerate(silence_audio(16000, 40, drifting, seed=seed, rate=16000)):
+            path = tmp_path / f"{seed}_{i}.wav"
+            write_wav(path, np.round(clip * 32767).astype(np.int16), 16000)
+            read_audio(path, 16000)  # raises PipelineError on a silent or constant clip
