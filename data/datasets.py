@@ -198,7 +198,8 @@ def load_speech_commands(root: Path, labels: list[str]) -> tuple[list[Clip], dic
 
 def assign_splits(clips: Iterable[Clip], val_percent: int, test_percent: int,
                   official: dict[Path, str] | None = None) -> dict[str, list[Clip]]:
-    """Group clips into train/val/test by source: a published split list where there is one; where every source
+    """Group clips into train/val/test by source: a published split list where there is one (clips it does not
+    list, e.g. generated ``_silence_``/``_unknown_`` clips, by the hash of their source); where every source
     has one label (a recording, a speaker saying one word) and there are at least two labels, the sources of each
     label are split apart (:func:`stratified_split`) so that every split holds every label; otherwise the hash of
     the source (:func:`split_of`)."""
@@ -213,7 +214,7 @@ def assign_splits(clips: Iterable[Clip], val_percent: int, test_percent: int,
                                            test_percent)
     out: dict[str, list[Clip]] = {s: [] for s in SPLITS}
     for c in clips:
-        if official:
+        if official and c.path in official:
             split = official[c.path]
         elif stratified:
             split = split_of_source[c.source]

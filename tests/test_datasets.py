@@ -116,6 +116,13 @@ def test_speech_commands_layout_uses_published_lists(tmp_path: Path) -> None:
     assert {c.source for c in splits["val"]} == {"bbbb2222"}
     assert {c.source for c in splits["test"]} == {"cccc3333"}
     assert {c.source for c in splits["train"]} == {"aaaa1111"}
+    # The model's generated "nothing" clips are in no published list: split by the hash of their source.
+    extra = [Clip(tmp_path / f"nothing/_silence_/synth-noise-{i}_0.wav", "_silence_", f"synth-noise-{i}")
+             for i in range(40)]
+    splits = assign_splits(clips + extra, 15, 15, official)
+    for c in extra:
+        assert c in splits[split_of(c.source, 15, 15)]
+    assert {c.source for c in splits["test"] if c.label != "_silence_"} == {"cccc3333"}
 
 
 def test_speech_commands_missing_label_folder(tmp_path: Path) -> None:
