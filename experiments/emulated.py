@@ -92,7 +92,7 @@ def build_image(build_dir: Path, config: str, listener: bool = False) -> Path:
 
 def measure_image(image: Path) -> dict[str, Any]:
     """Run one image on QEMU and read its size; see the module docstring for each figure."""
-    clips = selftest_clips(image.parent / "gen" / "generated")
+    clips = selftest_clips(image.parents[2] / "gen" / "generated")  # <FW_MODEL>/firmware/gen: FW_GEN_INC
     with Emulator(image) as emu, SerialLink(emu.url) as link:
         boot = read_boot(link, emu)
         dut = Dut(link)

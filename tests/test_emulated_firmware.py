@@ -101,6 +101,18 @@ def test_boot_reports_platform_kernels_stack_and_a_passing_self_test(emulator: E
 
 
 @pytest.mark.slow
+def test_bench_emulated_measures_an_image(emu_build: Path) -> None:
+    """``make bench-emulated``'s measurement of one image: its self-test clips (from the images' copy of the
+    generated model), instructions, sizes by origin, stack, engine."""
+    from experiments.emulated import measure_image
+
+    r = measure_image(image_path(emu_build))
+    assert r["clips_averaged"] > 0 and r["instructions_per_inference"] > 0 and r["engine"] == "tflm"
+    assert 0 < r["flash_without_selftest_bytes"] < r["flash_bytes"] and 0 < r["stack_bytes"]
+    assert r["flash_by_origin"]["tflm"] > 0 and r["selftest"].split("/")[0] == r["selftest"].split("/")[1]
+
+
+@pytest.mark.slow
 def test_target_arena_is_covered_by_the_generated_arena(emulator: Emulator, emu_build: Path) -> None:
     """quantize sizes kTensorArenaSize from the host measurement x TARGET_ARENA_RATIO (quantize/target.py): the
     arena CMSIS-NN actually uses on the Cortex-M4F must stay within that ratio and within the generated size."""
