@@ -169,13 +169,12 @@ def measure_emulated(build_dir: Path) -> dict[str, dict[str, Any]]:
 def markdown_table(results: dict[str, dict[str, Any]]) -> str:
     """One row per configuration: instructions, flash, RAM, stack, arena, then flash by origin (the origins an
     emulated image has: no Arduino core)."""
-    origins = [o for o in ORIGINS if o != "tensor_arena" and any(r["flash_by_origin"][o] for r in results.values())]
+    images = {name: r for name, r in results.items() if "instructions_per_inference" in r}  # not the listeners
+    origins = [o for o in ORIGINS if o != "tensor_arena" and any(r["flash_by_origin"][o] for r in images.values())]
     head = ["configuration", "instructions / inference", "flash B", "flash without self-test B", "static RAM B",
             "stack B", "arena B", *[f"flash {o} B" for o in origins]]
     rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
-    for name, r in results.items():
-        if "instructions_per_inference" not in r:
-            continue  # a listener: listener_table
+    for name, r in images.items():
         cells = [name, f"{r['instructions_per_inference']:,}", f"{r['flash_bytes']:,}",
                  f"{r['flash_without_selftest_bytes']:,}", f"{r['static_ram_bytes']:,}",
                  f"{r['stack_bytes']:,}", f"{r['arena_used_bytes']:,}",

@@ -283,3 +283,18 @@ def test_harness_audio_mode_device_features_are_the_hosts(emu_build: Path, tmp_p
     assert fe["same_audio"]["identical_values"] >= 0.99 and fe["same_audio"]["max_abs_diff"] <= 1
     assert summary["model_on_device_features"]["identical"] == 1.0
     assert fe["latency"]["cycles"]["min"] > 0 and summary["latency"]["cycles"]["min"] > 0
+
+
+def test_bench_table_has_the_images_and_the_listeners() -> None:
+    """``make bench-emulated``'s table: images (instructions, sizes by origin) and listeners (per hop) side by side;
+    a listener has no flash by origin of its own."""
+    from experiments.emulated import ORIGINS, markdown_table
+
+    image = {"instructions_per_inference": 1_046_500, "flash_bytes": 60_000, "flash_without_selftest_bytes": 50_000,
+             "static_ram_bytes": 40_000, "stack_bytes": 1_300, "arena_used_bytes": 0,
+             "flash_by_origin": {o: 100 for o in ORIGINS}}
+    listener = {"hops": 40, "instructions_per_hop_median": 2_000_000, "instructions_per_hop_max": 2_100_000,
+                "budget_share": 0.1313, "frontend_per_hop_max": 1_000_000, "inference_per_hop_max": 1_050_000,
+                "bookkeeping_per_hop_max": 50_000, "first_window_instructions": 6_000_000}
+    table = markdown_table({"native-O2": image, "listener-native": listener})
+    assert "| native-O2 | 1,046,500 |" in table and "| listener-native | 40 | 2,000,000 | 2,100,000 | 13.1% |" in table
