@@ -183,7 +183,8 @@ def prepare(req: DataRequest) -> dict:
         official = None
     else:
         clips, labels, official = build_clips(req, config)
-        if ds["extra_classes"]:
+        # A folder of one's own labels (voices, long recordings, any words) gets no digit-set nothing classes.
+        if ds["extra_classes"] and "folder" not in req.dataset.split("+"):
             clips, labels = add_nothing(req, config, clips, labels)
     splits = assign_splits(clips, ds["val_percent"], ds["test_percent"], official)
     if "+" in req.dataset:  # combined: every real speaker trains (see the module docstring)
