@@ -28,6 +28,7 @@ from data.artifacts import write_text_atomic
 from data.config import REPO_ROOT, PipelineError, run_main
 from data.datasets import Clip, load_folder, load_fsdd
 from data.features import check_speech, clip_window, mfcc, read_audio, to_int16
+from data.nothing import is_nothing
 from host.frontend import DeviceFrontend, library_for, stream_recording
 from host.recognize import RecognitionSettings, window_ends
 from host.runtime import Runtime
@@ -42,6 +43,11 @@ REAL_SETS = {"fsdd": lambda labels: load_fsdd(SHARED / "fsdd" / "recordings"),
 COST_CLIPS = 4  # clips sent to the emulated firmware for the instruction count (the count varies little)
 SAMPLE = REPO_ROOT / "data" / "speech_commands_sample"  # real Speech Commands clips shipped with the repository
 STREAM_CLIPS = 300  # clips per recording of measure_streaming (one recording per set)
+
+
+def word_labels(labels: list[str]) -> list[str]:
+    """The labels that are words: a model's nothing classes (``_silence_``, ``_unknown_``) are no folder of a set."""
+    return [label for label in labels if not is_nothing(label)]
 
 
 def compare_clips(rt: Runtime, fe: DeviceFrontend, paths: list[Path], labels: list[int], name: str,
@@ -82,7 +88,7 @@ def measure_fidelity(build_dir: Path, limit: int | None = None) -> dict[str, Any
                                        "test split", limit)}
     for name, lister in REAL_SETS.items():
         try:
-            clips: list[Clip] = lister(rt.labels)
+            clips: list[Clip] = lister(word_labels(rt.labels))
         except PipelineError:
             continue  # not in this workspace
         labels = [rt.labels.index(c.label) if c.label in rt.labels else -1 for c in clips]
@@ -114,7 +120,7 @@ def measure_streaming(build_dir: Path, limit: int = STREAM_CLIPS) -> dict[str, A
     out = {}
     for name, lister in listers.items():
         try:
-            clips: list[Clip] = lister(rt.labels)
+            clips: list[Clip] = lister(word_labels(rt.labels))
         except PipelineError:
             continue  # not in this workspace
         audio = []

@@ -115,13 +115,13 @@ def test_the_listeners_streamed_features_are_the_clip_paths(runtime: Runtime, fr
     byte, on real Speech Commands clips (data/speech_commands_sample) and the test split's clips back to back with
     gaps of quiet noise off the hop grid; after the first window it computes only the new audio's frames and those
     across the trimming cuts."""
-    from experiments.frontend import SAMPLE, compare_streaming
+    from experiments.frontend import SAMPLE, compare_streaming, word_labels
     from data.datasets import load_folder
     from host.recognize import RecognitionSettings
 
     params = runtime.params
     rng = np.random.default_rng(5)
-    paths = [c.path for c in load_folder(SAMPLE, runtime.labels)[::10]] + list(runtime.test_split()["ids"][:STREAM_CLIPS])
+    paths = [c.path for c in load_folder(SAMPLE, word_labels(runtime.labels))[::10]] + list(runtime.test_split()["ids"][:STREAM_CLIPS])
     parts = []
     for path in paths:
         parts.append(to_int16(read_audio(Path(path), params.sample_rate)))
