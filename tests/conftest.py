@@ -26,12 +26,17 @@ def run_stage(module: str, *args: str, check: bool = True, config: Path | None =
     return proc
 
 
+# Fixtures that run the pipeline (a training each): a test using one belongs to the slow lane.
+TRAINED_FIXTURES = ("smoke_build", "words_build", "voices_build", "pitch_build")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The fast lane (``make test-fast``) must stay fast: a test that needs the smoke build is marked slow."""
-    unmarked = [item.nodeid for item in items if "smoke_build" in getattr(item, "fixturenames", ())
+    """The fast lane (``make test-fast``) must stay fast: a test that needs a trained build is marked slow."""
+    unmarked = [item.nodeid for item in items if set(TRAINED_FIXTURES) & set(getattr(item, "fixturenames", ()))
                 and item.get_closest_marker("slow") is None]
     if unmarked:
-        raise pytest.UsageError(f"uses the smoke build but is not marked @pytest.mark.slow: {', '.join(unmarked)}")
+        raise pytest.UsageError(f"uses a trained build ({', '.join(TRAINED_FIXTURES)}) but is not marked "
+                                f"@pytest.mark.slow: {', '.join(unmarked)}")
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,7 @@ def smoke_model(clone: Path) -> Path:
     return clone / "build"
 
 
+@pytest.mark.slow
 def test_two_clones_at_different_paths_build_the_same_model(tmp_path: Path) -> None:
     """Same seed, same bytes: no absolute path, host name or time enters a seed, a feature or the model."""
     if not (REPO / ".git").exists():

@@ -165,6 +165,7 @@ def words_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build
 
 
+@pytest.mark.slow
 def test_a_vocabulary_trains_with_silence_and_unknown(words_build: Path) -> None:
     train = load_split(words_build / "features" / "train.npz")
     labels = [str(s) for s in train["labels"]]
@@ -180,6 +181,7 @@ def test_a_vocabulary_trains_with_silence_and_unknown(words_build: Path) -> None
     assert vocabulary["words"] == ["yes", "no", "turn on"] and vocabulary["confusables"]["yes"]
 
 
+@pytest.mark.slow
 def test_evaluate_scores_the_nothing_classes_of_a_folder(words_build: Path, tmp_path: Path) -> None:
     """make evaluate DATA=<folder> on a words model: its _unknown_ and _silence_ folders are scored too."""
     import shutil
@@ -208,6 +210,8 @@ def test_unsayable_words_stop_the_data_stage_before_any_synthesis(tmp_path: Path
     assert not (tmp_path / "words").exists() and not (tmp_path / "features").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.firmware
 def test_three_word_model_runs_on_the_emulated_firmware(words_build: Path, tmp_path: Path) -> None:
     from host import harness
     from test_emulated_firmware import build_emulated_firmware
@@ -218,6 +222,8 @@ def test_three_word_model_runs_on_the_emulated_firmware(words_build: Path, tmp_p
     assert summary["identical"]["device_tflm"] == 1.0
 
 
+@pytest.mark.slow
+@pytest.mark.firmware
 def test_the_listener_reports_only_words_of_the_vocabulary(words_build: Path) -> None:
     """The firmware simulator's listener on a synthesized stream of the vocabulary's held-out takes (targets and
     other words) between noise and silence: it plays the stream, names no nothing-class, and hears what the host
