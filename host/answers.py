@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from data.nothing import ANSWERS, WORD, answer
+from data.nothing import ANSWERS, LOW_CONFIDENCE, NOT_A_WORD, WORD, answer
 
 # How each answer is printed: the word itself, or why there is none.
-SHOWN = {"not-a-word": "not a word", "low-confidence": "low confidence"}
+SHOWN = {NOT_A_WORD: "not a word", LOW_CONFIDENCE: "low confidence"}
 
 
 @dataclass(frozen=True)
