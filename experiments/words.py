@@ -42,7 +42,7 @@ import numpy as np
 from data.config import REPO_ROOT, PipelineError, apply_overrides, load_config, run_main
 from data.datasets import DIGITS, extract_clips, load_folder
 from data.features import FeatureParams
-from data.nothing import SILENCE, UNKNOWN, is_nothing, noise_recordings
+from data.nothing import LOW_CONFIDENCE, SILENCE, UNKNOWN, answer, is_nothing, noise_recordings
 from data.synth import write_wav
 from data.words import label_of, parse_words
 
@@ -155,7 +155,8 @@ def decide(probs: np.ndarray, labels: list[str], min_confidence: float) -> np.nd
     """Predicted label indices under issue 30's answer rule: a target word whose probability stays below
     ``min_confidence`` is a low-confidence answer, not a word: scored as ``_unknown_``."""
     pred = probs.argmax(1)
-    low = ~np.isin(pred, [i for i, lab in enumerate(labels) if is_nothing(lab)]) & (probs.max(1) < min_confidence)
+    low = np.array([answer(labels[p], bool(row[p] >= min_confidence)) == LOW_CONFIDENCE for p, row in zip(pred, probs)],
+                   bool)
     return np.where(low, labels.index(UNKNOWN), pred)
 
 
