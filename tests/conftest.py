@@ -30,13 +30,25 @@ def run_stage(module: str, *args: str, check: bool = True, config: Path | None =
 TRAINED_FIXTURES = ("smoke_build", "words_build", "voices_build", "pitch_build")
 
 
+# Tests with these markers compile into outputs every such test shares (the third-party cache TP_CACHE, the
+# repository's build/): in parallel runs (pytest-xdist, `make test`) they all run on one worker, one after another.
+SHARED_OUTPUT_MARKERS = frozenset({"firmware", "board"})
+SHARED_OUTPUT_GROUP = "toolchain"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The fast lane (``make test-fast``) must stay fast: a test that needs a trained build is marked slow."""
+    """The fast lane (``make test-fast``) must stay fast: a test that needs a trained build is marked slow. For
+    ``--dist loadgroup``: the toolchain tests form one group, every other test runs with its file (its module
+    fixtures are built once)."""
     unmarked = [item.nodeid for item in items if set(TRAINED_FIXTURES) & set(getattr(item, "fixturenames", ()))
                 and item.get_closest_marker("slow") is None]
     if unmarked:
         raise pytest.UsageError(f"uses a trained build ({', '.join(TRAINED_FIXTURES)}) but is not marked "
                                 f"@pytest.mark.slow: {', '.join(unmarked)}")
+    for item in items:
+        shared = SHARED_OUTPUT_MARKERS & {mark.name for mark in item.iter_markers()}
+        item.add_marker(pytest.mark.xdist_group(SHARED_OUTPUT_GROUP if shared else item.path.name))
 
 
 @pytest.fixture(scope="session")
