@@ -138,7 +138,7 @@ compare-models: venv  ## RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md
 # Test processes (pytest-xdist): one per core of a 2-core CI machine.
 TEST_JOBS ?= 2
 test: venv  ## the test suite, TEST_JOBS=2 processes
-	$(PY) -m pytest -q --durations=20 -n $(TEST_JOBS) --dist loadgroup tests
+	$(PY) -m pytest -q --durations=20 -n $(TEST_JOBS) tests
 
 # Before every commit, in minutes: every test but those that compile firmware, build the board image or run the
 # pipeline (markers in pytest.ini).

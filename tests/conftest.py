@@ -1,6 +1,7 @@
 """Shared fixtures: a smoke-sized pipeline build, and the real-speech data that CI must have."""
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
@@ -31,24 +32,67 @@ TRAINED_FIXTURES = ("smoke_build", "words_build", "voices_build", "pitch_build")
 
 
 # Tests with these markers compile into outputs every such test shares (the third-party cache TP_CACHE, the
-# repository's build/): in parallel runs (pytest-xdist, `make test`) they all run on one worker, one after another.
+# repository's build/): in parallel runs (`make test`: pytest-xdist) they all run on one worker, one after another.
 SHARED_OUTPUT_MARKERS = frozenset({"firmware", "board"})
 SHARED_OUTPUT_GROUP = "toolchain"
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
+def _mark_names(decorators: list[ast.expr]) -> set[str]:
+    """``x`` of every ``pytest.mark.x`` or ``pytest.mark.x(...)`` among ``decorators`` (or a ``pytestmark`` value)."""
+    names = set()
+    for node in decorators:
+        node = node.func if isinstance(node, ast.Call) else node
+        if isinstance(node, ast.Attribute) and ast.unparse(node.value) == "pytest.mark":
+            names.add(node.attr)
+    return names
+
+
+def shared_output_tests(tests: Path = Path(__file__).parent) -> set[str]:
+    """``tests/<file>::<function>`` of every test marked with a ``SHARED_OUTPUT_MARKERS`` marker, read from the
+    source: the controller of a parallel run schedules before any test is collected (checked against the collected
+    markers in :func:`pytest_collection_modifyitems`)."""
+    found = set()
+    for path in sorted(tests.glob("test_*.py")):
+        body = ast.parse(path.read_text()).body
+        module = set().union(*(_mark_names(node.value.elts if isinstance(node.value, (ast.List, ast.Tuple))
+                                           else [node.value]) for node in body if isinstance(node, ast.Assign)
+                               and any(ast.unparse(t) == "pytestmark" for t in node.targets)))
+        for node in body:
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test") and \
+                    (module | _mark_names(node.decorator_list)) & SHARED_OUTPUT_MARKERS:
+                found.add(f"{path.parent.name}/{path.name}::{node.name}")
+    return found
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The fast lane (``make test-fast``) must stay fast: a test that needs a trained build is marked slow. For
-    ``--dist loadgroup``: the toolchain tests form one group, every other test runs with its file (its module
-    fixtures are built once)."""
+    """The fast lane (``make test-fast``) must stay fast: a test that needs a trained build is marked slow. The
+    parallel run's grouping (:func:`shared_output_tests`) must see every toolchain test."""
     unmarked = [item.nodeid for item in items if set(TRAINED_FIXTURES) & set(getattr(item, "fixturenames", ()))
                 and item.get_closest_marker("slow") is None]
     if unmarked:
         raise pytest.UsageError(f"uses a trained build ({', '.join(TRAINED_FIXTURES)}) but is not marked "
                                 f"@pytest.mark.slow: {', '.join(unmarked)}")
-    for item in items:
-        shared = SHARED_OUTPUT_MARKERS & {mark.name for mark in item.iter_markers()}
-        item.add_marker(pytest.mark.xdist_group(SHARED_OUTPUT_GROUP if shared else item.path.name))
+    collected = {item.nodeid.split("[", 1)[0] for item in items}
+    marked = {item.nodeid.split("[", 1)[0] for item in items
+              if SHARED_OUTPUT_MARKERS & {mark.name for mark in item.iter_markers()}}
+    missed = marked ^ (shared_output_tests() & collected)
+    if missed:
+        raise pytest.UsageError(f"tests/conftest.py shared_output_tests() does not see the markers of "
+                                f"{', '.join(sorted(missed))}: mark them with a decorator or pytestmark")
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Parallel runs (``-n``, `make test`): a file's tests run on one worker (its module fixtures are built once),
+    except the toolchain tests, which all run on one worker (their outputs are shared)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    shared = shared_output_tests()
+
+    class SharedOutputScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return SHARED_OUTPUT_GROUP if nodeid.split("[", 1)[0] in shared else nodeid.split("::", 1)[0]
+
+    return SharedOutputScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
