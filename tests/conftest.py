@@ -50,17 +50,21 @@ def _mark_names(decorators: list[ast.expr]) -> set[str]:
 def shared_output_tests(tests: Path = Path(__file__).parent) -> set[str]:
     """``tests/<file>::<function>`` of every test marked with a ``SHARED_OUTPUT_MARKERS`` marker, read from the
     source: the controller of a parallel run schedules before any test is collected (checked against the collected
-    markers in :func:`pytest_collection_modifyitems`)."""
+    markers in :func:`pytest_collection_modifyitems`). A file with such a test that trains a build of its own (a
+    ``TRAINED_FIXTURES`` fixture but the smoke build, which every worker builds) goes whole: its build is trained
+    once."""
     found = set()
     for path in sorted(tests.glob("test_*.py")):
         body = ast.parse(path.read_text()).body
         module = set().union(*(_mark_names(node.value.elts if isinstance(node.value, (ast.List, ast.Tuple))
                                            else [node.value]) for node in body if isinstance(node, ast.Assign)
                                and any(ast.unparse(t) == "pytestmark" for t in node.targets)))
-        for node in body:
-            if isinstance(node, ast.FunctionDef) and node.name.startswith("test") and \
-                    (module | _mark_names(node.decorator_list)) & SHARED_OUTPUT_MARKERS:
-                found.add(f"{path.parent.name}/{path.name}::{node.name}")
+        functions = [node for node in body if isinstance(node, ast.FunctionDef)]
+        tests_ = {node.name: (module | _mark_names(node.decorator_list)) & SHARED_OUTPUT_MARKERS
+                  for node in functions if node.name.startswith("test")}
+        trains = {arg.arg for node in functions for arg in node.args.args} & (set(TRAINED_FIXTURES) - {"smoke_build"})
+        whole = any(tests_.values()) and bool(trains)
+        found |= {f"{path.parent.name}/{path.name}::{name}" for name, marks in tests_.items() if marks or whole}
     return found
 
 
@@ -72,10 +76,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     if unmarked:
         raise pytest.UsageError(f"uses a trained build ({', '.join(TRAINED_FIXTURES)}) but is not marked "
                                 f"@pytest.mark.slow: {', '.join(unmarked)}")
-    collected = {item.nodeid.split("[", 1)[0] for item in items}
     marked = {item.nodeid.split("[", 1)[0] for item in items
               if SHARED_OUTPUT_MARKERS & {mark.name for mark in item.iter_markers()}}
-    missed = marked ^ (shared_output_tests() & collected)
+    missed = marked - shared_output_tests()
     if missed:
         raise pytest.UsageError(f"tests/conftest.py shared_output_tests() does not see the markers of "
                                 f"{', '.join(sorted(missed))}: mark them with a decorator or pytestmark")

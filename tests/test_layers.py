@@ -139,12 +139,13 @@ def test_the_contract_sees_a_circle_through_a_lazy_import(tree: Path) -> None:
 
 def test_the_parallel_run_groups_every_toolchain_test() -> None:
     """`make test` runs in two processes; the toolchain tests (shared outputs) must all be scheduled on one. The
-    source scan sees a module's pytestmark and a test's own decorators, and nothing else."""
-    from tests.conftest import shared_output_tests
+    source scan sees a module's pytestmark and a test's own decorators; a file that trains its own build goes whole."""
+    from conftest import shared_output_tests
 
     shared = shared_output_tests()
     assert "tests/test_firmware.py::test_host_unit_tests_and_golden_vectors" in shared  # pytestmark
     assert "tests/test_frontend.py::test_mfccs_and_trim_equal_librosa_on_the_same_audio" in shared  # decorator
     assert "tests/test_board_build.py::test_sense_tflm_image_reuses_the_plain_checks_third_party_objects" in shared
-    assert "tests/test_frontend.py::test_generated_tables_are_librosas" not in shared
+    assert "tests/test_frontend.py::test_generated_tables_are_librosas" not in shared  # the smoke build's
+    assert "tests/test_words.py::test_a_vocabulary_trains_with_silence_and_unknown" in shared  # a build of its own
     assert not any(test.startswith("tests/test_config.py::") for test in shared)

@@ -133,9 +133,10 @@ def test_interrupted_data_stage_resumes_without_redoing_cached_clips(rehearsal: 
     args = [sys.executable, "-m", "data", *make_data_command(rehearsal), "--build", str(build)]
     env = os.environ | {"PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     total = sum(counts(reference[1]))
-    # Its own process group, like a terminal's foreground job: Ctrl-C reaches the stage and its workers.
+    # Its own process group, like a terminal's foreground job: Ctrl-C reaches the stage and its workers. A parallel
+    # run's worker (pytest-xdist) ignores SIGINT, which a child would inherit: the child gets a terminal's default.
     proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + STOP_DEADLINE_S
     while proc.poll() is None and len(cache_entries(build)) < STOP_AT * total and time.monotonic() < deadline:
         time.sleep(0.05)
