@@ -40,6 +40,9 @@ static_assert(kStftFrames >= kNumFrames, "fewer STFT frames than model frames");
 static_assert(kNumCoeffs <= kNumMels, "more coefficients than mel bands");
 static_assert(0 <= kToneFirstBin && kToneFirstBin + kTonePeakBins <= kToneEndBin && kToneEndBin <= kNumSpectrumBins,
               "the tone check reads past the spectrum");
+// A peak of kTonePeakBins bins holding more than kTonePeakShare of the power holds the strongest bin: a bin in it has
+// at least kTonePeakShare / kTonePeakBins of the power, one outside at most 1 - kTonePeakShare.
+static_assert(kTonePeakShare * (kTonePeakBins + 1) > kTonePeakBins, "the tone check's peak share is too low");
 
 template <typename T, int N>
 struct Table {
@@ -281,10 +284,17 @@ void ComputeSpectrum(const int16_t* audio, long first, long start, long end, Spe
     weight += kMelCount[m];
     out->mel_db[m] = PowerDb(sum, kPowerFloor);
   }
+  // The tone check needs only the windows of kTonePeakBins around the strongest bin: a window holding kTonePeakShare
+  // of the power holds that bin (static_assert above), so the decision is that of the best window anywhere.
   out->band_power = 0.0f;
+  int strongest = kToneFirstBin;
+  for (int k = kToneFirstBin; k < kToneEndBin; ++k) {
+    out->band_power += g_power[k];
+    if (g_power[k] > g_power[strongest]) strongest = k;
+  }
   out->peak_power = 0.0f;
-  for (int k = kToneFirstBin; k < kToneEndBin; ++k) out->band_power += g_power[k];
-  for (int k = kToneFirstBin; k + kTonePeakBins <= kToneEndBin; ++k) {
+  const int lowest = strongest - kTonePeakBins + 1 > kToneFirstBin ? strongest - kTonePeakBins + 1 : kToneFirstBin;
+  for (int k = lowest; k <= strongest && k + kTonePeakBins <= kToneEndBin; ++k) {
     float sum = 0.0f;
     for (int j = 0; j < kTonePeakBins; ++j) sum += g_power[k + j];
     out->peak_power = Max(out->peak_power, sum);
