@@ -137,6 +137,16 @@ MIN_CLIP_SECONDS = 0.1
 STEADY_DB = 10.0
 STEADY_BANDS_HZ = (100.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0)
 STEADY_FRAME_S, STEADY_HOP_S = 0.025, 0.010
+# A tone or glide is no word (issue 30; the device's front end applies the same rule, firmware/src/frontend): in
+# more than half of the loud frames of the window a model sees (in-band power within TONE_LOUD_DB of its loudest
+# frame), TONE_PEAK_SHARE of the power between TONE_LOW_HZ and the mel range's top (fmax) lies in TONE_PEAK_BINS
+# adjacent FFT bins. Measured (docs/nothing.md): of the 3,222 real clips of ../shared/data no clip has more than 24 %
+# of such frames; of generated tones 100 % and glides 99 % are flagged. Below 100 Hz lie mains hum and the slope of
+# brown noise, which would make a quiet word or a noise look like a tone.
+TONE_LOW_HZ = 100.0
+TONE_PEAK_BINS = 5
+TONE_PEAK_SHARE = 0.99
+TONE_LOUD_DB = 20.0
 
 
 def unusable_entry(path: Path) -> str | None:
@@ -340,6 +350,33 @@ def check_speech(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     if variation <= STEADY_DB:
         raise PipelineError(f"{path}: steady signal, not speech (loudness varies by {variation:.1f} dB, a word by more "
                             f"than {STEADY_DB:g} dB: a tone, hum or square wave?)")
+
+
+def tone_bins(params: FeatureParams) -> tuple[int, int]:
+    """FFT bins ``[first, end)`` of the tone check: from ``TONE_LOW_HZ`` to ``params.fmax``."""
+    first = int(np.ceil(TONE_LOW_HZ * params.n_fft / params.sample_rate))
+    return first, int(np.floor(params.fmax * params.n_fft / params.sample_rate)) + 1
+
+
+def is_tone(audio: np.ndarray, params: FeatureParams) -> bool:
+    """Whether the window a model sees of ``audio`` (:func:`mfcc`'s frames) is a tone or glide, not speech: the
+    host's version of the device's check (``frontend::LastWindowIsTone``, the same rule and constants: see
+    ``TONE_PEAK_SHARE``). The host surfaces (predict, evaluate, the demo, the listener simulation) answer such a
+    clip "not a word", as the board does."""
+    import librosa
+
+    clip = fit_length(trim(clip_window(audio, params), params), params.clip_samples, params.hop_length)
+    stft = librosa.stft(clip, n_fft=params.n_fft, win_length=params.win_length, hop_length=params.hop_length,
+                        center=True)
+    first, end = tone_bins(params)
+    power = (np.abs(stft[first:end, :params.num_frames]) ** 2).T.astype(np.float64)
+    band = power.sum(axis=1)
+    if not band.max() > 0:
+        return False
+    sums = np.cumsum(np.pad(power, ((0, 0), (1, 0))), axis=1)
+    peak = (sums[:, TONE_PEAK_BINS:] - sums[:, :-TONE_PEAK_BINS]).max(axis=1)
+    loud = band >= band.max() * 10 ** (-TONE_LOUD_DB / 10)
+    return 2 * int((peak[loud] >= TONE_PEAK_SHARE * band[loud]).sum()) > int(loud.sum())
 
 
 def fit_length(audio: np.ndarray, n: int, grid: int = 1) -> np.ndarray:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from data.config import PipelineError
-from host.answers import answers
+from host.answers import answers, file_is_tone
 from host.predict import predict
 from host.runtime import HOST_BACKENDS, Runtime
 
@@ -42,8 +42,9 @@ def backend_names(device_port: str | None) -> list[str]:
     return [*HOST_BACKENDS, *(["device"] if device_port else [])]
 
 
-def analyse(rt: Runtime, wav: Path, device_port: str | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Raw MFCCs of ``wav`` (frames, coeffs) and each backend's probabilities (num_labels,), by backend name.
+def analyse(rt: Runtime, wav: Path, device_port: str | None) -> tuple[np.ndarray, dict[str, np.ndarray], bool]:
+    """Raw MFCCs of ``wav`` (frames, coeffs), each backend's probabilities (num_labels,) by backend name, and whether
+    the front end hears a tone (every backend's answer is then "not a word", as the board's).
 
     Raises
     ------
@@ -55,14 +56,15 @@ def analyse(rt: Runtime, wav: Path, device_port: str | None) -> tuple[np.ndarray
     except PipelineError as e:
         # Uploads sit in a temporary folder: name the file as the user knows it.
         raise PipelineError(str(e).replace(str(wav), wav.name)) from None
-    return x_raw, {name: predict(rt, x_raw, name, device_port) for name in backend_names(device_port)}
+    probs = {name: predict(rt, x_raw, name, device_port) for name in backend_names(device_port)}
+    return x_raw, probs, file_is_tone(wav, rt.params)
 
 
-def summary_markdown(rt: Runtime, probs: dict[str, np.ndarray]) -> str:
+def summary_markdown(rt: Runtime, probs: dict[str, np.ndarray], tone: bool) -> str:
     """One row per backend: its answer (the word, "not a word" or "low confidence"), top label and score."""
     lines = ["| backend | answer | top label | score |", "| --- | --- | --- | --- |"]
     for name, p in probs.items():
-        found = answers(rt, name, p[None])[0]
+        found = answers(rt, name, p[None], [tone])[0]
         lines.append(f"| {name} | {found} | {found.label} | {found.probability:.3f} |")
     return "\n".join(lines)
 
@@ -120,11 +122,11 @@ def build_page(rt: Runtime, device_port: str | None) -> Any:
         if not path:
             return "", "", "", None, ""
         try:
-            x_raw, probs = analyse(rt, Path(path), device_port)
+            x_raw, probs, tone = analyse(rt, Path(path), device_port)
         except PipelineError as e:
             return "", f"error: {e}", "", None, ""
-        shown = str(answers(rt, "tflm", probs["tflm"][None])[0])  # what the board would answer
-        return (shown, "", summary_markdown(rt, probs), mfcc_figure(rt.normalized(x_raw), hop_ms),
+        shown = str(answers(rt, "tflm", probs["tflm"][None], [tone])[0])  # what the board would answer
+        return (shown, "", summary_markdown(rt, probs, tone), mfcc_figure(rt.normalized(x_raw), hop_ms),
                 scores_markdown(rt.labels, probs))
 
     def on_load() -> tuple[str, list[str]]:

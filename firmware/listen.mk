@@ -11,15 +11,14 @@
 .PHONY: firmware-listen-test firmware-listen-sim listen-sim-image firmware-listen-emu listen-emu-image
 
 LISTEN_TESTS := $(wildcard $(FW)/src/listen/*_test.cc)
-# The front end's test double (tests/frontend_double) stands in for src/frontend/ in the unit tests only; its
-# include folder comes after src/, so a real src/frontend/frontend.h takes precedence.
-LISTEN_TEST_FLAGS := $(FW_HOST_FLAGS) -I$(FW_FIXTURE) -I$(FW)/tests/frontend_double
+# The front end's test double (tests/frontend_double) stands in for src/frontend/*.cc in the unit tests only (the
+# interface is src/frontend/frontend.h).
+LISTEN_TEST_FLAGS := $(FW_HOST_FLAGS) -I$(FW_FIXTURE)
 LISTEN_TEST_SRCS := $(filter-out $(FW)/src/frontend/%,$(call fw_srcs,$(FW_LISTEN_SRCS))) \
                     $(call fw_srcs,$(FW_LISTEN_CORE_SRCS)) $(FW)/src/listen/audio_provider_mock.cc
 
 $(FW_BUILD)/listen/unit_tests: $(LISTEN_TEST_SRCS) $(LISTEN_TESTS) $(FW)/tests/frontend_double/frontend_double.cc \
-    $(FW_HOST_SRCS) $(FW)/tests/test_main.cc $(FW_FIXTURE_SRCS) $(FW_HEADERS) \
-    $(wildcard $(FW)/tests/frontend_double/frontend/*.h)
+    $(FW_HOST_SRCS) $(FW)/tests/test_main.cc $(FW_FIXTURE_SRCS) $(FW_HEADERS)
 	@mkdir -p $(@D)
 	$(HOST_CXX) $(LISTEN_TEST_FLAGS) $(FW_SANITIZE) $(filter %.cc,$^) -o $@
 

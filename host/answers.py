@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -20,20 +21,24 @@ SHOWN = {NOT_A_WORD: "not a word", LOW_CONFIDENCE: "low confidence"}
 
 @dataclass(frozen=True)
 class Answer:
-    """One clip's answer: its top ``label``, that label's ``probability`` and ``kind`` (one of ``ANSWERS``)."""
+    """One clip's answer: its top ``label``, that label's ``probability`` and ``kind`` (one of ``ANSWERS``);
+    ``tone`` when the front end heard a tone or glide (:func:`data.features.is_tone`: no word, whatever the model)."""
 
     label: str
     probability: float
     kind: str
+    tone: bool = False
 
     def __str__(self) -> str:
-        """``seven``, ``not a word (_silence_ 0.91)`` or ``low confidence (seven 0.42)``."""
+        """``seven``, ``not a word (_silence_ 0.91)``, ``not a word (a tone; seven 0.62)`` or ``low confidence
+        (seven 0.42)``."""
         if self.kind == WORD:
             return self.label
-        return f"{SHOWN[self.kind]} ({self.label} {self.probability:.2f})"
+        return f"{SHOWN[self.kind]} ({'a tone; ' if self.tone else ''}{self.label} {self.probability:.2f})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"answer": self.kind, "label": self.label, "probability": round(self.probability, 4)}
+        return {"answer": self.kind, "label": self.label, "probability": round(self.probability, 4),
+                **({"tone": True} if self.tone else {})}
 
 
 def min_probability(rt: Any, backend: str) -> np.float32:
@@ -50,17 +55,29 @@ def min_probability(rt: Any, backend: str) -> np.float32:
     return rt.probabilities(backend, np.array([[rule["min_word_score"]]], np.int8))[0, 0]
 
 
-def answers(rt: Any, backend: str, probs: np.ndarray) -> list[Answer]:
+def answers(rt: Any, backend: str, probs: np.ndarray, tones: Sequence[bool] | None = None) -> list[Answer]:
     """The answers to clips whose ``backend`` probabilities (n, labels) are ``probs`` (int8 scores dequantized, the
     float model's softmax, or a recording's mean over its windows), with the rule of ``rt``'s model (a
-    :class:`host.runtime.Runtime`)."""
+    :class:`host.runtime.Runtime`); a clip whose ``tones`` entry is true (a tone or glide) is not a word."""
     probs = np.asarray(probs, np.float32)
     lowest = min_probability(rt, backend)
+    tones = [False] * len(probs) if tones is None else list(tones)
+    if len(tones) != len(probs):
+        raise ValueError(f"{len(tones)} tone flags for {len(probs)} clips")
     out = []
-    for p in probs:
+    for p, tone in zip(probs, tones):
         top = int(np.argmax(p))  # the first of equal maxima, as the board
-        out.append(Answer(rt.labels[top], float(p[top]), answer(rt.labels[top], bool(p[top] >= lowest))))
+        kind = NOT_A_WORD if tone else answer(rt.labels[top], bool(p[top] >= lowest))
+        out.append(Answer(rt.labels[top], float(p[top]), kind, tone))
     return out
+
+
+def file_is_tone(path: Path, params: Any) -> bool:
+    """Whether the WAV file at ``path`` (already checked: it reads) is a tone or glide for a model whose front end
+    has :class:`data.features.FeatureParams` ``params``."""
+    from data.features import is_tone, read_audio
+
+    return is_tone(read_audio(path, params.sample_rate), params)
 
 
 def answer_counts(found: list[Answer]) -> dict[str, int]:

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from data.artifacts import check_output_file, staged_outputs
 from data.config import PipelineError, run_main
 from data.datasets import Clip, extract_clips
 from data.nothing import ANSWERS, LOW_CONFIDENCE, NOT_A_WORD, WORD, is_nothing
 from data.windows import is_windowed
-from host.answers import Answer, answer_counts, answers, counts_text
+from host.answers import Answer, answer_counts, answers, counts_text, file_is_tone
 from host.recordings import recording_metrics, report_section
 from host.runtime import Runtime
 from train.collapse import prediction_stats
@@ -264,14 +265,16 @@ def nonword_features(clips: list[Clip], params: Any, skip_bad: bool) -> tuple[np
 
 def nonword_report(found: dict[str, list[Answer]], clips: list[Clip], not_speech: list[str]) -> dict[str, Any]:
     """How the clips that are no word (label folders starting with ``_``) were answered, per folder and backend:
-    ``clips``, ``not_speech`` (refused by the host's speech check before the model), each answer, and
+    ``clips``, ``not_speech`` (refused by the host's speech check before the model), ``tones`` (heard as a tone
+    or glide: not a word, whatever the model), each answer, and
     ``rejected`` (every clip that was not shown as a word)."""
     out: dict[str, Any] = {}
     for folder in sorted({c.label for c in clips} | {Path(f).parent.name for f in not_speech}):
         rows = [i for i, c in enumerate(clips) if c.label == folder]
         refused = sum(Path(f).parent.name == folder for f in not_speech)
         total = len(rows) + refused
-        out[folder] = {"clips": total, "not_speech": refused}
+        out[folder] = {"clips": total, "not_speech": refused,
+                       "tones": sum(found["tflm"][i].tone for i in rows)}
         for backend, answers_ in found.items():
             counts = answer_counts([answers_[i] for i in rows])
             out[folder][backend] = {**counts, "rejected": (refused + total - refused - counts[WORD]) / total}
@@ -318,10 +321,11 @@ def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool, label: s
     # Every row that is a whole clip gets its answer: the word clips (not the windows of recordings), then the others.
     every = ([] if windowed else ok) + ok_no
     scores_no = run_backends(x_no, rt) if ok_no else {}
+    tones = [file_is_tone(c.path, rt.params) for c in tqdm(every, desc="tone check", unit="clip", leave=False)]
     found = {}
     for k in BACKENDS:
         parts = ([scores[k][:len(ok)]] if ok and not windowed else []) + ([scores_no[k]] if ok_no else [])
-        found[k] = answers(rt, k, rt.probabilities(k, np.concatenate(parts))) if parts else []
+        found[k] = answers(rt, k, rt.probabilities(k, np.concatenate(parts)), tones) if parts else []
     metrics["answers"] = {k: answer_counts(v) for k, v in found.items()}
     metrics["clips"] = [{"file": str(c.path), "label": c.label, **{k: found[k][i].to_dict() for k in found}}
                         for i, c in enumerate(every)]
@@ -346,7 +350,7 @@ def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool, label: s
         print(f"answers (tflm, what the board says): {counts_text(metrics['answers']['tflm'])}")
     for folder, r in metrics.get("nonwords", {}).items():
         print(f"{folder}: {r['clips']} clips that are no word, {100 * r['tflm']['rejected']:.1f} % not shown as a "
-              f"word (tflm: {r['not_speech']} not speech, {r['tflm'][NOT_A_WORD]} not a word, "
+              f"word (tflm: {r['not_speech']} not speech, {r['tflm'][NOT_A_WORD]} not a word ({r['tones']} tones), "
               f"{r['tflm'][LOW_CONFIDENCE]} low confidence, {r['tflm'][WORD]} a word)")
     if skipped:
         print(f"skipped {len(skipped)} bad files, listed in {out} and {out.with_suffix('.md')}")
@@ -359,15 +363,17 @@ def answers_section(metrics: dict[str, Any]) -> str:
     rule = metrics["answer_rule"]
     lines = ["", "## Answers", "",
              f"A clip is shown as a word when its top label does not start with `_` and its probability reaches "
-             f"{rule['min_confidence']:g} (int8 score {rule['min_word_score']}); otherwise as \"not a word\" or "
+             f"{rule['min_confidence']:g} (int8 score {rule['min_word_score']}), and the front end does not hear a "
+             "tone or glide (`data.features.is_tone`, as the board); otherwise as \"not a word\" or "
              "\"low confidence\". Every clip's answer is in the JSON (`clips`).", "",
              "| backend | " + " | ".join(ANSWERS) + " |", "| --- |" + " --- |" * len(ANSWERS)]
     lines += [f"| {k} | " + " | ".join(str(v[a]) for a in ANSWERS) + " |" for k, v in metrics["answers"].items()]
     if "nonwords" in metrics:
         lines += ["", "Clips that are no word (folders starting with `_`), int8 on TFLM (what the board says):", "",
-                  "| folder | clips | not speech (host check) | not a word | low confidence | shown as a word | "
+                  "| folder | clips | not speech (host check) | not a word (of them tones) | low confidence | shown as a word | "
                   "rejected |", "| --- | --- | --- | --- | --- | --- | --- |"]
-        lines += [f"| {f} | {r['clips']} | {r['not_speech']} | {r['tflm'][NOT_A_WORD]} | {r['tflm'][LOW_CONFIDENCE]} "
+        lines += [f"| {f} | {r['clips']} | {r['not_speech']} | {r['tflm'][NOT_A_WORD]} ({r['tones']}) | "
+                  f"{r['tflm'][LOW_CONFIDENCE]} "
                   f"| {r['tflm'][WORD]} | {100 * r['tflm']['rejected']:.1f} % |"
                   for f, r in metrics["nonwords"].items()]
     return "\n".join(lines) + "\n"

@@ -127,6 +127,11 @@ class DeviceFrontend:
                            out.ctypes.data_as(ctypes.POINTER(ctypes.c_int8)), len(out))
         return out.reshape(self.frames, self.coeffs), int(self.lib.fe_spectra())
 
+    def is_tone(self) -> bool:
+        """Whether the window of the last :meth:`features`, :meth:`mfcc` or :meth:`stream` is a tone or glide, as
+        the device decides (``frontend::LastWindowIsTone``; :func:`data.features.is_tone` on the host)."""
+        return bool(self.lib.fe_tone())
+
     def reset_stream(self) -> None:
         """Forget the stream's frames: the next :meth:`stream` window starts a new recording."""
         self.lib.fe_stream_reset()

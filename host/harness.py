@@ -301,19 +301,32 @@ def _device(name: str, info: Any, dut: Dut) -> dict[str, Any]:
 def write_summary(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime, device: dict[str, Any],
                   out_dir: Path, report: bool, input_kind: str, inputs: Any, partial: bool = False) -> dict[str, Any]:
     """``summary.json`` (and ``report.md``) of the finished ``records``; ``partial``: of a run that stopped early."""
-    summary = summarize(records, clips, rt, device, out_dir, report, partial)
     if input_kind == "audio":
+        from host.frontend import DeviceFrontend, library_for
+
         index = {cid: i for i, cid in enumerate(clips.ids)}
-        summary = {**summary, "input": "audio",
-                   **frontend_summary(records, [inputs[index[r["id"]]] for r in records], clips, rt)}
+        audio = [inputs[index[r["id"]]] for r in records]
+        binding = DeviceFrontend(library_for(rt.build))  # the device's C++ on the host: its tone check, its features
+        summary = {**summarize(records, clips, rt, device, out_dir, report, partial, device_tones(binding, audio)),
+                   "input": "audio", **frontend_summary(records, audio, clips, rt, binding)}
     else:
-        summary = {**summary, "input": "features"}
+        summary = {**summarize(records, clips, rt, device, out_dir, report, partial), "input": "features"}
     write_text_atomic(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
+def device_tones(binding: Any, audio: list[np.ndarray]) -> list[bool]:
+    """Whether the device's front end (``binding``, a :class:`host.frontend.DeviceFrontend`) hears each clip of
+    int16 ``audio`` as a tone (its HEAR then answers not-a-word)."""
+    tones = []
+    for clip in audio:
+        binding.features(clip)
+        tones.append(binding.is_tone())
+    return tones
+
+
 def frontend_summary(records: list[dict[str, Any]], audio: list[np.ndarray], clips: ClipSet,
-                     rt: Runtime) -> dict[str, Any]:
+                     rt: Runtime, binding: Any) -> dict[str, Any]:
     """How the device's features (computed from the audio it was sent) compare with the host's.
 
     Parameters
@@ -322,6 +335,8 @@ def frontend_summary(records: list[dict[str, Any]], audio: list[np.ndarray], cli
         Audio-mode records (``features`` as hex, ``scores``, ``fe_us``, ``fe_cycles``).
     audio : list of np.ndarray
         The int16 audio each record's clip was sent as.
+    binding : host.frontend.DeviceFrontend
+        The device's front end built for the host.
 
     Returns
     -------
@@ -349,9 +364,6 @@ def frontend_summary(records: list[dict[str, Any]], audio: list[np.ndarray], cli
 
     tflm = np.stack([rt.backend("tflm").runner.scores(x) for x in dev])
     scores = np.array([r["scores"] for r in records], np.int8)
-    from host.frontend import DeviceFrontend, library_for
-
-    binding = DeviceFrontend(library_for(rt.build))
     same_code = np.mean([np.array_equal(binding.features(a), d) for a, d in zip(audio, dev)])
     return {"frontend": {**compare(host), "same_audio": compare(same),
                          "host_binding_identical_clips": float(same_code),
@@ -364,8 +376,8 @@ def _stats(values: list[int]) -> dict[str, float]:
     return {"min": min(values), "median": statistics.median(values), "max": max(values)}
 
 
-def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
-              device: dict[str, Any], out_dir: Path, report: bool, partial: bool = False) -> dict[str, Any]:
+def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime, device: dict[str, Any], out_dir: Path,
+              report: bool, partial: bool = False, tones: list[bool] | None = None) -> dict[str, Any]:
     """Compare device scores with the host's TFLM, LiteRT int8 and float models.
 
     Parameters
@@ -419,7 +431,7 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
         host = rt.probabilities("tflm", tflm)[np.arange(len(rows)), top["device"]]
         summary["identical"]["device_value_host_tflm"] = float(np.mean(np.array(values, np.float32) == host))
     if not regression:
-        summary["answers"] = answers_summary(records, rt, dev, tflm)
+        summary["answers"] = answers_summary(records, rt, dev, tflm, tones)
     if regression:
         summary["regression"] = regression_summary(y, values, rt.probabilities("device", dev)[:, 0],
                                                    rt.probabilities("tflm", tflm)[:, 0], flt[:, 0])
@@ -435,11 +447,13 @@ def summarize(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime,
     return summary
 
 
-def answers_summary(records: list[dict[str, Any]], rt: Runtime, dev: np.ndarray, tflm: np.ndarray) -> dict[str, Any]:
+def answers_summary(records: list[dict[str, Any]], rt: Runtime, dev: np.ndarray, tflm: np.ndarray,
+                    tones: list[bool] | None = None) -> dict[str, Any]:
     """What the device answered (its ``answer=``; from a device before protocol 2.2, decided here from its scores),
-    how many of each, and whether every answer is the host TFLM's."""
-    host = answers(rt, "tflm", rt.probabilities("tflm", tflm))
-    decided = answers(rt, "device", rt.probabilities("device", dev))
+    how many of each, and whether every answer is the host TFLM's (``tones``: the clips sent as audio that the
+    device's front end hears as a tone, answered not-a-word)."""
+    host = answers(rt, "tflm", rt.probabilities("tflm", tflm), tones)
+    decided = answers(rt, "device", rt.probabilities("device", dev), tones)
     device = [r.get("answer") or a.kind for r, a in zip(records, decided)]
     return {"device": answer_counts([Answer(a.label, a.probability, kind) for a, kind in zip(decided, device)]),
             "host_tflm": answer_counts(host), "sent_by_device": all("answer" in r for r in records),

@@ -104,14 +104,15 @@ def window_ends(num_samples: int, rate: int, s: RecognitionSettings) -> range:
 
 def stream(audio: np.ndarray, rt: Any, settings: RecognitionSettings, backend: str = "tflm") -> list[Detection]:
     """Detections in a recording through the host pipeline: every window's MFCCs with the model's front end
-    (:func:`data.features.mfcc`), its int8 input, ``backend``'s scores as probabilities, :class:`RecognizeCommands`.
+    (:func:`data.features.mfcc`), its int8 input, ``backend``'s scores as probabilities (zeros for a window that
+    :func:`data.features.is_tone`), :class:`RecognizeCommands`.
 
     Parameters
     ----------
     audio : np.ndarray, shape (n,), float32 at the model's sample rate
     rt : host.runtime.Runtime
     """
-    from data.features import mfcc
+    from data.features import is_tone, mfcc
 
     rate = rt.params.sample_rate
     window = rate * settings.window_ms // 1000
@@ -120,6 +121,8 @@ def stream(audio: np.ndarray, rt: Any, settings: RecognitionSettings, backend: s
     for end in window_ends(len(audio), rate, settings):
         x_raw = mfcc(audio[end - window:end], rt.params)[None]
         probs = rt.probabilities(backend, rt.scores(backend, x_raw))[0]
+        if is_tone(audio[end - window:end], rt.params):  # no word in it: it enters the average as nothing, as on
+            probs = np.zeros_like(probs)                 # the device (firmware/src/listen)
         time_ms = end * 1000 // rate
         r = recognizer.process(probs, time_ms)
         if r.heard:

@@ -38,8 +38,9 @@ class Backend(Protocol):
         """Scores (outputs,) as int8 ints, latency in µs and cycles for one complete input; raises InvokeError."""
         ...
 
-    def frontend(self, audio: np.ndarray) -> tuple[bytes, int, int]:
-        """int8 features of 16-bit samples, the front end's latency in µs and cycles; raises InvokeError."""
+    def frontend(self, audio: np.ndarray) -> tuple[bytes, int, int, bool]:
+        """int8 features of 16-bit samples, the front end's latency in µs and cycles, whether the audio is a tone
+        (HEAR answers not-a-word); raises InvokeError."""
         ...
 
 
@@ -73,14 +74,14 @@ class FakeBackend:
             raise InvokeError("fake inference fails on an all-0x80 clip")
         return _fake_scores(clip, self.info.outputs), FAKE_US, FAKE_CYCLES
 
-    def frontend(self, audio: np.ndarray) -> tuple[bytes, int, int]:
+    def frontend(self, audio: np.ndarray) -> tuple[bytes, int, int, bool]:
         """Reference fake front end (``firmware/src/inference/audio_frontend_fake.cc``): feature ``i`` = low byte
-        of (number of samples + sum of the audio's bytes + 3 i); audio starting with -32768 fails."""
+        of (number of samples + sum of the audio's bytes + 3 i); audio starting with -32768 fails; never a tone."""
         if len(audio) == 0 or int(audio[0]) == FAKE_FE_FAIL_SAMPLE:
             raise InvokeError("fake front end fails on audio starting with -32768")
         total = len(audio) + sum(audio.astype("<i2").tobytes())
         return bytes((total + FAKE_FE_STEP * i) & 0xFF for i in range(self.info.input_bytes)), FAKE_FE_US, \
-            FAKE_FE_CYCLES
+            FAKE_FE_CYCLES, False
 
 
 class TflmBackend:
@@ -132,8 +133,8 @@ class TflmBackend:
         us = (time.perf_counter_ns() - start) // 1000
         return tuple(int(s) for s in scores), int(us), 0
 
-    def frontend(self, audio: np.ndarray) -> tuple[bytes, int, int]:
-        """The firmware's front end on the host (host latency, 0 cycles, like ``infer``)."""
+    def frontend(self, audio: np.ndarray) -> tuple[bytes, int, int, bool]:
+        """The firmware's front end on the host (host latency, 0 cycles, like ``infer``; its tone check)."""
         start = time.perf_counter_ns()
         features = self._frontend.features(audio)
-        return features.tobytes(), int((time.perf_counter_ns() - start) // 1000), 0
+        return features.tobytes(), int((time.perf_counter_ns() - start) // 1000), 0, self._frontend.is_tone()

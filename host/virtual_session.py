@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from data.nothing import WORD, int8_answer
+from data.nothing import NOT_A_WORD, WORD, int8_answer
 from host import protocol as p
 from host.virtual_backends import Backend, InvokeError
 
@@ -106,7 +106,7 @@ class DeviceSession:
             if self.filled != total:
                 return p.encode_error("incomplete", f"filled={self.filled}")
             self.filled = 0  # every clip is loaded from offset 0, whatever the outcome
-            return self._infer()
+            return self._infer(False)
         if cmd.word == "SELFTEST":
             return p.encode_selftest(*self.selftest())
         if cmd.word == "STREAM":
@@ -136,24 +136,24 @@ class DeviceSession:
         self.audio_filled = self.filled = 0
         audio = np.frombuffer(bytes(self.audio[:filled]), "<i2")
         try:
-            features, fe_us, fe_cycles = self.backend.frontend(audio)
+            features, fe_us, fe_cycles, tone = self.backend.frontend(audio)
         except InvokeError:
             self.features_ready = False
             return p.encode_error("invoke")
         self.input[:] = features
         self.features_ready = True
-        return self._infer(fe_us=fe_us, fe_cycles=fe_cycles)
+        return self._infer(tone, fe_us=fe_us, fe_cycles=fe_cycles)
 
-    def _infer(self, **frontend: int) -> bytes:
+    def _infer(self, tone: bool, **frontend: int) -> bytes:
         """The model on the loaded input: the ``INFER`` reply, the ``HEAR`` reply given the front end's latency
-        (``fe_us``, ``fe_cycles``), or ``ERR invoke``."""
+        (``fe_us``, ``fe_cycles``) and whether it heard a tone (answer not-a-word), or ``ERR invoke``."""
         try:
             scores, us, cycles = self.backend.infer(bytes(self.input))
         except InvokeError:
             return p.encode_error("invoke")
         top = p.top_index(scores)
         fields = {"us": us, "cycles": cycles, "top": top, "scores": scores, "value": self._value(scores, top),
-                  "answer": self._answer(scores)}
+                  "answer": NOT_A_WORD if tone else self._answer(scores)}
         return p.encode_infer(p.HearResult(**fields, **frontend) if frontend else p.InferResult(**fields))
 
     def _answer(self, scores: tuple[int, ...]) -> str:

@@ -62,7 +62,7 @@ def frontend_tables(features: dict[str, Any]) -> dict[str, Any]:
     import scipy.signal
 
     from data.config import PipelineError
-    from data.features import FeatureParams
+    from data.features import FeatureParams, tone_bins
 
     params = FeatureParams(**features)
     if params.n_fft & (params.n_fft - 1) or params.n_fft < 4:
@@ -81,12 +81,14 @@ def frontend_tables(features: dict[str, Any]) -> dict[str, Any]:
     return {"params": params, "window": scipy.signal.get_window("hann", params.win_length, fftbins=True),
             "cos": np.cos(k), "sin": np.sin(k), "mel_first": first, "mel_count": count,
             "mel_weights": np.array(weights, np.float32),
-            "spectrum_bins": max(f + c for f, c in zip(first, count)),
+            "spectrum_bins": max(f + c for f, c in zip(first, count)), "tone_bins": tone_bins(params),
             "dct": scipy.fft.dct(np.eye(params.num_mels), type=2, norm="ortho", axis=0)[:params.num_mfcc]}
 
 
 def _frontend_settings(meta: dict[str, Any]) -> str:
-    """The front end's part of ``model_settings.h``: feature parameters, tables, normalization."""
+    """The front end's part of ``model_settings.h``: feature parameters, tables, the tone check, normalization."""
+    from data.features import TONE_LOUD_DB, TONE_PEAK_BINS, TONE_PEAK_SHARE
+
     t = frontend_tables(meta["features"])
     p, norm = t["params"], meta["norm"]
     ints = lambda values: ", ".join(str(int(v)) for v in values)  # noqa: E731
@@ -106,6 +108,14 @@ constexpr float kPowerFloor = 1e-10f;
 constexpr float kTopDb = 80.0f;
 // The trim's floor: librosa.effects.trim's amplitude_to_db uses amin = 1e-5, squared in double precision.
 constexpr float kTrimPowerFloor = {_c_float(1e-5 ** 2)};
+// A tone or glide is no word (data/features.py TONE_*, is_tone): in more than half of the window's loud frames
+// (power in bins kToneFirstBin..kToneEndBin-1 at least kToneLoudRatio of the loudest frame's) kTonePeakShare of
+// that power lies in kTonePeakBins adjacent bins.
+constexpr int kToneFirstBin = {t['tone_bins'][0]};
+constexpr int kToneEndBin = {t['tone_bins'][1]};
+constexpr int kTonePeakBins = {TONE_PEAK_BINS};
+constexpr float kTonePeakShare = {_c_float(TONE_PEAK_SHARE)};
+constexpr float kToneLoudRatio = {_c_float(10 ** (-TONE_LOUD_DB / 10))};
 // Periodic Hann window, and cos/sin(2 pi k / kFftSize) for k < kFftSize / 2.
 constexpr float kWindow[kFrameLength] = {{
 {_c_floats(t['window'])}

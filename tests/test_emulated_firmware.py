@@ -285,6 +285,17 @@ def test_harness_audio_mode_device_features_are_the_hosts(emu_build: Path, tmp_p
     assert fe["latency"]["cycles"]["min"] > 0 and summary["latency"]["cycles"]["min"] > 0
 
 
+@pytest.mark.slow
+def test_hear_answers_not_a_word_to_a_tone(emu_build: Path, tmp_path: Path) -> None:
+    """HEAR on the emulated Cortex-M4F: the firmware's front end hears the tones and answers not-a-word whatever
+    the model scores; every answer (tones, glides, noise bursts, notes, spoken clips) is the host's."""
+    from test_frontend import check_tone_answers, tone_folder
+
+    out = tmp_path / "harness"
+    summary = harness.run("emu", emu_build, out, data_dir=tone_folder(tmp_path), report=False, input_kind="audio")
+    check_tone_answers(summary, out)
+
+
 def test_bench_table_has_the_images_and_the_listeners() -> None:
     """``make bench-emulated``'s table: images (instructions, sizes by origin) and listeners (per hop) side by side;
     a listener has no flash by origin of its own."""

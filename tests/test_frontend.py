@@ -8,13 +8,17 @@ identical but for values that sit on a rounding boundary (at most 1 apart).
 """
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from data.config import PipelineError
-from data.features import FeatureParams, clip_window, mfcc, read_audio, to_int16, trim_bounds
+from data.features import FeatureParams, clip_window, is_tone, mfcc, read_audio, to_int16, trim_bounds
+from data.nothing import NOT_A_WORD
+from experiments.nonspeech import write_nonspeech
 from host import dut as dut_module
 from host import harness
 from host.dut import Dut, DutError
@@ -24,6 +28,7 @@ from host.serial_device import SerialLink
 from host.ports import VirtualDeviceProcess
 from quantize.codegen import frontend_tables, write_settings
 
+ROOT = Path(__file__).resolve().parent.parent
 MFCC_TOLERANCE = 5e-3  # largest |device - librosa| MFCC difference on the same audio (measured 4e-4)
 CLIPS = 24  # test clips compared through the binding
 AUDIO_CLIPS = 6  # clips through the harness in audio mode
@@ -177,6 +182,53 @@ def test_harness_audio_mode_on_the_virtual_device(smoke_build: Path, tmp_path: P
     assert fe["host_binding_identical_clips"] == 1.0
     assert summary["model_on_device_features"]["identical"] == 1.0
     assert fe["latency"]["us"]["min"] > 0
+
+
+def tone_folder(root: Path) -> Path:
+    """``root/data``: generated tones, glides, noise bursts and note sequences (``tone/``, ...: the harness takes no
+    folder starting with _, and these are no labels of the model) and three spoken clips of the repository's sample
+    (``seven/``): what a HEAR test of the tone check sends."""
+    data = root / "data"
+    write_nonspeech(data, 3, seed=6, kinds=("tone", "sweep", "burst", "music"))
+    for folder in data.iterdir():
+        folder.rename(data / folder.name.strip("_"))
+    (data / "seven").mkdir()
+    for path in sorted((ROOT / "data" / "speech_commands_sample" / "seven").glob("*.wav"))[:3]:
+        shutil.copy(path, data / "seven" / path.name)
+    return data
+
+
+def check_tone_answers(summary: dict, out: Path) -> None:
+    """A harness run in audio mode on ``tone_folder``: the device answered not-a-word to every tone and glide the
+    host's check hears, and every answer is the host's (its check and its TFLM)."""
+    assert summary["answers"]["sent_by_device"] and summary["answers"]["identical_device_tflm"] == 1.0
+    records = [json.loads(line)["clip"] for line in (out / harness.RESULTS_FILE).read_text().splitlines()[1:]]
+    assert len(records) == 3 * 4 + 3
+    for r in records:
+        if Path(r["id"]).parent.name == "tone":
+            assert r["answer"] == NOT_A_WORD, r
+
+
+@pytest.mark.firmware
+@pytest.mark.slow
+def test_the_device_hears_a_tone_where_the_host_does(smoke_build: Path, runtime: Runtime, frontend: DeviceFrontend,
+                                                     tmp_path: Path) -> None:
+    """The tone check of the device's front end (LastWindowIsTone, through the binding) decides as the host's
+    (data.features.is_tone) on the audio a device is sent, and HEAR on the virtual device (the same C++) answers
+    not-a-word to a tone whatever the model scores."""
+    data = tone_folder(tmp_path)
+    params = runtime.params
+    paths = sorted(data.rglob("*.wav")) + [Path(i) for i in runtime.test_split()["ids"][:CLIPS]]
+    decided = []
+    for path in paths:
+        audio = wav_audio(path, params)
+        frontend.features(audio)
+        decided.append((frontend.is_tone(), is_tone(audio.astype(np.float32) / 32768, params)))
+    assert all(device == host for device, host in decided), [str(p) for p, d in zip(paths, decided) if d[0] != d[1]]
+    assert sum(device for device, _ in decided) >= 5  # the tones and most glides
+    out = tmp_path / "harness"
+    check_tone_answers(harness.run("virtual", smoke_build, out, data_dir=data, report=False, input_kind="audio"),
+                       out)
 
 
 def test_a_version_1_host_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -129,8 +129,9 @@ def test_parse_heard_lines() -> None:
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, list]:
-    """A short recording (6 words) of three tone bursts standing in for digits (no shared data needed): its WAV,
-    its ground truth and its word pool."""
+    """A short recording (6 words) of three harmonic bursts (a fundamental and seven partials: no tone, which the
+    listener would never hear) standing in for digits (no shared data needed): its WAV, its ground truth and its
+    word pool."""
     from data.synth import write_wav
 
     root = tmp_path_factory.mktemp("recording")
@@ -138,7 +139,8 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, lis
     clips = []
     for k, label in enumerate(["one", "two", "three"]):
         t = np.arange(8000) / 16000
-        tone = np.sin(2 * np.pi * (300 + 100 * k) * t) * np.hanning(8000) * 0.5 + rng.normal(0, 0.01, 8000)
+        partials = sum(np.sin(2 * np.pi * (120 + 40 * k) * h * t) / h for h in range(1, 9))
+        tone = partials * np.hanning(8000) * 0.2 + rng.normal(0, 0.01, 8000)
         path = root / f"{label}.wav"
         write_wav(path, np.round(tone * 32767).astype(np.int16), 16000)
         clips.append((path, label))

@@ -11,8 +11,9 @@
 namespace audio_frontend {
 
 // `num_samples` 16-bit samples -> `features_len` int8 model input values; `timing` receives the front end's own
-// latency. False when the input cannot be processed (nothing else is reported).
+// latency, `tone` whether the audio is a tone or glide, not speech (HEAR then answers not-a-word). False when the
+// input cannot be processed (nothing else is reported).
 bool Run(const int16_t* audio, size_t num_samples, int8_t* features, size_t features_len,
-         inference::Timing* timing);
+         inference::Timing* timing, bool* tone);
 
 }  // namespace audio_frontend

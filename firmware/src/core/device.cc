@@ -233,7 +233,7 @@ void Device::SendInfer() {
   }
   writer_.Clear();
   writer_.Put(proto::kOk).Put(' ').Put(proto::kCmdInfer);
-  SendScores(timing);
+  SendScores(timing, false);
 }
 
 void Device::SendHear() {
@@ -246,9 +246,10 @@ void Device::SendHear() {
   audio_.Clear();
   input_.Clear();
   inference::Timing frontend_timing;
+  bool tone = false;
   features_ready_ = config_.inference_error == nullptr &&
                     audio_frontend::Run(audio_samples_, filled / 2, input_.mutable_data(),
-                                        input_.capacity(), &frontend_timing);
+                                        input_.capacity(), &frontend_timing, &tone);
   inference::Timing timing;
   if (!features_ready_ || !RunClip(input_.data(), scores_, &timing)) {
     SendError(proto::Error::kInvoke);
@@ -257,7 +258,7 @@ void Device::SendHear() {
   writer_.Clear();
   writer_.Put(proto::kOk).Put(' ').Put(proto::kCmdHear);
   writer_.Put(" fe_us=").PutUint(frontend_timing.micros).Put(" fe_cycles=").PutUint(frontend_timing.cycles);
-  SendScores(timing);
+  SendScores(timing, tone);
 }
 
 void Device::SendFeatures(const Command& command) {
@@ -278,7 +279,7 @@ void Device::SendFeatures(const Command& command) {
   SendLine();
 }
 
-void Device::SendScores(const inference::Timing& timing) {
+void Device::SendScores(const inference::Timing& timing, bool tone) {
   writer_.Put(" us=").PutUint(timing.micros).Put(" cycles=").PutUint(timing.cycles);
   const int top = TopIndex(scores_);
   writer_.Put(" top=").PutInt(top).Put(" scores=");
@@ -291,7 +292,7 @@ void Device::SendScores(const inference::Timing& timing) {
   const float value =
       static_cast<float>(scores_[top] - config_.output_zero_point) * FloatFromBits(config_.output_scale_bits);
   writer_.Put(" value=").PutHex32(BitsFromFloat(value));
-  writer_.Put(" answer=").Put(Answer(scores_, top));
+  writer_.Put(" answer=").Put(tone ? proto::kAnswerNotAWord : Answer(scores_, top));
   SendLine();
 }
 

@@ -78,7 +78,8 @@ class Device {
   void SendAudio(const Command& command);
   void SendHear();
   void SendFeatures(const Command& command);
-  void SendScores(const inference::Timing& timing);
+  // `tone`: the front end heard a tone (HEAR), the answer is not-a-word whatever the scores.
+  void SendScores(const inference::Timing& timing, bool tone);
   int RunSelftest();
   void StreamOne();
   bool RunClip(const int8_t* input, int8_t* scores, inference::Timing* timing);

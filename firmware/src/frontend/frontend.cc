@@ -38,6 +38,11 @@ static_assert(kFrameLength <= kFftSize && (kFftSize & (kFftSize - 1)) == 0, "FFT
 static_assert(kNumSpectrumBins <= kHalf + 1, "mel filters read past the spectrum");
 static_assert(kStftFrames >= kNumFrames, "fewer STFT frames than model frames");
 static_assert(kNumCoeffs <= kNumMels, "more coefficients than mel bands");
+static_assert(0 <= kToneFirstBin && kToneFirstBin + kTonePeakBins <= kToneEndBin && kToneEndBin <= kNumSpectrumBins,
+              "the tone check reads past the spectrum");
+// A peak of kTonePeakBins bins holding more than kTonePeakShare of the power holds the strongest bin: a bin in it has
+// at least kTonePeakShare / kTonePeakBins of the power, one outside at most 1 - kTonePeakShare.
+static_assert(kTonePeakShare * (kTonePeakBins + 1) > kTonePeakBins, "the tone check's peak share is too low");
 
 template <typename T, int N>
 struct Table {
@@ -81,6 +86,8 @@ struct Spectrum {
   float dct[kNumCoeffs];  // the DCT of mel_db as it is: a window's floor leaves most frames untouched
   float min_db;
   float max_db;
+  float band_power;  // the tone check's: power in bins kToneFirstBin..kToneEndBin-1,
+  float peak_power;  // and the most of it in kTonePeakBins adjacent bins
 };
 
 // A frame wholly inside the audio: the same in every window of the stream that holds it.
@@ -108,6 +115,7 @@ int g_origin_slot = 0;
 uint32_t g_last_end = 0;
 bool g_streaming = false;
 int g_spectra = 0;
+bool g_tone = false;
 
 float Max(float a, float b) { return a > b ? a : b; }
 float Min(float a, float b) { return a < b ? a : b; }
@@ -276,6 +284,21 @@ void ComputeSpectrum(const int16_t* audio, long first, long start, long end, Spe
     weight += kMelCount[m];
     out->mel_db[m] = PowerDb(sum, kPowerFloor);
   }
+  // The tone check needs only the windows of kTonePeakBins around the strongest bin: a window holding kTonePeakShare
+  // of the power holds that bin (static_assert above), so the decision is that of the best window anywhere.
+  out->band_power = 0.0f;
+  int strongest = kToneFirstBin;
+  for (int k = kToneFirstBin; k < kToneEndBin; ++k) {
+    out->band_power += g_power[k];
+    if (g_power[k] > g_power[strongest]) strongest = k;
+  }
+  out->peak_power = 0.0f;
+  const int lowest = strongest - kTonePeakBins + 1 > kToneFirstBin ? strongest - kTonePeakBins + 1 : kToneFirstBin;
+  for (int k = lowest; k <= strongest && k + kTonePeakBins <= kToneEndBin; ++k) {
+    float sum = 0.0f;
+    for (int j = 0; j < kTonePeakBins; ++j) sum += g_power[k + j];
+    out->peak_power = Max(out->peak_power, sum);
+  }
   Finish(out);
 }
 
@@ -283,6 +306,7 @@ void ComputeSpectrum(const int16_t* audio, long first, long start, long end, Spe
 const Spectrum& Silent() {
   if (!g_silent_ready) {
     for (int m = 0; m < kNumMels; ++m) g_silent.mel_db[m] = PowerDb(0.0f, kPowerFloor);
+    g_silent.band_power = g_silent.peak_power = 0.0f;
     Finish(&g_silent);
     g_silent_ready = true;
   }
@@ -363,7 +387,22 @@ void Trim(const int16_t* audio, long n, bool kept, long* start, long* end) {
   *end = stop < n ? stop : n;
 }
 
-// The MFCCs (kNumFrames x kNumCoeffs) of `n` input samples: trimmed, centred in one clip, librosa's MFCC.
+// data.features.is_tone on the window's frames: most of its loud frames have nearly all their power in one peak.
+bool IsTone(const Spectrum* const* frames) {
+  float loudest = 0.0f;
+  for (int t = 0; t < kNumFrames; ++t) loudest = Max(loudest, frames[t]->band_power);
+  if (!(loudest > 0.0f)) return false;
+  int loud = 0, peaked = 0;
+  for (int t = 0; t < kNumFrames; ++t) {
+    if (frames[t]->band_power < loudest * kToneLoudRatio) continue;
+    ++loud;
+    if (frames[t]->peak_power >= kTonePeakShare * frames[t]->band_power) ++peaked;
+  }
+  return 2 * peaked > loud;
+}
+
+// The MFCCs (kNumFrames x kNumCoeffs) of `n` input samples: trimmed, centred in one clip, librosa's MFCC; whether
+// the window is a tone (g_tone).
 void WindowMfcc(const int16_t* audio, long n, float* mfcc) {
   long start = 0, end = 0;
   Trim(audio, n, true, &start, &end);
@@ -386,6 +425,7 @@ void WindowMfcc(const int16_t* audio, long n, float* mfcc) {
     }
     max_db = Max(max_db, g_frames[t]->max_db);
   }
+  g_tone = IsTone(g_frames);
   // power_to_db's top_db over the whole clip.
   const float floor_db = max_db - kTopDb;
   float silent_dct[kNumCoeffs];
@@ -512,5 +552,7 @@ void ResetStream() {
 }
 
 int SpectraComputed() { return g_spectra; }
+
+bool LastWindowIsTone() { return g_tone; }
 
 }  // namespace frontend

@@ -38,6 +38,11 @@ void ResetStream();
 // Frame spectra (FFT, mel, dB) the last Compute() or ComputeStream() computed: what streaming saves.
 int SpectraComputed();
 
+// Whether the window of the last Compute(), ComputeMfcc() or ComputeStream() is a tone or glide, not speech: in more
+// than half of its loud frames nearly all the power lies in one narrow peak (model_settings.h kTone*; the host's
+// data.features.is_tone). A word's answer is then "not a word" (HEAR's answer=, the listener hears nothing).
+bool LastWindowIsTone();
+
 // The same up to the MFCCs (before normalization): kNumFrames x kNumMfcc floats, for comparisons with librosa.
 bool ComputeMfcc(const int16_t* audio, size_t num_samples, float* mfcc, size_t mfcc_len);
 

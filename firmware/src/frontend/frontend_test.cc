@@ -203,3 +203,78 @@ TEST(FrontendStreamStartsAfreshOffTheGrid) {
     EXPECT_TRUE(clip == streamed[i]);
   }
 }
+
+namespace {
+
+// `seconds` of a sine gliding from `from_hz` to `to_hz` (equal: a steady tone) with 20 ms fades, at sample `at` of
+// `total` samples of quiet noise.
+std::vector<int16_t> Tone(size_t total, size_t at, double seconds, double from_hz, double to_hz) {
+  std::vector<int16_t> audio(total);
+  std::srand(5);
+  for (int16_t& v : audio) v = static_cast<int16_t>(std::rand() % 11 - 5);
+  const size_t length = static_cast<size_t>(seconds * frontend::kSampleRate);
+  const size_t fade = frontend::kSampleRate / 50;
+  double phase = 0.0;
+  for (size_t i = 0; i < length && at + i < total; ++i) {
+    const double hz = from_hz * std::pow(to_hz / from_hz, static_cast<double>(i) / length);
+    phase += 2 * kPi * hz / frontend::kSampleRate;
+    const double envelope = std::fmin(1.0, std::fmin(static_cast<double>(i), static_cast<double>(length - i)) / fade);
+    audio[at + i] = static_cast<int16_t>(audio[at + i] + std::lround(0.5 * envelope * std::sin(phase) * 32767));
+  }
+  return audio;
+}
+
+bool HeardAsTone(const std::vector<int16_t>& audio) {
+  std::vector<int8_t> features(frontend::kFeatureBytes);
+  EXPECT_TRUE(frontend::Compute(audio.data(), audio.size(), features.data(), features.size()));
+  return frontend::LastWindowIsTone();
+}
+
+}  // namespace
+
+TEST(FrontendHearsTonesAndGlides) {
+  EXPECT_TRUE(HeardAsTone(Tone(frontend::kAudioSamples, 3000, 0.5, 440.0, 440.0)));
+  EXPECT_TRUE(HeardAsTone(Tone(frontend::kAudioSamples, 1000, 0.8, 2500.0, 2500.0)));
+  EXPECT_TRUE(HeardAsTone(Tone(frontend::kAudioSamples, 2000, 0.6, 300.0, 900.0)));  // a glide of an octave and more
+}
+
+TEST(FrontendHearsNoToneInTwoTonesNoiseOrSilence) {
+  EXPECT_TRUE(!HeardAsTone(Burst(frontend::kAudioSamples, 5000, 0.5)));  // two partials: the peak holds 80 %
+  EXPECT_TRUE(!HeardAsTone(Recording(1)));
+  std::vector<int16_t> noise(frontend::kAudioSamples);
+  std::srand(3);
+  for (int16_t& v : noise) v = static_cast<int16_t>(std::rand() % 20001 - 10000);
+  EXPECT_TRUE(!HeardAsTone(noise));
+  EXPECT_TRUE(!HeardAsTone(std::vector<int16_t>(frontend::kAudioSamples, 0)));
+  // A "word" over loud mains hum: below the band, the hum cannot make it a tone.
+  std::vector<int16_t> hummed = Tone(frontend::kAudioSamples, 0, 1.0, 60.0, 60.0);
+  const std::vector<int16_t> word = Burst(frontend::kAudioSamples, 5000, 0.4);
+  for (size_t i = 0; i < hummed.size(); ++i) hummed[i] = static_cast<int16_t>(hummed[i] / 2 + word[i]);
+  EXPECT_TRUE(!HeardAsTone(hummed));
+}
+
+TEST(FrontendStreamHearsTheTonesTheClipPathHears) {
+  // A recording of words with a tone in the middle: every listener window decides as Compute() on it.
+  std::vector<int16_t> audio = Recording(4);
+  const std::vector<int16_t> tone = Tone(audio.size(), 24000, 0.7, 1000.0, 1000.0);
+  for (size_t i = 24000; i < 24000 + 12000; ++i) audio[i] = tone[i];
+  constexpr size_t kStep = frontend::kSampleRate / 4;
+  std::vector<bool> streamed;
+  frontend::ResetStream();
+  std::vector<int8_t> features(frontend::kFeatureBytes);
+  for (size_t end = frontend::kAudioSamples; end <= audio.size(); end += kStep) {
+    EXPECT_TRUE(frontend::ComputeStream(&audio[end - frontend::kAudioSamples], static_cast<uint32_t>(end),
+                                        features.data(), features.size()));
+    streamed.push_back(frontend::LastWindowIsTone());
+  }
+  int tones = 0;
+  for (size_t w = 0; w < streamed.size(); ++w) {
+    const size_t end = frontend::kAudioSamples + w * kStep;
+    const std::vector<int16_t> window(audio.begin() + static_cast<long>(end - frontend::kAudioSamples),
+                                      audio.begin() + static_cast<long>(end));
+    EXPECT_EQ(HeardAsTone(window), streamed[w]);
+    tones += streamed[w] ? 1 : 0;
+  }
+  EXPECT_TRUE(tones >= 1);                                  // the windows around the tone
+  EXPECT_TRUE(tones < static_cast<int>(streamed.size()));  // not those of the words alone
+}

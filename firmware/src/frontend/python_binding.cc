@@ -28,6 +28,8 @@ void fe_stream_reset() { frontend::ResetStream(); }
 
 int fe_spectra() { return frontend::SpectraComputed(); }
 
+int fe_tone() { return frontend::LastWindowIsTone() ? 1 : 0; }
+
 void fe_trim(const int16_t* audio, size_t num_samples, size_t* start, size_t* end) {
   frontend::TrimBounds(audio, num_samples, start, end);
 }

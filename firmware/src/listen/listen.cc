@@ -98,7 +98,9 @@ bool Loop() {
     Report("error: ", "front end or inference failed");
     return true;
   }
-  for (int i = 0; i < kNumLabels; ++i) g_probabilities[i] = Dequantize(g_scores[i]);
+  // A window the front end hears as a tone holds no word: it enters the average as nothing at all.
+  const bool tone = frontend::LastWindowIsTone();
+  for (int i = 0; i < kNumLabels; ++i) g_probabilities[i] = tone ? 0.0f : Dequantize(g_scores[i]);
   Recognition result;
   if (!g_recognizer->Process(g_probabilities, kNumLabels, end_ms, &result) || !result.heard) return true;
   // Two decimals, rounded, without printf (no float formatting is linked on the device).

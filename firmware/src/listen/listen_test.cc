@@ -44,6 +44,16 @@ TEST(ListenHearsOneWordOnce) {
   EXPECT_EQ(out.find("# heard"), out.rfind("# heard"));
 }
 
+TEST(ListenHearsNoWordInATone) {
+  // ListenHearsOneWordOnce's loud part, but a tone (the double's kToneSample): its windows count as nothing.
+  std::vector<int16_t> clip = Silence(3000);
+  Append(clip, std::vector<int16_t>(8000, 7777));
+  Append(clip, Silence(3000));
+  const std::string out = Listen(clip);
+  EXPECT_TRUE(out.find("# listening model=") == 0);
+  EXPECT_TRUE(out.find("# heard") == std::string::npos);
+}
+
 TEST(ListenSilenceHearsNothing) {
   const std::string out = Listen(Silence(5000));
   EXPECT_TRUE(out.find("# heard") == std::string::npos);
