@@ -150,17 +150,37 @@ def test_library_build_errors_are_one_line(tmp_path: Path) -> None:
         build_library(tmp_path, tmp_path / "lib.so")
 
 
-@pytest.mark.firmware
-def test_library_is_built_for_its_models_front_end(tmp_path: Path) -> None:
-    """Another front end (20 ms hop: 50 frames) from another model's metadata; a model of the 10 ms front end
-    refuses that library."""
+def another_models_meta() -> dict:
+    """The metadata of a model of another front end (20 ms hop: 50 frames of 13)."""
     features = {**FeatureParams.from_config().to_dict(), "hop_ms": 20.0}
-    meta = {"model_hash": "0123abcd", "labels": ["a", "b"],
+    return {"model_hash": "0123abcd", "labels": ["a", "b"],
             "input": {"shape": [1, 50, 13], "scale": 0.05, "zero_point": 0},
             "output": {"scale": 1 / 256, "zero_point": -128},
             "arena_bytes": 16, "arena_margin": 1.0, "arena_target_ratio": 1.0, "tensor_arena_size": 16,
             "features": features, "answer": {"min_confidence": 0.5, "min_word_score": 0},
             "norm": {"per_utterance_mean": True, "mean": [0.0] * 13, "std": [1.0] * 13, "clip": 0.0}}
+
+
+@pytest.mark.firmware
+def test_settings_of_an_older_generator_are_refused_in_one_line(tmp_path: Path) -> None:
+    """A build folder quantized before the settings gained constants (no MODEL_SETTINGS_VERSION): the front end
+    does not compile, and says why."""
+    from quantize.codegen import SETTINGS_VERSION
+
+    write_settings(tmp_path, another_models_meta(), "test")
+    settings = tmp_path / "model_settings.h"
+    line = f"#define MODEL_SETTINGS_VERSION {SETTINGS_VERSION}\n"
+    assert line in settings.read_text()
+    settings.write_text(settings.read_text().replace(line, ""))
+    with pytest.raises(PipelineError, match="older than this firmware: run `make quantize` again"):
+        build_library(tmp_path, tmp_path / "lib.so")
+
+
+@pytest.mark.firmware
+def test_library_is_built_for_its_models_front_end(tmp_path: Path) -> None:
+    """Another front end (20 ms hop: 50 frames) from another model's metadata; a model of the 10 ms front end
+    refuses that library."""
+    meta = another_models_meta()
     write_settings(tmp_path, meta, "test")
     other = DeviceFrontend(build_library(tmp_path, tmp_path / "lib.so"))
     assert (other.frames, other.coeffs) == (50, 13)

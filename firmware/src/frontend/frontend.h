@@ -10,6 +10,12 @@
 
 #include "generated/model_settings.h"
 
+// A build folder quantized by an older generator lacks constants this front end reads (quantize/codegen.py
+// SETTINGS_VERSION): one clear line instead of a compiler's list of undeclared names.
+#if !defined(MODEL_SETTINGS_VERSION) || MODEL_SETTINGS_VERSION < 2
+#error "generated/model_settings.h is older than this firmware: run `make quantize` again"
+#endif
+
 namespace frontend {
 
 constexpr int kSampleRate = kAudioSampleRate;
