@@ -28,16 +28,21 @@ std::vector<int16_t> Silence(size_t ms) { return std::vector<int16_t>(ms * 16, 0
 
 void Append(std::vector<int16_t>& a, const std::vector<int16_t>& b) { a.insert(a.end(), b.begin(), b.end()); }
 
+// 3 s of silence, 0.5 s of `sample` (a loud word for the front end's test double, or its tone), 3 s of silence.
+std::vector<int16_t> OneLoudPart(int16_t sample) {
+  std::vector<int16_t> clip = Silence(3000);
+  Append(clip, std::vector<int16_t>(8000, sample));
+  Append(clip, Silence(3000));
+  return clip;
+}
+
 }  // namespace
 
 TEST(ListenHearsOneWordOnce) {
   // 3 s of silence, 0.5 s loud, 3 s of silence: the windows ending at 3.25 ... 4.25 s contain the loud part. At
   // 3.5 s the average of (quiet, loud, loud) for label one is (7 + 255 + 255) / 768 = 0.67; the same average at
   // 4.5 s falls in the refractory period.
-  std::vector<int16_t> clip = Silence(3000);
-  Append(clip, std::vector<int16_t>(8000, 5000));
-  Append(clip, Silence(3000));
-  const std::string out = Listen(clip);
+  const std::string out = Listen(OneLoudPart(5000));
   EXPECT_TRUE(out.find("# listening model=") == 0);
   const std::string heard = "# heard one 0.67 at 3500\n";
   EXPECT_TRUE(out.find(heard) != std::string::npos);
@@ -46,10 +51,7 @@ TEST(ListenHearsOneWordOnce) {
 
 TEST(ListenHearsNoWordInATone) {
   // ListenHearsOneWordOnce's loud part, but a tone (the double's kToneSample): its windows count as nothing.
-  std::vector<int16_t> clip = Silence(3000);
-  Append(clip, std::vector<int16_t>(8000, 7777));
-  Append(clip, Silence(3000));
-  const std::string out = Listen(clip);
+  const std::string out = Listen(OneLoudPart(7777));
   EXPECT_TRUE(out.find("# listening model=") == 0);
   EXPECT_TRUE(out.find("# heard") == std::string::npos);
 }
