@@ -240,14 +240,15 @@ def evaluation_clips(data: Path, label: str | None, labels: list[str]) -> list[C
     return found
 
 
-def nonword_features(clips: list[Clip], params: Any, skip_bad: bool) -> tuple[np.ndarray, list[Clip], list[str],
-                                                                                list[str]]:
-    """MFCCs of clips that are no word, the clips they are of, the files the host's speech check refuses (a steady
-    tone, a clip too short for a word: no host surface shows them a word) and the bad files skipped."""
+def nonword_features(clips: list[Clip], params: Any, skip_bad: bool) -> tuple[np.ndarray, list[Clip], list[bool],
+                                                                                list[str], list[str]]:
+    """MFCCs of clips that are no word, the clips they are of, whether each is a tone (:func:`data.features.is_tone`),
+    the files the host's speech check refuses (a steady tone, a clip too short for a word: no host surface shows them
+    a word) and the bad files skipped."""
     from data.datasets import read_or_skip
-    from data.features import check_speech, mfcc, read_audio
+    from data.features import check_speech, is_tone, mfcc, read_audio
 
-    feats, ok, not_speech, skipped = [], [], [], []
+    feats, ok, tones, not_speech, skipped = [], [], [], [], []
     for clip in clips:
         audio = read_or_skip(clip.path, lambda: read_audio(clip.path, params.sample_rate), skip_bad, skipped)
         if audio is None:
@@ -259,8 +260,9 @@ def nonword_features(clips: list[Clip], params: Any, skip_bad: bool) -> tuple[np
             continue
         feats.append(mfcc(audio, params))
         ok.append(clip)
+        tones.append(is_tone(audio, params))
     x = np.stack(feats) if feats else np.zeros((0, *params.shape), np.float32)
-    return x, ok, not_speech, skipped
+    return x, ok, tones, not_speech, skipped
 
 
 def nonword_report(found: dict[str, list[Answer]], clips: list[Clip], not_speech: list[str]) -> dict[str, Any]:
@@ -299,7 +301,7 @@ def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool, label: s
         windowed = window_rows(ok, counts, seconds, rt.labels)
     else:
         x, ok, skipped = extract_clips(words, rt.params, build / "cache" / "features", skip_bad, desc="features")
-    x_no, ok_no, not_speech, skipped_no = nonword_features(nonwords, rt.params, skip_bad)
+    x_no, ok_no, tones_no, not_speech, skipped_no = nonword_features(nonwords, rt.params, skip_bad)
     skipped += skipped_no
     if not ok and not ok_no and not not_speech:
         raise PipelineError(f"{data}: no readable clips")
@@ -321,7 +323,9 @@ def evaluate_folder(data: Path, out: Path, build: Path, skip_bad: bool, label: s
     # Every row that is a whole clip gets its answer: the word clips (not the windows of recordings), then the others.
     every = ([] if windowed else ok) + ok_no
     scores_no = run_backends(x_no, rt) if ok_no else {}
-    tones = [file_is_tone(c.path, rt.params) for c in tqdm(every, desc="tone check", unit="clip", leave=False)]
+    # The word clips' features come from the cache: their audio is read again for the tone check.
+    tones = [file_is_tone(c.path, rt.params) for c in tqdm([] if windowed else ok, desc="tone check", unit="clip",
+                                                           leave=False)] + tones_no
     found = {}
     for k in BACKENDS:
         parts = ([scores[k][:len(ok)]] if ok and not windowed else []) + ([scores_no[k]] if ok_no else [])

@@ -306,27 +306,28 @@ def write_summary(records: list[dict[str, Any]], clips: ClipSet, rt: Runtime, de
 
         index = {cid: i for i, cid in enumerate(clips.ids)}
         audio = [inputs[index[r["id"]]] for r in records]
-        binding = DeviceFrontend(library_for(rt.build))  # the device's C++ on the host: its tone check, its features
-        summary = {**summarize(records, clips, rt, device, out_dir, report, partial, device_tones(binding, audio)),
-                   "input": "audio", **frontend_summary(records, audio, clips, rt, binding)}
+        # The device's C++ on the host: its features and its tone check of every clip, computed once.
+        binding_features, tones = device_frontend(DeviceFrontend(library_for(rt.build)), audio)
+        summary = {**summarize(records, clips, rt, device, out_dir, report, partial, tones),
+                   "input": "audio", **frontend_summary(records, audio, clips, rt, binding_features)}
     else:
         summary = {**summarize(records, clips, rt, device, out_dir, report, partial), "input": "features"}
     write_text_atomic(out_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
     return summary
 
 
-def device_tones(binding: Any, audio: list[np.ndarray]) -> list[bool]:
-    """Whether the device's front end (``binding``, a :class:`host.frontend.DeviceFrontend`) hears each clip of
-    int16 ``audio`` as a tone (its HEAR then answers not-a-word)."""
-    tones = []
+def device_frontend(binding: Any, audio: list[np.ndarray]) -> tuple[list[np.ndarray], list[bool]]:
+    """What the device's front end (``binding``, a :class:`host.frontend.DeviceFrontend`) computes from each clip of
+    int16 ``audio``: its int8 features, and whether it hears a tone (its HEAR then answers not-a-word)."""
+    features, tones = [], []
     for clip in audio:
-        binding.features(clip)
+        features.append(binding.features(clip))
         tones.append(binding.is_tone())
-    return tones
+    return features, tones
 
 
 def frontend_summary(records: list[dict[str, Any]], audio: list[np.ndarray], clips: ClipSet,
-                     rt: Runtime, binding: Any) -> dict[str, Any]:
+                     rt: Runtime, binding_features: list[np.ndarray]) -> dict[str, Any]:
     """How the device's features (computed from the audio it was sent) compare with the host's.
 
     Parameters
@@ -335,8 +336,8 @@ def frontend_summary(records: list[dict[str, Any]], audio: list[np.ndarray], cli
         Audio-mode records (``features`` as hex, ``scores``, ``fe_us``, ``fe_cycles``).
     audio : list of np.ndarray
         The int16 audio each record's clip was sent as.
-    binding : host.frontend.DeviceFrontend
-        The device's front end built for the host.
+    binding_features : list of np.ndarray
+        The features of the same C++ built for the host (:func:`device_frontend`) of each clip.
 
     Returns
     -------
@@ -364,7 +365,7 @@ def frontend_summary(records: list[dict[str, Any]], audio: list[np.ndarray], cli
 
     tflm = np.stack([rt.backend("tflm").runner.scores(x) for x in dev])
     scores = np.array([r["scores"] for r in records], np.int8)
-    same_code = np.mean([np.array_equal(binding.features(a), d) for a, d in zip(audio, dev)])
+    same_code = np.mean([np.array_equal(b, d) for b, d in zip(binding_features, dev)])
     return {"frontend": {**compare(host), "same_audio": compare(same),
                          "host_binding_identical_clips": float(same_code),
                          "latency": {"us": _stats([r["fe_us"] for r in records]),
