@@ -137,7 +137,14 @@ compare-models: venv  ## RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md
 # The 20 slowest tests are listed at the end: where the suite's time goes (CI has a time budget).
 # Test processes (pytest-xdist): one per core of a 2-core CI machine.
 TEST_JOBS ?= 2
+# The pinned third-party objects first, on every core, where the toolchain tests will run (firmware/third_party.mk);
+# their compile lines go to a log, shown when it fails.
+TEST_OBJECTS = $(and $(shell command -v arm-none-eabi-g++),$(wildcard $(THIRD_PARTY_DIR)))
+TEST_OBJECTS_LOG := $(BUILD)/third-party-objects.log
 test: venv  ## the test suite, TEST_JOBS=2 processes
+	$(if $(TEST_OBJECTS),@echo "third-party objects for the toolchain tests (log: $(TEST_OBJECTS_LOG))" && \
+	    mkdir -p $(BUILD) && $(MAKE) --no-print-directory -j$(TEST_JOBS) third-party-objects TP_JOBS=$(TEST_JOBS) \
+	    > $(TEST_OBJECTS_LOG) 2>&1 || { tail -n 40 $(TEST_OBJECTS_LOG); exit 1; })
 	$(PY) -m pytest -q --durations=20 -n $(TEST_JOBS) tests
 
 # Before every commit, in minutes: every test but those that compile firmware, build the board image or run the

@@ -65,7 +65,7 @@ FW_BOARD_REPORT := $(FW_MODEL_BUILD)/board_size_$(BOARD)_$(ENGINE).json
 firmware-board-check: $(if $(BOARD_TFLM),$(TFLM_LIB_STAMP)) $(ARDUINO_MBED_STAMP) $(if $(FW_BOARD_FIXTURE),$(FW_FIXTURE)/generated/model_settings.h)  ## compile every board source with Arduino CLI's recipe offline, link check, sizes (BOARD=, ENGINE=)
 	@$(BOARD_CHECK) sketch $(FW_BOARD_SKETCH_ARGS) --gen $(FW_BOARD_GEN) --out $(FW_BOARD_OUT)/$(BOARD)
 	@$(BOARD_CHECK) check --core $(ARDUINO_MBED) $(if $(BOARD_TFLM),--lib $(TFLM_LIB)) --sketch $(FW_BOARD_OUT)/$(BOARD) \
-	    --build $(FW_BOARD)/build $(if $(TP_CACHE),--cache $(TP_CACHE)) --report $(FW_BOARD_REPORT) --jobs 2 \
+	    --build $(FW_BOARD)/build $(if $(TP_CACHE),--cache $(TP_CACHE)) --report $(FW_BOARD_REPORT) --jobs $(TP_JOBS) \
 	    --target $(BOARD)
 
 # ---- PlatformIO ---------------------------------------------------------------------------------------------

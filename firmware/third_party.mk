@@ -35,6 +35,8 @@ ARDUINO_MBED_STAMP := $(call stamp_of,$(ARDUINO_MBED))
 # what decides its objects: the pinned tree's checksum, the compiler's version and the compile flags.
 # TP_CACHE= (empty) keeps them in build/ instead.
 TP_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/tinyml-bilstm
+# Compiles at once of the board checks' Python-driven recipe (make's own rules take make -j).
+TP_JOBS ?= 2
 # $(call tp_key,<text>): 16 hex digits of the text's sha256.
 tp_key = $(shell printf '%s' '$(subst ','"'"',$(1))' | sha256sum | cut -c1-16)
 # $(call tree_id,<tree>,<pin>): the pinned checksum of a tree under build/third_party, the path of any other tree.
@@ -42,3 +44,13 @@ tree_id = $(if $(filter $(TP_BUILD)/%,$(1)),$($(2)_TREE),$(abspath $(1)))
 
 .PHONY: third-party
 third-party: $(TFLM_CM4_STAMP) $(TFLM_HOST_STAMP) $(ARDUINO_MBED_STAMP)  ## unpack the pinned TFLM and Arduino core trees into build/third_party
+
+# Every cached object that the toolchain tests link, compiled on all cores at once (make -j): `make test` runs it
+# first when the cross compiler and the pinned archives are here, so that a fresh machine does not compile them one
+# test at a time on one test process; with the cache warm it checks them in seconds. The Sense's TFLM image holds
+# every board object (core, variant, PDM, TFLM); the emulator's library is the one of the default configuration.
+.PHONY: third-party-objects
+third-party-objects: $(TFLM_CM4_STAMP) $(TFLM_HOST_STAMP) $(ARDUINO_MBED_STAMP)  ## compile the pinned third-party objects the tests link (TP_CACHE), on all cores
+	@$(MAKE) --no-print-directory $(EMU_TFLM_LIB) $(SIM_TFLM_LIB) $(TFLM_LIB_STAMP)
+	@$(BOARD_CHECK) objects --core $(ARDUINO_MBED) --lib $(TFLM_LIB) --build $(FW_BOARD)/build \
+	    $(if $(TP_CACHE),--cache $(TP_CACHE)) --target nano33ble_sense --jobs $(TP_JOBS)

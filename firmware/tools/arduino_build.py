@@ -106,9 +106,10 @@ class Build:
     """The recipe of one sketch: ``lib`` is the TFLM Arduino library (None for the native engine), ``core_libs`` the
     core's libraries the sketch includes, ``cache`` the third-party object cache (None: everything in ``build``)."""
 
-    def __init__(self, core: Path, lib: Path | None, sketch: Path, build: Path, toolchain_bin: str,
+    def __init__(self, core: Path, lib: Path | None, sketch: Path | None, build: Path, toolchain_bin: str,
                  core_libs: tuple[str, ...] = (), cache: Path | None = None):
-        self.core, self.sketch, self.build = core.resolve(), sketch.resolve(), build.resolve()
+        self.core, self.build = core.resolve(), build.resolve()
+        self.sketch = sketch.resolve() if sketch is not None else None
         self.lib = lib.resolve() if lib is not None else None
         self.core_libs = [self.core / "libraries" / name for name in core_libs]
         self.props = ar.board_properties(self.core, toolchain_bin)
@@ -157,13 +158,15 @@ class Build:
         return [ino_cpp] + sources(dst / "src")
 
     def units(self) -> dict[str, list[Unit]]:
-        """Every compile, by group; the small groups first, so that a failure there shows up early."""
+        """Every compile, by group; the small groups first, so that a failure there shows up early. Without a
+        sketch, the third-party groups alone."""
         core_root = self.core_cache or self.build
         core_folders = {"core": self.core, "cache": core_root, "build": self.build}
         core_includes = self.include_flags()
         groups = {
-            "sketch": [Unit(s, self.build / "sketch" / (s.relative_to(self.build / "sketch").as_posix() + ".o"),
-                            self.sketch_includes, None) for s in self.sketch_sources()],
+            "sketch": [] if self.sketch is None else [
+                Unit(s, self.build / "sketch" / (s.relative_to(self.build / "sketch").as_posix() + ".o"),
+                     self.sketch_includes, None) for s in self.sketch_sources()],
             "variant": [Unit(s, core_root / "core" / (s.name + ".o"), core_includes,
                              core_folders if self.core_cache else None)
                         for s in sources(self.variant_path, recursive=False)],

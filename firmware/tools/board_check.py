@@ -6,6 +6,10 @@ undefined symbol that mbed-os does not supply, and reports flash and static RAM 
                           --target nano33ble|nano33ble_sense --engine native|tflm
     board_check.py check --core DIR [--lib DIR] --sketch SKETCH_DIR --build DIR [--cache DIR] --report FILE.json
                          --target ... [--jobs 2]
+    board_check.py objects --core DIR [--lib DIR] --build DIR [--cache DIR] --target ... [--jobs 2]
+
+`objects` compiles a target's third-party objects (core, variant, core libraries, TFLM) into the cache alone, without
+a sketch or a model: `make third-party-objects`, which `make test` runs on every core before the tests start.
 
 The ideas live in their own modules: sketch.py assembles the sketch folder from firmware/sources.mk (`make
 firmware-arduino` uses it too), arduino_build.py runs the compile recipe (arduino_recipe.py reads it from the core),
@@ -57,25 +61,47 @@ def main() -> None:
     ck.add_argument("--report", type=Path, required=True)
     ck.add_argument("--jobs", type=int, default=2)
     ck.add_argument("--target", choices=sorted(TARGETS), required=True)
+    ob = sub.add_parser("objects", help="compile a target's third-party objects into the cache")
+    ob.add_argument("--core", type=Path, required=True)
+    ob.add_argument("--lib", type=Path, help="the TFLM Arduino library (none for the native engine)")
+    ob.add_argument("--build", type=Path, required=True)
+    ob.add_argument("--cache", type=Path, help="the third-party object cache (none: into --build)")
+    ob.add_argument("--jobs", type=int, default=2)
+    ob.add_argument("--target", choices=sorted(TARGETS), required=True)
     args = ap.parse_args()
     try:
         if args.cmd == "sketch":
             sketch.assemble(args.src, args.ino, args.gen, args.out, args.target, args.engine)
+        elif args.cmd == "objects":
+            objects(args)
         else:
             check(args)
     except (CheckError, sketch.SketchError, arduino_build.BuildError, sources.SourcesError) as e:
         sys.exit(f"firmware-board-check: {e}")
 
 
-def check(args: argparse.Namespace) -> None:
+def toolchain_bin() -> str:
     cxx = shutil.which("arm-none-eabi-g++")
     if cxx is None:
         raise CheckError("arm-none-eabi-g++ not found (Debian: gcc-arm-none-eabi libnewlib-arm-none-eabi "
                          "libstdc++-arm-none-eabi-newlib)")
+    return str(Path(cxx).parent)
+
+
+def objects(args: argparse.Namespace) -> None:
+    build = arduino_build.Build(args.core, args.lib, None, args.build, toolchain_bin(), TARGETS[args.target],
+                                args.cache)
+    _, compiled = build.compile_all(args.jobs)
+    print(f"third-party objects of {args.target}{' with TFLM' if args.lib else ''}: "
+          f"{sum(compiled.values())} compiled into {args.cache or args.build}")
+
+
+def check(args: argparse.Namespace) -> None:
+    bin_dir = toolchain_bin()
     args.report.unlink(missing_ok=True)  # a failed check leaves no report behind
     started = time.monotonic()
-    build = arduino_build.Build(args.core, args.lib, args.sketch, args.build, str(Path(cxx).parent),
-                                TARGETS[args.target], args.cache)
+    build = arduino_build.Build(args.core, args.lib, args.sketch, args.build, bin_dir, TARGETS[args.target],
+                                args.cache)
     objects, compiled = build.compile_all(args.jobs)
     seconds = time.monotonic() - started
     archive = build.archive_core(objects["core"])
