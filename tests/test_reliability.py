@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -182,3 +183,43 @@ def test_the_model_does_not_depend_on_the_instruction_set_the_cpu_offers() -> No
         assert proc.returncode == 0, proc.stderr[-2000:]
         weights.append(proc.stdout.split()[-1])
     assert weights[0] == weights[1]
+
+
+# A stage's order: its package (which imports ``data``) before NumPy.
+FEATURES_RUN = """
+from data.config import load_config
+from data.features import FeatureParams, mfcc
+import hashlib
+import numpy as np
+t = np.arange(16000) / 16000
+x = (0.3 * np.sin(2 * np.pi * 180 * t) * np.exp(-t) + 0.01 * np.random.default_rng(0).standard_normal(16000))
+print(hashlib.sha256(mfcc(x.astype(np.float32), FeatureParams.from_config(load_config())).tobytes()).hexdigest())
+"""
+# What another machine's NumPy and OpenBLAS would pick: NumPy without its AVX2 paths, OpenBLAS's Sandybridge kernels
+# (each alone changes the MFCC bytes when nothing pins them).
+OTHER_KERNELS = {"NPY_DISABLE_CPU_FEATURES": "X86_V3", "OPENBLAS_CORETYPE": "Sandybridge"}
+X86 = platform.machine().lower() in ("x86_64", "amd64")
+
+
+@pytest.mark.skipif(not X86, reason="the kernel pins are x86-64's")
+def test_the_features_do_not_depend_on_the_kernels_the_cpu_offers() -> None:
+    """A machine whose NumPy and OpenBLAS pick other kernels computes the same MFCC bytes: importing ``data`` pins
+    them (AVX2, OpenBLAS Haswell) before NumPy loads, whatever the environment asked for."""
+    digests = []
+    for extra in ({}, OTHER_KERNELS):
+        env = {k: v for k, v in os.environ.items() if k not in OTHER_KERNELS} | {"PYTHONPATH": str(REPO)} | extra
+        proc = subprocess.run([sys.executable, "-c", FEATURES_RUN], cwd=REPO, env=env, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        digests.append(proc.stdout.split()[-1])
+    assert digests[0] == digests[1]
+
+
+@pytest.mark.skipif(not X86, reason="the kernel pins are x86-64's")
+@pytest.mark.parametrize("package", ["data", "train", "quantize", "host", "experiments", "demo"])
+def test_every_stage_pins_the_kernels_before_numpy_loads(package: str) -> None:
+    """``python -m <stage>`` imports its package first: each one sets the pins without loading NumPy."""
+    code = f"import sys, os, {package}; print('numpy' in sys.modules, os.environ['OPENBLAS_CORETYPE'])"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k not in OTHER_KERNELS})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split() == ["False", "Haswell"]
