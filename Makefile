@@ -137,9 +137,9 @@ compare-models: venv  ## RNN/GRU/LSTM/BiLSTM on one split -> build/compare.md
 # The 20 slowest tests are listed at the end: where the suite's time goes (CI has a time budget).
 # Test processes (pytest-xdist): one per core of a 2-core CI machine.
 TEST_JOBS ?= 2
-# The pinned third-party objects first, on every core, where the toolchain tests will run (firmware/third_party.mk);
-# their compile lines go to a log, shown when it fails.
-TEST_OBJECTS = $(and $(shell command -v arm-none-eabi-g++),$(wildcard $(THIRD_PARTY_DIR)))
+# The pinned third-party objects first, TEST_JOBS compiles at once, where the toolchain tests will run
+# (firmware/third_party.mk); their compile lines go to a log, shown when it fails.
+TEST_OBJECTS = $(and $(shell command -v $(ARM_CXX)),$(wildcard $(THIRD_PARTY_DIR)))
 TEST_OBJECTS_LOG := $(BUILD)/third-party-objects.log
 test: venv  ## the test suite, TEST_JOBS=2 processes
 	$(if $(TEST_OBJECTS),@echo "third-party objects for the toolchain tests (log: $(TEST_OBJECTS_LOG))" && \

@@ -45,12 +45,16 @@ tree_id = $(if $(filter $(TP_BUILD)/%,$(1)),$($(2)_TREE),$(abspath $(1)))
 .PHONY: third-party
 third-party: $(TFLM_CM4_STAMP) $(TFLM_HOST_STAMP) $(ARDUINO_MBED_STAMP)  ## unpack the pinned TFLM and Arduino core trees into build/third_party
 
-# Every cached object that the toolchain tests link, compiled on all cores at once (make -j): `make test` runs it
-# first when the cross compiler and the pinned archives are here, so that a fresh machine does not compile them one
-# test at a time on one test process; with the cache warm it checks them in seconds. The Sense's TFLM image holds
-# every board object (core, variant, PDM, TFLM); the emulator's library is the one of the default configuration.
-.PHONY: third-party-objects
-third-party-objects: $(TFLM_CM4_STAMP) $(TFLM_HOST_STAMP) $(ARDUINO_MBED_STAMP)  ## compile the pinned third-party objects the tests link (TP_CACHE), on all cores
-	@$(MAKE) --no-print-directory $(EMU_TFLM_LIB) $(SIM_TFLM_LIB) $(TFLM_LIB_STAMP)
+# Every cached object that the toolchain tests link, make -j compiles at a time (the board's: TP_JOBS): `make test`
+# runs it first (TEST_JOBS of each) when the cross compiler and the pinned archives are here, so that a fresh machine
+# does not compile them one test at a time on one test process; with the cache warm it checks them in seconds.
+# The Sense's TFLM image holds every board object (core, variant, PDM, TFLM); the emulator's library is the one of
+# the default configuration.
+.PHONY: third-party-objects third-party-objects-board
+third-party-objects: $(TFLM_CM4_STAMP) $(TFLM_HOST_STAMP) third-party-objects-board  ## compile the pinned third-party objects the tests link into TP_CACHE (make -j, TP_JOBS)
+	@$(MAKE) --no-print-directory $(EMU_TFLM_LIB) $(SIM_TFLM_LIB)
+
+third-party-objects-board: $(TFLM_CM4_STAMP) $(ARDUINO_MBED_STAMP)  ## the board checks' part of it: the core, its variant and PDM, the TFLM library (TP_JOBS)
+	@$(MAKE) --no-print-directory $(TFLM_LIB_STAMP)
 	@$(BOARD_CHECK) objects --core $(ARDUINO_MBED) --lib $(TFLM_LIB) --build $(FW_BOARD)/build \
 	    $(if $(TP_CACHE),--cache $(TP_CACHE)) --target nano33ble_sense --jobs $(TP_JOBS)

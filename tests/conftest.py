@@ -1,6 +1,8 @@
 """Shared fixtures: a smoke-sized pipeline build, and the real-speech data that CI must have."""
 from __future__ import annotations
 
+import data  # noqa: F401  (first: it pins NumPy's and OpenBLAS's kernels before they load)
+
 import ast
 import os
 import subprocess

@@ -125,7 +125,7 @@ def test_tflm_board_image_compiles_links_and_reports_size():
 def test_sense_tflm_image_reuses_the_plain_checks_third_party_objects():
     """BOARD=nano33ble_sense: the listener (PDM microphone, front end, RecognizeCommands) instead of the protocol,
     with the core's PDM library; the mbed core's and TFLM's objects are the plain board's (one compile command set):
-    after the plain check, the Sense check compiles none of them, nor does `make third-party-objects` (what
+    after the plain check, the Sense check compiles none of them, nor does `make third-party-objects-board` (what
     `make test` compiles first is what the checks link)."""
     require_board_inputs()
     assert run_board_check("ENGINE=tflm").returncode == 0
@@ -139,7 +139,7 @@ def test_sense_tflm_image_reuses_the_plain_checks_third_party_objects():
     sketch_src = ROOT / "build/firmware/board/nano33ble_sense-tflm/nano33ble_sense/src"
     assert (sketch_src / "listen/audio_provider_pdm.cpp").is_file() and not (sketch_src / "app/main_arduino.cpp").exists()
     assert not (sketch_src / "listen/audio_provider_mock.cpp").exists()
-    objects = subprocess.run(["make", "-s", "third-party-objects"], cwd=ROOT, capture_output=True, text=True,
+    objects = subprocess.run(["make", "-s", "third-party-objects-board"], cwd=ROOT, capture_output=True, text=True,
                              timeout=CHECK_TIMEOUT_S)
     assert objects.returncode == 0, objects.stdout[-3000:] + objects.stderr[-3000:]
     assert "third-party objects of nano33ble_sense with TFLM: 0 compiled" in objects.stdout, objects.stdout[-3000:]

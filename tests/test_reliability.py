@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -13,6 +12,7 @@ import pytest
 import soundfile as sf
 
 from conftest import REPO
+from data import X86_64, has_avx2
 from data.augment_audio import AudioAugmentParams
 from data.config import load_config
 from data.datasets import Clip, save_split
@@ -198,10 +198,11 @@ print(hashlib.sha256(mfcc(x.astype(np.float32), FeatureParams.from_config(load_c
 # What another machine's NumPy and OpenBLAS would pick: NumPy without its AVX2 paths, OpenBLAS's Sandybridge kernels
 # (each alone changes the MFCC bytes when nothing pins them).
 OTHER_KERNELS = {"NPY_DISABLE_CPU_FEATURES": "X86_V3", "OPENBLAS_CORETYPE": "Sandybridge"}
-X86 = platform.machine().lower() in ("x86_64", "amd64")
+PINNED = X86_64 and has_avx2()
+NOT_PINNED = "the kernel pins are those of x86-64 Linux with AVX2"
 
 
-@pytest.mark.skipif(not X86, reason="the kernel pins are x86-64's")
+@pytest.mark.skipif(not PINNED, reason=NOT_PINNED)
 def test_the_features_do_not_depend_on_the_kernels_the_cpu_offers() -> None:
     """A machine whose NumPy and OpenBLAS pick other kernels computes the same MFCC bytes: importing ``data`` pins
     them (AVX2, OpenBLAS Haswell) before NumPy loads, whatever the environment asked for."""
@@ -214,12 +215,23 @@ def test_the_features_do_not_depend_on_the_kernels_the_cpu_offers() -> None:
     assert digests[0] == digests[1]
 
 
-@pytest.mark.skipif(not X86, reason="the kernel pins are x86-64's")
+# In a child process: whether NumPy was loaded by the package, then OpenBLAS's kernel and NumPy's AVX-512 paths.
+KERNELS_RUN = """
+import sys, {package}
+loaded = "numpy" in sys.modules
+from numpy._core._multiarray_umath import __cpu_features__
+from threadpoolctl import threadpool_info
+blas = sorted({{i.get("architecture") for i in threadpool_info() if i.get("internal_api") == "openblas"}})
+print(loaded, ",".join(blas), __cpu_features__["AVX512F"])
+"""
+
+
+@pytest.mark.skipif(not PINNED, reason=NOT_PINNED)
 @pytest.mark.parametrize("package", ["data", "train", "quantize", "host", "experiments", "demo"])
 def test_every_stage_pins_the_kernels_before_numpy_loads(package: str) -> None:
-    """``python -m <stage>`` imports its package first: each one sets the pins without loading NumPy."""
-    code = f"import sys, os, {package}; print('numpy' in sys.modules, os.environ['OPENBLAS_CORETYPE'])"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
-                          env={k: v for k, v in os.environ.items() if k not in OTHER_KERNELS})
+    """``python -m <stage>`` imports its package first: each one sets the pins without loading NumPy, and NumPy then
+    runs OpenBLAS's Haswell kernels and no AVX-512 path, though the environment asked for others."""
+    proc = subprocess.run([sys.executable, "-c", KERNELS_RUN.format(package=package)], cwd=REPO, capture_output=True,
+                          text=True, env=os.environ | OTHER_KERNELS)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.split() == ["False", "Haswell"]
+    assert proc.stdout.split() == ["False", "Haswell", "False"]

@@ -12,6 +12,7 @@ import random
 import sys
 from pathlib import Path
 
+import data  # noqa: F401  (first: it pins NumPy's and OpenBLAS's kernels before they load)
 import numpy as np
 
 from host.virtual_backends import REFERENCE_INFO, FakeBackend

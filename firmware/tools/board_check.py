@@ -9,7 +9,7 @@ undefined symbol that mbed-os does not supply, and reports flash and static RAM 
     board_check.py objects --core DIR [--lib DIR] --build DIR [--cache DIR] --target ... [--jobs 2]
 
 `objects` compiles a target's third-party objects (core, variant, core libraries, TFLM) into the cache alone, without
-a sketch or a model: `make third-party-objects`, which `make test` runs on every core before the tests start.
+a sketch or a model: `make third-party-objects`, which `make test` runs before the tests start.
 
 The ideas live in their own modules: sketch.py assembles the sketch folder from firmware/sources.mk (`make
 firmware-arduino` uses it too), arduino_build.py runs the compile recipe (arduino_recipe.py reads it from the core),
@@ -73,7 +73,7 @@ def main() -> None:
         if args.cmd == "sketch":
             sketch.assemble(args.src, args.ino, args.gen, args.out, args.target, args.engine)
         elif args.cmd == "objects":
-            objects(args)
+            compile_objects(args)
         else:
             check(args)
     except (CheckError, sketch.SketchError, arduino_build.BuildError, sources.SourcesError) as e:
@@ -88,7 +88,7 @@ def toolchain_bin() -> str:
     return str(Path(cxx).parent)
 
 
-def objects(args: argparse.Namespace) -> None:
+def compile_objects(args: argparse.Namespace) -> None:
     build = arduino_build.Build(args.core, args.lib, None, args.build, toolchain_bin(), TARGETS[args.target],
                                 args.cache)
     _, compiled = build.compile_all(args.jobs)
