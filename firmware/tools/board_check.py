@@ -52,22 +52,18 @@ def main() -> None:
     sk.add_argument("--out", type=Path, required=True)
     sk.add_argument("--engine", choices=sources.ENGINES, required=True)
     sk.add_argument("--target", choices=sorted(TARGETS), required=True)
-    ck = sub.add_parser("check", help="compile, link and size a sketch folder with the core's recipe")
-    ck.add_argument("--core", type=Path, required=True)
-    ck.add_argument("--lib", type=Path, help="the TFLM Arduino library (none for the native engine)")
+    # What both recipe commands take: the core, the TFLM library, where to compile, the object cache, the target.
+    recipe = argparse.ArgumentParser(add_help=False)
+    recipe.add_argument("--core", type=Path, required=True)
+    recipe.add_argument("--lib", type=Path, help="the TFLM Arduino library (none for the native engine)")
+    recipe.add_argument("--build", type=Path, required=True)
+    recipe.add_argument("--cache", type=Path, help="the third-party object cache (none: everything in --build)")
+    recipe.add_argument("--jobs", type=int, default=2)
+    recipe.add_argument("--target", choices=sorted(TARGETS), required=True)
+    ck = sub.add_parser("check", parents=[recipe], help="compile, link and size a sketch folder with the core's recipe")
     ck.add_argument("--sketch", type=Path, required=True)
-    ck.add_argument("--build", type=Path, required=True)
-    ck.add_argument("--cache", type=Path, help="the third-party object cache (none: everything in --build)")
     ck.add_argument("--report", type=Path, required=True)
-    ck.add_argument("--jobs", type=int, default=2)
-    ck.add_argument("--target", choices=sorted(TARGETS), required=True)
-    ob = sub.add_parser("objects", help="compile a target's third-party objects into the cache")
-    ob.add_argument("--core", type=Path, required=True)
-    ob.add_argument("--lib", type=Path, help="the TFLM Arduino library (none for the native engine)")
-    ob.add_argument("--build", type=Path, required=True)
-    ob.add_argument("--cache", type=Path, help="the third-party object cache (none: into --build)")
-    ob.add_argument("--jobs", type=int, default=2)
-    ob.add_argument("--target", choices=sorted(TARGETS), required=True)
+    sub.add_parser("objects", parents=[recipe], help="compile a target's third-party objects into the cache")
     args = ap.parse_args()
     try:
         if args.cmd == "sketch":
@@ -88,20 +84,23 @@ def toolchain_bin() -> str:
     return str(Path(cxx).parent)
 
 
+def recipe_build(args: argparse.Namespace, sketch_dir: Path | None) -> arduino_build.Build:
+    """The compile recipe of the check's or the objects' arguments (no sketch: the third-party objects alone)."""
+    return arduino_build.Build(args.core, args.lib, sketch_dir, args.build, toolchain_bin(), TARGETS[args.target],
+                               args.cache)
+
+
 def compile_objects(args: argparse.Namespace) -> None:
-    build = arduino_build.Build(args.core, args.lib, None, args.build, toolchain_bin(), TARGETS[args.target],
-                                args.cache)
+    build = recipe_build(args, None)
     _, compiled = build.compile_all(args.jobs)
     print(f"third-party objects of {args.target}{' with TFLM' if args.lib else ''}: "
           f"{sum(compiled.values())} compiled into {args.cache or args.build}")
 
 
 def check(args: argparse.Namespace) -> None:
-    bin_dir = toolchain_bin()
     args.report.unlink(missing_ok=True)  # a failed check leaves no report behind
     started = time.monotonic()
-    build = arduino_build.Build(args.core, args.lib, args.sketch, args.build, bin_dir, TARGETS[args.target],
-                                args.cache)
+    build = recipe_build(args, args.sketch)
     objects, compiled = build.compile_all(args.jobs)
     seconds = time.monotonic() - started
     archive = build.archive_core(objects["core"])
